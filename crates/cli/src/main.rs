@@ -1,0 +1,134 @@
+//! `infusio`: the one binary. Glue only: argument parsing, input and output; the clinical
+//! work lives in the library crates.
+
+mod calc;
+mod common;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use common::{Invocation, Outcome};
+use infusio_core::input::InputError;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(name = "infusio", version, about = "Infusio: infusion therapy from order to bedside")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct IoArgs {
+    /// Print one JSON object on standard output instead of a readable report.
+    #[arg(long)]
+    json: bool,
+    /// Read the input object from FILE instead of standard input.
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a clinical calculator (see `infusio calc --list`).
+    Calc {
+        /// Calculator name, e.g. bsa, crcl, carboplatin.
+        name: Option<String>,
+        /// List the calculators.
+        #[arg(long)]
+        list: bool,
+        #[command(flatten)]
+        io: IoArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Calc { name, list, io } => {
+            if list || name.is_none() {
+                for (n, d) in infusio_core::calc::CALCULATORS {
+                    println!("{n:<22} {d}");
+                }
+                return ExitCode::SUCCESS;
+            }
+            let name = name.unwrap_or_default();
+            run_json(&io, None, |inv| calc::run(&name, inv))
+        }
+    }
+}
+
+/// Reads the input, runs `f`, prints the outcome and maps it to the exit status of the
+/// contract: 0 result, 2 refused input, 1 internal failure.
+fn run_json(io: &IoArgs, plot: Option<PathBuf>, f: impl FnOnce(&Invocation) -> Outcome) -> ExitCode {
+    let input = match read_input(io) {
+        Ok(v) => v,
+        Err(e) => return print_outcome(io.json, Outcome::Refused(e)),
+    };
+    let inv = Invocation {
+        input,
+        json: io.json,
+        plot,
+        interactive: std::io::stderr().is_terminal(),
+    };
+    print_outcome(io.json, f(&inv))
+}
+
+fn read_input(io: &IoArgs) -> Result<Value, InputError> {
+    let (text, origin) = match &io.input {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => (t, path.display().to_string()),
+            Err(e) => {
+                return Err(InputError::new(
+                    "--input",
+                    path.display().to_string(),
+                    format!("cannot read the file: {e}"),
+                ));
+            }
+        },
+        None => {
+            let mut t = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut t) {
+                return Err(InputError::new("(stdin)", "", format!("cannot read standard input: {e}")));
+            }
+            (t, "(stdin)".to_string())
+        }
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        InputError::new(
+            "(input)",
+            text.chars().take(200).collect::<String>(),
+            format!("not a JSON object ({origin}): {e}"),
+        )
+    })
+}
+
+fn print_outcome(as_json: bool, outcome: Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Done { json, text } => {
+            if as_json {
+                println!("{json}");
+            } else {
+                print!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Outcome::Refused(e) => {
+            if as_json {
+                println!("{}", json!({"error": {"field": e.field, "value": e.value, "message": e.message}}));
+            } else {
+                eprintln!("error: {}: {}", e.field, e.message);
+                if !e.value.is_empty() {
+                    eprintln!("  given: {}", e.value);
+                }
+            }
+            ExitCode::from(2)
+        }
+        Outcome::Failed(message) => {
+            eprintln!("internal error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
