@@ -3,6 +3,8 @@
 
 mod calc;
 mod common;
+mod pk;
+mod schedule;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -42,6 +44,26 @@ enum Command {
         #[command(flatten)]
         io: IoArgs,
     },
+    /// Pharmacokinetics: simulate, fit, recommend, pta.
+    Pk {
+        /// simulate | fit | recommend | pta
+        sub: String,
+        #[command(flatten)]
+        io: IoArgs,
+        /// Write an SVG concentration-time plot to FILE.
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
+    },
+    /// Infusion-centre scheduling: solve, generate, check.
+    Schedule {
+        /// solve | generate | check
+        sub: String,
+        #[command(flatten)]
+        io: IoArgs,
+        /// Write an SVG Gantt chart to FILE.
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -57,6 +79,8 @@ fn main() -> ExitCode {
             let name = name.unwrap_or_default();
             run_json(&io, None, |inv| calc::run(&name, inv))
         }
+        Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),
+        Command::Schedule { sub, io, plot } => run_json(&io, plot, |inv| schedule::run(&sub, inv)),
     }
 }
 
