@@ -5,7 +5,16 @@
 
 pub mod body;
 pub mod common;
+pub mod factor;
+pub mod fluids;
+pub mod infusion;
+pub mod iron;
+pub mod ivig;
+pub mod nutrition;
+pub mod oncology;
+pub mod renal;
 pub mod sources;
+pub mod vancomycin;
 
 use serde_json::Value;
 
@@ -21,6 +30,17 @@ pub const CALCULATORS: &[(&str, &str)] = &[
     ("egfr", "eGFR: CKD-EPI 2021 (adults) or bedside Schwartz (children)"),
     ("carboplatin", "Carboplatin dose by the Calvert formula with GFR cap"),
     ("dose", "Dose from a per-kg, per-m2 or flat basis with cap and rounding"),
+    ("infusion-rate", "Pump rate (mL/h) from a dose rate and concentration, or a volume over a duration"),
+    ("drip-rate", "Gravity drip rate (gtt/min) from volume, duration and drop factor"),
+    ("vancomycin-levels", "Vancomycin AUC24 from two steady-state levels (Sawchuk-Zaske)"),
+    ("maintenance-fluids", "Maintenance fluids (Holliday-Segar 4-2-1 hourly, 100/50/20 daily)"),
+    ("fluid-deficit", "Dehydration fluid deficit"),
+    ("sodium-deficit", "Sodium deficit for hyponatraemia"),
+    ("free-water-deficit", "Free-water deficit for hypernatraemia"),
+    ("parenteral-nutrition", "Parenteral nutrition: energy, protein, GIR, osmolarity"),
+    ("iron-deficit", "Total iron deficit (Ganzoni)"),
+    ("factor-dose", "Clotting factor VIII or IX dose from the desired rise"),
+    ("ivig", "Immune globulin dose (g/kg) and 10% volume"),
 ];
 
 /// Runs the calculator `name` on a JSON input object.
@@ -29,6 +49,21 @@ pub fn run(name: &str, input: &Value) -> Result<Calculation, InputError> {
         "bsa" => body::bsa_json(input),
         "bmi" => body::bmi_json(input),
         "body-weight" => body::body_weight_json(input),
+        "crcl" => renal::crcl_json(input),
+        "egfr" => renal::egfr_json(input),
+        "carboplatin" => oncology::carboplatin_json(input),
+        "dose" => oncology::dose_json(input),
+        "infusion-rate" => infusion::infusion_rate_json(input),
+        "drip-rate" => infusion::drip_rate_json(input),
+        "vancomycin-levels" => vancomycin::vancomycin_levels_json(input),
+        "maintenance-fluids" => fluids::maintenance_fluids_json(input),
+        "fluid-deficit" => fluids::fluid_deficit_json(input),
+        "sodium-deficit" => fluids::sodium_deficit_json(input),
+        "free-water-deficit" => fluids::free_water_deficit_json(input),
+        "parenteral-nutrition" => nutrition::parenteral_nutrition_json(input),
+        "iron-deficit" => iron::iron_deficit_json(input),
+        "factor-dose" => factor::factor_dose_json(input),
+        "ivig" => ivig::ivig_json(input),
         _ => Err(InputError::new(
             "calculator",
             name,
