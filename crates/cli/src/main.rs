@@ -2,7 +2,9 @@
 //! work lives in the library crates.
 
 mod calc;
+mod check;
 mod common;
+mod library;
 mod pk;
 mod schedule;
 
@@ -44,6 +46,24 @@ enum Command {
         #[command(flatten)]
         io: IoArgs,
     },
+    /// Dose-error reduction: check an order against the drug library and the patient.
+    Check {
+        #[command(flatten)]
+        io: IoArgs,
+        /// Use the drug library in DIR instead of the one built into this binary.
+        #[arg(long, value_name = "DIR")]
+        library: Option<PathBuf>,
+    },
+    /// The drug library: list, show <id>, validate [PATH].
+    Library {
+        /// list | show | validate
+        sub: String,
+        /// The drug id for `show`, or the directory for `validate`.
+        arg: Option<String>,
+        /// Print JSON instead of a readable report.
+        #[arg(long)]
+        json: bool,
+    },
     /// Pharmacokinetics: simulate, fit, recommend, pta.
     Pk {
         /// simulate | fit | recommend | pta
@@ -79,6 +99,8 @@ fn main() -> ExitCode {
             let name = name.unwrap_or_default();
             run_json(&io, None, |inv| calc::run(&name, inv))
         }
+        Command::Check { io, library } => run_json(&io, None, |inv| check::run(inv, library.as_deref())),
+        Command::Library { sub, arg, json } => library::run(&sub, arg.as_deref(), json),
         Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),
         Command::Schedule { sub, io, plot } => run_json(&io, plot, |inv| schedule::run(&sub, inv)),
     }
