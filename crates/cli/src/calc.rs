@@ -8,7 +8,10 @@ use crate::common::{Invocation, Outcome};
 pub fn run(name: &str, inv: &Invocation) -> Outcome {
     match calc::run(name, &inv.input) {
         Ok(c) => match serde_json::to_value(&c) {
-            Ok(json) => Outcome::Done { json, text: report(&c) },
+            Ok(json) => Outcome::Done {
+                json,
+                text: report(&c),
+            },
             Err(e) => Outcome::Failed(format!("serialising the result: {e}")),
         },
         Err(e) => Outcome::Refused(e),

@@ -7,6 +7,7 @@ mod common;
 mod library;
 mod pk;
 mod schedule;
+mod tour;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -18,7 +19,11 @@ use infusio_core::input::InputError;
 use serde_json::{Value, json};
 
 #[derive(Parser)]
-#[command(name = "infusio", version, about = "Infusio: infusion therapy from order to bedside")]
+#[command(
+    name = "infusio",
+    version,
+    about = "Infusio: infusion therapy from order to bedside"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,6 +51,8 @@ enum Command {
         #[command(flatten)]
         io: IoArgs,
     },
+    /// A guided tour: live calculations on demo patients.
+    Tour,
     /// Dose-error reduction: check an order against the drug library and the patient.
     Check {
         #[command(flatten)]
@@ -99,7 +106,10 @@ fn main() -> ExitCode {
             let name = name.unwrap_or_default();
             run_json(&io, None, |inv| calc::run(&name, inv))
         }
-        Command::Check { io, library } => run_json(&io, None, |inv| check::run(inv, library.as_deref())),
+        Command::Tour => tour::run(),
+        Command::Check { io, library } => {
+            run_json(&io, None, |inv| check::run(inv, library.as_deref()))
+        }
         Command::Library { sub, arg, json } => library::run(&sub, arg.as_deref(), json),
         Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),
         Command::Schedule { sub, io, plot } => run_json(&io, plot, |inv| schedule::run(&sub, inv)),
@@ -108,7 +118,11 @@ fn main() -> ExitCode {
 
 /// Reads the input, runs `f`, prints the outcome and maps it to the exit status of the
 /// contract: 0 result, 2 refused input, 1 internal failure.
-fn run_json(io: &IoArgs, plot: Option<PathBuf>, f: impl FnOnce(&Invocation) -> Outcome) -> ExitCode {
+fn run_json(
+    io: &IoArgs,
+    plot: Option<PathBuf>,
+    f: impl FnOnce(&Invocation) -> Outcome,
+) -> ExitCode {
     let input = match read_input(io) {
         Ok(v) => v,
         Err(e) => return print_outcome(io.json, Outcome::Refused(e)),
@@ -137,7 +151,11 @@ fn read_input(io: &IoArgs) -> Result<Value, InputError> {
         None => {
             let mut t = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut t) {
-                return Err(InputError::new("(stdin)", "", format!("cannot read standard input: {e}")));
+                return Err(InputError::new(
+                    "(stdin)",
+                    "",
+                    format!("cannot read standard input: {e}"),
+                ));
             }
             (t, "(stdin)".to_string())
         }
@@ -163,7 +181,10 @@ fn print_outcome(as_json: bool, outcome: Outcome) -> ExitCode {
         }
         Outcome::Refused(e) => {
             if as_json {
-                println!("{}", json!({"error": {"field": e.field, "value": e.value, "message": e.message}}));
+                println!(
+                    "{}",
+                    json!({"error": {"field": e.field, "value": e.value, "message": e.message}})
+                );
             } else {
                 eprintln!("error: {}: {}", e.field, e.message);
                 if !e.value.is_empty() {

@@ -22,7 +22,11 @@ pub struct InputError {
 }
 
 impl InputError {
-    pub fn new(field: impl Into<String>, value: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         InputError {
             field: field.into(),
             value: value.into(),
@@ -123,11 +127,16 @@ impl<'a> Fields<'a> {
     /// A required string that must be one of `allowed`.
     pub fn choice(&mut self, key: &str, allowed: &[&str]) -> Result<String, InputError> {
         let what = format!("one of {}", allowed.join(", "));
-        self.opt_choice(key, allowed)?.ok_or_else(|| self.missing(key, &what))
+        self.opt_choice(key, allowed)?
+            .ok_or_else(|| self.missing(key, &what))
     }
 
     /// An optional string that must be one of `allowed`.
-    pub fn opt_choice(&mut self, key: &str, allowed: &[&str]) -> Result<Option<String>, InputError> {
+    pub fn opt_choice(
+        &mut self,
+        key: &str,
+        allowed: &[&str],
+    ) -> Result<Option<String>, InputError> {
         let path = self.path_of(key);
         let Some(value) = self.raw(key) else {
             return Ok(None);
@@ -223,7 +232,11 @@ impl<'a> Fields<'a> {
                 as_given(value),
                 format!(
                     "unknown field '{key}'; accepted fields here: {}",
-                    known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    known
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )),
         }
@@ -241,7 +254,9 @@ pub fn parse_quantity_value<T>(
         return Err(InputError::new(
             path,
             as_given(value),
-            format!("expected a quantity string '<number> <unit>' ({what}); a bare number is refused because its unit would be a guess"),
+            format!(
+                "expected a quantity string '<number> <unit>' ({what}); a bare number is refused because its unit would be a guess"
+            ),
         ));
     };
     let q = parse_quantity(text)

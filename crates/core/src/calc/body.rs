@@ -166,10 +166,18 @@ pub fn dosing_weight(
     sex: Option<Sex>,
 ) -> BodyWeight {
     let (Some(height), Some(sex)) = (height, sex) else {
-        debug_assert_eq!(basis, WeightBasis::Actual, "height and sex are required for {basis:?}");
+        debug_assert_eq!(
+            basis,
+            WeightBasis::Actual,
+            "height and sex are required for {basis:?}"
+        );
         calc.step(
-            Step::new("Dosing weight: actual body weight", "weight_used = actual weight", weight.qty())
-                .input("weight", weight.qty()),
+            Step::new(
+                "Dosing weight: actual body weight",
+                "weight_used = actual weight",
+                weight.qty(),
+            )
+            .input("weight", weight.qty()),
         );
         return weight;
     };
@@ -208,9 +216,13 @@ pub fn dosing_weight(
         } else {
             let adj = adjusted_body_weight(ibw, weight);
             calc.step(
-                Step::new("Adjusted body weight", "AdjBW = IBW + 0.4 × (TBW − IBW)", adj.qty())
-                    .input("weight", weight.qty())
-                    .input("ideal_body_weight", ibw.qty()),
+                Step::new(
+                    "Adjusted body weight",
+                    "AdjBW = IBW + 0.4 × (TBW − IBW)",
+                    adj.qty(),
+                )
+                .input("weight", weight.qty())
+                .input("ideal_body_weight", ibw.qty()),
             );
             adj
         }
@@ -218,8 +230,12 @@ pub fn dosing_weight(
     match basis {
         WeightBasis::Actual => {
             calc.step(
-                Step::new("Dosing weight: actual body weight", "weight_used = actual weight", weight.qty())
-                    .input("weight", weight.qty()),
+                Step::new(
+                    "Dosing weight: actual body weight",
+                    "weight_used = actual weight",
+                    weight.qty(),
+                )
+                .input("weight", weight.qty()),
             );
             weight
         }
@@ -248,18 +264,28 @@ pub fn dosing_weight(
         WeightBasis::Auto => {
             let b = bmi(weight, height);
             calc.step(
-                Step::new("Body-mass index for the automatic weight choice", "BMI = weight_kg / height_m²", b.qty())
-                    .input("weight", weight.qty())
-                    .input("height", height.qty()),
+                Step::new(
+                    "Body-mass index for the automatic weight choice",
+                    "BMI = weight_kg / height_m²",
+                    b.qty(),
+                )
+                .input("weight", weight.qty())
+                .input("height", height.qty()),
             );
             if b.value() < 18.5 {
-                calc.step(
-                    Step::new("BMI < 18.5: actual body weight", "weight_used = actual weight", weight.qty()),
-                );
+                calc.step(Step::new(
+                    "BMI < 18.5: actual body weight",
+                    "weight_used = actual weight",
+                    weight.qty(),
+                ));
                 weight
             } else if b.value() < 25.0 {
                 ideal_step(calc);
-                let used = if ibw.value() < weight.value() { ibw } else { weight };
+                let used = if ibw.value() < weight.value() {
+                    ibw
+                } else {
+                    weight
+                };
                 calc.step(Step::new(
                     "18.5 ≤ BMI < 25: the lower of ideal and actual weight",
                     "weight_used = min(IBW, TBW)",
@@ -361,9 +387,13 @@ pub fn bmi_json(input: &Value) -> Result<Calculation, InputError> {
     let mut calc = Calculation::new("bmi");
     let b = bmi(weight, height);
     calc.step(
-        Step::new("Body-mass index", "BMI = weight_kg / (height_cm / 100)²", b.qty())
-            .input("weight", weight.qty())
-            .input("height", height.qty()),
+        Step::new(
+            "Body-mass index",
+            "BMI = weight_kg / (height_cm / 100)²",
+            b.qty(),
+        )
+        .input("weight", weight.qty())
+        .input("height", height.qty()),
     );
     calc.source(crate::derivation::Source {
         id: "who-bmi",
@@ -398,9 +428,13 @@ pub fn body_weight_json(input: &Value) -> Result<Calculation, InputError> {
     }
     let adj = adjusted_body_weight(ibw, weight);
     calc.step(
-        Step::new("Adjusted body weight", "AdjBW = IBW + 0.4 × (TBW − IBW)", adj.qty())
-            .input("weight", weight.qty())
-            .input("ideal_body_weight", ibw.qty()),
+        Step::new(
+            "Adjusted body weight",
+            "AdjBW = IBW + 0.4 × (TBW − IBW)",
+            adj.qty(),
+        )
+        .input("weight", weight.qty())
+        .input("ideal_body_weight", ibw.qty()),
     );
     if weight.value() <= ibw.value() {
         calc.finding(Finding::new(

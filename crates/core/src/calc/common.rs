@@ -45,7 +45,14 @@ fn ranged<T>(
     let path = f.path_of(key);
     let v = f.opt_quantity(key, what, convert)?;
     if let Some(t) = &v {
-        check_range(&path, text.as_deref().unwrap_or(""), value_of(t), range.0, range.1, unit)?;
+        check_range(
+            &path,
+            text.as_deref().unwrap_or(""),
+            value_of(t),
+            range.0,
+            range.1,
+            unit,
+        )?;
     }
     Ok(v)
 }
@@ -61,7 +68,14 @@ const SCR_WHAT: &str = "a serum creatinine such as '1.2 mg/dL' or '106 umol/L'";
 
 /// Reads an optional body weight (`"70 kg"`, `"154 lb"`).
 pub fn opt_weight(f: &mut Fields, key: &str) -> Result<Option<BodyWeight>, InputError> {
-    ranged(f, key, WEIGHT_WHAT, BodyWeight::from_quantity, |w| w.value(), (WEIGHT_KG_RANGE, "kg"))
+    ranged(
+        f,
+        key,
+        WEIGHT_WHAT,
+        BodyWeight::from_quantity,
+        |w| w.value(),
+        (WEIGHT_KG_RANGE, "kg"),
+    )
 }
 
 /// Reads a required body weight.
@@ -72,7 +86,14 @@ pub fn weight(f: &mut Fields, key: &str) -> Result<BodyWeight, InputError> {
 
 /// Reads an optional height (`"170 cm"`, `"67 in"`, `"5 ft 7 in"`).
 pub fn opt_height(f: &mut Fields, key: &str) -> Result<Option<Length>, InputError> {
-    ranged(f, key, HEIGHT_WHAT, Length::from_quantity, |h| h.value(), (HEIGHT_CM_RANGE, "cm"))
+    ranged(
+        f,
+        key,
+        HEIGHT_WHAT,
+        Length::from_quantity,
+        |h| h.value(),
+        (HEIGHT_CM_RANGE, "cm"),
+    )
 }
 
 /// Reads a required height.
@@ -83,7 +104,14 @@ pub fn height(f: &mut Fields, key: &str) -> Result<Length, InputError> {
 
 /// Reads an optional age (`"54 y"`, `"13 mo"`).
 pub fn opt_age(f: &mut Fields, key: &str) -> Result<Option<Age>, InputError> {
-    ranged(f, key, AGE_WHAT, Age::from_quantity, |a| a.value(), (AGE_Y_RANGE, "y"))
+    ranged(
+        f,
+        key,
+        AGE_WHAT,
+        Age::from_quantity,
+        |a| a.value(),
+        (AGE_Y_RANGE, "y"),
+    )
 }
 
 /// Reads a required age.
@@ -130,7 +158,12 @@ pub fn sex(f: &mut Fields, key: &str) -> Result<Sex, InputError> {
 }
 
 /// Reads an optional `tolerance_percent` (0 to 50, default applied by the caller).
-pub fn percent_field(f: &mut Fields, key: &str, min: f64, max: f64) -> Result<Option<f64>, InputError> {
+pub fn percent_field(
+    f: &mut Fields,
+    key: &str,
+    min: f64,
+    max: f64,
+) -> Result<Option<f64>, InputError> {
     let path = f.path_of(key);
     let v = f.opt_number(key)?;
     if let Some(x) = v {

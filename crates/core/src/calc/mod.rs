@@ -23,23 +23,62 @@ use crate::input::InputError;
 
 /// Calculator names, as used by `infusio calc <name>`, with a one-line description.
 pub const CALCULATORS: &[(&str, &str)] = &[
-    ("bsa", "Body-surface area (Mosteller, DuBois, Haycock, Gehan-George, Boyd)"),
+    (
+        "bsa",
+        "Body-surface area (Mosteller, DuBois, Haycock, Gehan-George, Boyd)",
+    ),
     ("bmi", "Body-mass index"),
-    ("body-weight", "Ideal (Devine), adjusted and lean (Janmahasatian) body weight"),
-    ("crcl", "Creatinine clearance (Cockcroft-Gault) with weight basis and creatinine floor"),
-    ("egfr", "eGFR: CKD-EPI 2021 (adults) or bedside Schwartz (children)"),
-    ("carboplatin", "Carboplatin dose by the Calvert formula with GFR cap"),
-    ("dose", "Dose from a per-kg, per-m2 or flat basis with cap and rounding"),
-    ("infusion-rate", "Pump rate (mL/h) from a dose rate and concentration, or a volume over a duration"),
-    ("drip-rate", "Gravity drip rate (gtt/min) from volume, duration and drop factor"),
-    ("vancomycin-levels", "Vancomycin AUC24 from two steady-state levels (Sawchuk-Zaske)"),
-    ("maintenance-fluids", "Maintenance fluids (Holliday-Segar 4-2-1 hourly, 100/50/20 daily)"),
+    (
+        "body-weight",
+        "Ideal (Devine), adjusted and lean (Janmahasatian) body weight",
+    ),
+    (
+        "crcl",
+        "Creatinine clearance (Cockcroft-Gault) with weight basis and creatinine floor",
+    ),
+    (
+        "egfr",
+        "eGFR: CKD-EPI 2021 (adults) or bedside Schwartz (children)",
+    ),
+    (
+        "carboplatin",
+        "Carboplatin dose by the Calvert formula with GFR cap",
+    ),
+    (
+        "dose",
+        "Dose from a per-kg, per-m2 or flat basis with cap and rounding",
+    ),
+    (
+        "infusion-rate",
+        "Pump rate (mL/h) from a dose rate and concentration, or a volume over a duration",
+    ),
+    (
+        "drip-rate",
+        "Gravity drip rate (gtt/min) from volume, duration and drop factor",
+    ),
+    (
+        "vancomycin-levels",
+        "Vancomycin AUC24 from two steady-state levels (Sawchuk-Zaske)",
+    ),
+    (
+        "maintenance-fluids",
+        "Maintenance fluids (Holliday-Segar 4-2-1 hourly, 100/50/20 daily)",
+    ),
     ("fluid-deficit", "Dehydration fluid deficit"),
     ("sodium-deficit", "Sodium deficit for hyponatraemia"),
-    ("free-water-deficit", "Free-water deficit for hypernatraemia"),
-    ("parenteral-nutrition", "Parenteral nutrition: energy, protein, GIR, osmolarity"),
+    (
+        "free-water-deficit",
+        "Free-water deficit for hypernatraemia",
+    ),
+    (
+        "parenteral-nutrition",
+        "Parenteral nutrition: energy, protein, GIR, osmolarity",
+    ),
     ("iron-deficit", "Total iron deficit (Ganzoni)"),
-    ("factor-dose", "Clotting factor VIII or IX dose from the desired rise"),
+    (
+        "factor-dose",
+        "Clotting factor VIII or IX dose from the desired rise",
+    ),
     ("ivig", "Immune globulin dose (g/kg) and 10% volume"),
 ];
 
@@ -69,7 +108,11 @@ pub fn run(name: &str, input: &Value) -> Result<Calculation, InputError> {
             name,
             format!(
                 "unknown calculator; one of: {}",
-                CALCULATORS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                CALCULATORS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
     }

@@ -26,7 +26,8 @@ pub fn format_number(value: f64, max_decimals: usize) -> String {
         }
         grouped.push(c);
     }
-    let negative = value < 0.0 && (grouped.chars().any(|c| c != '0' && c != ',') || !frac_part.is_empty());
+    let negative =
+        value < 0.0 && (grouped.chars().any(|c| c != '0' && c != ',') || !frac_part.is_empty());
     let mut out = String::new();
     if negative {
         out.push('-');

@@ -72,7 +72,11 @@ impl Qty {
 
     /// ISMP-formatted display (`"1,234.5 mg"`), with the unit's clinical display precision.
     pub fn display(&self) -> String {
-        format_quantity(self.value, &self.unit, display_decimals(&self.unit, self.value))
+        format_quantity(
+            self.value,
+            &self.unit,
+            display_decimals(&self.unit, self.value),
+        )
     }
 }
 
@@ -429,10 +433,12 @@ impl DosePer {
     }
 
     pub fn from_quantity(q: &Quantity, text: &str) -> Result<Self, UnitError> {
-        let refuse = || UnitError::Incompatible {
+        let refuse = || {
+            UnitError::Incompatible {
             given: q.unit.spelling(),
             expected: "a dose per kg, per m2 or flat (e.g. '5 mg/kg', '375 mg/m2', '200 mg', '5 mcg/kg/min')"
                 .to_string(),
+        }
         };
         if q.unit.scale != 1.0 {
             return Err(refuse());
@@ -445,9 +451,15 @@ impl DosePer {
         let mut per_time = None;
         for den in &q.unit.denominator {
             match den.kind {
-                Kind::Mass if den.symbol == "kg" && basis == DoseBasis::Flat => basis = DoseBasis::PerKg,
-                Kind::Area if den.symbol == "m2" && basis == DoseBasis::Flat => basis = DoseBasis::PerM2,
-                Kind::Time if per_time.is_none() => per_time = Some((den.symbol.to_string(), den.factor)),
+                Kind::Mass if den.symbol == "kg" && basis == DoseBasis::Flat => {
+                    basis = DoseBasis::PerKg
+                }
+                Kind::Area if den.symbol == "m2" && basis == DoseBasis::Flat => {
+                    basis = DoseBasis::PerM2
+                }
+                Kind::Time if per_time.is_none() => {
+                    per_time = Some((den.symbol.to_string(), den.factor))
+                }
                 _ => return Err(refuse()),
             }
         }
@@ -498,7 +510,8 @@ impl Concentration {
     pub fn from_quantity(q: &Quantity) -> Result<Self, UnitError> {
         let refuse = || UnitError::Incompatible {
             given: q.unit.spelling(),
-            expected: "an amount per volume (e.g. '1 mg/mL', '4 mg/250 mL', '25000 units/250 mL')".to_string(),
+            expected: "an amount per volume (e.g. '1 mg/mL', '4 mg/250 mL', '25000 units/250 mL')"
+                .to_string(),
         };
         let ([amount], [vol]) = (q.unit.numerator.as_slice(), q.unit.denominator.as_slice()) else {
             return Err(refuse());
@@ -511,7 +524,10 @@ impl Concentration {
             return Err(refuse());
         }
         let per_ml = q.value_in(&format!("{}/mL", amount_kind.unit()))?;
-        Ok(Concentration { amount_kind, per_ml })
+        Ok(Concentration {
+            amount_kind,
+            per_ml,
+        })
     }
 
     /// Unit of [`Self::per_ml`], e.g. `mg/mL`.

@@ -116,8 +116,14 @@ const REFUSED: &[(&str, &str)] = &[
     ("u", "the abbreviation u is refused (ISMP); write 'units'"),
     ("cc", "cc is refused (ISMP: misread as u or 00); write mL"),
     ("M", "molar concentrations are not accepted; write mmol/L"),
-    ("mM", "molar concentrations are not accepted (mM is millimolar, not millimetre); write mmol/L"),
-    ("uM", "molar concentrations are not accepted; write micromol/L as umol/L"),
+    (
+        "mM",
+        "molar concentrations are not accepted (mM is millimolar, not millimetre); write mmol/L",
+    ),
+    (
+        "uM",
+        "molar concentrations are not accepted; write micromol/L as umol/L",
+    ),
     ("nM", "molar concentrations are not accepted; write nmol/L"),
 ];
 
@@ -189,7 +195,11 @@ impl Quantity {
         self.value_in_expr(&target_expr, target)
     }
 
-    pub(crate) fn value_in_expr(&self, target: &UnitExpr, target_name: &str) -> Result<f64, UnitError> {
+    pub(crate) fn value_in_expr(
+        &self,
+        target: &UnitExpr,
+        target_name: &str,
+    ) -> Result<f64, UnitError> {
         if self.unit.signature() != target.signature() {
             return Err(UnitError::Incompatible {
                 given: self.unit.spelling(),
@@ -211,7 +221,9 @@ pub fn parse_quantity(text: &str) -> Result<Quantity, UnitError> {
     }
     let split = trimmed
         .char_indices()
-        .find(|(_, c)| !(c.is_ascii_digit() || *c == '.' || *c == '-' || *c == '+' || *c == 'e' || *c == 'E'))
+        .find(|(_, c)| {
+            !(c.is_ascii_digit() || *c == '.' || *c == '-' || *c == '+' || *c == 'e' || *c == 'E')
+        })
         .map(|(i, _)| i)
         .unwrap_or(trimmed.len());
     // Exponent letters only belong to the number when followed by a digit or sign; back off
@@ -248,7 +260,10 @@ fn parse_number(text: &str) -> Result<f64, UnitError> {
 
 fn parse_feet_inches(text: &str) -> Result<Option<Quantity>, UnitError> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.len() == 4 && words[1].eq_ignore_ascii_case("ft") && words[3].eq_ignore_ascii_case("in") {
+    if words.len() == 4
+        && words[1].eq_ignore_ascii_case("ft")
+        && words[3].eq_ignore_ascii_case("in")
+    {
         let feet = parse_number(words[0])?;
         let inches = parse_number(words[2])?;
         if !(0.0..12.0).contains(&inches) {
