@@ -1,16 +1,557 @@
-//! Placeholder: being written.
+//! Infusion mathematics: pump rates (mL/h) from a dose rate and a concentration or from a
+//! volume over a duration, and gravity drip rates (gtt/min).
+//!
+//! Also holds the small ranged readers shared by the therapy-class calculators (infusion,
+//! vancomycin, fluids, nutrition, iron, factor, immune globulin).
 
 use serde_json::Value;
 
-use crate::derivation::Calculation;
-use crate::input::InputError;
+use super::common;
+use super::sources;
+use crate::derivation::{Calculation, Finding, Severity, Step};
+use crate::input::{Fields, InputError, as_given, check_range};
+use crate::units::{
+    AmountKind, Concentration, DoseBasis, DosePer, DropFactor, DropRate, Duration, Qty, Quantity,
+    UnitError, Volume, VolumeRate, format_number, parse_unit,
+};
 
-pub fn infusion_rate_json(input: &Value) -> Result<Calculation, InputError> {
-    let _ = input;
-    Err(InputError::new("calculator", "", "not implemented yet"))
+/// Reads an optional quantity and refuses a value outside `[min, max]` (in `unit`, the unit
+/// `value_of` returns), naming the field, the value as given and the accepted range.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ranged<T>(
+    f: &mut Fields,
+    key: &str,
+    what: &str,
+    convert: impl Fn(&Quantity) -> Result<T, UnitError>,
+    value_of: impl Fn(&T) -> f64,
+    min: f64,
+    max: f64,
+    unit: &str,
+) -> Result<Option<T>, InputError> {
+    let given = f.raw(key).map(as_given);
+    let path = f.path_of(key);
+    let v = f.opt_quantity(key, what, convert)?;
+    if let Some(t) = &v {
+        check_range(
+            &path,
+            given.as_deref().unwrap_or(""),
+            value_of(t),
+            min,
+            max,
+            unit,
+        )?;
+    }
+    Ok(v)
 }
 
+/// The error for a missing required field.
+pub(crate) fn missing(f: &Fields, key: &str, what: &str) -> InputError {
+    InputError::new(f.path_of(key), "", format!("required: {what}"))
+}
+
+/// The smallest accepted value of a quantity that must be strictly positive; shown as `0` in
+/// range messages.
+pub(crate) const POSITIVE: f64 = f64::MIN_POSITIVE;
+
+const VOLUME_WHAT: &str = "a volume such as '250 mL' or '1 L'";
+const DURATION_WHAT: &str = "a duration such as '2 h' or '30 min'";
+const DOSE_RATE_WHAT: &str =
+    "a dose rate such as '5 mcg/kg/min', '18 units/kg/h', '10 mEq/h', '2 mg/min' or '0.5 mL/kg/h'";
+const CONCENTRATION_WHAT: &str =
+    "a concentration such as '1600 mcg/mL', '400 mg/250 mL' or '25000 units/250 mL'";
+const DROP_FACTOR_WHAT: &str =
+    "an administration set's drop factor such as '20 gtt/mL' or '60 gtt/mL'";
+const RATE_WHAT: &str = "a pump rate such as '125 mL/h'";
+
+/// Accepted infusion volume: above 0 up to 10,000 mL.
+pub const VOLUME_ML_MAX: f64 = 10_000.0;
+/// Accepted infusion duration: above 0 up to 168 h (one week).
+pub const DURATION_H_MAX: f64 = 168.0;
+/// Accepted pump rate: above 0 up to 2,000 mL/h.
+pub const RATE_ML_PER_H_MAX: f64 = 2_000.0;
+/// Accepted drop factors: 5 to 100 gtt/mL (macrodrip sets are 10, 15 or 20; microdrip 60).
+pub const DROP_FACTOR_RANGE: (f64, f64) = (5.0, 100.0);
+
+pub(crate) fn opt_volume(f: &mut Fields, key: &str) -> Result<Option<Volume>, InputError> {
+    ranged(
+        f,
+        key,
+        VOLUME_WHAT,
+        Volume::from_quantity,
+        |v| v.value(),
+        POSITIVE,
+        VOLUME_ML_MAX,
+        "mL",
+    )
+}
+
+pub(crate) fn opt_duration(
+    f: &mut Fields,
+    key: &str,
+    max_h: f64,
+) -> Result<Option<Duration>, InputError> {
+    ranged(
+        f,
+        key,
+        DURATION_WHAT,
+        Duration::from_quantity,
+        |d| d.value(),
+        POSITIVE,
+        max_h,
+        "h",
+    )
+}
+
+/// Pump rate: volume over duration.
+pub fn rate_from_volume(volume: Volume, duration: Duration) -> VolumeRate {
+    VolumeRate::new(volume.value() / duration.value())
+}
+
+/// Why a dose-rate calculation cannot be done with the given kinds of input.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RateError {
+    #[error("the dose rate is per kg: a weight is required")]
+    WeightRequired,
+    #[error("the dose rate is not per unit of time")]
+    NotARate,
+    #[error("a per-m2 dose rate needs a body-surface area; convert it to a per-hour dose first")]
+    PerM2,
+    #[error("the dose rate is in {dose} but the concentration is in {concentration}")]
+    KindMismatch {
+        dose: &'static str,
+        concentration: &'static str,
+    },
+}
+
+/// A dose rate made absolute (for a per-kg rate, multiplied by the weight) and expressed per
+/// hour in the canonical unit of its kind (mg/h, units/h, mEq/h, mmol/h, mL/h).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AbsoluteDoseRate {
+    pub kind: AmountKind,
+    /// Canonical amount per hour.
+    pub per_hour: f64,
+}
+
+impl AbsoluteDoseRate {
+    pub fn unit(self) -> String {
+        format!("{}/h", self.kind.unit())
+    }
+
+    pub fn qty(self) -> Qty {
+        Qty::new(self.per_hour, &self.unit())
+    }
+}
+
+/// Converts a dose rate (`5 mcg/kg/min`, `10 mEq/h`) to an absolute rate per hour.
+pub fn absolute_dose_rate(
+    dose_rate: &DosePer,
+    weight: Option<crate::units::BodyWeight>,
+) -> Result<AbsoluteDoseRate, RateError> {
+    let Some((_, minutes_per_time_unit)) = dose_rate.per_time else {
+        return Err(RateError::NotARate);
+    };
+    // The amount unit came out of the closed parser, so it parses again; a failure would be a
+    // programming error, reported as "not a rate" rather than a panic.
+    let amount_factor = parse_unit(&dose_rate.amount_unit)
+        .map_err(|_| RateError::NotARate)?
+        .canonical_factor();
+    let per_hour_each = dose_rate.value * amount_factor * 60.0 / minutes_per_time_unit;
+    let per_hour = match dose_rate.basis {
+        DoseBasis::Flat => per_hour_each,
+        DoseBasis::PerKg => per_hour_each * weight.ok_or(RateError::WeightRequired)?.value(),
+        DoseBasis::PerM2 => return Err(RateError::PerM2),
+    };
+    Ok(AbsoluteDoseRate {
+        kind: dose_rate.amount_kind,
+        per_hour,
+    })
+}
+
+/// Pump rate: absolute dose rate ÷ concentration, both in the same kind of amount.
+pub fn rate_from_dose(
+    dose: AbsoluteDoseRate,
+    concentration: &Concentration,
+) -> Result<VolumeRate, RateError> {
+    if dose.kind != concentration.amount_kind {
+        return Err(RateError::KindMismatch {
+            dose: dose.kind.unit(),
+            concentration: concentration.amount_kind.unit(),
+        });
+    }
+    Ok(VolumeRate::new(dose.per_hour / concentration.per_ml))
+}
+
+/// Gravity drip rate: mL/h × drop factor ÷ 60 (unrounded).
+pub fn drip_rate(rate: VolumeRate, drop_factor: DropFactor) -> DropRate {
+    DropRate::new(rate.value() * drop_factor.value() / 60.0)
+}
+
+/// Whole drops per minute, rounding half away from zero (12.5 → 13).
+pub fn whole_drops(rate: DropRate) -> DropRate {
+    DropRate::new(rate.value().round())
+}
+
+/// Reads `volume` + `duration` and returns the pump rate with its step, or `None` when neither
+/// is given. One without the other is an error.
+fn volume_over_duration(
+    f: &mut Fields,
+    calc: &mut Calculation,
+) -> Result<Option<VolumeRate>, InputError> {
+    let volume = opt_volume(f, "volume")?;
+    let duration = opt_duration(f, "duration", DURATION_H_MAX)?;
+    match (volume, duration) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(missing(
+            f,
+            "duration",
+            &format!("{DURATION_WHAT} (with volume)"),
+        )),
+        (None, Some(_)) => Err(missing(
+            f,
+            "volume",
+            &format!("{VOLUME_WHAT} (with duration)"),
+        )),
+        (Some(volume), Some(duration)) => {
+            let rate = rate_from_volume(volume, duration);
+            calc.step(
+                Step::new(
+                    "Pump rate from volume and duration",
+                    "rate = volume ÷ duration",
+                    rate.qty(),
+                )
+                .input("volume", volume.qty())
+                .input("duration", duration.qty())
+                .rounding("none (pumps are usually programmed to 0.1 mL/h)"),
+            );
+            Ok(Some(rate))
+        }
+    }
+}
+
+/// `infusio calc infusion-rate`.
+pub fn infusion_rate_json(input: &Value) -> Result<Calculation, InputError> {
+    let mut f = Fields::new(input, "")?;
+    let mut calc = Calculation::new("infusion-rate");
+    let has_dose_rate = f.has("dose_rate");
+    let has_volume = f.has("volume") || f.has("duration");
+    if has_dose_rate && has_volume {
+        let given = f
+            .raw("volume")
+            .or_else(|| f.raw("duration"))
+            .map(as_given)
+            .unwrap_or_default();
+        let field = if f.has("volume") {
+            "volume"
+        } else {
+            "duration"
+        };
+        return Err(InputError::new(
+            f.path_of(field),
+            given,
+            "give either dose_rate + concentration, or volume + duration, not both",
+        ));
+    }
+    let rate = if has_volume {
+        let rate = volume_over_duration(&mut f, &mut calc)?
+            .ok_or_else(|| missing(&f, "volume", VOLUME_WHAT))?;
+        calc.source(sources::INFUSION_RATE);
+        rate
+    } else {
+        let text = f.raw("dose_rate").map(as_given);
+        let dose_rate = f
+            .opt_quantity("dose_rate", DOSE_RATE_WHAT, |q| {
+                DosePer::from_quantity(q, "")
+            })?
+            .ok_or_else(|| {
+                missing(
+                    &f,
+                    "dose_rate",
+                    &format!("{DOSE_RATE_WHAT} with a concentration, or a volume with a duration"),
+                )
+            })?;
+        let given = text.unwrap_or_default();
+        let dose_path = f.path_of("dose_rate");
+        if dose_rate.per_time.is_none() {
+            return Err(InputError::new(
+                dose_path,
+                given,
+                format!("not a rate (no time unit); expected {DOSE_RATE_WHAT}"),
+            ));
+        }
+        if dose_rate.value <= 0.0 {
+            return Err(InputError::new(dose_path, given, "must be above 0"));
+        }
+        if dose_rate.basis == DoseBasis::PerM2 {
+            return Err(InputError::new(
+                dose_path,
+                given,
+                "a per-m2 dose rate is not accepted here; multiply by the body-surface area (calc dose) and give the rate per hour or per minute",
+            ));
+        }
+        let weight = common::opt_weight(&mut f, "weight")?;
+        let concentration_text = f.raw("concentration").map(as_given).unwrap_or_default();
+        let concentration_path = f.path_of("concentration");
+        let concentration = f.opt_quantity(
+            "concentration",
+            CONCENTRATION_WHAT,
+            Concentration::from_quantity,
+        )?;
+        let per_kg = dose_rate.basis == DoseBasis::PerKg;
+        if per_kg && weight.is_none() {
+            return Err(missing(
+                &f,
+                "weight",
+                &format!("a body weight such as '70 kg' (the dose rate {given} is per kg)"),
+            ));
+        }
+        if !per_kg && let Some(w) = weight {
+            calc.finding(Finding::new(
+                "infusion_rate.weight_unused",
+                Severity::Info,
+                format!(
+                    "The dose rate {given} is not per kg, so the weight {} kg was not used. Check that the dose rate was not meant per kg.",
+                    format_number(w.value(), 2)
+                ),
+            ));
+        }
+        let absolute = absolute_dose_rate(&dose_rate, weight)
+            .map_err(|e| InputError::new(f.path_of("dose_rate"), given.clone(), e.to_string()))?;
+        let mut step = Step::new(
+            "Dose rate per hour",
+            if per_kg {
+                "dose_rate_per_hour = dose_rate × weight × (minutes or hours per hour)"
+            } else {
+                "dose_rate_per_hour = dose_rate × (minutes or hours per hour)"
+            },
+            absolute.qty(),
+        )
+        .input("dose_rate", dose_rate.qty());
+        if let (true, Some(w)) = (per_kg, weight) {
+            step = step.input("weight", w.qty());
+        }
+        calc.step(step);
+        let rate = if dose_rate.amount_kind == AmountKind::Volume {
+            if concentration.is_some() {
+                return Err(InputError::new(
+                    concentration_path,
+                    concentration_text,
+                    "not used: the dose rate is already a volume rate (mL), so no concentration applies",
+                ));
+            }
+            VolumeRate::new(absolute.per_hour)
+        } else {
+            let concentration =
+                concentration.ok_or_else(|| missing(&f, "concentration", CONCENTRATION_WHAT))?;
+            if concentration.per_ml <= 0.0 {
+                return Err(InputError::new(
+                    concentration_path,
+                    concentration_text,
+                    "must be above 0",
+                ));
+            }
+            let rate = rate_from_dose(absolute, &concentration).map_err(|e| {
+                InputError::new(
+                    concentration_path,
+                    concentration_text.clone(),
+                    e.to_string(),
+                )
+            })?;
+            calc.step(
+                Step::new(
+                    "Pump rate",
+                    "rate = dose_rate_per_hour ÷ concentration",
+                    rate.qty(),
+                )
+                .input("dose_rate_per_hour", absolute.qty())
+                .input("concentration", concentration.qty())
+                .rounding("none (pumps are usually programmed to 0.1 mL/h)"),
+            );
+            rate
+        };
+        calc.source(sources::INFUSION_RATE);
+        rate
+    };
+    f.finish()?;
+    calc.output("rate", rate.qty());
+    Ok(calc)
+}
+
+/// `infusio calc drip-rate`.
 pub fn drip_rate_json(input: &Value) -> Result<Calculation, InputError> {
-    let _ = input;
-    Err(InputError::new("calculator", "", "not implemented yet"))
+    let mut f = Fields::new(input, "")?;
+    let mut calc = Calculation::new("drip-rate");
+    let from_volume = volume_over_duration(&mut f, &mut calc)?;
+    let given_rate = ranged(
+        &mut f,
+        "rate",
+        RATE_WHAT,
+        VolumeRate::from_quantity,
+        |r| r.value(),
+        POSITIVE,
+        RATE_ML_PER_H_MAX,
+        "mL/h",
+    )?;
+    let rate = match (from_volume, given_rate) {
+        (Some(_), Some(r)) => {
+            return Err(InputError::new(
+                f.path_of("rate"),
+                format!("{} mL/h", format_number(r.value(), 6)),
+                "give either volume + duration, or rate, not both",
+            ));
+        }
+        (Some(r), None) | (None, Some(r)) => r,
+        (None, None) => {
+            return Err(missing(
+                &f,
+                "volume",
+                &format!("{VOLUME_WHAT} with a duration, or a rate such as '125 mL/h'"),
+            ));
+        }
+    };
+    let drop_factor = ranged(
+        &mut f,
+        "drop_factor",
+        DROP_FACTOR_WHAT,
+        DropFactor::from_quantity,
+        |d| d.value(),
+        DROP_FACTOR_RANGE.0,
+        DROP_FACTOR_RANGE.1,
+        "gtt/mL",
+    )?
+    .ok_or_else(|| missing(&f, "drop_factor", DROP_FACTOR_WHAT))?;
+    f.finish()?;
+    let drops = drip_rate(rate, drop_factor);
+    calc.step(
+        Step::new(
+            "Drip rate",
+            "drip_rate = rate (mL/h) × drop_factor (gtt/mL) ÷ 60 min/h",
+            drops.qty(),
+        )
+        .input("rate", rate.qty())
+        .input("drop_factor", drop_factor.qty())
+        .rounding("none"),
+    );
+    let rounded = whole_drops(drops);
+    calc.step(
+        Step::new(
+            "Drip rate in whole drops",
+            "drip_rate_rounded = round(drip_rate)",
+            rounded.qty(),
+        )
+        .input("drip_rate", drops.qty())
+        .rounding("to a whole drop, half away from zero"),
+    );
+    calc.source(sources::DRIP_RATE);
+    calc.output("drip_rate", drops.qty());
+    calc.output("drip_rate_rounded", rounded.qty());
+    calc.output("rate", rate.qty());
+    Ok(calc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::BodyWeight;
+    use serde_json::json;
+
+    fn out(calc: &Calculation, name: &str) -> f64 {
+        calc.outputs.get(name).expect("output").value
+    }
+
+    #[test]
+    fn per_kg_per_minute_rate() {
+        let dose = DosePer::parse("5 mcg/kg/min").expect("parse");
+        let abs = absolute_dose_rate(&dose, Some(BodyWeight::new(70.0))).expect("rate");
+        assert!((abs.per_hour - 21.0).abs() < 1e-12, "{abs:?}");
+        let conc = Concentration::parse("400 mg/250 mL").expect("parse");
+        let rate = rate_from_dose(abs, &conc).expect("rate");
+        assert!((rate.value() - 13.125).abs() < 1e-12);
+    }
+
+    #[test]
+    fn per_kg_rate_without_weight_is_refused() {
+        let e = infusion_rate_json(
+            &json!({"dose_rate": "5 mcg/kg/min", "concentration": "1600 mcg/mL"}),
+        )
+        .expect_err("refused");
+        assert_eq!(e.field, "weight");
+    }
+
+    #[test]
+    fn mismatched_amount_kinds_are_refused() {
+        let e = infusion_rate_json(&json!({"dose_rate": "10 mEq/h", "concentration": "1 mg/mL"}))
+            .expect_err("refused");
+        assert_eq!(e.field, "concentration");
+    }
+
+    #[test]
+    fn dose_rate_without_time_is_refused() {
+        let e = infusion_rate_json(
+            &json!({"dose_rate": "5 mg/kg", "weight": "70 kg", "concentration": "1 mg/mL"}),
+        )
+        .expect_err("refused");
+        assert_eq!(e.field, "dose_rate");
+    }
+
+    #[test]
+    fn both_modes_are_refused() {
+        let e = infusion_rate_json(&json!({"dose_rate": "10 mEq/h", "concentration": "20 mEq/100 mL", "volume": "100 mL", "duration": "1 h"}))
+            .expect_err("refused");
+        assert_eq!(e.field, "volume");
+    }
+
+    #[test]
+    fn flat_rate_with_weight_says_weight_unused() {
+        let c = infusion_rate_json(
+            &json!({"dose_rate": "10 mEq/h", "concentration": "20 mEq/100 mL", "weight": "70 kg"}),
+        )
+        .expect("ok");
+        assert!((out(&c, "rate") - 50.0).abs() < 1e-12);
+        assert!(
+            c.findings
+                .iter()
+                .any(|f| f.code == "infusion_rate.weight_unused")
+        );
+    }
+
+    #[test]
+    fn whole_drops_round_half_away_from_zero() {
+        assert_eq!(whole_drops(DropRate::new(12.5)).value(), 13.0);
+        assert_eq!(whole_drops(DropRate::new(12.4999)).value(), 12.0);
+        assert_eq!(whole_drops(DropRate::new(16.6667)).value(), 17.0);
+        // 75 mL/h with a 10 gtt/mL set is exactly 12.5 gtt/min.
+        let c =
+            drip_rate_json(&json!({"rate": "75 mL/h", "drop_factor": "10 gtt/mL"})).expect("ok");
+        assert_eq!(out(&c, "drip_rate"), 12.5);
+        assert_eq!(out(&c, "drip_rate_rounded"), 13.0);
+    }
+
+    #[test]
+    fn pump_rate_is_monotone_in_weight_and_dose() {
+        let conc = Concentration::parse("4 mg/250 mL").expect("parse");
+        let dose = DosePer::parse("0.1 mcg/kg/min").expect("parse");
+        let mut last = 0.0;
+        for kg in 1..300 {
+            let r = rate_from_dose(
+                absolute_dose_rate(&dose, Some(BodyWeight::new(kg as f64))).expect("rate"),
+                &conc,
+            )
+            .expect("rate")
+            .value();
+            assert!(r > last);
+            last = r;
+        }
+    }
+
+    #[test]
+    fn drip_rate_needs_a_drop_factor_in_range() {
+        let e = drip_rate_json(&json!({"rate": "125 mL/h", "drop_factor": "2 gtt/mL"}))
+            .expect_err("refused");
+        assert_eq!(e.field, "drop_factor");
+        let e = drip_rate_json(&json!({"rate": "125 mL/h"})).expect_err("refused");
+        assert_eq!(e.field, "drop_factor");
+        let e = drip_rate_json(&json!({"volume": "1000 mL", "drop_factor": "20 gtt/mL"}))
+            .expect_err("refused");
+        assert_eq!(e.field, "duration");
+    }
 }
