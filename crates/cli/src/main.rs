@@ -4,6 +4,7 @@
 mod calc;
 mod check;
 mod common;
+mod db;
 mod library;
 mod pk;
 mod schedule;
@@ -39,6 +40,17 @@ struct IoArgs {
     input: Option<PathBuf>,
 }
 
+/// Where the record lives.
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// Data directory for the embedded SQLite database (default: ./infusio-data).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://… (overrides --data-dir).
+    #[arg(long, value_name = "URL", env = "INFUSIO_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a clinical calculator (see `infusio calc --list`).
@@ -70,6 +82,25 @@ enum Command {
         /// Print JSON instead of a readable report.
         #[arg(long)]
         json: bool,
+    },
+    /// The database: migrate, backup, restore.
+    Db {
+        /// migrate | backup | restore
+        sub: String,
+        /// Backup file (for backup and restore).
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The audit chain: verify, head.
+    Audit {
+        /// verify | head
+        sub: String,
+        /// Print JSON instead of a readable report.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Pharmacokinetics: simulate, fit, recommend, pta.
     Pk {
@@ -111,6 +142,8 @@ fn main() -> ExitCode {
             run_json(&io, None, |inv| check::run(inv, library.as_deref()))
         }
         Command::Library { sub, arg, json } => library::run(&sub, arg.as_deref(), json),
+        Command::Db { sub, file, store } => db::run_db(&sub, file.as_deref(), &store),
+        Command::Audit { sub, json, store } => db::run_audit(&sub, json, &store),
         Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),
         Command::Schedule { sub, io, plot } => run_json(&io, plot, |inv| schedule::run(&sub, inv)),
     }
