@@ -4,13 +4,23 @@
 //!   zero-order infusions by superposition), with exact AUC and steady state.
 //! - [`ode`]: an embedded Dormand–Prince 5(4) solver for non-linear models (Michaelis–Menten)
 //!   and for cross-checking the closed forms.
+//! - [`population`]: published population models with their citations and covariate models.
+//! - [`map`]: Bayesian MAP estimation of a patient's parameters from levels.
+//! - [`regimen`]: steady-state and daily exposure; dose recommendation.
+//! - [`pta`]: seeded Monte Carlo probability of target attainment.
+//! - [`typed`]: the same with units in the types (mg, h, L, mg/L).
 //!
 //! Invariants: no I/O, no clock, no global state, no randomness without an explicit seed.
 //! Inside the hot loops values are plain `f64` in consistent units; the public clinical API
 //! ([`typed`]) takes and returns the typed quantities of `infusio-core` (mg, L, h, mg/L).
 
 pub mod linear;
+pub mod map;
 pub mod ode;
+pub mod population;
+pub mod pta;
+pub mod regimen;
+pub mod typed;
 
 /// Why a pharmacokinetic computation was refused. These are caller errors (a parameter or
 /// dose out of its domain) or numerical failures; never a panic.
