@@ -222,6 +222,10 @@ quantity!(
     /// An osmolarity (mOsm/L).
     Osmolarity, "mOsm/L", "osmolarity"
 );
+quantity!(
+    /// Energy per gram of a nutrient (kcal/g), e.g. lipid emulsion about 10 kcal/g.
+    EnergyDensity, "kcal/g", "energy density"
+);
 
 /// Creatinine conversion: µmol/L ÷ 88.4 = mg/dL (NKF; some tools use 88.42).
 pub const CREATININE_UMOL_PER_L_PER_MG_PER_DL: f64 = 88.4;
