@@ -38,21 +38,21 @@ pub const TARGET_HB_RANGE_G_PER_DL: (f64, f64) = (5.0, 20.0);
 pub enum IronStores {
     Flat(Mass),
     /// mg per kg.
-    PerKg(f64),
+    MgPerKg(f64),
 }
 
 impl IronStores {
     pub fn amount(self, weight: BodyWeight) -> Mass {
         match self {
             IronStores::Flat(m) => m,
-            IronStores::PerKg(mg_per_kg) => Mass::new(mg_per_kg * weight.value()),
+            IronStores::MgPerKg(mg_per_kg) => Mass::new(mg_per_kg * weight.value()),
         }
     }
 
     fn qty(self) -> Qty {
         match self {
             IronStores::Flat(m) => m.qty(),
-            IronStores::PerKg(v) => Qty::new(v, "mg/kg"),
+            IronStores::MgPerKg(v) => Qty::new(v, "mg/kg"),
         }
     }
 
@@ -76,13 +76,13 @@ impl IronStores {
             unit: crate::units::parse_unit(&per.amount_unit)?,
         }
         .value_in("mg")?;
-        Ok(IronStores::PerKg(mg))
+        Ok(IronStores::MgPerKg(mg))
     }
 
     fn per_kg_value(self) -> f64 {
         match self {
             IronStores::Flat(m) => m.value(),
-            IronStores::PerKg(v) => v,
+            IronStores::MgPerKg(v) => v,
         }
     }
 }
@@ -92,7 +92,7 @@ pub fn label_defaults(weight: BodyWeight) -> (Hemoglobin, IronStores) {
     if weight.value() <= CHILD_DEFAULTS_MAX_KG {
         (
             Hemoglobin::new(CHILD_TARGET_HB_G_PER_DL),
-            IronStores::PerKg(CHILD_STORES_MG_PER_KG),
+            IronStores::MgPerKg(CHILD_STORES_MG_PER_KG),
         )
     } else {
         (
@@ -174,7 +174,7 @@ pub fn iron_deficit_json(input: &Value) -> Result<Calculation, InputError> {
     if let Some(s) = stores_given {
         let (max, unit) = match s {
             IronStores::Flat(_) => (1_500.0, "mg"),
-            IronStores::PerKg(_) => (30.0, "mg/kg"),
+            IronStores::MgPerKg(_) => (30.0, "mg/kg"),
         };
         crate::input::check_range(&stores_path, &stores_text, s.per_kg_value(), 0.0, max, unit)?;
     }

@@ -80,7 +80,11 @@ pub fn energy(pn: &DailyPn) -> PnEnergy {
 }
 
 /// Glucose infusion rate (mg/kg/min) over the infusion duration.
-pub fn glucose_infusion_rate(dextrose: Mass, weight: BodyWeight, duration: Duration) -> f64 {
+pub fn glucose_infusion_rate_mg_per_kg_min(
+    dextrose: Mass,
+    weight: BodyWeight,
+    duration: Duration,
+) -> f64 {
     dextrose.value() / weight.value() / (duration.value() * 60.0)
 }
 
@@ -293,7 +297,7 @@ pub fn parenteral_nutrition_json(input: &Value) -> Result<Calculation, InputErro
     );
     calc.source(sources::PN_ENERGY);
 
-    let gir = glucose_infusion_rate(pn.dextrose, weight, pn.infusion_duration);
+    let gir = glucose_infusion_rate_mg_per_kg_min(pn.dextrose, weight, pn.infusion_duration);
     calc.step(
         Step::new(
             "Glucose infusion rate",
