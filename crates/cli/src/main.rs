@@ -8,6 +8,7 @@ mod db;
 mod library;
 mod pk;
 mod schedule;
+mod serve;
 mod tour;
 
 use std::io::{IsTerminal, Read};
@@ -83,6 +84,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Start the server: JSON API, FHIR endpoints and the web UI.
+    Serve {
+        /// Seed demo users, patients, protocols and a day of appointments.
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// The database: migrate, backup, restore.
     Db {
         /// migrate | backup | restore
@@ -142,6 +154,7 @@ fn main() -> ExitCode {
             run_json(&io, None, |inv| check::run(inv, library.as_deref()))
         }
         Command::Library { sub, arg, json } => library::run(&sub, arg.as_deref(), json),
+        Command::Serve { demo, listen, store } => serve::run(demo, &listen, &store),
         Command::Db { sub, file, store } => db::run_db(&sub, file.as_deref(), &store),
         Command::Audit { sub, json, store } => db::run_audit(&sub, json, &store),
         Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),
