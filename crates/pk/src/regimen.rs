@@ -44,8 +44,9 @@ pub struct Exposure {
     pub auc24_steady_state: f64,
     pub cmax_steady_state: f64,
     pub cmin_steady_state: f64,
-    /// AUC of each 24-hour day of the recorded history, from the first dose, up to the day
-    /// that contains the end of the last interval: (day number from 1, AUC).
+    /// AUC of each complete 24-hour day of the recorded history, from the first dose, up to
+    /// the end of the interval that follows the last dose (at least one day): (day number
+    /// from 1, AUC).
     pub auc_by_day: Vec<(usize, f64)>,
 }
 
@@ -59,12 +60,10 @@ pub fn exposure(
     let ss = d.steady_state(regimen.dose_mg, regimen.interval_h, regimen.duration_h)?;
     let mut auc_by_day = Vec::new();
     if let Some(first) = doses.iter().map(|x| x.time).reduce(f64::min) {
-        let last_end = doses
-            .iter()
-            .map(|x| x.time + x.duration.max(0.0))
-            .fold(first, f64::max)
-            + regimen.interval_h;
-        let days = (((last_end - first) / 24.0).ceil() as usize).clamp(1, 366);
+        // Complete days covered by the recorded doses and the interval after the last one;
+        // a later day would count only the tail of the recorded doses.
+        let covered = doses.iter().map(|x| x.time).fold(first, f64::max) + regimen.interval_h;
+        let days = (((covered - first) / 24.0 + 1e-9).floor() as usize).clamp(1, 366);
         let times: Vec<f64> = (0..=days).map(|k| first + 24.0 * k as f64).collect();
         let mut c = vec![0.0; times.len()];
         let mut a = vec![0.0; times.len()];
@@ -395,8 +394,17 @@ mod tests {
             .collect();
         let r = Regimen::from_history(&doses).unwrap();
         let e = exposure(&p, &doses, r).unwrap();
-        assert_eq!(e.auc_by_day.len(), 4);
-        // Day 3 (48-72 h) holds two of the doses' tails; daily AUC rises towards 500.
-        assert!(e.auc_by_day[0].1 < e.auc_by_day[1].1 && e.auc_by_day[1].1 <= 500.0 + 1e-9);
+        // Doses at 0-60 h and one more interval: 72 h, three complete days.
+        assert_eq!(e.auc_by_day.len(), 3);
+        // Daily AUC rises towards the steady-state 500 mg·h/L without passing it.
+        assert!(e.auc_by_day[0].1 < e.auc_by_day[1].1 && e.auc_by_day[1].1 < e.auc_by_day[2].1);
+        assert!(e.auc_by_day[2].1 <= 500.0 + 1e-9 && e.auc_by_day[2].1 > 450.0);
+        // The days add up to the exact integral over 0-72 h.
+        let d = Disposition::new(&p).unwrap();
+        let (mut c, mut a) = ([0.0; 2], [0.0; 2]);
+        d.simulate(&doses, &[0.0, 72.0], &mut c, Some(&mut a))
+            .unwrap();
+        let sum: f64 = e.auc_by_day.iter().map(|x| x.1).sum();
+        assert!((sum - (a[1] - a[0])).abs() < 1e-9);
     }
 }
