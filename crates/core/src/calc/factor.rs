@@ -142,8 +142,12 @@ pub fn factor_dose_json(input: &Value) -> Result<Calculation, InputError> {
     };
     let age = common::opt_age(&mut f, "age")?;
     let per_rise = units_per_kg_per_rise(factor, product, age).map_err(|e| match e {
-        FactorError::ProductRequired => missing(&f, "product", &e.to_string()),
-        FactorError::AgeRequired => missing(&f, "age", &e.to_string()),
+        FactorError::ProductRequired => missing(&f, "product", "the factor IX product: plasma-derived or benefix"),
+        FactorError::AgeRequired => missing(
+            &f,
+            "age",
+            "an age such as '30 y' (BeneFIX: 1.4 units/kg per IU/dL under 12 years, 1.3 at 12 and over)",
+        ),
     })?;
     f.finish()?;
 

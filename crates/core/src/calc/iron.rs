@@ -49,13 +49,6 @@ impl IronStores {
         }
     }
 
-    fn qty(self) -> Qty {
-        match self {
-            IronStores::Flat(m) => m.qty(),
-            IronStores::MgPerKg(v) => Qty::new(v, "mg/kg"),
-        }
-    }
-
     fn from_quantity(q: &Quantity) -> Result<Self, UnitError> {
         if let Ok(m) = Mass::from_quantity(q) {
             return Ok(IronStores::Flat(m));
@@ -143,7 +136,14 @@ fn conversion_step(calc: &mut Calculation, name: &str, hb: Hemoglobin, given: &s
     {
         calc.step(
             Step::new(
-                format!("{name} converted to g/dL"),
+                format!(
+                    "{} converted to g/dL",
+                    if name == "hemoglobin" {
+                        "Haemoglobin"
+                    } else {
+                        "Target haemoglobin"
+                    }
+                ),
                 "g/dL = g/L ÷ 10",
                 hb.qty(),
             )
@@ -239,7 +239,7 @@ pub fn iron_deficit_json(input: &Value) -> Result<Calculation, InputError> {
             total.qty(),
         )
         .input("hemoglobin_iron", hb_iron.qty())
-        .input("iron_stores", stores.qty())
+        .input("iron_stores", stores_mg.qty())
         .rounding("none (round to the product's vial size when ordering)"),
     );
     calc.source(sources::GANZONI);

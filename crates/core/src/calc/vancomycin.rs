@@ -354,18 +354,29 @@ pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> 
             "AUC_inf = t_inf × (Cmax + Cmin) ÷ 2",
             result.auc_infusion.qty(),
         )
-        .input("infusion_duration", infusion_duration.qty()),
+        .input("infusion_duration", infusion_duration.qty())
+        .input("cmax", result.cmax.qty())
+        .input("cmin", result.cmin.qty()),
     );
-    calc.step(Step::new(
-        "AUC after the infusion (log trapezoid)",
-        "AUC_elim = (Cmax − Cmin) ÷ ke",
-        result.auc_elimination.qty(),
-    ));
-    calc.step(Step::new(
-        "AUC over the interval",
-        "AUC_τ = AUC_inf + AUC_elim",
-        result.auc_interval.qty(),
-    ));
+    calc.step(
+        Step::new(
+            "AUC after the infusion (log trapezoid)",
+            "AUC_elim = (Cmax − Cmin) ÷ ke",
+            result.auc_elimination.qty(),
+        )
+        .input("cmax", result.cmax.qty())
+        .input("cmin", result.cmin.qty())
+        .input("elimination_rate", result.elimination_rate.qty()),
+    );
+    calc.step(
+        Step::new(
+            "AUC over the interval",
+            "AUC_τ = AUC_inf + AUC_elim",
+            result.auc_interval.qty(),
+        )
+        .input("auc_infusion", result.auc_infusion.qty())
+        .input("auc_elimination", result.auc_elimination.qty()),
+    );
     calc.step(
         Step::new(
             "AUC over 24 h",
