@@ -9,4 +9,5 @@
 pub mod calc;
 pub mod derivation;
 pub mod input;
+pub mod plan;
 pub mod units;
