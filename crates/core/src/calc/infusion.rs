@@ -69,6 +69,14 @@ pub const VOLUME_ML_MAX: f64 = 10_000.0;
 pub const DURATION_H_MAX: f64 = 168.0;
 /// Accepted pump rate: above 0 up to 2,000 mL/h.
 pub const RATE_ML_PER_H_MAX: f64 = 2_000.0;
+/// Accepted dose-rate number, in its own unit: above 0 up to 1,000,000.
+pub const DOSE_RATE_NUMBER_MAX: f64 = 1e6;
+/// Accepted concentration, in mg, units, mEq or mmol per mL: 0.000000001 to 1,000,000.
+pub const CONCENTRATION_PER_ML_RANGE: (f64, f64) = (1e-9, 1e6);
+/// Pump rates above this raise `infusion_rate.above_pump_range` (mL/h).
+pub const PUMP_RATE_ML_PER_H_MAX: f64 = 999.0;
+/// Pump rates below this raise `infusion_rate.below_pump_resolution` (mL/h).
+pub const PUMP_RATE_ML_PER_H_MIN: f64 = 0.1;
 /// Accepted drop factors: 5 to 100 gtt/mL (macrodrip sets are 10, 15 or 20; microdrip 60).
 pub const DROP_FACTOR_RANGE: (f64, f64) = (5.0, 100.0);
 
@@ -278,8 +286,12 @@ pub fn infusion_rate_json(input: &Value) -> Result<Calculation, InputError> {
                 format!("not a rate (no time unit); expected {DOSE_RATE_WHAT}"),
             ));
         }
-        if dose_rate.value <= 0.0 {
-            return Err(InputError::new(dose_path, given, "must be above 0"));
+        if !(dose_rate.value > 0.0 && dose_rate.value <= DOSE_RATE_NUMBER_MAX) {
+            return Err(InputError::new(
+                dose_path,
+                given,
+                "outside the accepted range: above 0 up to 1,000,000 in its unit",
+            ));
         }
         if dose_rate.basis == DoseBasis::PerM2 {
             return Err(InputError::new(
@@ -342,13 +354,15 @@ pub fn infusion_rate_json(input: &Value) -> Result<Calculation, InputError> {
         } else {
             let concentration =
                 concentration.ok_or_else(|| missing(&f, "concentration", CONCENTRATION_WHAT))?;
-            if concentration.per_ml <= 0.0 {
-                return Err(InputError::new(
-                    concentration_path,
-                    concentration_text,
-                    "must be above 0",
-                ));
-            }
+            let unit = concentration.unit();
+            check_range(
+                &concentration_path,
+                &concentration_text,
+                concentration.per_ml,
+                CONCENTRATION_PER_ML_RANGE.0,
+                CONCENTRATION_PER_ML_RANGE.1,
+                &unit,
+            )?;
             let rate = rate_from_dose(absolute, &concentration).map_err(|e| {
                 InputError::new(
                     concentration_path,
@@ -372,8 +386,33 @@ pub fn infusion_rate_json(input: &Value) -> Result<Calculation, InputError> {
         rate
     };
     f.finish()?;
+    pump_range_findings(&mut calc, rate);
     calc.output("rate", rate.qty());
     Ok(calc)
+}
+
+/// Findings for a pump rate outside what infusion pumps deliver: usually a unit slip (mg for
+/// mcg, per minute for per hour) in the dose rate or the concentration.
+fn pump_range_findings(calc: &mut Calculation, rate: VolumeRate) {
+    if rate.value() > PUMP_RATE_ML_PER_H_MAX {
+        calc.finding(Finding::new(
+            "infusion_rate.above_pump_range",
+            Severity::Warning,
+            format!(
+                "A rate of {} mL/h is above the 999 mL/h that most infusion pumps deliver: check the units of the dose rate and the concentration.",
+                format_number(rate.value(), 1)
+            ),
+        ));
+    } else if rate.value() < PUMP_RATE_ML_PER_H_MIN {
+        calc.finding(Finding::new(
+            "infusion_rate.below_pump_resolution",
+            Severity::Warning,
+            format!(
+                "A rate of {} mL/h is below 0.1 mL/h, which most infusion pumps cannot programme: check the units, or use a more dilute concentration.",
+                format_number(rate.value(), 4)
+            ),
+        ));
+    }
 }
 
 /// `infusio calc drip-rate`.
@@ -553,5 +592,160 @@ mod tests {
         let e = drip_rate_json(&json!({"volume": "1000 mL", "drop_factor": "20 gtt/mL"}))
             .expect_err("refused");
         assert_eq!(e.field, "duration");
+    }
+
+    /// Valid inputs for each therapy-class calculator, as (calculator, input).
+    fn bases() -> Vec<(&'static str, Value)> {
+        vec![
+            (
+                "infusion-rate",
+                json!({"dose_rate": "5 mcg/kg/min", "weight": "70 kg", "concentration": "400 mg/250 mL"}),
+            ),
+            (
+                "infusion-rate",
+                json!({"volume": "1000 mL", "duration": "8 h"}),
+            ),
+            (
+                "drip-rate",
+                json!({"volume": "1000 mL", "duration": "8 h", "drop_factor": "20 gtt/mL"}),
+            ),
+            (
+                "vancomycin-levels",
+                json!({"dose": "1000 mg", "interval": "12 h", "infusion_duration": "1 h",
+                "level_1": {"concentration": "30 mg/L", "time_after_start": "2 h"},
+                "level_2": {"concentration": "12 mg/L", "time_after_start": "11.5 h"}, "target_auc24": "500 mg.h/L"}),
+            ),
+            (
+                "maintenance-fluids",
+                json!({"weight": "30 kg", "max_rate": "100 mL/h"}),
+            ),
+            (
+                "fluid-deficit",
+                json!({"weight": "10 kg", "dehydration_percent": 5}),
+            ),
+            (
+                "sodium-deficit",
+                json!({"weight": "70 kg", "sex": "female", "age": "45 y", "sodium": "120 mEq/L", "target_sodium": "126 mEq/L"}),
+            ),
+            (
+                "free-water-deficit",
+                json!({"weight": "70 kg", "sex": "male", "age": "45 y", "sodium": "160 mEq/L"}),
+            ),
+            (
+                "parenteral-nutrition",
+                json!({"weight": "70 kg", "volume": "2400 mL", "dextrose": "600 g", "amino_acids": "102 g",
+                "lipid": "72 g", "cations": "140 mEq", "infusion_duration": "24 h", "line": "peripheral"}),
+            ),
+            (
+                "iron-deficit",
+                json!({"weight": "70 kg", "hemoglobin": "8 g/dL", "target_hemoglobin": "12 g/dL", "iron_stores": "500 mg"}),
+            ),
+            (
+                "factor-dose",
+                json!({"factor": "ix", "product": "benefix", "age": "30 y", "weight": "70 kg", "desired_rise": "60 %"}),
+            ),
+            (
+                "ivig",
+                json!({"dose_per": "2 g/kg", "weight": "100 kg", "height": "175 cm", "sex": "male", "weight_basis": "adjusted"}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_base_input_is_valid() {
+        for (name, input) in bases() {
+            let c = crate::calc::run(name, &input).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!c.steps.is_empty() && !c.sources.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn extreme_numbers_found_by_the_property_test_are_refused() {
+        for (name, input, field) in [
+            (
+                "infusion-rate",
+                json!({"dose_rate": "5 mcg/kg/min", "weight": "70 kg", "concentration": "1e-320 mg/mL"}),
+                "concentration",
+            ),
+            (
+                "infusion-rate",
+                json!({"dose_rate": "1e300 mg/min", "concentration": "1e-300 mg/mL"}),
+                "dose_rate",
+            ),
+            (
+                "vancomycin-levels",
+                json!({"dose": "1000 mg", "interval": "12 h", "infusion_duration": "1e-300 h",
+                "level_1": {"concentration": "30 mg/L", "time_after_start": "1 h"},
+                "level_2": {"concentration": "29.9999 mg/L", "time_after_start": "1.0000000000001 h"}}),
+                "infusion_duration",
+            ),
+            (
+                "vancomycin-levels",
+                json!({"dose": "1000 mg", "interval": "168 h", "infusion_duration": "1 h",
+                "level_1": {"concentration": "200 mg/L", "time_after_start": "150 h"},
+                "level_2": {"concentration": "0.1 mg/L", "time_after_start": "150.25 h"}}),
+                "level_2.concentration",
+            ),
+        ] {
+            let e = crate::calc::run(name, &input).expect_err("refused");
+            assert_eq!(e.field, field, "{name}: {e}");
+        }
+        let c = infusion_rate_json(
+            &json!({"dose_rate": "5 mg/kg/min", "weight": "70 kg", "concentration": "1600 mcg/mL"}),
+        )
+        .expect("a mg-for-mcg slip still gives a result");
+        assert!(
+            c.findings
+                .iter()
+                .any(|f| f.code == "infusion_rate.above_pump_range")
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Replacing any one field with an extreme number in its own unit (or another unit, a
+        /// bare number, or nothing) never panics, and any result has finite outputs.
+        #[test]
+        fn extreme_numbers_never_panic_and_results_are_finite(
+            which in 0usize..12,
+            field_idx in 0usize..16,
+            number in proptest::prop_oneof![
+                proptest::prelude::Just(0.0f64), proptest::prelude::Just(-1.0), proptest::prelude::Just(1e-320),
+                proptest::prelude::Just(1e-300), proptest::prelude::Just(1e300), proptest::prelude::Just(f64::MAX),
+                -1e6f64..1e6,
+            ],
+            unit in proptest::sample::select(vec!["", "kg", "mg", "g", "mL", "h", "min", "mg/L", "mEq/L", "g/dL", "g/L",
+                "mcg/kg/min", "units/kg/h", "mg/mL", "gtt/mL", "mL/h", "%", "IU/dL", "g/kg", "mg/kg", "y", "kcal/g",
+                "mOsm/L", "mg.h/L", "U", "g/day", "mEq"]),
+            mode in 0u8..5,
+        ) {
+            let cases = bases();
+            let (name, mut input) = cases[which % cases.len()].clone();
+            let keys: Vec<String> = input.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+            let key = keys[field_idx % keys.len()].clone();
+            let text = format!("{number} {unit}");
+            let own_unit = input[&key]
+                .as_str()
+                .and_then(|v| v.split_once(' '))
+                .map(|(_, u)| u.to_string())
+                .unwrap_or_default();
+            match mode {
+                0 => input[&key] = json!(text),
+                4 => input[&key] = json!(format!("{number} {own_unit}")),
+                1 => input[&key] = json!(number.to_string()),
+                2 => input[&key] = json!(number),
+                _ => {
+                    if let Some(o) = input.as_object_mut() {
+                        o.remove(&key);
+                    }
+                }
+            }
+            if let Ok(c) = crate::calc::run(name, &input) {
+                for (out, q) in &c.outputs.0 {
+                    proptest::prop_assert!(q.value.is_finite(), "{name}.{out} = {} for {input}", q.value);
+                }
+            }
+        }
     }
 }

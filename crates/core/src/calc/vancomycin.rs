@@ -23,8 +23,13 @@ pub const AUC24_TARGET_MG_H_PER_L: (f64, f64) = (400.0, 600.0);
 pub const DOSE_MG_MAX: f64 = 6_000.0;
 /// Accepted dosing interval: above 0 up to 168 h.
 pub const INTERVAL_H_MAX: f64 = 168.0;
-/// Accepted level: above 0 up to 200 mg/L.
-pub const LEVEL_MG_PER_L_MAX: f64 = 200.0;
+/// Accepted level: 0.1 to 200 mg/L.
+pub const LEVEL_MG_PER_L_RANGE: (f64, f64) = (0.1, 200.0);
+/// Shortest accepted infusion: 5 minutes (h).
+pub const INFUSION_H_MIN: f64 = 5.0 / 60.0;
+/// Shortest accepted time between the two levels (h): closer levels make ke mostly assay and
+/// timing error.
+pub const LEVEL_GAP_H_MIN: f64 = 0.25;
 /// Accepted target AUC24: 100 to 1,500 mg.h/L.
 pub const TARGET_AUC24_RANGE: (f64, f64) = (100.0, 1_500.0);
 
@@ -55,7 +60,7 @@ pub enum LevelsError {
     )]
     Level1DuringInfusion { t1_h: f64, infusion_h: f64 },
     #[error(
-        "level 2 must be drawn after level 1 ({t1_h} h after the start of the infusion); given {t2_h} h"
+        "level 2 must be drawn at least 15 minutes after level 1 ({t1_h} h after the start of the infusion); given {t2_h} h"
     )]
     Level2NotAfterLevel1 { t1_h: f64, t2_h: f64 },
     #[error(
@@ -66,6 +71,10 @@ pub enum LevelsError {
         "level 2 ({c2} mg/L) must be lower than level 1 ({c1} mg/L): concentrations fall after the infusion"
     )]
     Level2NotLower { c1: f64, c2: f64 },
+    #[error(
+        "the two levels and their times give a non-physical result (elimination rate {ke_per_h} 1/h); check the levels, their units and the times from the start of the infusion"
+    )]
+    NotPhysical { ke_per_h: f64 },
 }
 
 impl LevelsError {
@@ -77,7 +86,9 @@ impl LevelsError {
             LevelsError::Level2NotAfterLevel1 { .. } | LevelsError::Level2AfterInterval { .. } => {
                 "level_2.time_after_start"
             }
-            LevelsError::Level2NotLower { .. } => "level_2.concentration",
+            LevelsError::Level2NotLower { .. } | LevelsError::NotPhysical { .. } => {
+                "level_2.concentration"
+            }
         }
     }
 }
@@ -123,7 +134,7 @@ pub fn validate(levels: &TwoLevels) -> Result<(), LevelsError> {
             infusion_h: t_inf,
         });
     }
-    if t2 <= t1 {
+    if t2 - t1 < LEVEL_GAP_H_MIN {
         return Err(LevelsError::Level2NotAfterLevel1 { t1_h: t1, t2_h: t2 });
     }
     if t2 > tau {
@@ -163,6 +174,12 @@ pub fn sawchuk_zaske(levels: &TwoLevels) -> Result<SawchukZaske, LevelsError> {
     let volume = k0 * (1.0 - decay_inf) / (ke * (cmax - cmin * decay_inf));
     let clearance = ke * volume;
     let daily_dose = levels.dose.value() * 24.0 / tau;
+    let all_finite = [ke, cmax, cmin, auc24, volume, clearance]
+        .iter()
+        .all(|v| v.is_finite());
+    if !all_finite || volume <= 0.0 || clearance <= 0.0 {
+        return Err(LevelsError::NotPhysical { ke_per_h: ke });
+    }
     Ok(SawchukZaske {
         elimination_rate: RateConstant::new(ke),
         half_life: Duration::new(std::f64::consts::LN_2 / ke),
@@ -192,8 +209,8 @@ fn read_level(f: &mut Fields, key: &str) -> Result<Level, InputError> {
         "a vancomycin level such as '30 mg/L' or '30 mcg/mL'",
         PlasmaConcentration::from_quantity,
         |c| c.value(),
-        POSITIVE,
-        LEVEL_MG_PER_L_MAX,
+        LEVEL_MG_PER_L_RANGE.0,
+        LEVEL_MG_PER_L_RANGE.1,
         "mg/L",
     )?
     .ok_or_else(|| missing(&level, "concentration", "a level such as '30 mg/L'"))?;
@@ -258,7 +275,7 @@ pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> 
         "an infusion duration such as '1 h' or '90 min'",
         Duration::from_quantity,
         |d| d.value(),
-        POSITIVE,
+        INFUSION_H_MIN,
         INTERVAL_H_MAX,
         "h",
     )?
