@@ -27,9 +27,6 @@ pub const INTERVAL_H_MAX: f64 = 168.0;
 pub const LEVEL_MG_PER_L_RANGE: (f64, f64) = (0.1, 200.0);
 /// Shortest accepted infusion: 5 minutes (h).
 pub const INFUSION_H_MIN: f64 = 5.0 / 60.0;
-/// Shortest accepted time between the two levels (h): closer levels make ke mostly assay and
-/// timing error.
-pub const LEVEL_GAP_H_MIN: f64 = 0.25;
 /// Accepted target AUC24: 100 to 1,500 mg.h/L.
 pub const TARGET_AUC24_RANGE: (f64, f64) = (100.0, 1_500.0);
 
@@ -60,7 +57,7 @@ pub enum LevelsError {
     )]
     Level1DuringInfusion { t1_h: f64, infusion_h: f64 },
     #[error(
-        "level 2 must be drawn at least 15 minutes after level 1 ({t1_h} h after the start of the infusion); given {t2_h} h"
+        "level 2 must be drawn after level 1 ({t1_h} h after the start of the infusion); given {t2_h} h"
     )]
     Level2NotAfterLevel1 { t1_h: f64, t2_h: f64 },
     #[error(
@@ -134,7 +131,7 @@ pub fn validate(levels: &TwoLevels) -> Result<(), LevelsError> {
             infusion_h: t_inf,
         });
     }
-    if t2 - t1 < LEVEL_GAP_H_MIN {
+    if t2 <= t1 {
         return Err(LevelsError::Level2NotAfterLevel1 { t1_h: t1, t2_h: t2 });
     }
     if t2 > tau {
