@@ -7,7 +7,9 @@
 //! accepted.
 
 pub mod calc;
+pub mod check;
 pub mod derivation;
 pub mod input;
+pub mod library;
 pub mod plan;
 pub mod units;

@@ -1,0 +1,468 @@
+//! The `infusio check` input, read strictly from JSON: unknown keys are refused, every
+//! quantity goes through the typed parsers, and nothing missing is ever filled in.
+
+use serde_json::Value;
+
+use super::time::parse_instant_h;
+use super::{LAB_NAMES, SCREENING_RESULTS, lab_value};
+use crate::calc::common::{self, Sex};
+use crate::input::{Fields, InputError, as_given, check_range, parse_quantity_value};
+use crate::library::{CARE_AREAS, LINES};
+use crate::units::{Age, Amount, Area, BodyWeight, DosePer, Duration, Length, Volume, VolumeRate};
+
+/// A dosing frequency: `once`, `q<N>h`, `q<N>d`, `q<N>w`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Frequency {
+    Once,
+    /// Every N hours (days and weeks converted to hours).
+    EveryHours(f64),
+}
+
+impl Frequency {
+    pub fn parse(text: &str) -> Option<Frequency> {
+        if text == "once" {
+            return Some(Frequency::Once);
+        }
+        let rest = text.strip_prefix('q')?;
+        let (num, unit) = rest.split_at(rest.len().checked_sub(1)?);
+        let n: f64 = num.parse().ok()?;
+        if !(n.is_finite() && n > 0.0) {
+            return None;
+        }
+        let hours = match unit {
+            "h" => n,
+            "d" => n * 24.0,
+            "w" => n * 168.0,
+            _ => return None,
+        };
+        Some(Frequency::EveryHours(hours))
+    }
+
+    /// Doses given in any 24 hours.
+    pub fn doses_per_day(self) -> f64 {
+        match self {
+            Frequency::Once => 1.0,
+            Frequency::EveryHours(h) if h < 24.0 => 24.0 / h,
+            Frequency::EveryHours(_) => 1.0,
+        }
+    }
+
+    pub fn interval_h(self) -> Option<f64> {
+        match self {
+            Frequency::Once => None,
+            Frequency::EveryHours(h) => Some(h),
+        }
+    }
+}
+
+/// An order (the one being checked, or an active one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Order {
+    pub medication: String,
+    pub dose: Amount,
+    pub dose_per: Option<DosePer>,
+    pub route: Option<String>,
+    pub volume: Option<Volume>,
+    pub duration: Option<Duration>,
+    pub rate: Option<VolumeRate>,
+    pub line: Option<String>,
+    pub frequency: Option<Frequency>,
+    pub infusion_number: Option<u32>,
+    pub product: Option<String>,
+    pub indication: Option<String>,
+}
+
+/// A laboratory result in the lab's canonical unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabResult {
+    pub name: String,
+    pub value: f64,
+    pub given: String,
+    /// Hours since 1970-01-01T00:00Z, when the time was given.
+    pub at_h: Option<f64>,
+}
+
+/// An allergy as recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Allergy {
+    pub substance: String,
+    pub reaction: Option<String>,
+    pub severity: Option<String>,
+}
+
+/// An earlier administration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryItem {
+    pub medication: String,
+    pub dose: Option<Amount>,
+    pub bsa: Option<Area>,
+    pub weight: Option<BodyWeight>,
+    pub at_h: Option<f64>,
+}
+
+/// The patient context.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Patient {
+    pub age: Option<Age>,
+    pub sex: Option<Sex>,
+    pub weight: Option<BodyWeight>,
+    pub height: Option<Length>,
+    pub bsa: Option<Area>,
+    pub labs: Vec<LabResult>,
+    pub allergies: Vec<Allergy>,
+    pub history: Vec<HistoryItem>,
+    pub active_orders: Vec<Order>,
+    pub screening: Vec<(String, String)>,
+    pub conditions: Vec<String>,
+}
+
+impl Patient {
+    pub fn lab(&self, name: &str) -> Option<&LabResult> {
+        self.labs.iter().find(|l| l.name == name)
+    }
+
+    pub fn has_condition(&self, c: &str) -> bool {
+        self.conditions.iter().any(|x| x == c)
+    }
+}
+
+/// A complete check request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckRequest {
+    pub patient: Patient,
+    pub care_area: String,
+    pub order: Order,
+    /// The time of the check (hours since 1970-01-01T00:00Z); lab ages need it.
+    pub at_h: Option<f64>,
+}
+
+impl CheckRequest {
+    /// Reads the contract's JSON shape; unknown keys and malformed values are refused.
+    pub fn from_json(input: &Value) -> Result<CheckRequest, InputError> {
+        let mut f = Fields::new(input, "")?;
+        let patient = match f.opt_object("patient")? {
+            Some(p) => read_patient(p)?,
+            None => Patient::default(),
+        };
+        let care_area = f.choice("care_area", &CARE_AREAS)?;
+        let order = match f.raw("order") {
+            Some(v) => read_order(v, "order")?,
+            None => return Err(InputError::new("order", "", "required: the order to check")),
+        };
+        let at_h = opt_instant(&mut f, "at")?;
+        f.finish()?;
+        Ok(CheckRequest {
+            patient,
+            care_area,
+            order,
+            at_h,
+        })
+    }
+}
+
+fn opt_instant(f: &mut Fields, key: &str) -> Result<Option<f64>, InputError> {
+    let path = f.path_of(key);
+    match f.opt_string(key)? {
+        None => Ok(None),
+        Some(s) => parse_instant_h(&s).map(Some).ok_or_else(|| {
+            InputError::new(
+                path,
+                s,
+                "expected an ISO 8601 date or UTC date-time such as '2026-11-26' or '2026-11-26T09:00:00Z'",
+            )
+        }),
+    }
+}
+
+fn read_patient(mut f: Fields) -> Result<Patient, InputError> {
+    let mut p = Patient {
+        age: common::opt_age(&mut f, "age")?,
+        sex: common::opt_sex(&mut f, "sex")?,
+        weight: common::opt_weight(&mut f, "weight")?,
+        height: common::opt_height(&mut f, "height")?,
+        ..Patient::default()
+    };
+    let bsa_path = f.path_of("bsa");
+    p.bsa = f.opt_quantity(
+        "bsa",
+        "a body-surface area such as '1.8 m2'",
+        Area::from_quantity,
+    )?;
+    if let Some(b) = p.bsa {
+        check_range(
+            &bsa_path,
+            &format!("{} m2", b.value()),
+            b.value(),
+            0.1,
+            3.5,
+            "m2",
+        )?;
+    }
+    if let Some(mut labs) = f.opt_object("labs")? {
+        for (name, _) in LAB_NAMES {
+            let path = labs.path_of(name);
+            if let Some(v) = labs.raw(name) {
+                p.labs.push(read_lab(name, v, &path)?);
+            }
+        }
+        labs.finish()?;
+    }
+    if let Some(items) = f.opt_array("allergies")? {
+        for (path, v) in items {
+            p.allergies.push(read_allergy(v, &path)?);
+        }
+    }
+    if let Some(items) = f.opt_array("history")? {
+        for (path, v) in items {
+            p.history.push(read_history(v, &path)?);
+        }
+    }
+    if let Some(items) = f.opt_array("active_orders")? {
+        for (path, v) in items {
+            p.active_orders.push(read_order(v, &path)?);
+        }
+    }
+    if let Some(mut s) = f.opt_object("screening")? {
+        for test in super::SCREENING_TESTS {
+            if let Some(r) = s.opt_choice(test, &SCREENING_RESULTS)? {
+                p.screening.push((test.to_string(), r));
+            }
+        }
+        s.finish()?;
+    }
+    if let Some(items) = f.opt_array("conditions")? {
+        for (path, v) in items {
+            match v.as_str() {
+                Some(c) if !c.trim().is_empty() => p.conditions.push(c.trim().to_lowercase()),
+                _ => {
+                    return Err(InputError::new(
+                        path,
+                        as_given(v),
+                        "expected a condition name such as 'mediastinal-radiotherapy'",
+                    ));
+                }
+            }
+        }
+    }
+    f.finish()?;
+    Ok(p)
+}
+
+fn read_lab(name: &str, v: &Value, path: &str) -> Result<LabResult, InputError> {
+    let (text, at_h) = match v {
+        Value::String(s) => (s.clone(), None),
+        Value::Object(_) => {
+            let mut o = Fields::new(v, path)?;
+            let value_path = o.path_of("value");
+            let text = o.opt_string("value")?.ok_or_else(|| {
+                InputError::new(value_path, "", "required: the result as a quantity string")
+            })?;
+            let at = opt_instant(&mut o, "at")?;
+            o.finish()?;
+            (text, at)
+        }
+        other => {
+            return Err(InputError::new(
+                path,
+                as_given(other),
+                "expected a quantity string or {\"value\": \"<quantity>\", \"at\": \"<ISO date-time>\"}",
+            ));
+        }
+    };
+    let value_path = if matches!(v, Value::Object(_)) {
+        format!("{path}.value")
+    } else {
+        path.to_string()
+    };
+    let value = lab_value(name, &text).map_err(|m| InputError::new(value_path, text.clone(), m))?;
+    Ok(LabResult {
+        name: name.to_string(),
+        value,
+        given: text,
+        at_h,
+    })
+}
+
+fn read_allergy(v: &Value, path: &str) -> Result<Allergy, InputError> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Ok(Allergy {
+            substance: s.trim().to_lowercase(),
+            reaction: None,
+            severity: None,
+        }),
+        Value::Object(_) => {
+            let mut o = Fields::new(v, path)?;
+            let sub_path = o.path_of("substance");
+            let substance = o
+                .opt_string("substance")?
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| {
+                    InputError::new(sub_path, "", "required: the substance, e.g. 'penicillin'")
+                })?;
+            let reaction = o.opt_string("reaction")?;
+            let severity = o.opt_choice("severity", &["mild", "moderate", "severe", "unknown"])?;
+            o.finish()?;
+            Ok(Allergy {
+                substance: substance.trim().to_lowercase(),
+                reaction: reaction.map(|r| r.to_lowercase()),
+                severity,
+            })
+        }
+        other => Err(InputError::new(
+            path,
+            as_given(other),
+            "expected a substance name or {\"substance\", \"reaction\", \"severity\"}",
+        )),
+    }
+}
+
+fn read_history(v: &Value, path: &str) -> Result<HistoryItem, InputError> {
+    let mut o = Fields::new(v, path)?;
+    let med_path = o.path_of("medication");
+    let medication = o
+        .opt_string("medication")?
+        .ok_or_else(|| InputError::new(med_path, "", "required: the medication id"))?;
+    let dose = o.opt_quantity("dose", "an amount such as '108 mg'", Amount::from_quantity)?;
+    let bsa = o.opt_quantity(
+        "bsa",
+        "a body-surface area such as '1.8 m2'",
+        Area::from_quantity,
+    )?;
+    let weight = common::opt_weight(&mut o, "weight")?;
+    let at_h = opt_instant(&mut o, "at")?;
+    o.finish()?;
+    Ok(HistoryItem {
+        medication: medication.trim().to_lowercase(),
+        dose,
+        bsa,
+        weight,
+        at_h,
+    })
+}
+
+/// Reads an order object at `path` (`order`, `patient.active_orders[0]`).
+pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
+    let mut o = Fields::new(v, path)?;
+    let med_path = o.path_of("medication");
+    let medication = o
+        .opt_string("medication")?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            InputError::new(
+                med_path,
+                "",
+                "required: the drug-library id, e.g. 'infliximab'",
+            )
+        })?;
+    let dose_path = o.path_of("dose");
+    let dose = o.quantity(
+        "dose",
+        "an amount such as '350 mg', '2 g', '1000 units', '20 mEq' or '1000 mL'",
+        Amount::from_quantity,
+    )?;
+    if !(dose.value.is_finite() && dose.value > 0.0) {
+        return Err(InputError::new(
+            dose_path,
+            format!("{} {}", dose.value, dose.display_unit),
+            "a dose must be greater than 0",
+        ));
+    }
+    let dose_per_path = o.path_of("dose_per");
+    let dose_per = match o.raw("dose_per") {
+        None => None,
+        Some(v) => Some(parse_quantity_value(
+            v,
+            &dose_per_path,
+            "a dose per basis such as '5 mg/kg', '375 mg/m2' or '200 mg'",
+            |q| DosePer::from_quantity(q, ""),
+        )?),
+    };
+    let route = o.opt_choice("route", &crate::library::ROUTES)?;
+    let volume = positive(
+        &mut o,
+        "volume",
+        "a volume such as '250 mL'",
+        Volume::from_quantity,
+        |x| x.value(),
+    )?;
+    let duration = positive(
+        &mut o,
+        "duration",
+        "a duration such as '2 h' or '30 min'",
+        Duration::from_quantity,
+        |x| x.value(),
+    )?;
+    let rate = positive(
+        &mut o,
+        "rate",
+        "a pump rate such as '125 mL/h'",
+        VolumeRate::from_quantity,
+        |x| x.value(),
+    )?;
+    let line = o.opt_choice("line", &LINES)?;
+    let freq_path = o.path_of("frequency");
+    let frequency = match o.opt_string("frequency")? {
+        None => None,
+        Some(s) => Some(Frequency::parse(&s).ok_or_else(|| {
+            InputError::new(
+                freq_path,
+                s.clone(),
+                "expected once, q<N>h, q<N>d or q<N>w (e.g. q8h, q21d)",
+            )
+        })?),
+    };
+    let n_path = o.path_of("infusion_number");
+    let infusion_number = match o.raw("infusion_number") {
+        None => None,
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=10_000).contains(&n) => Some(n as u32),
+            _ => {
+                return Err(InputError::new(
+                    n_path,
+                    as_given(v),
+                    "expected a whole number from 1 (first infusion)",
+                ));
+            }
+        },
+    };
+    let product = o.opt_string("product")?;
+    let indication = o.opt_string("indication")?;
+    o.finish()?;
+    Ok(Order {
+        medication: medication.trim().to_lowercase(),
+        dose,
+        dose_per,
+        route,
+        volume,
+        duration,
+        rate,
+        line,
+        frequency,
+        infusion_number,
+        product,
+        indication,
+    })
+}
+
+fn positive<T>(
+    o: &mut Fields,
+    key: &str,
+    what: &str,
+    convert: impl Fn(&crate::units::Quantity) -> Result<T, crate::units::UnitError>,
+    value_of: impl Fn(&T) -> f64,
+) -> Result<Option<T>, InputError> {
+    let path = o.path_of(key);
+    let given = o.raw(key).map(as_given);
+    let v = o.opt_quantity(key, what, convert)?;
+    if let Some(x) = &v {
+        let n = value_of(x);
+        if !(n.is_finite() && n > 0.0) {
+            return Err(InputError::new(
+                path,
+                given.unwrap_or_default(),
+                format!("must be greater than 0; expected {what}"),
+            ));
+        }
+    }
+    Ok(v)
+}

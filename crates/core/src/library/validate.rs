@@ -1,0 +1,568 @@
+//! Library invariants. Each problem is `(dotted field path, message)`; the loader adds the
+//! file and line.
+
+use super::model::*;
+use crate::check::lab_unit;
+use crate::units::{Amount, AmountKind, Concentration, DoseBasis, DosePer, parse_quantity};
+
+/// Routes the library knows.
+pub const ROUTES: [&str; 7] = [
+    "iv",
+    "sc",
+    "im",
+    "po",
+    "intrathecal",
+    "intraperitoneal",
+    "intravesical",
+];
+
+struct Problems<'a> {
+    entry: &'a DrugEntry,
+    out: Vec<(String, String)>,
+}
+
+impl Problems<'_> {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.out.push((field.into(), message.into()));
+    }
+
+    /// The field must name a source declared in `[[sources]]`.
+    fn source(&mut self, field: String, id: &str) {
+        if id.trim().is_empty() {
+            self.push(field, "every clinical number needs a source: add `source = \"<id of a [[sources]] entry>\"`");
+        } else if self.entry.citation(id).is_none() {
+            self.push(
+                field,
+                format!(
+                    "source '{id}' is not declared in [[sources]] (declared: {})",
+                    self.entry
+                        .sources
+                        .iter()
+                        .map(|s| s.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    }
+
+    fn care_areas(&mut self, field: String, areas: &[String]) {
+        for a in areas {
+            if !CARE_AREAS.contains(&a.as_str()) {
+                self.push(
+                    field.clone(),
+                    format!("unknown care area '{a}'; one of {}", CARE_AREAS.join(", ")),
+                );
+            }
+        }
+    }
+
+    fn products(&mut self, field: String, products: &[String]) {
+        for p in products {
+            if !self.entry.products.iter().any(|x| &x.id == p) {
+                self.push(
+                    field.clone(),
+                    format!("unknown product '{p}' (not in [[products]])"),
+                );
+            }
+        }
+    }
+
+    fn infusion(&mut self, field: String, infusion: &Option<String>) {
+        if let Some(i) = infusion
+            && i != "first"
+            && i != "subsequent"
+        {
+            self.push(
+                field,
+                format!("infusion must be 'first' or 'subsequent', not '{i}'"),
+            );
+        }
+    }
+
+    /// `hard_min ≤ soft_min < soft_max ≤ hard_max`, qualifiers and source.
+    fn limits(&mut self, path: &str, l: &Limits) {
+        let bounds = [
+            ("hard_min", l.hard_min),
+            ("soft_min", l.soft_min),
+            ("soft_max", l.soft_max),
+            ("hard_max", l.hard_max),
+        ];
+        if bounds.iter().all(|(_, v)| v.is_none()) {
+            self.push(
+                path.to_string(),
+                "a limit block needs at least one of hard_min, soft_min, soft_max, hard_max",
+            );
+        }
+        for (name, v) in bounds {
+            if let Some(v) = v
+                && (!v.is_finite() || v < 0.0)
+            {
+                self.push(
+                    format!("{path}.{name}"),
+                    format!("must be a finite number ≥ 0, not {v}"),
+                );
+            }
+        }
+        let present: Vec<(&str, f64)> = bounds
+            .iter()
+            .filter_map(|(n, v)| v.map(|v| (*n, v)))
+            .collect();
+        for i in 0..present.len() {
+            for j in i + 1..present.len() {
+                let (a, va) = present[i];
+                let (b, vb) = present[j];
+                let strict = a == "soft_min" && b == "soft_max";
+                if va > vb || (strict && va >= vb) {
+                    self.push(
+                        format!("{path}.{b}"),
+                        format!(
+                            "limits must satisfy hard_min ≤ soft_min < soft_max ≤ hard_max, but {a} = {va} and {b} = {vb}"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(line) = &l.line
+            && !LINES.contains(&line.as_str())
+        {
+            self.push(
+                format!("{path}.line"),
+                format!("line must be one of {}, not '{line}'", LINES.join(", ")),
+            );
+        }
+        self.care_areas(format!("{path}.care_areas"), &l.care_areas);
+        self.products(format!("{path}.products"), &l.products);
+        self.infusion(format!("{path}.infusion"), &l.infusion);
+        self.source(format!("{path}.source"), &l.source);
+    }
+}
+
+fn amount_kind(unit: &str) -> Option<AmountKind> {
+    Amount::parse(&format!("1 {unit}")).ok().map(|a| a.kind)
+}
+
+/// Checks one entry; `file` is its file name (`infliximab.toml` or a path ending in it).
+pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
+    let mut p = Problems {
+        entry: e,
+        out: Vec::new(),
+    };
+
+    // Identity.
+    if e.id.is_empty()
+        || !e
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        p.push(
+            "id",
+            format!("'{}' must be the lowercase generic name with hyphens", e.id),
+        );
+    }
+    let stem = file
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(file)
+        .trim_end_matches(".toml");
+    if stem != e.id {
+        p.push(
+            "id",
+            format!("id '{}' must equal the file name '{stem}.toml'", e.id),
+        );
+    }
+    if e.generic_name.trim().is_empty() {
+        p.push("generic_name", "required");
+    }
+    if e.version == 0 {
+        p.push("version", "versions start at 1");
+    }
+    if e.review.status.trim().is_empty() {
+        p.push(
+            "review.status",
+            "required (e.g. 'draft: pending pharmacist review')",
+        );
+    }
+
+    // Sources.
+    if e.sources.is_empty() {
+        p.push("sources", "at least one [[sources]] entry is required");
+    }
+    for (i, s) in e.sources.iter().enumerate() {
+        if s.id.trim().is_empty() || s.citation.trim().is_empty() {
+            p.push(format!("sources[{i}]"), "id and citation are required");
+        }
+        if e.sources[..i].iter().any(|o| o.id == s.id) {
+            p.push(
+                format!("sources[{i}].id"),
+                format!("duplicate source id '{}'", s.id),
+            );
+        }
+    }
+
+    // Flags.
+    if e.flags.high_alert && !e.flags.double_check {
+        p.push(
+            "flags.double_check",
+            "a high-alert medication requires an independent double check (double_check = true)",
+        );
+    }
+    let any_flag = e.flags.high_alert
+        || e.flags.double_check
+        || e.flags.hazardous
+        || e.flags.vesicant
+        || e.flags.rems;
+    if any_flag {
+        p.source(
+            "flags.source".to_string(),
+            e.flags.source.as_deref().unwrap_or(""),
+        );
+    }
+
+    // Routes.
+    if e.routes.is_empty() {
+        p.push("routes", "at least one route is required");
+    }
+    for r in &e.routes {
+        if !ROUTES.contains(&r.as_str()) {
+            p.push(
+                "routes",
+                format!("unknown route '{r}'; one of {}", ROUTES.join(", ")),
+            );
+        }
+    }
+
+    // Products.
+    for (i, prod) in e.products.iter().enumerate() {
+        let path = format!("products[{i}]");
+        if e.products[..i].iter().any(|o| o.id == prod.id) {
+            p.push(
+                format!("{path}.id"),
+                format!("duplicate product id '{}'", prod.id),
+            );
+        }
+        for s in &prod.strengths {
+            if parse_quantity(s).is_err() {
+                p.push(
+                    format!("{path}.strengths"),
+                    format!("'{s}' is not a quantity such as '100 mg'"),
+                );
+            }
+        }
+        if let Some(c) = &prod.concentration
+            && Concentration::parse(c).is_err()
+        {
+            p.push(
+                format!("{path}.concentration"),
+                format!("'{c}' is not a concentration such as '100 mg/mL'"),
+            );
+        }
+        p.source(format!("{path}.source"), &prod.source);
+    }
+
+    // Dosing.
+    if e.dosing.is_empty() {
+        p.push("dosing", "at least one [[dosing]] rule is required");
+    }
+    for (i, rule) in e.dosing.iter().enumerate() {
+        let path = format!("dosing[{i}]");
+        if e.dosing[..i].iter().any(|o| o.id == rule.id) {
+            p.push(
+                format!("{path}.id"),
+                format!("duplicate rule id '{}'", rule.id),
+            );
+        }
+        let amount = match rule.basis {
+            Basis::PerAuc => {
+                if rule.dose_unit != "mg/mL.min" {
+                    p.push(
+                        format!("{path}.dose_unit"),
+                        "basis per_auc needs dose_unit = \"mg/mL.min\"",
+                    );
+                }
+                Some(AmountKind::Mass)
+            }
+            basis => match DosePer::parse(&format!("1 {}", rule.dose_unit)) {
+                Ok(d) => {
+                    let expected = match basis {
+                        Basis::PerKg => DoseBasis::PerKg,
+                        Basis::PerM2 => DoseBasis::PerM2,
+                        _ => DoseBasis::Flat,
+                    };
+                    if d.basis != expected || d.per_time.is_some() {
+                        p.push(
+                            format!("{path}.dose_unit"),
+                            format!(
+                                "unit '{}' is inconsistent with basis {} (per_kg needs '<amount>/kg', per_m2 '<amount>/m2', flat '<amount>'; no time)",
+                                rule.dose_unit,
+                                basis.as_str()
+                            ),
+                        );
+                    }
+                    Some(d.amount_kind)
+                }
+                Err(err) => {
+                    p.push(
+                        format!("{path}.dose_unit"),
+                        format!("'{}': {err}", rule.dose_unit),
+                    );
+                    None
+                }
+            },
+        };
+        p.care_areas(format!("{path}.care_areas"), &rule.care_areas);
+        if let (Some(a), Some(b)) = (rule.age_min_y, rule.age_max_y)
+            && a >= b
+        {
+            p.push(
+                format!("{path}.age_max_y"),
+                format!("age_min_y ({a}) must be below age_max_y ({b})"),
+            );
+        }
+        if let Some(w) = &rule.weight_basis
+            && !["actual", "ideal", "adjusted"].contains(&w.as_str())
+        {
+            p.push(
+                format!("{path}.weight_basis"),
+                format!("one of actual, ideal, adjusted; not '{w}'"),
+            );
+        }
+        p.source(format!("{path}.source"), &rule.source);
+        for (name, limits) in [("per_dose", &rule.per_dose), ("per_day", &rule.per_day)] {
+            if let Some(l) = limits {
+                p.limits(&format!("{path}.{name}"), l);
+                if l.unit.is_some() {
+                    p.push(
+                        format!("{path}.{name}.unit"),
+                        "per_dose and per_day use the rule's dose_unit; remove `unit`",
+                    );
+                }
+            }
+        }
+        if let (Some(usual), Some(l)) = (rule.usual, &rule.per_dose) {
+            let low = l.soft_min.or(l.hard_min).unwrap_or(0.0);
+            let high = l.soft_max.or(l.hard_max).unwrap_or(f64::INFINITY);
+            if usual < low || usual > high {
+                p.push(
+                    format!("{path}.usual"),
+                    format!("the usual dose {usual} lies outside its own soft limits"),
+                );
+            }
+        }
+        if let Some(l) = &rule.per_dose_absolute {
+            let ap = format!("{path}.per_dose_absolute");
+            p.limits(&ap, l);
+            match l.unit.as_deref().map(amount_kind) {
+                Some(Some(k)) if Some(k) == amount => {}
+                _ => p.push(
+                    format!("{ap}.unit"),
+                    "needs the unit of an amount of the same kind as dose_unit (e.g. 'mg')",
+                ),
+            }
+        }
+        if let Some(cap) = &rule.cap {
+            if amount_kind(&cap.unit) != amount || amount.is_none() {
+                p.push(
+                    format!("{path}.cap.unit"),
+                    "needs the unit of an amount of the same kind as dose_unit (e.g. 'mg')",
+                );
+            }
+            if !(cap.value.is_finite() && cap.value > 0.0) {
+                p.push(format!("{path}.cap.value"), "must be a positive number");
+            }
+            p.source(format!("{path}.cap.source"), &cap.source);
+        }
+        for (j, band) in rule.renal.iter().enumerate() {
+            let bp = format!("{path}.renal[{j}]");
+            if band.crcl_min_ml_per_min.is_none() && band.crcl_max_ml_per_min.is_none() {
+                p.push(
+                    bp.clone(),
+                    "a renal band needs crcl_min_ml_per_min or crcl_max_ml_per_min",
+                );
+            }
+            if let (Some(a), Some(b)) = (band.crcl_min_ml_per_min, band.crcl_max_ml_per_min)
+                && a >= b
+            {
+                p.push(
+                    format!("{bp}.crcl_max_ml_per_min"),
+                    format!("must exceed crcl_min_ml_per_min ({a})"),
+                );
+            }
+            if let Some(f) = band.max_dose_fraction {
+                if !(f > 0.0 && f <= 1.0) {
+                    p.push(format!("{bp}.max_dose_fraction"), "must be in (0, 1]");
+                }
+                if rule.usual.is_none() {
+                    p.push(
+                        format!("{bp}.max_dose_fraction"),
+                        "needs the rule's `usual` dose",
+                    );
+                }
+            }
+            p.source(format!("{bp}.source"), &band.source);
+        }
+    }
+
+    // Administration.
+    let adm = &e.administration;
+    for l in &adm.lines {
+        if !LINES.contains(&l.as_str()) {
+            p.push(
+                "administration.lines",
+                format!("line must be one of {}, not '{l}'", LINES.join(", ")),
+            );
+        }
+    }
+    for (i, l) in adm.duration.iter().enumerate() {
+        let path = format!("administration.duration[{i}]");
+        p.limits(&path, l);
+        if !matches!(l.unit.as_deref(), Some("h" | "min")) {
+            p.push(
+                format!("{path}.unit"),
+                "duration limits need unit = \"h\" or \"min\"",
+            );
+        }
+    }
+    for (i, l) in adm.concentration.iter().enumerate() {
+        let path = format!("administration.concentration[{i}]");
+        p.limits(&path, l);
+        match l
+            .unit
+            .as_deref()
+            .map(|u| Concentration::parse(&format!("1 {u}")))
+        {
+            Some(Ok(_)) => {}
+            _ => p.push(
+                format!("{path}.unit"),
+                "needs a concentration unit such as 'mg/mL' or 'mEq/L'",
+            ),
+        }
+    }
+    for (i, l) in adm.dose_rate.iter().enumerate() {
+        let path = format!("administration.dose_rate[{i}]");
+        p.limits(&path, l);
+        match l.unit.as_deref().map(|u| DosePer::parse(&format!("1 {u}"))) {
+            Some(Ok(d)) if d.per_time.is_some() => {}
+            _ => p.push(
+                format!("{path}.unit"),
+                "needs a rate unit such as 'mg/h', 'mEq/h', 'mg/kg/min' or 'mL/h'",
+            ),
+        }
+    }
+    if let Some(s) = &adm.source {
+        p.source("administration.source".to_string(), s);
+    }
+
+    // Titration.
+    for (i, t) in e.titration.iter().enumerate() {
+        let path = format!("titration[{i}]");
+        match DosePer::parse(&format!("1 {}", t.unit)) {
+            Ok(d) if d.per_time.is_some() => {}
+            _ => p.push(
+                format!("{path}.unit"),
+                "needs a rate unit such as 'mg/h', 'mL/h', 'mL/kg/h' or 'mg/kg/min'",
+            ),
+        }
+        let ok = t.start_rate > 0.0
+            && t.start_rate <= t.max_rate
+            && t.increment >= 0.0
+            && t.interval_min > 0.0;
+        if !ok {
+            p.push(
+                path.clone(),
+                "needs 0 < start_rate ≤ max_rate, increment ≥ 0 and interval_min > 0",
+            );
+        }
+        p.products(format!("{path}.products"), &t.products);
+        p.infusion(format!("{path}.infusion"), &t.infusion);
+        p.source(format!("{path}.source"), &t.source);
+    }
+
+    // Labs.
+    for (i, lab) in e.labs.iter().enumerate() {
+        let path = format!("labs[{i}]");
+        match lab_unit(&lab.lab) {
+            None => p.push(
+                format!("{path}.lab"),
+                format!(
+                    "unknown lab '{}'; one of {}",
+                    lab.lab,
+                    crate::check::LAB_NAMES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            Some(canonical) => {
+                if crate::check::lab_value(&lab.lab, &format!("1 {}", lab.unit)).is_err() {
+                    p.push(
+                        format!("{path}.unit"),
+                        format!("'{}' cannot be converted to {canonical}", lab.unit),
+                    );
+                }
+            }
+        }
+        if lab.hold_below.is_none() && lab.hold_above.is_none() && lab.max_age_h.is_none() {
+            p.push(
+                path.clone(),
+                "a lab requirement needs hold_below, hold_above or max_age_h",
+            );
+        }
+        if let (Some(a), Some(b)) = (lab.hold_below, lab.hold_above)
+            && a >= b
+        {
+            p.push(format!("{path}.hold_above"), "must exceed hold_below");
+        }
+        p.source(format!("{path}.source"), &lab.source);
+    }
+
+    // Screening.
+    for (i, s) in e.screening.iter().enumerate() {
+        if !crate::check::SCREENING_TESTS.contains(&s.test.as_str()) {
+            p.push(
+                format!("screening[{i}].test"),
+                format!("one of {}", crate::check::SCREENING_TESTS.join(", ")),
+            );
+        }
+        p.source(format!("screening[{i}].source"), &s.source);
+    }
+
+    // Cumulative.
+    if let Some(c) = &e.cumulative {
+        if c.unit != "mg/m2" {
+            p.push("cumulative.unit", "the cumulative ledger is kept in mg/m2");
+        }
+        if c.equivalence_factor.is_nan() || c.equivalence_factor <= 0.0 {
+            p.push("cumulative.equivalence_factor", "must be positive");
+        }
+        p.limits("cumulative.limits", &c.limits);
+        if let Some(r) = &c.reduced {
+            p.limits("cumulative.reduced", r);
+            if r.conditions.is_empty() {
+                p.push(
+                    "cumulative.reduced.conditions",
+                    "reduced limits apply to named conditions",
+                );
+            }
+            if r.hard_max > c.limits.hard_max {
+                p.push(
+                    "cumulative.reduced.hard_max",
+                    "reduced limits must not exceed the normal ones",
+                );
+            }
+        }
+        p.source("cumulative.source".to_string(), &c.source);
+    }
+
+    for (name, notes) in [
+        ("premedication", &e.premedication),
+        ("monitoring", &e.monitoring),
+    ] {
+        for (i, n) in notes.iter().enumerate() {
+            p.source(format!("{name}[{i}].source"), &n.source);
+        }
+    }
+    p.out
+}

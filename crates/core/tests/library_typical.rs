@@ -1,0 +1,87 @@
+//! The shipped drug library: every file loads and validates, every class is covered, the
+//! contract's required ids exist, and every entry's `[[typical_order]]` passes `ok`.
+
+use std::path::PathBuf;
+
+use infusio_core::check::{Verdict, check_json};
+use infusio_core::library::{Library, TherapyClass};
+
+fn library_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/library")
+}
+
+fn load() -> Library {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for entry in std::fs::read_dir(library_dir()).expect("data/library exists") {
+        let path = entry.expect("readable directory entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let text = std::fs::read_to_string(&path).expect("readable library file");
+            files.push((name, text));
+        }
+    }
+    files.sort();
+    match Library::load(files.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
+        Ok(lib) => lib,
+        Err(errors) => {
+            let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            panic!("the library does not load:\n{}", text.join("\n"));
+        }
+    }
+}
+
+#[test]
+fn every_typical_order_passes_ok() {
+    let lib = load();
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for e in lib.entries() {
+        assert!(
+            !e.typical_order.is_empty(),
+            "{}: every entry carries at least one [[typical_order]]",
+            e.id
+        );
+        for (i, order) in e.typical_order.iter().enumerate() {
+            n += 1;
+            match check_json(&lib, order) {
+                Ok(r) if r.verdict == Verdict::Ok => {
+                    assert_eq!(
+                        r.medication.as_ref().map(|m| m.id.as_str()),
+                        Some(e.id.as_str())
+                    );
+                }
+                Ok(r) => failures.push(format!(
+                    "{} typical_order[{i}]: verdict {} with {:?}",
+                    e.id,
+                    r.verdict.as_str(),
+                    r.findings
+                        .iter()
+                        .filter(|f| f.severity != infusio_core::derivation::Severity::Info)
+                        .map(|f| format!("{}: {}", f.code, f.message))
+                        .collect::<Vec<_>>()
+                )),
+                Err(err) => {
+                    failures.push(format!("{} typical_order[{i}]: input refused: {err}", e.id))
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(n >= lib.entries().len());
+}
+
+#[test]
+fn all_eight_classes_are_covered() {
+    let lib = load();
+    for class in TherapyClass::ALL {
+        assert!(
+            lib.entries().iter().any(|e| e.class == class),
+            "no library entry of class {}",
+            class.as_str()
+        );
+    }
+}
