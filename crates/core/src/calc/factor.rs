@@ -1,6 +1,9 @@
 //! Clotting-factor doses for haemophilia: units = weight × desired rise × units/kg per IU/dL
 //! (factor VIII 0.5; factor IX by product: plasma-derived 1.0, BeneFIX 1.3 at 12 years and
 //! over, 1.4 under 12 years).
+//!
+//! Findings (stable codes):
+//! - `factor.rise_above_100` (warning): desired rise above 100 IU/dL.
 
 use serde_json::Value;
 
@@ -29,18 +32,23 @@ pub const RISE_CHECK_IU_PER_DL: f64 = 100.0;
 /// The clotting factor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Factor {
+    /// Factor VIII (haemophilia A).
     VIII,
+    /// Factor IX (haemophilia B).
     IX,
 }
 
 /// A factor IX product with its label recovery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FactorIxProduct {
+    /// Plasma-derived factor IX: 1 unit/kg per IU/dL.
     PlasmaDerived,
+    /// BeneFIX (recombinant): 1.3 units/kg per IU/dL from 12 years, 1.4 under 12.
     BeneFix,
 }
 
 impl FactorIxProduct {
+    /// The product names accepted in `product`.
     pub const NAMES: [&'static str; 2] = ["plasma-derived", "benefix"];
 
     fn source(self) -> Source {
@@ -54,8 +62,10 @@ impl FactorIxProduct {
 /// Why a factor IX dose cannot be computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FactorError {
+    /// Factor IX without a product.
     #[error("factor IX recovery differs by product: a product is required")]
     ProductRequired,
+    /// BeneFIX without an age.
     #[error(
         "the BeneFIX label's factor depends on age (1.4 under 12 years, 1.3 at 12 and over): an age is required"
     )]

@@ -1,6 +1,14 @@
 //! Fluids and electrolytes: Holliday–Segar maintenance (4-2-1 hourly, 100/50/20 daily),
 //! dehydration deficit, sodium deficit and free-water deficit with the total-body-water
 //! fraction convention of the CLI contract and correction-limit findings.
+//!
+//! Findings (stable codes):
+//! - `fluids.adult_guidance` (warning): weight 40 kg or more, adult 25–30 mL/kg/day applies.
+//! - `fluids.maintenance_capped` (info): `max_rate` lowered the rate and daily volume.
+//! - `fluids.severe_dehydration` (warning): dehydration 10% or more.
+//! - `sodium.correction_above_limit` (warning): target − sodium above 8 mEq/L.
+//! - `free_water.correction_above_limit` (warning): sodium − target above 10 mEq/L;
+//!   otherwise `free_water.correction_limit` (info) states the 10 mEq/L in 24 h limit.
 
 use serde_json::Value;
 
@@ -26,10 +34,10 @@ pub const HYPONATRAEMIA_CORRECTION_LIMIT_MEQ_PER_L_24H: f64 = 8.0;
 pub const HYPERNATRAEMIA_CORRECTION_LIMIT_MEQ_PER_L_24H: f64 = 10.0;
 /// Default target sodium of the free-water deficit (mEq/L).
 pub const FREE_WATER_TARGET_SODIUM_MEQ_PER_L: f64 = 140.0;
-/// Accepted serum sodium: 90 to 200 mEq/L.
-pub const SODIUM_RANGE_MEQ_PER_L: (f64, f64) = (90.0, 200.0);
-/// Accepted target sodium: 110 to 160 mEq/L.
-pub const TARGET_SODIUM_RANGE_MEQ_PER_L: (f64, f64) = (110.0, 160.0);
+/// Accepted serum sodium: 80 to 200 mEq/L.
+pub const SODIUM_RANGE_MEQ_PER_L: (f64, f64) = (80.0, 200.0);
+/// Accepted target sodium: 85 to 160 mEq/L (a step target in severe hyponatraemia may be low).
+pub const TARGET_SODIUM_RANGE_MEQ_PER_L: (f64, f64) = (85.0, 160.0);
 /// Accepted dehydration: above 0 up to 20 %.
 pub const DEHYDRATION_PERCENT_MAX: f64 = 20.0;
 /// Dehydration from which the deficit is severe (%).

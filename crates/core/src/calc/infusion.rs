@@ -1,6 +1,11 @@
 //! Infusion mathematics: pump rates (mL/h) from a dose rate and a concentration or from a
 //! volume over a duration, and gravity drip rates (gtt/min).
 //!
+//! Findings (stable codes):
+//! - `infusion_rate.weight_unused` (info): a weight was given for a rate that is not per kg.
+//! - `infusion_rate.above_pump_range` (warning): rate above 999 mL/h, usually a unit slip.
+//! - `infusion_rate.below_pump_resolution` (warning): rate below 0.1 mL/h.
+//!
 //! Also holds the small ranged readers shared by the therapy-class calculators (infusion,
 //! vancomycin, fluids, nutrition, iron, factor, immune globulin).
 
@@ -118,15 +123,21 @@ pub fn rate_from_volume(volume: Volume, duration: Duration) -> VolumeRate {
 /// Why a dose-rate calculation cannot be done with the given kinds of input.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum RateError {
+    /// A per-kg dose rate was given without a weight.
     #[error("the dose rate is per kg: a weight is required")]
     WeightRequired,
+    /// The dose has no time unit (`5 mg/kg`).
     #[error("the dose rate is not per unit of time")]
     NotARate,
+    /// Per-m2 rates are not converted here.
     #[error("a per-m2 dose rate needs a body-surface area; convert it to a per-hour dose first")]
     PerM2,
+    /// The dose rate and the concentration measure different things (mEq against mg).
     #[error("the dose rate is in {dose} but the concentration is in {concentration}")]
     KindMismatch {
+        /// The dose rate's canonical amount unit.
         dose: &'static str,
+        /// The concentration's canonical amount unit.
         concentration: &'static str,
     },
 }
@@ -135,18 +146,22 @@ pub enum RateError {
 /// hour in the canonical unit of its kind (mg/h, units/h, mEq/h, mmol/h, mL/h).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AbsoluteDoseRate {
+    /// What the amount measures (mass, units, mEq, mmol, volume).
     pub kind: AmountKind,
-    /// Canonical amount per hour.
-    pub per_hour: f64,
+    /// Amount per hour in the kind's canonical unit ([`AmountKind::unit`]): mg/h, units/h,
+    /// mEq/h, mmol/h or mL/h.
+    pub amount_per_h: f64,
 }
 
 impl AbsoluteDoseRate {
+    /// The unit of [`Self::amount_per_h`], e.g. `mg/h`.
     pub fn unit(self) -> String {
         format!("{}/h", self.kind.unit())
     }
 
+    /// The output shape `{"value", "unit"}`.
     pub fn qty(self) -> Qty {
-        Qty::new(self.per_hour, &self.unit())
+        Qty::new(self.amount_per_h, &self.unit())
     }
 }
 
@@ -163,15 +178,15 @@ pub fn absolute_dose_rate(
     let amount_factor = parse_unit(&dose_rate.amount_unit)
         .map_err(|_| RateError::NotARate)?
         .canonical_factor();
-    let per_hour_each = dose_rate.value * amount_factor * 60.0 / minutes_per_time_unit;
-    let per_hour = match dose_rate.basis {
-        DoseBasis::Flat => per_hour_each,
-        DoseBasis::PerKg => per_hour_each * weight.ok_or(RateError::WeightRequired)?.value(),
+    let amount_per_h_each = dose_rate.value * amount_factor * 60.0 / minutes_per_time_unit;
+    let amount_per_h = match dose_rate.basis {
+        DoseBasis::Flat => amount_per_h_each,
+        DoseBasis::PerKg => amount_per_h_each * weight.ok_or(RateError::WeightRequired)?.value(),
         DoseBasis::PerM2 => return Err(RateError::PerM2),
     };
     Ok(AbsoluteDoseRate {
         kind: dose_rate.amount_kind,
-        per_hour,
+        amount_per_h,
     })
 }
 
@@ -186,7 +201,7 @@ pub fn rate_from_dose(
             concentration: concentration.amount_kind.unit(),
         });
     }
-    Ok(VolumeRate::new(dose.per_hour / concentration.per_ml))
+    Ok(VolumeRate::new(dose.amount_per_h / concentration.per_ml))
 }
 
 /// Gravity drip rate: mL/h × drop factor ÷ 60 (unrounded).
@@ -350,7 +365,7 @@ pub fn infusion_rate_json(input: &Value) -> Result<Calculation, InputError> {
                     "not used: the dose rate is already a volume rate (mL), so no concentration applies",
                 ));
             }
-            VolumeRate::new(absolute.per_hour)
+            VolumeRate::new(absolute.amount_per_h)
         } else {
             let concentration =
                 concentration.ok_or_else(|| missing(&f, "concentration", CONCENTRATION_WHAT))?;
@@ -501,7 +516,7 @@ mod tests {
     fn per_kg_per_minute_rate() {
         let dose = DosePer::parse("5 mcg/kg/min").expect("parse");
         let abs = absolute_dose_rate(&dose, Some(BodyWeight::new(70.0))).expect("rate");
-        assert!((abs.per_hour - 21.0).abs() < 1e-12, "{abs:?}");
+        assert!((abs.amount_per_h - 21.0).abs() < 1e-12, "{abs:?}");
         let conc = Concentration::parse("400 mg/250 mL").expect("parse");
         let rate = rate_from_dose(abs, &conc).expect("rate");
         assert!((rate.value() - 13.125).abs() < 1e-12);

@@ -1,6 +1,9 @@
 //! Total iron deficit by Ganzoni, with the iron-sucrose label's defaults:
 //! up to and including 35 kg, target Hb 13 g/dL and stores 15 mg/kg; above 35 kg, target
 //! 15 g/dL and stores 500 mg. The haemoglobin term is never negative.
+//!
+//! Findings (stable codes):
+//! - `iron.hemoglobin_at_or_above_target` (info): the deficit is the stores only.
 
 use serde_json::Value;
 
@@ -36,12 +39,14 @@ pub const TARGET_HB_RANGE_G_PER_DL: (f64, f64) = (5.0, 20.0);
 /// Iron stores to replenish: a flat amount or per kg of body weight.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum IronStores {
+    /// A fixed amount (the label's 500 mg above 35 kg).
     Flat(Mass),
-    /// mg per kg.
+    /// mg per kg of body weight (the label's 15 mg/kg at or below 35 kg).
     MgPerKg(f64),
 }
 
 impl IronStores {
+    /// The stores in mg for `weight`.
     pub fn amount(self, weight: BodyWeight) -> Mass {
         match self {
             IronStores::Flat(m) => m,

@@ -1,6 +1,9 @@
 //! Immune globulin: dose (g) = g/kg × dosing weight, with a configurable weight basis (actual
 //! by default; adjusted = the dose-determining weight of NBA Australia and Transfusion
 //! Ontario), and the volume of a 10% (100 mg/mL) product.
+//!
+//! Findings (stable codes):
+//! - `ivig.consider_adjusted_weight` (warning): actual weight used with a BMI above 30.
 
 use serde_json::Value;
 
@@ -27,14 +30,17 @@ pub const ONTARIO_ADJUSTED_WEIGHT_BMI: f64 = 30.0;
 pub struct GramsPerKg(f64);
 
 impl GramsPerKg {
+    /// A dose from a value in g/kg.
     pub fn new(value: f64) -> Self {
         GramsPerKg(value)
     }
 
+    /// The value in g/kg.
     pub fn value(self) -> f64 {
         self.0
     }
 
+    /// The output shape `{"value", "unit": "g/kg"}`.
     pub fn qty(self) -> Qty {
         Qty::new(self.0, "g/kg")
     }
@@ -66,10 +72,12 @@ impl GramsPerKg {
 pub struct Grams(f64);
 
 impl Grams {
+    /// The value in g.
     pub fn value(self) -> f64 {
         self.0
     }
 
+    /// The output shape `{"value", "unit": "g"}`.
     pub fn qty(self) -> Qty {
         Qty::new(self.0, "g")
     }

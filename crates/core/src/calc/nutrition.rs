@@ -1,6 +1,12 @@
 //! Parenteral nutrition: energy, energy and protein per kg, glucose infusion rate and an
 //! osmolarity estimate, with findings for a peripheral line over its osmolarity limit, a GIR
 //! above 5 mg/kg/min and lipid above 2.5 g/kg/day.
+//!
+//! Findings (stable codes):
+//! - `pn.osmolarity_above_peripheral_limit` (warning): peripheral line over the limit.
+//! - `pn.gir_above_limit` (warning): GIR above 5 mg/kg/min.
+//! - `pn.lipid_above_limit` (warning): lipid above 2.5 g/kg/day.
+//! - `pn.osmolarity_without_cations` (info): no cations given, the estimate is too low.
 
 use serde_json::Value;
 
@@ -20,11 +26,12 @@ pub const DEXTROSE_KCAL_PER_G: f64 = 3.4;
 pub const AMINO_ACID_KCAL_PER_G: f64 = 4.0;
 /// Default lipid-emulsion energy, kcal/g (20% emulsion: 2 kcal/mL). Some texts use 9 kcal/g.
 pub const DEFAULT_LIPID_KCAL_PER_G: f64 = 10.0;
-/// Osmolarity estimate contributions: mOsm per g of dextrose, per g of amino acids, per mEq
-/// of cations.
-pub const OSMOLES_PER_G_DEXTROSE: f64 = 5.0;
-pub const OSMOLES_PER_G_AMINO_ACID: f64 = 10.0;
-pub const OSMOLES_PER_MEQ_CATION: f64 = 2.0;
+/// Osmolarity estimate: mOsm per g of dextrose.
+pub const MOSM_PER_G_DEXTROSE: f64 = 5.0;
+/// Osmolarity estimate: mOsm per g of amino acids.
+pub const MOSM_PER_G_AMINO_ACID: f64 = 10.0;
+/// Osmolarity estimate: mOsm per mEq of cations (each cation brings its anion).
+pub const MOSM_PER_MEQ_CATION: f64 = 2.0;
 /// Default peripheral-line osmolarity limit, mOsm/L (ASPEN).
 pub const DEFAULT_PERIPHERAL_LIMIT_MOSM_PER_L: f64 = 900.0;
 /// GIR above which a finding is raised, mg/kg/min.
@@ -37,28 +44,41 @@ pub const DEFAULT_INFUSION_H: f64 = 24.0;
 /// Line through which the PN runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Line {
+    /// Central venous access (the default): no osmolarity limit is applied.
     Central,
+    /// Peripheral access: the osmolarity is checked against the peripheral limit.
     Peripheral,
 }
 
 /// A day's parenteral nutrition.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DailyPn {
+    /// Total volume per day.
     pub volume: Volume,
+    /// Dextrose (monohydrate) per day.
     pub dextrose: Mass,
+    /// Amino acids per day.
     pub amino_acids: Mass,
+    /// Lipid per day, if any.
     pub lipid: Option<Mass>,
+    /// Energy of the lipid emulsion (default 10 kcal/g).
     pub lipid_energy: EnergyDensity,
+    /// Cations per day (sodium, potassium, calcium, magnesium), if known.
     pub cations: Option<Equivalents>,
+    /// Hours over which the day's PN runs (default 24 h; shorter when cycled).
     pub infusion_duration: Duration,
 }
 
 /// The energy of each part and the total (kcal/day).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PnEnergy {
+    /// Dextrose × 3.4 kcal/g.
     pub dextrose: Energy,
+    /// Amino acids × 4 kcal/g.
     pub amino_acids: Energy,
+    /// Lipid × lipid energy (0 without lipid).
     pub lipid: Energy,
+    /// The sum.
     pub total: Energy,
 }
 
@@ -91,9 +111,9 @@ pub fn glucose_infusion_rate_mg_per_kg_min(
 /// Osmolarity estimate: (5 × dextrose g + 10 × amino acid g + 2 × cation mEq) ÷ litres; lipid
 /// excluded.
 pub fn osmolarity(pn: &DailyPn) -> Osmolarity {
-    let osmoles = OSMOLES_PER_G_DEXTROSE * grams(pn.dextrose)
-        + OSMOLES_PER_G_AMINO_ACID * grams(pn.amino_acids)
-        + OSMOLES_PER_MEQ_CATION * pn.cations.map_or(0.0, |c| c.value());
+    let osmoles = MOSM_PER_G_DEXTROSE * grams(pn.dextrose)
+        + MOSM_PER_G_AMINO_ACID * grams(pn.amino_acids)
+        + MOSM_PER_MEQ_CATION * pn.cations.map_or(0.0, |c| c.value());
     Osmolarity::new(osmoles / (pn.volume.value() / 1000.0))
 }
 

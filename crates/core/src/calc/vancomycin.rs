@@ -5,6 +5,10 @@
 //! elimination, an intermittent infusion of constant rate lasting `infusion_duration` every
 //! `interval`, both levels drawn within the same dosing interval and timed from the **start**
 //! of the infusion, with `infusion_duration ≤ t1 < t2 ≤ interval`.
+//!
+//! Findings (stable codes), all warnings:
+//! - `vancomycin.auc24_below_target`, `vancomycin.auc24_above_target`: outside 400–600 mg.h/L.
+//! - `vancomycin.target_outside_guideline`: `target_auc24` outside 400–600 mg.h/L.
 
 use serde_json::Value;
 
@@ -33,17 +37,24 @@ pub const TARGET_AUC24_RANGE: (f64, f64) = (100.0, 1_500.0);
 /// One measured level: concentration and time from the start of the infusion.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Level {
+    /// The measured concentration.
     pub concentration: PlasmaConcentration,
+    /// When it was drawn, from the start of the infusion.
     pub time_after_start: Duration,
 }
 
 /// The regimen at steady state and the two levels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TwoLevels {
+    /// Dose given each interval.
     pub dose: Mass,
+    /// Dosing interval τ.
     pub interval: Duration,
+    /// Infusion duration t_inf.
     pub infusion_duration: Duration,
+    /// The earlier level (C1 at t1).
     pub level_1: Level,
+    /// The later level (C2 at t2).
     pub level_2: Level,
 }
 
@@ -93,7 +104,9 @@ impl LevelsError {
 /// Every intermediate of the Sawchuk–Zaske method.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SawchukZaske {
+    /// ke = ln(C1 / C2) ÷ (t2 − t1).
     pub elimination_rate: RateConstant,
+    /// ln 2 ÷ ke.
     pub half_life: Duration,
     /// Concentration at the end of the infusion.
     pub cmax: PlasmaConcentration,
@@ -103,9 +116,13 @@ pub struct SawchukZaske {
     pub auc_infusion: AucMgHourPerL,
     /// Log trapezoid from the end of the infusion to the end of the interval.
     pub auc_elimination: AucMgHourPerL,
+    /// AUC over one interval.
     pub auc_interval: AucMgHourPerL,
+    /// AUC over 24 h: AUC_τ × 24 ÷ τ.
     pub auc24: AucMgHourPerL,
+    /// V from the infusion equation.
     pub volume_of_distribution: Litres,
+    /// CL = ke × V.
     pub clearance: ClearanceLPerH,
     /// Check value: daily dose ÷ clearance.
     pub auc24_from_dose: AucMgHourPerL,
