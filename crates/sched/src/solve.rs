@@ -1,0 +1,490 @@
+//! The solver: a serial schedule-generation construction, then large-neighbourhood search.
+//!
+//! *Construction.* Appointments are taken one at a time in a priority order and each is
+//! placed at its earliest feasible start (on the grid, not before ready or open) with a
+//! place and a nurse free for it: the serial schedule-generation scheme of project
+//! scheduling (Kolisch 1996). Several priority orders are tried and the best plan kept.
+//!
+//! *Improvement.* Large-neighbourhood search (Shaw 1998): remove a handful of related
+//! appointments (random, close in time, same nurse, or the costliest), re-insert them and
+//! the unscheduled ones in a fresh order by the same earliest-feasible rule, and keep the
+//! result when it is no worse than the current plan plus a threshold that shrinks to zero
+//! over the run (threshold accepting, Dueck & Scheuer 1990). Because every plan the search
+//! visits is built from feasible insertions, every plan it returns is feasible.
+//!
+//! Why not constraint programming or a MIP: the objective is regular (never better for a
+//! later start), so earliest-start insertion loses nothing by construction, and the search
+//! stays dependency-free, deterministic per seed and fast on a 300-appointment day. Exact
+//! optimality is checked separately by [`crate::exact`] on small instances.
+
+use crate::model::{Assignment, Clock, GRID_MINUTES, Instance, InstanceError, Objective, Plan};
+use crate::rng::Rng;
+use crate::state::{Pick, State};
+
+/// Options for [`solve`]. Defaults: seed 1, 4,000 iterations, no stop callback.
+pub struct SolveOptions<'a> {
+    /// Seed of the search; the same seed and iteration limit give the same plan.
+    pub seed: u64,
+    /// Number of large-neighbourhood iterations after the construction.
+    pub iterations: u64,
+    /// Asked before each iteration; returning `true` ends the search early (a wall-clock
+    /// limit lives in the caller, so this crate reads no clock).
+    pub should_stop: Option<&'a dyn Fn() -> bool>,
+    /// Called every 64 iterations with (iterations done, iteration limit, best total).
+    pub progress: Option<&'a mut dyn FnMut(u64, u64, u64)>,
+}
+
+impl Default for SolveOptions<'_> {
+    fn default() -> Self {
+        SolveOptions {
+            seed: 1,
+            iterations: DEFAULT_ITERATIONS,
+            should_stop: None,
+            progress: None,
+        }
+    }
+}
+
+/// The default iteration limit.
+pub const DEFAULT_ITERATIONS: u64 = 4_000;
+
+/// What [`solve`] returns.
+#[derive(Clone, Debug)]
+pub struct Solution {
+    pub plan: Plan,
+    pub objective: Objective,
+    /// The objective of the best constructed plan, before the search.
+    pub constructed: Objective,
+    pub iterations_done: u64,
+    /// True when `should_stop` ended the search before the iteration limit.
+    pub stopped_early: bool,
+}
+
+/// Priority orders for the construction.
+fn construction_orders(inst: &Instance) -> Vec<Vec<usize>> {
+    let n = inst.appointments.len();
+    let ap = &inst.appointments;
+    let base: Vec<usize> = (0..n).collect();
+    let mut orders = Vec::new();
+    let mut o = base.clone();
+    o.sort_by_key(|&a| {
+        (
+            inst.earliest_start(a),
+            std::cmp::Reverse(ap[a].duration_minutes),
+            a,
+        )
+    });
+    orders.push(o);
+    let mut o = base.clone();
+    o.sort_by_key(|&a| {
+        (
+            std::cmp::Reverse(ap[a].duration_minutes),
+            inst.earliest_start(a),
+            a,
+        )
+    });
+    orders.push(o);
+    let mut o = base.clone();
+    o.sort_by_key(|&a| {
+        (
+            ap[a].needs != crate::model::Needs::Bed,
+            inst.earliest_start(a),
+            a,
+        )
+    });
+    orders.push(o);
+    let mut o = base;
+    // Latest possible start first: those with the least room.
+    o.sort_by_key(|&a| {
+        (
+            inst.close.minutes().saturating_sub(ap[a].duration_minutes),
+            a,
+        )
+    });
+    orders.push(o);
+    orders
+}
+
+fn construct<'a>(inst: &'a Instance, rng: &mut Rng) -> State<'a> {
+    let mut best: Option<State<'a>> = None;
+    for order in construction_orders(inst) {
+        let mut s = State::new(inst);
+        for &a in &order {
+            if let Some(asg) = s.find(a, 0, 0, Pick::BestFit, rng) {
+                s.insert(asg);
+            }
+        }
+        if best.as_ref().is_none_or(|b| s.total() < b.total()) {
+            best = Some(s);
+        }
+    }
+    best.unwrap_or_else(|| State::new(inst))
+}
+
+/// Solves `inst`: construction, then `options.iterations` search iterations.
+pub fn solve(inst: &Instance, options: SolveOptions<'_>) -> Result<Solution, InstanceError> {
+    inst.validate()?;
+    let SolveOptions {
+        seed,
+        iterations,
+        should_stop,
+        mut progress,
+    } = options;
+    let mut rng = Rng::new(seed);
+    let mut state = construct(inst, &mut rng);
+    let constructed = state.objective();
+    let (done, stopped_early) = improve(
+        &mut state,
+        &mut rng,
+        iterations,
+        should_stop,
+        &mut progress,
+        &[],
+    );
+    Ok(Solution {
+        plan: state.plan(),
+        objective: state.objective(),
+        constructed,
+        iterations_done: done,
+        stopped_early,
+    })
+}
+
+/// Large-neighbourhood search on `state`; leaves the best plan found in it. Appointments in
+/// `fixed` are never removed. Returns (iterations done, stopped early).
+fn improve(
+    state: &mut State<'_>,
+    rng: &mut Rng,
+    iterations: u64,
+    should_stop: Option<&dyn Fn() -> bool>,
+    progress: &mut Option<&mut dyn FnMut(u64, u64, u64)>,
+    fixed: &[bool],
+) -> (u64, bool) {
+    let inst = state.inst;
+    let n = inst.appointments.len();
+    let movable: Vec<usize> = (0..n)
+        .filter(|&a| !fixed.get(a).copied().unwrap_or(false))
+        .collect();
+    if movable.is_empty() {
+        return (0, false);
+    }
+    let mut best_total = state.total();
+    let mut best_place = state.place.clone();
+    let mut current = best_total;
+    // Threshold: starts at 1% of the constructed plan's wait and overtime part (at least
+    // two grid steps), never large enough to trade a scheduled appointment away.
+    let t0 = ((current % crate::model::WEIGHT_UNSCHEDULED) as f64 * 0.01)
+        .max(f64::from(2 * GRID_MINUTES));
+    // Up to a quarter of the appointments (at most 30); small days may be rebuilt whole,
+    // which makes the search a randomised restart over insertion orders.
+    let k_max = if movable.len() <= 10 {
+        movable.len()
+    } else {
+        (movable.len() / 4 + 3).min(30)
+    };
+    let mut removed: Vec<(usize, Option<Assignment>)> = Vec::new();
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut in_set = vec![false; n];
+    let mut done = 0;
+    let mut stopped = false;
+    while done < iterations {
+        if should_stop.is_some_and(|f| f()) {
+            stopped = true;
+            break;
+        }
+        if done.is_multiple_of(64)
+            && let Some(p) = progress.as_mut()
+        {
+            p(done, iterations, best_total);
+        }
+        let threshold = (t0 * (1.0 - done as f64 / iterations as f64)) as u64;
+        done += 1;
+
+        // Destroy.
+        chosen.clear();
+        let k = rng.range(1, k_max);
+        let placed: Vec<usize> = movable
+            .iter()
+            .copied()
+            .filter(|&a| state.place[a].is_some())
+            .collect();
+        match rng.below(4) {
+            0 | 3 if !placed.is_empty() => {
+                // Related: close in time to a random seed appointment (operator 3: same nurse first).
+                let seed_a = placed[rng.below(placed.len())];
+                let Some(s) = state.place[seed_a] else {
+                    continue;
+                };
+                let same_nurse = rng.chance(0.5);
+                let mut by_distance: Vec<(u32, usize)> = placed
+                    .iter()
+                    .filter_map(|&b| state.place[b].map(|p| (b, p)))
+                    .map(|(b, p)| {
+                        let dt = p.start.minutes().abs_diff(s.start.minutes());
+                        let penalty = if same_nurse && p.nurse != s.nurse {
+                            600
+                        } else {
+                            0
+                        };
+                        (dt + penalty + rng.below(30) as u32, b)
+                    })
+                    .collect();
+                by_distance.sort_unstable();
+                chosen.extend(by_distance.iter().take(k).map(|&(_, b)| b));
+            }
+            1 if !placed.is_empty() => {
+                // Costliest (wait + 10 × overtime), with noise.
+                let mut by_cost: Vec<(std::cmp::Reverse<u64>, usize)> = placed
+                    .iter()
+                    .filter_map(|&b| state.place[b].map(|p| (b, p)))
+                    .map(|(b, p)| {
+                        let o = Objective::of_start(inst, b, p.start);
+                        (std::cmp::Reverse(o.total * (50 + rng.below(100) as u64)), b)
+                    })
+                    .collect();
+                by_cost.sort_unstable();
+                chosen.extend(by_cost.iter().take(k).map(|&(_, b)| b));
+            }
+            _ => {
+                for _ in 0..k {
+                    chosen.push(movable[rng.below(movable.len())]);
+                }
+            }
+        }
+        for &a in &movable {
+            if state.place[a].is_none() {
+                chosen.push(a);
+            }
+        }
+        removed.clear();
+        for &a in &chosen {
+            if !in_set[a] {
+                in_set[a] = true;
+                removed.push((a, state.remove(a)));
+            }
+        }
+        for &(a, _) in &removed {
+            in_set[a] = false;
+        }
+
+        // Repair, in a fresh order.
+        let mut order: Vec<usize> = removed.iter().map(|&(a, _)| a).collect();
+        match rng.below(3) {
+            0 => order.sort_by_cached_key(|&a| (inst.earliest_start(a), rng.below(1000))),
+            1 => order.sort_by_cached_key(|&a| {
+                (
+                    std::cmp::Reverse(inst.appointments[a].duration_minutes),
+                    rng.below(1000),
+                )
+            }),
+            _ => rng.shuffle(&mut order),
+        }
+        let pick = if rng.chance(0.7) {
+            Pick::BestFit
+        } else {
+            Pick::Random
+        };
+        for &a in &order {
+            let skip = u32::from(rng.chance(0.03));
+            let nurse = if rng.chance(0.1) && !inst.nurses.is_empty() {
+                Some(rng.below(inst.nurses.len()))
+            } else {
+                None
+            };
+            let chair = if rng.chance(0.1) && !inst.chairs.is_empty() {
+                Some(rng.below(inst.chairs.len()))
+            } else {
+                None
+            };
+            let found = state
+                .find_with(a, 0, skip, pick, (nurse, chair), rng)
+                .or_else(|| state.find(a, 0, 0, pick, rng));
+            if let Some(asg) = found {
+                state.insert(asg);
+            }
+        }
+
+        // Accept or undo.
+        let total = state.total();
+        if total <= current + threshold {
+            current = total;
+            if total < best_total {
+                best_total = total;
+                best_place.clone_from(&state.place);
+            }
+        } else {
+            for &(a, _) in &removed {
+                state.remove(a);
+            }
+            for &(_, old) in &removed {
+                if let Some(asg) = old {
+                    state.insert(asg);
+                }
+            }
+        }
+    }
+    if let Some(p) = progress.as_mut() {
+        p(done, iterations, best_total);
+    }
+    // Restore the best plan.
+    if state.total() != best_total {
+        for a in 0..n {
+            state.remove(a);
+        }
+        for asg in best_place.iter().flatten() {
+            state.insert(*asg);
+        }
+    }
+    debug_assert_eq!(state.total(), best_total);
+    (done, stopped)
+}
+
+/// A change to the day after a plan was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A new patient (an add-on) to fit in.
+    AddOn(crate::model::Appointment),
+    /// An appointment cancelled (by id).
+    Cancel(String),
+    /// A patient delayed: the appointment's new ready time.
+    Delay { appointment: String, ready: Clock },
+}
+
+/// The result of [`replan`].
+#[derive(Clone, Debug)]
+pub struct Replan {
+    /// The instance after the changes.
+    pub instance: Instance,
+    pub plan: Plan,
+    pub objective: Objective,
+    /// Ids of appointments of the previous plan whose place, nurse or start changed
+    /// (including ones now unscheduled).
+    pub moved: Vec<String>,
+}
+
+/// Applies `changes` to `(inst, previous)` and repairs the plan with as few moves as
+/// possible: every previous assignment that is still valid stays; delayed, displaced and
+/// new appointments are placed at their earliest feasible start; one that still does not
+/// fit may displace one other movable appointment, which is then re-placed (a depth-one
+/// ejection chain). Assignments starting before `now` (if given) never move, and nothing
+/// new starts before `now`. Changes naming unknown appointments are reported as errors.
+pub fn replan(
+    inst: &Instance,
+    previous: &Plan,
+    changes: &[Change],
+    now: Option<Clock>,
+    seed: u64,
+) -> Result<Replan, InstanceError> {
+    let mut new_inst = inst.clone();
+    let mut prev: Vec<(String, Assignment)> = previous
+        .assignments
+        .iter()
+        .filter(|a| a.appointment < inst.appointments.len())
+        .map(|a| (inst.appointments[a.appointment].id.clone(), *a))
+        .collect();
+    for (i, change) in changes.iter().enumerate() {
+        let find = |inst: &Instance, id: &str| inst.appointments.iter().position(|a| a.id == id);
+        match change {
+            Change::AddOn(ap) => new_inst.appointments.push(ap.clone()),
+            Change::Cancel(id) => {
+                let Some(k) = find(&new_inst, id) else {
+                    return Err(InstanceError {
+                        field: format!("changes[{i}].cancel"),
+                        message: format!("no appointment \"{id}\""),
+                    });
+                };
+                new_inst.appointments.remove(k);
+                prev.retain(|(p, _)| p != id);
+            }
+            Change::Delay { appointment, ready } => {
+                let Some(k) = find(&new_inst, appointment) else {
+                    return Err(InstanceError {
+                        field: format!("changes[{i}].delay"),
+                        message: format!("no appointment \"{appointment}\""),
+                    });
+                };
+                new_inst.appointments[k].ready = *ready;
+            }
+        }
+    }
+    new_inst.validate()?;
+    let index: std::collections::HashMap<&str, usize> = new_inst
+        .appointments
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
+    let now_min = now.map_or(0, |c| c.minutes());
+    let mut state = State::new(&new_inst);
+    let mut rng = Rng::new(seed);
+    let mut old: Vec<Option<Assignment>> = vec![None; new_inst.appointments.len()];
+    let mut frozen = vec![false; new_inst.appointments.len()];
+    prev.sort_by_key(|(_, a)| a.start);
+    for (id, a) in &prev {
+        let Some(&k) = index.get(id.as_str()) else {
+            continue;
+        };
+        let asg = Assignment {
+            appointment: k,
+            ..*a
+        };
+        old[k] = Some(asg);
+        if state.can_place(&asg) {
+            state.insert(asg);
+            frozen[k] = asg.start.minutes() < now_min;
+        }
+    }
+    let mut pending: Vec<usize> = (0..new_inst.appointments.len())
+        .filter(|&a| state.place[a].is_none())
+        .collect();
+    pending.sort_by_key(|&a| (new_inst.earliest_start(a), a));
+    for &a in &pending {
+        if let Some(asg) = state.find(a, now_min, 0, Pick::BestFit, &mut rng) {
+            state.insert(asg);
+        }
+    }
+    // Depth-one ejection chains for what still does not fit.
+    for &a in &pending {
+        if state.place[a].is_some() {
+            continue;
+        }
+        let est = new_inst.earliest_start(a).minutes().max(now_min);
+        let mut others: Vec<usize> = (0..new_inst.appointments.len())
+            .filter(|&b| !frozen[b] && b != a)
+            .filter(|&b| state.place[b].is_some_and(|p| p.start.minutes() >= now_min))
+            .collect();
+        others
+            .sort_by_key(|&b| state.place[b].map_or(u32::MAX, |p| p.start.minutes().abs_diff(est)));
+        let before = state.total();
+        for &b in others.iter().take(200) {
+            let Some(old_b) = state.remove(b) else {
+                continue;
+            };
+            if let Some(asg_a) = state.find(a, now_min, 0, Pick::BestFit, &mut rng) {
+                state.insert(asg_a);
+                if let Some(asg_b) = state.find(b, now_min, 0, Pick::BestFit, &mut rng) {
+                    state.insert(asg_b);
+                    if state.total() < before {
+                        break;
+                    }
+                    state.remove(b);
+                }
+                state.remove(a);
+            }
+            state.insert(old_b);
+        }
+    }
+    let plan = state.plan();
+    let moved = (0..new_inst.appointments.len())
+        .filter(|&a| old[a].is_some() && old[a] != state.place[a])
+        .map(|a| new_inst.appointments[a].id.clone())
+        .collect();
+    let objective = state.objective();
+    drop(state);
+    Ok(Replan {
+        instance: new_inst,
+        plan,
+        objective,
+        moved,
+    })
+}
