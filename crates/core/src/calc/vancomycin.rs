@@ -641,4 +641,34 @@ mod tests {
             "level_1.tme"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Any accepted pair of levels gives finite, ordered results: Cmax ≥ C1 > C2 ≥ Cmin ≥ 0,
+        /// ke, V and CL above zero; any other pair is refused with a named field.
+        #[test]
+        fn accepted_levels_give_ordered_finite_results(
+            c1 in 0.1f64..200.0, c2 in 0.1f64..200.0, t1 in 0.0f64..48.0, t2 in 0.0f64..48.0,
+            t_inf in 0.09f64..24.0, tau in 1.0f64..48.0, dose in 1.0f64..6000.0,
+        ) {
+            let input = json!({
+                "dose": format!("{dose} mg"), "interval": format!("{tau} h"), "infusion_duration": format!("{t_inf} h"),
+                "level_1": {"concentration": format!("{c1} mg/L"), "time_after_start": format!("{t1} h")},
+                "level_2": {"concentration": format!("{c2} mg/L"), "time_after_start": format!("{t2} h")},
+            });
+            match vancomycin_levels_json(&input) {
+                Ok(c) => {
+                    let v = |n: &str| c.outputs.get(n).map(|q| q.value).unwrap_or(f64::NAN);
+                    proptest::prop_assert!(v("cmax") >= c1 * (1.0 - 1e-12) && c1 > c2 && c2 >= v("cmin") * (1.0 - 1e-12));
+                    // Cmin may underflow to 0 when ke is very large, never below.
+                    proptest::prop_assert!(v("cmin") >= 0.0);
+                    for n in ["elimination_rate", "volume_of_distribution", "clearance", "auc24", "half_life"] {
+                        proptest::prop_assert!(v(n).is_finite() && v(n) > 0.0, "{n} = {}", v(n));
+                    }
+                }
+                Err(e) => proptest::prop_assert!(!e.field.is_empty() && !e.message.is_empty()),
+            }
+        }
+    }
 }
