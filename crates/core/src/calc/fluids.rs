@@ -224,7 +224,7 @@ pub fn maintenance_fluids_json(input: &Value) -> Result<Calculation, InputError>
                 format_number(hi * weight.value(), 0),
                 format_number(lo * weight.value() / 24.0, 1),
                 format_number(hi * weight.value() / 24.0, 1),
-                format_number(daily_out, 0)
+                format_number(daily.value(), 0)
             ),
         ));
     }
