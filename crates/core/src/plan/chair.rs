@@ -68,6 +68,17 @@ pub fn chair_time(
             .iter()
             .find(|(m, _)| *m == d.medication)
             .map(|(_, h)| h.value() * 60.0);
+        if d.ambulatory {
+            steps.push(Step::new(
+                format!(
+                    "{} runs on an ambulatory pump after the visit",
+                    d.medication
+                ),
+                "not counted in chair time",
+                Qty::new(0.0, "min"),
+            ));
+            continue;
+        }
         let minutes = match (given, d.duration_min) {
             (Some(m), _) => m,
             (None, Some(m)) => m,

@@ -35,8 +35,8 @@ pub const CARE_AREAS: [&str; 5] = [
     "home-infusion",
 ];
 
-/// Labs a protocol may gate on.
-pub const LABS: [&str; 22] = [
+/// Labs a protocol may gate on (the names of the order check's labs, plus protocol-only ones).
+pub const LABS: [&str; 26] = [
     "anc",
     "platelets",
     "hemoglobin",
@@ -48,17 +48,21 @@ pub const LABS: [&str; 22] = [
     "potassium",
     "sodium",
     "magnesium",
+    "calcium",
     "phosphate",
     "glucose",
     "triglycerides",
     "bilirubin",
     "alt",
     "ast",
+    "albumin",
     "ferritin",
-    "tsat",
+    "transferrin_saturation",
     "igg_trough",
     "lvef",
+    "factor_level",
     "factor_viii_inhibitor",
+    "vancomycin_auc24",
 ];
 
 /// Routes a protocol may use.
@@ -130,6 +134,10 @@ pub struct ProtocolDrug {
     /// Rate limit for people and the pump (`10 mEq/h`).
     #[serde(default)]
     pub max_rate: Option<String>,
+    /// Runs on an ambulatory pump after the patient leaves the chair (e.g. a 46-hour
+    /// fluorouracil infusion): excluded from chair time. Default: false.
+    #[serde(default)]
+    pub ambulatory: bool,
     #[serde(default)]
     pub note: Option<String>,
     pub source: String,
