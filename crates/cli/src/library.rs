@@ -202,9 +202,9 @@ fn show(e: &DrugEntry, json_out: bool) -> ExitCode {
     }
     let _ = writeln!(
         out,
-        "Routes: {} (other routes: {:?})",
+        "Routes: {} (any other route: {})",
         e.routes.join(", "),
-        e.other_routes
+        e.other_routes.severity().as_str()
     );
     let lim = |l: &infusio_core::library::Limits, unit: &str| {
         let f = |v: Option<f64>| {

@@ -1363,7 +1363,7 @@ fn history_checks(cx: &mut Ctx, entry: &DrugEntry, library: &Library) {
                 cx.finding(
                     "patient.weight_change",
                     Severity::Warning,
-                    format!("The weight is {} kg; the previous dose of {} used {} kg ({}{}%). Confirm the weight and recalculate the dose.", num(w.value()), entry.generic_name, num(prev.value()), if change > 0.0 { "+" } else { "" }, format_number(change * 100.0, 0)),
+                    format!("The weight is {} kg; the previous dose of {} used {} kg ({}{}%). Confirm the weight and recalculate the dose.", num(w.value()), entry.generic_name, num(prev.value()), if change > 0.0 { "+" } else { "" }, format_number(change * 100.0, 1)),
                 );
             }
         }

@@ -133,6 +133,33 @@ pub struct Product {
     /// Stability or beyond-use statement.
     #[serde(default)]
     pub stability: Option<String>,
+    /// Diluent added per vial to reconstitute a powder (mL), one per `strengths` entry
+    /// (infliximab 100 mg: `[10]`). Empty for solutions. Used by the preparation plan.
+    #[serde(default)]
+    pub reconstitution_ml: Vec<f64>,
+    /// Volume of drug solution per vial once ready (mL), one per `strengths` entry, when it is
+    /// not `strength ÷ concentration` (e.g. a powder whose reconstituted volume is larger than
+    /// the diluent added). Empty: derived from `concentration` or `reconstitution_ml`.
+    #[serde(default)]
+    pub vial_volume_ml: Vec<f64>,
+    /// How the dose is diluted: `replace` (remove an equal volume from the bag first, so the
+    /// final volume is the bag's), `add` (add to the bag) or `none` (given undiluted).
+    /// Default: `replace` when the administration has `final_volume_ml`, `add` when it has a
+    /// concentration range, otherwise `none`.
+    #[serde(default)]
+    pub dilution: Option<String>,
+    /// Bag sizes in stock for the dilution (mL).
+    #[serde(default)]
+    pub bag_sizes_ml: Vec<f64>,
+    /// In-use stability of the prepared infusion at room temperature (h), from the label.
+    #[serde(default)]
+    pub stability_room_temperature_h: Option<f64>,
+    /// In-use stability of the prepared infusion refrigerated (h), from the label.
+    #[serde(default)]
+    pub stability_refrigerated_h: Option<f64>,
+    /// The label's "begin the infusion within" limit after preparation (h), whatever the storage.
+    #[serde(default)]
+    pub begin_within_h: Option<f64>,
     pub source: String,
 }
 
@@ -305,6 +332,9 @@ pub struct Administration {
     pub dose_rate: Vec<Limits>,
     #[serde(default)]
     pub final_volume: Option<String>,
+    /// The label's fixed final volume (mL), when it gives one (infliximab: 250 mL).
+    #[serde(default)]
+    pub final_volume_ml: Option<f64>,
     #[serde(default)]
     pub filter: Option<String>,
     #[serde(default)]
@@ -333,7 +363,25 @@ pub struct Titration {
     pub increment: f64,
     pub interval_min: f64,
     pub max_rate: f64,
+    /// An explicit step table that replaces the linear ramp (the ocrelizumab shorter infusion;
+    /// the rituximab 90-minute infusion). `start_rate` and `max_rate` still bound it.
+    #[serde(default)]
+    pub steps: Vec<TitrationStep>,
     pub source: String,
+}
+
+/// One row of an explicit titration step table: either a `rate` (in the titration's unit)
+/// for `minutes` (absent on the last row: until the bag is empty), or a `dose_fraction` of the
+/// whole dose infused evenly over `minutes`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TitrationStep {
+    #[serde(default)]
+    pub rate: Option<f64>,
+    #[serde(default)]
+    pub dose_fraction: Option<f64>,
+    #[serde(default)]
+    pub minutes: Option<f64>,
 }
 
 /// Laboratory values a label or protocol requires before a dose.

@@ -258,6 +258,47 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
                 format!("'{c}' is not a concentration such as '100 mg/mL'"),
             );
         }
+        // Preparation fields (reconstitution, vial volumes, bags, stability).
+        for (key, list) in [
+            ("reconstitution_ml", &prod.reconstitution_ml),
+            ("vial_volume_ml", &prod.vial_volume_ml),
+        ] {
+            if !list.is_empty() && list.len() != prod.strengths.len() {
+                p.push(
+                    format!("{path}.{key}"),
+                    format!(
+                        "needs one value per strength ({} strengths)",
+                        prod.strengths.len()
+                    ),
+                );
+            }
+        }
+        for (key, values) in [
+            ("reconstitution_ml", prod.reconstitution_ml.clone()),
+            ("vial_volume_ml", prod.vial_volume_ml.clone()),
+            ("bag_sizes_ml", prod.bag_sizes_ml.clone()),
+            (
+                "stability_room_temperature_h",
+                prod.stability_room_temperature_h.into_iter().collect(),
+            ),
+            (
+                "stability_refrigerated_h",
+                prod.stability_refrigerated_h.into_iter().collect(),
+            ),
+            ("begin_within_h", prod.begin_within_h.into_iter().collect()),
+        ] {
+            if values.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                p.push(format!("{path}.{key}"), "values must be positive numbers");
+            }
+        }
+        if let Some(d) = &prod.dilution
+            && !["replace", "add", "none"].contains(&d.as_str())
+        {
+            p.push(
+                format!("{path}.dilution"),
+                format!("'{d}' must be replace, add or none"),
+            );
+        }
         p.source(format!("{path}.source"), &prod.source);
     }
 
@@ -450,6 +491,14 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
             ),
         }
     }
+    if let Some(v) = adm.final_volume_ml
+        && !(v.is_finite() && v > 0.0)
+    {
+        p.push(
+            "administration.final_volume_ml",
+            "must be a positive number of mL",
+        );
+    }
     if let Some(s) = &adm.source {
         p.source("administration.source".to_string(), s);
     }
@@ -472,6 +521,52 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
             p.push(
                 path.clone(),
                 "needs 0 < start_rate ≤ max_rate, increment ≥ 0 and interval_min > 0",
+            );
+        }
+        for (k, step) in t.steps.iter().enumerate() {
+            let at = format!("{path}.steps[{k}]");
+            let last = k + 1 == t.steps.len();
+            let positive = |v: Option<f64>| v.is_some_and(|v| v.is_finite() && v > 0.0);
+            match (step.rate, step.dose_fraction) {
+                (Some(r), None) => {
+                    if !positive(Some(r)) || r > t.max_rate {
+                        p.push(format!("{at}.rate"), "must be above 0 and at most max_rate");
+                    }
+                    if step.minutes.is_none() && !last {
+                        p.push(
+                            format!("{at}.minutes"),
+                            "only the last step may run until the bag is empty",
+                        );
+                    }
+                }
+                (None, Some(f)) => {
+                    if !positive(Some(f)) || f > 1.0 {
+                        p.push(
+                            format!("{at}.dose_fraction"),
+                            "must be above 0 and at most 1",
+                        );
+                    }
+                    if step.minutes.is_none() {
+                        p.push(format!("{at}.minutes"), "a dose fraction needs its minutes");
+                    }
+                }
+                _ => p.push(at.clone(), "give either rate or dose_fraction"),
+            }
+            if step.minutes.is_some() && !positive(step.minutes) {
+                p.push(
+                    format!("{at}.minutes"),
+                    "must be a positive number of minutes",
+                );
+            }
+        }
+        let fractions: f64 = t.steps.iter().filter_map(|s| s.dose_fraction).sum();
+        if t.steps.iter().all(|s| s.dose_fraction.is_some())
+            && !t.steps.is_empty()
+            && (fractions - 1.0).abs() > 1e-9
+        {
+            p.push(
+                format!("{path}.steps"),
+                format!("dose fractions add up to {fractions}, not 1"),
             );
         }
         p.products(format!("{path}.products"), &t.products);
