@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::input::{Fields, InputError, check_range};
+use crate::input::{Fields, InputError, as_given, check_range};
 use crate::units::{Age, BodyWeight, Length, Quantity, SerumCreatinine, UnitError, format_number};
 
 /// Biological sex as used by the sex-specific formulas (Devine, Cockcroft-Gault, CKD-EPI,
@@ -33,32 +33,46 @@ pub const AGE_Y_RANGE: (f64, f64) = (0.0, 125.0);
 /// Accepted serum creatinine: 0.05 to 30 mg/dL (4.4 to 2,652 micromol/L).
 pub const SCR_MG_DL_RANGE: (f64, f64) = (0.05, 30.0);
 
-fn ranged<T>(
+/// Reads an optional quantity and refuses a value outside `[min, max]` (in `unit`, the unit
+/// `value_of` returns), naming the field, the value as given and the accepted range.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn ranged<T>(
     f: &mut Fields,
     key: &str,
     what: &str,
     convert: impl Fn(&Quantity) -> Result<T, UnitError>,
     value_of: impl Fn(&T) -> f64,
-    (range, unit): ((f64, f64), &str),
+    min: f64,
+    max: f64,
+    unit: &str,
 ) -> Result<Option<T>, InputError> {
-    let text = f.raw(key).map(crate::input::as_given);
+    let given = f.raw(key).map(as_given);
     let path = f.path_of(key);
     let v = f.opt_quantity(key, what, convert)?;
     if let Some(t) = &v {
         check_range(
             &path,
-            text.as_deref().unwrap_or(""),
+            given.as_deref().unwrap_or(""),
             value_of(t),
-            range.0,
-            range.1,
+            min,
+            max,
             unit,
         )?;
     }
     Ok(v)
 }
 
+/// The error for a missing required field.
+pub(crate) fn missing(f: &Fields, key: &str, what: &str) -> InputError {
+    InputError::new(f.path_of(key), "", format!("required: {what}"))
+}
+
+/// The smallest accepted value of a quantity that must be strictly positive; shown as `0` in
+/// range messages.
+pub(crate) const POSITIVE: f64 = f64::MIN_POSITIVE;
+
 fn required<T>(f: &Fields, key: &str, what: &str, v: Option<T>) -> Result<T, InputError> {
-    v.ok_or_else(|| InputError::new(f.path_of(key), "", format!("required: {what}")))
+    v.ok_or_else(|| missing(f, key, what))
 }
 
 const WEIGHT_WHAT: &str = "a body weight such as '70 kg' or '154 lb'";
@@ -74,7 +88,9 @@ pub fn opt_weight(f: &mut Fields, key: &str) -> Result<Option<BodyWeight>, Input
         WEIGHT_WHAT,
         BodyWeight::from_quantity,
         |w| w.value(),
-        (WEIGHT_KG_RANGE, "kg"),
+        WEIGHT_KG_RANGE.0,
+        WEIGHT_KG_RANGE.1,
+        "kg",
     )
 }
 
@@ -92,7 +108,9 @@ pub fn opt_height(f: &mut Fields, key: &str) -> Result<Option<Length>, InputErro
         HEIGHT_WHAT,
         Length::from_quantity,
         |h| h.value(),
-        (HEIGHT_CM_RANGE, "cm"),
+        HEIGHT_CM_RANGE.0,
+        HEIGHT_CM_RANGE.1,
+        "cm",
     )
 }
 
@@ -110,7 +128,9 @@ pub fn opt_age(f: &mut Fields, key: &str) -> Result<Option<Age>, InputError> {
         AGE_WHAT,
         Age::from_quantity,
         |a| a.value(),
-        (AGE_Y_RANGE, "y"),
+        AGE_Y_RANGE.0,
+        AGE_Y_RANGE.1,
+        "y",
     )
 }
 
@@ -132,7 +152,9 @@ pub fn opt_serum_creatinine(
         SCR_WHAT,
         SerumCreatinine::from_quantity_explained,
         |(s, _)| s.value(),
-        (SCR_MG_DL_RANGE, "mg/dL"),
+        SCR_MG_DL_RANGE.0,
+        SCR_MG_DL_RANGE.1,
+        "mg/dL",
     )
 }
 

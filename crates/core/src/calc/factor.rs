@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::common;
-use super::infusion::{POSITIVE, missing, ranged};
+use super::common::{POSITIVE, missing, ranged};
 use super::sources;
 use crate::derivation::{Calculation, Finding, Severity, Source, Step};
 use crate::input::{Fields, InputError, as_given};

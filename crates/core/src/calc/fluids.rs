@@ -13,7 +13,7 @@
 use serde_json::Value;
 
 use super::common::{self, Sex};
-use super::infusion::{POSITIVE, missing, ranged};
+use super::common::{POSITIVE, missing, ranged};
 use super::sources;
 use crate::derivation::{Calculation, Finding, Severity, Step};
 use crate::input::{Fields, InputError, check_range};

@@ -5,58 +5,17 @@
 //! - `infusion_rate.weight_unused` (info): a weight was given for a rate that is not per kg.
 //! - `infusion_rate.above_pump_range` (warning): rate above 999 mL/h, usually a unit slip.
 //! - `infusion_rate.below_pump_resolution` (warning): rate below 0.1 mL/h.
-//!
-//! Also holds the small ranged readers shared by the therapy-class calculators (infusion,
-//! vancomycin, fluids, nutrition, iron, factor, immune globulin).
 
 use serde_json::Value;
 
-use super::common;
+use super::common::{self, POSITIVE, missing, ranged};
 use super::sources;
 use crate::derivation::{Calculation, Finding, Severity, Step};
 use crate::input::{Fields, InputError, as_given, check_range};
 use crate::units::{
-    AmountKind, Concentration, DoseBasis, DosePer, DropFactor, DropRate, Duration, Qty, Quantity,
-    UnitError, Volume, VolumeRate, format_number, parse_unit,
+    AmountKind, Concentration, DoseBasis, DosePer, DropFactor, DropRate, Duration, Qty, Volume,
+    VolumeRate, format_number, parse_unit,
 };
-
-/// Reads an optional quantity and refuses a value outside `[min, max]` (in `unit`, the unit
-/// `value_of` returns), naming the field, the value as given and the accepted range.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn ranged<T>(
-    f: &mut Fields,
-    key: &str,
-    what: &str,
-    convert: impl Fn(&Quantity) -> Result<T, UnitError>,
-    value_of: impl Fn(&T) -> f64,
-    min: f64,
-    max: f64,
-    unit: &str,
-) -> Result<Option<T>, InputError> {
-    let given = f.raw(key).map(as_given);
-    let path = f.path_of(key);
-    let v = f.opt_quantity(key, what, convert)?;
-    if let Some(t) = &v {
-        check_range(
-            &path,
-            given.as_deref().unwrap_or(""),
-            value_of(t),
-            min,
-            max,
-            unit,
-        )?;
-    }
-    Ok(v)
-}
-
-/// The error for a missing required field.
-pub(crate) fn missing(f: &Fields, key: &str, what: &str) -> InputError {
-    InputError::new(f.path_of(key), "", format!("required: {what}"))
-}
-
-/// The smallest accepted value of a quantity that must be strictly positive; shown as `0` in
-/// range messages.
-pub(crate) const POSITIVE: f64 = f64::MIN_POSITIVE;
 
 const VOLUME_WHAT: &str = "a volume such as '250 mL' or '1 L'";
 const DURATION_WHAT: &str = "a duration such as '2 h' or '30 min'";

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::common;
-use super::infusion::{missing, ranged};
+use super::common::{missing, ranged};
 use super::sources;
 use crate::derivation::{Calculation, Finding, Severity, Step};
 use crate::input::{Fields, InputError, as_given};

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::body::{self, WeightBasis};
 use super::common;
-use super::infusion::missing;
+use super::common::missing;
 use super::sources;
 use crate::derivation::{Calculation, Finding, Severity, Step};
 use crate::input::{Fields, InputError, as_given, check_range};

@@ -11,7 +11,8 @@
 use serde_json::Value;
 
 use super::common;
-use super::infusion::{POSITIVE, missing, opt_duration, ranged};
+use super::common::{POSITIVE, missing, ranged};
+use super::infusion::opt_duration;
 use super::sources;
 use crate::derivation::{Calculation, Finding, Severity, Step};
 use crate::input::{Fields, InputError};

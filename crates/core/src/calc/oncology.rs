@@ -301,7 +301,7 @@ fn read_amount_in(
                     format!("{e}; expected an amount in units compatible with {unit}"),
                 )
             })?;
-            if !(v > 0.0) {
+            if !(v.is_finite() && v > 0.0) {
                 return Err(InputError::new(
                     path,
                     text.unwrap_or_default(),
@@ -329,7 +329,7 @@ pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
             "a dose rate (per minute or per hour) is not a dose: use the infusion-rate calculator",
         ));
     }
-    if !(dose_per.value > 0.0) {
+    if !(dose_per.value.is_finite() && dose_per.value > 0.0) {
         return Err(InputError::new(
             "dose_per",
             dose_text,
@@ -446,7 +446,7 @@ pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
                             format!("{e}; expected a vial size in {unit}"),
                         )
                     })?;
-                    if !(s > 0.0) {
+                    if !(s.is_finite() && s > 0.0) {
                         return Err(InputError::new(
                             path,
                             as_given(v),
