@@ -418,6 +418,7 @@ fn simulate(inv: &Invocation) -> Result<Done, InputError> {
     };
     let mut results = Vec::with_capacity(subjects_list.len());
     let mut sim = infusio_pk::linear::Simulator::default();
+    let schedule = infusio_pk::linear::Schedule::new(&doses).map_err(|e| pk_error("doses", e))?;
     for (k, (id, p)) in subjects_list.iter().enumerate() {
         let field = if subjects.is_some() {
             format!("subjects[{k}].parameters")
@@ -426,7 +427,7 @@ fn simulate(inv: &Invocation) -> Result<Done, InputError> {
         };
         let d = Disposition::new(p).map_err(|e| pk_error(&field, e))?;
         let mut conc = vec![0.0; times.len()];
-        sim.run(&d, &doses, &times, &mut conc, None)
+        sim.run_schedule(&d, &schedule, &times, &mut conc, None)
             .map_err(|e| pk_error("doses", e))?;
         let mut auc = [0.0, 0.0];
         let mut c2 = [0.0, 0.0];

@@ -11,14 +11,16 @@
 //! The ln σ² term belongs to the likelihood because the variance depends on the prediction
 //! (the "INTERACTION" form).
 //!
-//! Minimiser: Nelder–Mead on η (Nelder JA, Mead R. A simplex method for function
-//! minimization. Comput J 1965;7:308-313) with one restart from the optimum (the classic
-//! remedy for premature collapse of the simplex). It needs no derivatives, is robust when a
-//! single level leaves a direction flat (the prior then holds it), and for two or three η
-//! converges in a few hundred evaluations of a closed form: tens of microseconds.
+//! Minimiser: damped Newton on η/ω with finite-difference derivatives (central gradient,
+//! forward-difference Hessian; Levenberg–Marquardt shift when the Hessian is not positive
+//! definite; Armijo step halving). The posterior is smooth and, thanks to the prior, has a
+//! positive-definite curvature even when a single level leaves a direction flat, so Newton
+//! converges in a handful of iterations (about ten evaluations each for three η): tens of
+//! microseconds. Should it stall, Nelder–Mead (Nelder JA, Mead R. Comput J 1965;7:308-313),
+//! restarted once from its optimum, takes over.
 
 use crate::PkError;
-use crate::linear::{Disposition, LinearParams, RawDose, Simulator};
+use crate::linear::{Disposition, LinearParams, RawDose, Schedule, Simulator};
 use crate::population::{Covariates, PopulationModel};
 
 /// Result of a MAP fit. Concentrations in mg/L, times in h, parameters in L and L/h.
@@ -80,14 +82,25 @@ pub fn fit(
     d0.simulate(doses, &times, &mut population_predictions, None)?;
 
     let omega2: Vec<f64> = model.omega2().collect();
+    let schedule = Schedule::new(doses)?;
     let mut sim = Simulator::default();
     let mut pred = vec![0.0; levels.len()];
-    let mut objective = |eta: &[f64]| -> f64 {
-        let p = model.individual(&typical, eta);
+    let omega: Vec<f64> = omega2.iter().map(|w| w.sqrt()).collect();
+    let mut eta = vec![0.0; omega.len()];
+    // The optimiser works on z = η / ω, in which the prior is Σ z² and every direction has
+    // the same scale.
+    let mut objective = |z: &[f64]| -> f64 {
+        for ((e, z), w) in eta.iter_mut().zip(z).zip(&omega) {
+            *e = z * w;
+        }
+        let p = model.individual(&typical, &eta);
         let Ok(d) = Disposition::new(&p) else {
             return f64::INFINITY;
         };
-        if sim.run(&d, doses, &times, &mut pred, None).is_err() {
+        if sim
+            .run_schedule(&d, &schedule, &times, &mut pred, None)
+            .is_err()
+        {
             return f64::INFINITY;
         }
         let mut ofv = 0.0;
@@ -96,22 +109,25 @@ pub fn fit(
             let r = l.concentration_mg_per_l - f;
             ofv += r * r / var + var.ln();
         }
-        for (e, w) in eta.iter().zip(&omega2) {
-            ofv += e * e / w;
+        for z in z {
+            ofv += z * z;
         }
         if ofv.is_finite() { ofv } else { f64::INFINITY }
     };
 
-    let scale: Vec<f64> = omega2.iter().map(|w| w.sqrt()).collect();
-    let start = vec![0.0; omega2.len()];
-    let first = nelder_mead(&mut objective, &start, &scale, 1e-10, 4000);
-    let small: Vec<f64> = scale.iter().map(|s| 0.1 * s).collect();
-    let second = nelder_mead(&mut objective, &first.x, &small, 1e-12, 4000);
-    let best = if second.f <= first.f {
-        second.clone()
-    } else {
-        first.clone()
-    };
+    let start = vec![0.0; omega.len()];
+    let mut best = newton(&mut objective, &start, 1e-4, 100);
+    if !best.converged {
+        // Newton can stall where the posterior is far from quadratic; the simplex is slower
+        // but needs no curvature.
+        let ones = vec![1.0; omega.len()];
+        let first = nelder_mead(&mut objective, &best.x, &ones, 1e-10, 4000);
+        let tenth = vec![0.1; omega.len()];
+        let mut second = nelder_mead(&mut objective, &first.x, &tenth, 1e-12, 4000);
+        second.evaluations += first.evaluations + best.evaluations;
+        best = second;
+    }
+    best.x.iter_mut().zip(&omega).for_each(|(z, w)| *z *= w);
     let individual = model.individual(&typical, &best.x);
     let d = Disposition::new(&individual)?;
     let mut predictions = vec![0.0; levels.len()];
@@ -123,12 +139,146 @@ pub fn fit(
         predictions,
         population_predictions,
         objective: best.f,
-        evaluations: first.evaluations + second.evaluations,
-        converged: second.converged,
+        evaluations: best.evaluations,
+        converged: best.converged,
     })
 }
 
-/// A minimum found by [`nelder_mead`].
+/// Damped Newton minimisation with finite-difference derivatives (step `h`): see the module
+/// documentation. Converges when the Newton decrement gᵀH⁻¹g falls below 1e-12.
+pub fn newton(
+    f: &mut impl FnMut(&[f64]) -> f64,
+    x0: &[f64],
+    h: f64,
+    max_iterations: usize,
+) -> Minimum {
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let mut fx = f(&x);
+    let mut evaluations = 1;
+    let mut g = vec![0.0; n];
+    let mut hess = vec![0.0; n * n];
+    let mut fp = vec![0.0; n];
+    let mut xt = vec![0.0; n];
+    let mut converged = false;
+    for _ in 0..max_iterations {
+        if !fx.is_finite() {
+            break;
+        }
+        for i in 0..n {
+            xt.copy_from_slice(&x);
+            xt[i] = x[i] + h;
+            fp[i] = f(&xt);
+            xt[i] = x[i] - h;
+            let fm = f(&xt);
+            g[i] = (fp[i] - fm) / (2.0 * h);
+            hess[i * n + i] = (fp[i] - 2.0 * fx + fm) / (h * h);
+        }
+        for i in 0..n {
+            for j in i + 1..n {
+                xt.copy_from_slice(&x);
+                xt[i] += h;
+                xt[j] += h;
+                let hij = (f(&xt) - fp[i] - fp[j] + fx) / (h * h);
+                hess[i * n + j] = hij;
+                hess[j * n + i] = hij;
+            }
+        }
+        evaluations += 2 * n + n * (n - 1) / 2;
+        if g.iter().chain(&hess).any(|v| !v.is_finite()) {
+            break;
+        }
+        let max_diag = (0..n).map(|i| hess[i * n + i].abs()).fold(0.0, f64::max);
+        let mut shift = 0.0;
+        let p = loop {
+            if let Some(p) = cholesky_solve(&hess, shift, &g, n) {
+                break Some(p);
+            }
+            shift = if shift == 0.0 {
+                1e-6 * (1.0 + max_diag)
+            } else {
+                shift * 10.0
+            };
+            if shift > 1e12 * (1.0 + max_diag) {
+                break None;
+            }
+        };
+        let Some(p) = p else { break };
+        // p solves (H + shift·I)·p = −g, so −gᵀp is the predicted decrease (≥ 0).
+        let decrement: f64 = -g.iter().zip(&p).map(|(a, b)| a * b).sum::<f64>();
+        if decrement < 1e-12 {
+            converged = true;
+            break;
+        }
+        let mut t = 1.0;
+        let mut accepted = false;
+        for _ in 0..40 {
+            for i in 0..n {
+                xt[i] = x[i] + t * p[i];
+            }
+            let ft = f(&xt);
+            evaluations += 1;
+            if ft.is_finite() && ft <= fx - 1e-4 * t * decrement {
+                x.copy_from_slice(&xt);
+                fx = ft;
+                accepted = true;
+                break;
+            }
+            t *= 0.5;
+        }
+        if !accepted {
+            // No decrease along a descent direction: at the optimum to rounding.
+            converged = decrement < 1e-8;
+            break;
+        }
+    }
+    Minimum {
+        x,
+        f: fx,
+        evaluations,
+        converged,
+    }
+}
+
+/// Solves (A + shift·I)·x = −b by Cholesky; `None` when the matrix is not positive definite.
+fn cholesky_solve(a: &[f64], shift: f64, b: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let mut sum = a[i * n + j] + if i == j { shift } else { 0.0 };
+            for k in 0..j {
+                sum -= l[i * n + k] * l[j * n + k];
+            }
+            if i == j {
+                if !(sum > 0.0) {
+                    return None;
+                }
+                l[i * n + i] = sum.sqrt();
+            } else {
+                l[i * n + j] = sum / l[j * n + j];
+            }
+        }
+    }
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        let mut sum = -b[i];
+        for k in 0..i {
+            sum -= l[i * n + k] * y[k];
+        }
+        y[i] = sum / l[i * n + i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let mut sum = y[i];
+        for k in i + 1..n {
+            sum -= l[k * n + i] * x[k];
+        }
+        x[i] = sum / l[i * n + i];
+    }
+    Some(x)
+}
+
+/// A minimum found by [`newton`] or [`nelder_mead`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Minimum {
     pub x: Vec<f64>,
@@ -280,6 +430,18 @@ mod tests {
     }
 
     #[test]
+    fn newton_finds_the_rosenbrock_minimum() {
+        let mut f = |x: &[f64]| (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2);
+        let m = newton(&mut f, &[-1.2, 1.0], 1e-5, 200);
+        assert!(m.converged);
+        assert!(
+            (m.x[0] - 1.0).abs() < 1e-5 && (m.x[1] - 1.0).abs() < 1e-5,
+            "{:?}",
+            m.x
+        );
+    }
+
+    #[test]
     fn nelder_mead_finds_the_rosenbrock_minimum() {
         let mut f = |x: &[f64]| (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2);
         let m = nelder_mead(&mut f, &[-1.2, 1.0], &[0.5, 0.5], 1e-14, 10_000);
@@ -343,6 +505,34 @@ mod tests {
                 ];
                 assert!(ofv(&e, &doses, &levels) >= fit.objective - 1e-9);
             }
+        }
+    }
+
+    #[test]
+    fn newton_and_the_simplex_agree_on_the_optimum() {
+        let doses = q12h(4);
+        let levels = [
+            Level {
+                time_h: 13.0,
+                concentration_mg_per_l: 24.0,
+            },
+            Level {
+                time_h: 47.5,
+                concentration_mg_per_l: 14.2,
+            },
+        ];
+        let fitted = fit(&GOTI_2018, &cov(), &doses, &levels).unwrap();
+        let mut f = |e: &[f64]| ofv(e, &doses, &levels);
+        let first = nelder_mead(&mut f, &[0.0; 3], &[0.4, 0.7, 0.5], 1e-12, 20_000);
+        let simplex = nelder_mead(&mut f, &first.x, &[0.04, 0.07, 0.05], 1e-13, 20_000);
+        assert!(
+            (simplex.f - fitted.objective).abs() < 1e-8,
+            "{} vs {}",
+            simplex.f,
+            fitted.objective
+        );
+        for (a, b) in simplex.x.iter().zip(&fitted.etas) {
+            assert!((a - b).abs() < 1e-4, "{:?} vs {:?}", simplex.x, fitted.etas);
         }
     }
 
