@@ -250,7 +250,7 @@ fn cholesky_solve(a: &[f64], shift: f64, b: &[f64], n: usize) -> Option<Vec<f64>
                 sum -= l[i * n + k] * l[j * n + k];
             }
             if i == j {
-                if !(sum > 0.0) {
+                if sum.is_nan() || sum <= 0.0 {
                     return None;
                 }
                 l[i * n + i] = sum.sqrt();
