@@ -51,6 +51,8 @@ struct Ctx<'a> {
     steps: Vec<Step>,
     sources: Vec<CheckSource>,
     weight_kg: Option<f64>,
+    /// The weight a per-kg rule used (actual, ideal or adjusted).
+    dosing_weight_kg: Option<f64>,
     bsa_m2: Option<f64>,
     crcl: Option<Result<f64, String>>,
 }
@@ -313,6 +315,7 @@ pub fn check(library: &Library, req: &CheckRequest) -> CheckResult {
         steps: Vec::new(),
         sources: Vec::new(),
         weight_kg: req.patient.weight.map(|w| w.value()),
+        dosing_weight_kg: None,
         bsa_m2: None,
         crcl: None,
     };
@@ -512,6 +515,7 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
     let per_basis: Result<(f64, String), String> = match rule.basis {
         Basis::Flat => Ok((dose, "Dose".to_string())),
         Basis::PerKg => dosing_weight(cx, rule).map(|(w, label)| {
+            cx.dosing_weight_kg = Some(w);
             let v = dose / w;
             cx.steps.push(
                 Step::new(
@@ -659,7 +663,7 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
         }
         let measure = match dp.basis {
             DoseBasis::Flat => Some(1.0),
-            DoseBasis::PerKg => cx.weight_kg,
+            DoseBasis::PerKg => cx.dosing_weight_kg.or(cx.weight_kg),
             DoseBasis::PerM2 => cx.bsa_m2,
         };
         if let (Some(m), Ok(given)) = (measure, o.dose.value_in(&dp.amount_unit)) {
@@ -1002,11 +1006,18 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry) {
         (_, _, Some(d)) => effective.map(|h| d / h),
         _ => None,
     };
+    let volume_per_h = match (o.rate, volume, effective) {
+        (Some(r), _, _) => Some(r.value()),
+        (None, Some(v), Some(h)) => Some(v / h),
+        _ => None,
+    };
     let blocks = cx.select(&adm.dose_rate, "rate");
     for b in blocks {
         let Some(unit) = &b.unit else { continue };
-        match amount_per_h {
-            Some(a) => match per_hour_in(a, kind, unit, cx.weight_kg, cx.bsa_m2) {
+        let volume_unit = DosePer::parse(&format!("1 {unit}")).is_ok_and(|d| d.amount_kind == AmountKind::Volume);
+        let (rate_amount, rate_kind) = if volume_unit { (volume_per_h, AmountKind::Volume) } else { (amount_per_h, kind) };
+        match rate_amount {
+            Some(a) => match per_hour_in(a, rate_kind, unit, cx.weight_kg, cx.bsa_m2) {
                 Ok(Some(v)) => {
                     cx.steps.push(Step::new("Dose rate", "rate × concentration (or dose / duration)", Qty::new(v, unit)));
                     let ctx = format!("{name}{}", b.line.as_ref().map(|l| format!(" on a {l} line")).unwrap_or_default());
