@@ -85,3 +85,95 @@ fn all_eight_classes_are_covered() {
         );
     }
 }
+
+#[test]
+fn every_id_the_contract_requires_exists() {
+    let lib = load();
+    let required = [
+        "infliximab",
+        "rituximab",
+        "ocrelizumab",
+        "natalizumab",
+        "vedolizumab",
+        "tocilizumab",
+        "belimumab",
+        "carboplatin",
+        "cisplatin",
+        "oxaliplatin",
+        "fluorouracil",
+        "leucovorin",
+        "paclitaxel",
+        "docetaxel",
+        "doxorubicin",
+        "cyclophosphamide",
+        "vincristine",
+        "gemcitabine",
+        "irinotecan",
+        "pembrolizumab",
+        "nivolumab",
+        "trastuzumab",
+        "bevacizumab",
+        "vancomycin",
+        "gentamicin",
+        "tobramycin",
+        "amikacin",
+        "acyclovir",
+        "cefazolin",
+        "ceftriaxone",
+        "piperacillin-tazobactam",
+        "meropenem",
+        "immune-globulin",
+        "sodium-chloride",
+        "lactated-ringers",
+        "dextrose",
+        "potassium-chloride",
+        "magnesium-sulfate",
+        "amino-acids",
+        "lipid-emulsion",
+        "potassium-phosphate",
+        "sodium-phosphate",
+        "calcium-gluconate",
+        "iron-sucrose",
+        "ferric-carboxymaltose",
+        "ferric-derisomaltose",
+        "iron-dextran",
+        "ferumoxytol",
+        "factor-viii",
+        "factor-ix",
+    ];
+    for id in required {
+        assert!(lib.get(id).is_some(), "missing library entry {id}");
+    }
+    assert!(lib.entries().len() >= 40);
+    // Products the contract names.
+    let ig = lib.get("immune-globulin").expect("immune-globulin");
+    assert!(
+        ig.products.iter().any(|p| p.id == "gammagard-liquid")
+            && ig.products.iter().any(|p| p.id == "privigen")
+    );
+    let dx = lib.get("dextrose").expect("dextrose");
+    assert!(dx.products.iter().any(|p| p.id == "dextrose-70-percent"));
+    let f9 = lib.get("factor-ix").expect("factor-ix");
+    assert!(
+        f9.products.iter().any(|p| p.id == "benefix")
+            && f9.products.iter().any(|p| p.id == "plasma-derived")
+    );
+}
+
+#[test]
+fn high_alert_entries_require_a_double_check_and_d70_is_central_only() {
+    let lib = load();
+    for e in lib.entries() {
+        if e.flags.high_alert {
+            assert!(e.flags.double_check, "{}", e.id);
+        }
+    }
+    let mut v = lib
+        .get("dextrose")
+        .and_then(|e| e.typical_order.first().cloned())
+        .expect("dextrose typical order");
+    v["order"]["product"] = serde_json::json!("dextrose-70-percent");
+    v["order"]["dose"] = serde_json::json!("700 g");
+    let r = check_json(&lib, &v).expect("accepted");
+    assert!(r.has("concentration.above_hard_max"), "{:?}", r.findings);
+}
