@@ -1,0 +1,100 @@
+//! The only place that speaks to sqlx per backend: migrations, binding `$1…` parameters
+//! and decoding rows by column kind. Everything above works on [`Val`] rows.
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
+
+use crate::{Backend, Kind, TxInner, Val};
+
+/// The schema version a fully migrated database is at.
+pub const LATEST_SCHEMA_VERSION: i64 = 2;
+
+const SCHEMA: &str = include_str!("../migrations/0001_schema.sql");
+const APPEND_ONLY_SQLITE: &str = include_str!("../migrations/0002_append_only.sqlite.sql");
+const APPEND_ONLY_POSTGRES: &str = include_str!("../migrations/0002_append_only.postgres.sql");
+
+/// Migration 1 (the tables) is the same SQL on both backends, so the tables and columns cannot
+/// differ; migration 2 (the append-only triggers) is written in each backend's dialect.
+pub fn migrator(backend: Backend) -> Migrator {
+    let append_only = match backend {
+        Backend::Sqlite => APPEND_ONLY_SQLITE,
+        Backend::Postgres => APPEND_ONLY_POSTGRES,
+    };
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "schema".into(),
+            MigrationType::Simple,
+            SCHEMA.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "append-only audit".into(),
+            MigrationType::Simple,
+            append_only.into_sql_str(),
+            false,
+        ),
+    ])
+}
+
+macro_rules! bind_all {
+    ($sql:expr, $args:expr) => {{
+        let mut q = sqlx::query(AssertSqlSafe($sql.to_string()));
+        for a in $args {
+            q = match a {
+                Val::Text(t) => q.bind(t.clone()),
+                Val::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }};
+}
+
+macro_rules! decode_row {
+    ($row:expr, $kinds:expr) => {{
+        let mut out = Vec::with_capacity($kinds.len());
+        for (i, k) in $kinds.iter().enumerate() {
+            out.push(match k {
+                Kind::Text => Val::Text($row.try_get::<Option<String>, _>(i)?),
+                Kind::Int => Val::Int($row.try_get::<Option<i64>, _>(i)?),
+            });
+        }
+        out
+    }};
+}
+
+pub(crate) async fn execute(tx: &mut TxInner, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
+    Ok(match tx {
+        TxInner::Sqlite(t) => bind_all!(sql, args)
+            .execute(&mut **t)
+            .await?
+            .rows_affected(),
+        TxInner::Postgres(t) => bind_all!(sql, args)
+            .execute(&mut **t)
+            .await?
+            .rows_affected(),
+    })
+}
+
+pub(crate) async fn fetch(
+    tx: &mut TxInner,
+    sql: &str,
+    args: &[Val],
+    kinds: &[Kind],
+) -> Result<Vec<Vec<Val>>, sqlx::Error> {
+    let mut out = Vec::new();
+    match tx {
+        TxInner::Sqlite(t) => {
+            for row in bind_all!(sql, args).fetch_all(&mut **t).await? {
+                out.push(decode_row!(row, kinds));
+            }
+        }
+        TxInner::Postgres(t) => {
+            for row in bind_all!(sql, args).fetch_all(&mut **t).await? {
+                out.push(decode_row!(row, kinds));
+            }
+        }
+    }
+    Ok(out)
+}
