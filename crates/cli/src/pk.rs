@@ -1482,6 +1482,17 @@ fn pta_run(inv: &Invocation) -> Result<Done, InputError> {
         dialysis,
     };
     let n = n as usize;
+    // Percentiles keep every simulated AUC: 8 bytes per patient and regimen.
+    if n.saturating_mul(regimens.len()) > 10_000_000 {
+        return Err(InputError::new(
+            "n",
+            n.to_string(),
+            format!(
+                "n × number of regimens must be at most 10,000,000 (here {} regimens); split the regimens over several runs",
+                regimens.len()
+            ),
+        ));
+    }
     let show_progress = inv.interactive && !inv.json && n >= 200_000;
     let results = pta::simulate(model, &cov, &regimens, &target, n, seed as u64, |done| {
         if show_progress && done % 10_000 == 0 {

@@ -28,8 +28,9 @@ pub struct Covariates {
 /// Accepted covariate ranges (the models were not built outside them; a value outside is
 /// refused rather than extrapolated).
 pub const WEIGHT_KG_RANGE: (f64, f64) = (2.0, 350.0);
-/// Accepted creatinine clearance (mL/min).
-pub const CRCL_ML_MIN_RANGE: (f64, f64) = (0.0, 300.0);
+/// Accepted creatinine clearance (mL/min). The lower bound is 1, not 0: the power and
+/// proportional covariate models give a clearance of zero at zero, which no patient has.
+pub const CRCL_ML_MIN_RANGE: (f64, f64) = (1.0, 300.0);
 
 /// Which parameter an η acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
