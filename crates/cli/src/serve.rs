@@ -1,11 +1,110 @@
-//! `infusio serve`.
+//! `infusio serve`: opens the record (SQLite in the data directory by default, or the
+//! `--database-url`), migrates it, optionally seeds the demo data, and serves the HTTP API
+//! until Ctrl-C or SIGTERM.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use infusio_app::{App, AppConfig};
+use infusio_server::ServerConfig;
+use infusio_store::Store;
 
 use crate::StoreArgs;
 
 pub fn run(demo: bool, listen: &str, store: &StoreArgs) -> ExitCode {
-    let _ = (demo, listen, store);
-    eprintln!("`infusio serve` is not available in this build yet; try `infusio tour`");
-    ExitCode::from(1)
+    let addr: SocketAddr = match listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!("error: --listen: {listen:?} is not an address such as 127.0.0.1:8080");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("internal error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    infusio_server::init_logging();
+    match runtime.block_on(serve(demo, addr, store)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(demo: bool, addr: SocketAddr, args: &StoreArgs) -> Result<(), String> {
+    let store = match &args.database_url {
+        Some(url) => Store::open(url).await,
+        None => {
+            let dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("infusio-data"));
+            Store::open_data_dir(&dir).await
+        }
+    }
+    .map_err(|e| format!("opening the record: {e}"))?;
+    let library = infusio_app::library::builtin().map_err(|errors| {
+        format!(
+            "the built-in drug library is invalid: {}",
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    let app = App::open(store, library, AppConfig::default())
+        .await
+        .map_err(|e| format!("preparing the record: {e}"))?;
+    if demo {
+        let seeded = app
+            .seed_demo()
+            .await
+            .map_err(|e| format!("seeding the demo data: {e}"))?;
+        if seeded.users > 0 {
+            eprintln!(
+                "demo data: {} users (password '{}': {}), {} patients, {} orders, {} appointments today",
+                seeded.users,
+                infusio_app::demo::DEMO_PASSWORD,
+                infusio_app::demo::DEMO_USERS
+                    .iter()
+                    .map(|u| u.0)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                seeded.patients,
+                seeded.orders,
+                seeded.appointments
+            );
+            for s in &seeded.skipped {
+                eprintln!("demo data: order skipped: {s}");
+            }
+        } else {
+            eprintln!("demo data: the record already has users; nothing seeded");
+        }
+    }
+    // Plain HTTP is acceptable only on the loopback interface; anywhere else the session
+    // cookie is marked Secure and a TLS-terminating proxy must sit in front.
+    let config = ServerConfig {
+        secure_cookies: !addr.ip().is_loopback(),
+    };
+    eprintln!(
+        "Infusio listening on http://{addr} (record: {} {}); API description at /api/openapi.json",
+        app.store().backend().as_str(),
+        app.store().location()
+    );
+    let router = infusio_server::router(app.clone(), config);
+    infusio_server::serve(addr, router, infusio_server::shutdown_signal())
+        .await
+        .map_err(|e| format!("serving on {addr}: {e}"))?;
+    app.store().close().await;
+    Ok(())
 }

@@ -1,0 +1,118 @@
+//! `infusio-app`: the workflows of an infusion centre over the record.
+//!
+//! Order → sign → verify (blind, by a pharmacist who is not the prescriber) → prepare →
+//! schedule → administer (five rights, pump programme, double check for high-alert drugs),
+//! with held, cancelled and discontinued; patients with their measurements, labs and
+//! allergies; users, roles, sign-in, sessions and lockout.
+//!
+//! Invariants:
+//! - This crate owns the workflow rules: who may take each step ([`roles`]), from which state,
+//!   and what blocks it (hard stops, missing override reasons, five-rights mismatches). It knows
+//!   nothing of HTTP: callers hand it typed requests or JSON objects and get typed results or an
+//!   [`AppError`].
+//! - Every state change goes through one store transaction that also writes its audit event, so
+//!   the change and its event commit together or not at all.
+//! - Every clinical number it stores was computed by `infusio-core` (dose engine and `check`)
+//!   and is stored with its derivation and findings.
+//! - Updates to existing records name the version the caller read; a stale one is refused.
+
+pub mod auth;
+mod db;
+pub mod demo;
+mod error;
+pub mod library;
+pub mod orders;
+pub mod patients;
+pub mod roles;
+pub mod time;
+pub mod workflow;
+
+use std::sync::Arc;
+
+use infusio_core::library::Library;
+use infusio_store::Store;
+
+pub use error::AppError;
+pub use roles::{Action, Actor};
+
+/// Settings of the workflows. Every field documents its default and unit.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// A cookie session ends after this many seconds without a request. Default 1,800 (30 min).
+    pub session_idle_timeout_s: i64,
+    /// Any session or API token ends this many seconds after sign-in. Default 43,200 (12 h).
+    pub session_max_age_s: i64,
+    /// Consecutive failed sign-ins that lock an account. Default 5.
+    pub lockout_threshold: i64,
+    /// How long a locked account stays locked, seconds. Default 900 (15 min).
+    pub lockout_duration_s: i64,
+    /// Argon2id memory cost in KiB for new password hashes. Default 19,456 (OWASP's minimum
+    /// recommendation for argon2id); tests lower it to stay fast.
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations for new password hashes. Default 2.
+    pub argon2_iterations: u32,
+    /// Largest difference, in percent of the prescriber's figure, between the pharmacist's blind
+    /// entry and the order that still verifies. Default 5.
+    pub verification_tolerance_percent: f64,
+    /// The bedside scan must fall within this many minutes of the appointment's start.
+    /// Default 60.
+    pub administration_window_min: i64,
+    /// The care area passed to the dose-error checks. Default `adult-infusion`.
+    pub care_area: String,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            session_idle_timeout_s: 1_800,
+            session_max_age_s: 43_200,
+            lockout_threshold: 5,
+            lockout_duration_s: 900,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            verification_tolerance_percent: 5.0,
+            administration_window_min: 60,
+            care_area: "adult-infusion".to_string(),
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    library: Library,
+    config: AppConfig,
+}
+
+/// The application: the record, the drug library and the settings. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+impl App {
+    /// Migrates the record (the store's schema and this crate's session, lockout and
+    /// idempotency tables) and returns the application.
+    pub async fn open(store: Store, library: Library, config: AppConfig) -> Result<App, AppError> {
+        store.migrate().await?;
+        db::ensure_tables(&store).await?;
+        Ok(App {
+            inner: Arc::new(Inner {
+                store,
+                library,
+                config,
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn library(&self) -> &Library {
+        &self.inner.library
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.inner.config
+    }
+}

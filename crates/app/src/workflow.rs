@@ -1,0 +1,1448 @@
+//! The order lifecycle: draft → signed → verified → prepared → scheduled → in progress →
+//! completed, with held, cancelled and discontinued. Each step checks the actor's role, the
+//! order's state and version, re-runs the safety checks where the issue asks for it, and writes
+//! its rows and audit events in one transaction.
+
+use infusio_core::input::Fields;
+use infusio_core::units::{Amount, Volume, VolumeRate};
+use infusio_store::records::{
+    Administration, AdministrationEvent, Appointment, Order, Patient, Preparation,
+    PreparationComponent, Verification,
+};
+use infusio_store::{Change, OrderStatus, Role, Stored, Tx};
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
+
+use crate::db::{as_text, exec, fetch, int, text};
+use crate::orders::{
+    Computed, OrderParams, OrderView, apply_overrides, must_be_blind, num_text, pump_programme,
+    read_overrides,
+};
+use crate::patients::{decimal, number, opt_instant};
+use crate::time::{iso_from_us, parse_date};
+use crate::{Action, Actor, App, AppError};
+use infusio_store::Kind;
+
+use OrderStatus as S;
+
+/// The result of a create: the order, and whether it was an earlier submit replayed under the
+/// same idempotency key.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub order: Stored<Order>,
+    pub replayed: bool,
+}
+
+/// The preview of an order before it is created: the engine's figures and findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub computed: Computed,
+}
+
+/// The answer to a blind verification: the pharmacist's figures, then the prescriber's and
+/// the differences.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerificationResult {
+    /// `verified`, or `rejected` when the figures differ beyond the tolerance or the
+    /// pharmacist rejected the order.
+    pub outcome: String,
+    pub tolerance_percent: f64,
+    pub differences: Vec<Json>,
+    pub order: OrderView,
+    pub verification_id: String,
+}
+
+fn change(actor: &Actor, action: Action, name: &str) -> Result<(Change, Role), AppError> {
+    let role = actor.permit(action)?;
+    Ok((Change::by(&actor.user_id, role.as_str()).action(name), role))
+}
+
+fn need_version(v: Option<i64>) -> Result<i64, AppError> {
+    v.ok_or(AppError::VersionRequired)
+}
+
+async fn load_order(tx: &mut Tx, id: &str) -> Result<Stored<Order>, AppError> {
+    tx.get::<Order>(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            entity: "order",
+            id: id.to_string(),
+        })
+}
+
+fn check_version(o: &Stored<Order>, expected: i64) -> Result<(), AppError> {
+    if o.version != expected {
+        return Err(AppError::Stale {
+            entity: "order",
+            id: o.id.clone(),
+            expected,
+            current: o.version,
+        });
+    }
+    Ok(())
+}
+
+fn require_state(o: &Stored<Order>, allowed: &[OrderStatus], step: &str) -> Result<(), AppError> {
+    if allowed.contains(&o.data.status) {
+        Ok(())
+    } else {
+        Err(AppError::state(
+            "order.invalid_state",
+            format!(
+                "cannot {step} an order that is {}; allowed from: {}",
+                o.data.status,
+                allowed
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    }
+}
+
+fn params_of(o: &Stored<Order>) -> Result<OrderParams, AppError> {
+    serde_json::from_value(o.data.derivation_json["request"].clone())
+        .map_err(|e| AppError::Internal(format!("order {} has an unreadable request: {e}", o.id)))
+}
+
+fn request_hash(v: &Json) -> String {
+    let digest = Sha256::digest(v.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn reason_of(f: &mut Fields, required: bool) -> Result<Option<String>, AppError> {
+    let r = f
+        .opt_string("reason")?
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if required && r.is_none() {
+        return Err(AppError::invalid(
+            "reason",
+            "",
+            "required: why (it goes into the audit trail)",
+        ));
+    }
+    Ok(r)
+}
+
+fn quantity_in(field: &str, given: &str, unit: &str) -> Result<f64, AppError> {
+    let q = infusio_core::units::parse_quantity(given).map_err(|e| {
+        AppError::invalid(field, given, format!("{e}; expected a quantity in {unit}"))
+    })?;
+    q.value_in(unit).map_err(|e| {
+        AppError::invalid(
+            field,
+            given,
+            format!("{e}; expected a quantity convertible to {unit}"),
+        )
+    })
+}
+
+fn diff(field: &str, mine: f64, theirs: Option<f64>, unit: &str, tolerance: f64) -> Json {
+    match theirs {
+        Some(t) if t != 0.0 => {
+            let pct = (mine - t) / t * 100.0;
+            json!({"field": field, "pharmacist": mine, "prescriber": t, "unit": unit,
+                   "difference_percent": pct, "within_tolerance": pct.abs() <= tolerance})
+        }
+        _ => json!({"field": field, "pharmacist": mine, "prescriber": theirs, "unit": unit,
+                    "difference_percent": null, "within_tolerance": theirs.is_none()}),
+    }
+}
+
+impl App {
+    async fn active_orders_of(
+        &self,
+        patient_id: &str,
+        except: Option<&str>,
+    ) -> Result<Vec<Json>, AppError> {
+        let mut tx = self.store().begin_snapshot().await?;
+        let orders = tx.find_by::<Order>("patient_id", text(patient_id)).await?;
+        tx.rollback().await?;
+        Ok(orders
+            .into_iter()
+            .filter(|o| Some(o.id.as_str()) != except)
+            .filter(|o| matches!(o.data.status, S::Signed | S::Verified | S::Prepared | S::Scheduled | S::InProgress))
+            .map(|o| json!({"medication": o.data.drug_id, "dose": format!("{} {}", o.data.dose, o.data.dose_unit), "route": o.data.route}))
+            .collect())
+    }
+
+    /// Runs the engine on an order request without storing anything (the screen's live
+    /// derivation): `{"patient_id", <order fields>}`.
+    pub async fn preview_order(&self, actor: &Actor, input: &Json) -> Result<Preview, AppError> {
+        actor.permit(Action::CreateOrder)?;
+        let mut f = Fields::new(input, "")?;
+        let patient_id = f
+            .opt_string("patient_id")?
+            .ok_or_else(|| AppError::invalid("patient_id", "", "required"))?;
+        let params = OrderParams::read(&mut f)?;
+        let _ = read_overrides(&mut f)?;
+        f.finish()?;
+        let now = crate::orders::now();
+        let ctx = self.context(&patient_id, now).await?;
+        let active = self.active_orders_of(&patient_id, None).await?;
+        Ok(Preview {
+            computed: self.compute(&ctx, &params, &active, now, None)?,
+        })
+    }
+
+    /// Creates a draft order: `{"patient_id", <order fields>, ["overrides": [{"code",
+    /// "reason"}]]}`. The dose comes from the engine; a hard stop blocks; each warning needs an
+    /// override with a reason. With an idempotency key, a retried submit returns the first
+    /// order instead of making a second.
+    pub async fn create_order(
+        &self,
+        actor: &Actor,
+        input: &Json,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, AppError> {
+        let (change, role) = change(actor, Action::CreateOrder, "order.create")?;
+        if let Some(k) = idempotency_key
+            && (k.is_empty() || k.len() > 200)
+        {
+            return Err(AppError::invalid(
+                "Idempotency-Key",
+                k,
+                "1 to 200 characters",
+            ));
+        }
+        let idem = idempotency_key.map(|k| (format!("{}:{k}", actor.user_id), request_hash(input)));
+        if let Some((key, hash)) = &idem
+            && let Some(existing) = self.replay(key, hash).await?
+        {
+            return Ok(Created {
+                order: existing,
+                replayed: true,
+            });
+        }
+        let mut f = Fields::new(input, "")?;
+        let patient_id = f
+            .opt_string("patient_id")?
+            .ok_or_else(|| AppError::invalid("patient_id", "", "required: the patient's id"))?;
+        let params = OrderParams::read(&mut f)?;
+        let overrides = read_overrides(&mut f)?;
+        f.finish()?;
+        let now = crate::orders::now();
+        let ctx = self.context(&patient_id, now).await?;
+        let active = self.active_orders_of(&patient_id, None).await?;
+        let computed = self.compute(&ctx, &params, &active, now, None)?;
+        let overrides_json =
+            apply_overrides(&computed, &overrides, &json!([]), actor, role.as_str(), now)?;
+        let row = Order {
+            patient_id: patient_id.clone(),
+            therapy_plan_id: None,
+            drug_id: params.medication.clone(),
+            dose: decimal(computed.dose)?,
+            dose_unit: computed.dose_unit.clone(),
+            route: params.route.clone(),
+            final_volume_ml: computed.volume_ml.map(decimal).transpose()?,
+            rate_ml_per_h: computed.rate_ml_per_h.map(decimal).transpose()?,
+            status: S::Draft,
+            prescriber_id: actor.user_id.clone(),
+            signed_at_us: None,
+            high_alert: computed.double_check,
+            pump_programme_json: pump_programme(&computed),
+            derivation_json: computed.derivation.clone(),
+            findings_json: Json::Array(computed.findings.clone()),
+            overrides_json,
+        };
+        let mut tx = self.store().begin().await?;
+        if let Some((key, hash)) = &idem {
+            // Under the writer lock (SQLite) or the unique key (PostgreSQL): a concurrent twin
+            // that committed first is found here, or makes our insert fail below.
+            if let Some(id) = Self::idem_lookup(&mut tx, key, hash).await? {
+                let order = load_order(&mut tx, &id).await?;
+                tx.rollback().await?;
+                return Ok(Created {
+                    order,
+                    replayed: true,
+                });
+            }
+        }
+        let order = tx
+            .insert(&change.derivation(computed.derivation.clone()), row)
+            .await?;
+        if let Some((key, hash)) = &idem {
+            let inserted = exec(
+                &mut tx,
+                "INSERT INTO app_idempotency (idem_key, request_hash, entity_id, created_at_us) VALUES ($1, $2, $3, $4) ON CONFLICT (idem_key) DO NOTHING",
+                &[text(key), text(hash), text(&order.id), int(now)],
+            )
+            .await?;
+            if inserted == 0 {
+                tx.rollback().await?;
+                return match self.replay(key, hash).await? {
+                    Some(order) => Ok(Created {
+                        order,
+                        replayed: true,
+                    }),
+                    None => Err(AppError::Internal("idempotency key vanished".into())),
+                };
+            }
+        }
+        tx.commit().await?;
+        Ok(Created {
+            order,
+            replayed: false,
+        })
+    }
+
+    async fn idem_lookup(tx: &mut Tx, key: &str, hash: &str) -> Result<Option<String>, AppError> {
+        let rows = fetch(
+            tx,
+            "SELECT entity_id, request_hash FROM app_idempotency WHERE idem_key = $1",
+            &[text(key)],
+            &[Kind::Text, Kind::Text],
+        )
+        .await?;
+        match rows.first() {
+            None => Ok(None),
+            Some(r) if as_text(&r[1]) == Some(hash) => Ok(as_text(&r[0]).map(str::to_string)),
+            Some(_) => Err(AppError::Conflict(
+                "this Idempotency-Key was already used for a different request; use a new key for a new order".into(),
+            )),
+        }
+    }
+
+    async fn replay(&self, key: &str, hash: &str) -> Result<Option<Stored<Order>>, AppError> {
+        let mut tx = self.store().begin_snapshot().await?;
+        let found = match Self::idem_lookup(&mut tx, key, hash).await? {
+            Some(id) => Some(load_order(&mut tx, &id).await?),
+            None => None,
+        };
+        tx.rollback().await?;
+        Ok(found)
+    }
+
+    /// One order as `actor` may see it (blind for a pharmacist before verification).
+    pub async fn get_order(&self, actor: &Actor, id: &str) -> Result<(OrderView, i64), AppError> {
+        actor.permit(Action::ReadClinical)?;
+        let o = self
+            .store()
+            .get::<Order>(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                entity: "order",
+                id: id.into(),
+            })?;
+        let view = if must_be_blind(actor, &o) {
+            OrderView::blind(&o)
+        } else {
+            OrderView::full(&o)
+        };
+        Ok((view, o.version))
+    }
+
+    /// Orders, optionally of one status or one patient, newest first (at most 500).
+    pub async fn list_orders(
+        &self,
+        actor: &Actor,
+        status: Option<&str>,
+        patient_id: Option<&str>,
+    ) -> Result<Vec<OrderView>, AppError> {
+        actor.permit(Action::ReadClinical)?;
+        let status = status.map(OrderStatus::parse).transpose()?;
+        let mut tx = self.store().begin_snapshot().await?;
+        let orders = match (status, patient_id) {
+            (_, Some(p)) => tx.find_by::<Order>("patient_id", text(p)).await?,
+            (Some(s), None) => tx.find_by::<Order>("status", text(s.as_str())).await?,
+            (None, None) => tx.list::<Order>().await?,
+        };
+        tx.rollback().await?;
+        Ok(orders
+            .iter()
+            .rev()
+            .filter(|o| status.is_none_or(|s| o.data.status == s))
+            .take(500)
+            .map(|o| {
+                if must_be_blind(actor, o) {
+                    OrderView::blind(o)
+                } else {
+                    OrderView::full(o)
+                }
+            })
+            .collect())
+    }
+
+    /// Replaces an order's request (`{<order fields>, ["overrides"]}`) and recomputes it. A
+    /// draft stays a draft; an order that was signed, verified, prepared or scheduled returns to
+    /// `signed` (signed by the editing prescriber) and must be verified again.
+    pub async fn edit_order(
+        &self,
+        actor: &Actor,
+        id: &str,
+        version: Option<i64>,
+        input: &Json,
+    ) -> Result<Stored<Order>, AppError> {
+        let (change, role) = change(actor, Action::EditOrder, "order.edit")?;
+        let version = need_version(version)?;
+        let mut f = Fields::new(input, "")?;
+        let params = OrderParams::read(&mut f)?;
+        let overrides = read_overrides(&mut f)?;
+        let reason = reason_of(&mut f, false)?;
+        f.finish()?;
+        let current = self
+            .store()
+            .get::<Order>(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                entity: "order",
+                id: id.into(),
+            })?;
+        check_version(&current, version)?;
+        require_state(
+            &current,
+            &[S::Draft, S::Signed, S::Verified, S::Prepared, S::Scheduled],
+            "edit",
+        )?;
+        let now = crate::orders::now();
+        let ctx = self.context(&current.data.patient_id, now).await?;
+        let active = self
+            .active_orders_of(&current.data.patient_id, Some(id))
+            .await?;
+        let computed = self.compute(&ctx, &params, &active, now, None)?;
+        let overrides_json = apply_overrides(
+            &computed,
+            &overrides,
+            &current.data.overrides_json,
+            actor,
+            role.as_str(),
+            now,
+        )?;
+        let status = if current.data.status == S::Draft {
+            S::Draft
+        } else {
+            S::Signed
+        };
+        let mut row = current.data.clone();
+        row.drug_id = params.medication.clone();
+        row.dose = decimal(computed.dose)?;
+        row.dose_unit = computed.dose_unit.clone();
+        row.route = params.route.clone();
+        row.final_volume_ml = computed.volume_ml.map(decimal).transpose()?;
+        row.rate_ml_per_h = computed.rate_ml_per_h.map(decimal).transpose()?;
+        row.status = status;
+        row.prescriber_id = actor.user_id.clone();
+        row.signed_at_us = if status == S::Signed { Some(now) } else { None };
+        row.high_alert = computed.double_check;
+        row.pump_programme_json = pump_programme(&computed);
+        row.derivation_json = computed.derivation.clone();
+        row.findings_json = Json::Array(computed.findings.clone());
+        row.overrides_json = overrides_json;
+        let mut change = change.derivation(computed.derivation.clone());
+        if let Some(r) = reason {
+            change = change.reason(r);
+        }
+        let mut tx = self.store().begin().await?;
+        let updated = tx.update(&change, id, version, row).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Re-runs the checks on an order's stored figures with the patient as recorded now.
+    async fn recheck(&self, o: &Stored<Order>) -> Result<Computed, AppError> {
+        let params = params_of(o)?;
+        let now = crate::orders::now();
+        let ctx = self.context(&o.data.patient_id, now).await?;
+        let active = self
+            .active_orders_of(&o.data.patient_id, Some(&o.id))
+            .await?;
+        self.compute(
+            &ctx,
+            &params,
+            &active,
+            now,
+            Some((number(&o.data.dose), &o.data.dose_unit)),
+        )
+    }
+
+    /// Signs a draft (its prescriber only): `{["overrides"]}`. The checks run again first.
+    pub async fn sign_order(
+        &self,
+        actor: &Actor,
+        id: &str,
+        version: Option<i64>,
+        input: &Json,
+    ) -> Result<Stored<Order>, AppError> {
+        let (change, role) = change(actor, Action::SignOrder, "order.sign")?;
+        let version = need_version(version)?;
+        let mut f = Fields::new(input, "")?;
+        let overrides = read_overrides(&mut f)?;
+        f.finish()?;
+        let o = self
+            .store()
+            .get::<Order>(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                entity: "order",
+                id: id.into(),
+            })?;
+        if o.data.prescriber_id != actor.user_id {
+            return Err(AppError::forbidden(
+                "sign an order",
+                "only the order's prescriber signs it",
+            ));
+        }
+        check_version(&o, version)?;
+        require_state(&o, &[S::Draft], "sign")?;
+        let computed = self.recheck(&o).await?;
+        let now = crate::orders::now();
+        let overrides_json = apply_overrides(
+            &computed,
+            &overrides,
+            &o.data.overrides_json,
+            actor,
+            role.as_str(),
+            now,
+        )?;
+        let mut row = o.data.clone();
+        row.status = S::Signed;
+        row.signed_at_us = Some(now);
+        row.findings_json = Json::Array(computed.findings);
+        row.overrides_json = overrides_json;
+        let mut tx = self.store().begin().await?;
+        let updated = tx.update(&change, id, version, row).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Blind verification by a pharmacist who is not the prescriber: `{"dose", ["volume"],
+    /// ["rate"], ["decision": "verify|reject"], ["note"], ["overrides"]}`. The pharmacist's own
+    /// figures are recorded first; the answer then shows the prescriber's and the differences.
+    /// Within the tolerance (and with no hard stop on re-check) the order becomes `verified`;
+    /// otherwise the verification is recorded as `rejected` and the order stays `signed`.
+    pub async fn verify_order(
+        &self,
+        actor: &Actor,
+        id: &str,
+        version: Option<i64>,
+        input: &Json,
+    ) -> Result<VerificationResult, AppError> {
+        let (change, role) = change(actor, Action::VerifyOrder, "order.verify")?;
+        let version = need_version(version)?;
+        let o = self
+            .store()
+            .get::<Order>(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                entity: "order",
+                id: id.into(),
+            })?;
+        if o.data.prescriber_id == actor.user_id {
+            return Err(AppError::forbidden(
+                "verify an order",
+                "separation of duties: the prescriber of an order cannot verify it",
+            ));
+        }
+        check_version(&o, version)?;
+        require_state(&o, &[S::Signed], "verify")?;
+        let mut f = Fields::new(input, "")?;
+        let dose_given = f.opt_string("dose")?.ok_or_else(|| {
+            AppError::invalid("dose", "", "required: your own dose, e.g. '350 mg'")
+        })?;
+        let volume_given = f.opt_string("volume")?;
+        let rate_given = f.opt_string("rate")?;
+        let decision = f
+            .opt_choice("decision", &["verify", "reject"])?
+            .unwrap_or_else(|| "verify".into());
+        let note = f.opt_string("note")?;
+        let overrides = read_overrides(&mut f)?;
+        f.finish()?;
+        Amount::parse(&dose_given).map_err(|e| {
+            AppError::invalid(
+                "dose",
+                dose_given.clone(),
+                format!("{e}; expected an amount such as '350 mg'"),
+            )
+        })?;
+        let tol = self.config().verification_tolerance_percent;
+        let mut differences = vec![diff(
+            "dose",
+            quantity_in("dose", &dose_given, &o.data.dose_unit)?,
+            Some(number(&o.data.dose)),
+            &o.data.dose_unit,
+            tol,
+        )];
+        if let Some(v) = &volume_given {
+            let mine = Volume::parse(v).map_err(|e| {
+                AppError::invalid(
+                    "volume",
+                    v.clone(),
+                    format!("{e}; expected a volume such as '250 mL'"),
+                )
+            })?;
+            differences.push(diff(
+                "volume",
+                mine.value(),
+                o.data.final_volume_ml.as_ref().map(number),
+                "mL",
+                tol,
+            ));
+        }
+        if let Some(r) = &rate_given {
+            let mine = VolumeRate::parse(r).map_err(|e| {
+                AppError::invalid(
+                    "rate",
+                    r.clone(),
+                    format!("{e}; expected a rate such as '125 mL/h'"),
+                )
+            })?;
+            differences.push(diff(
+                "rate",
+                mine.value(),
+                o.data.rate_ml_per_h.as_ref().map(number),
+                "mL/h",
+                tol,
+            ));
+        }
+        if o.data.final_volume_ml.is_some() && volume_given.is_none() {
+            return Err(AppError::invalid(
+                "volume",
+                "",
+                "required: your own final volume, the order has one",
+            ));
+        }
+        if o.data.rate_ml_per_h.is_some() && rate_given.is_none() {
+            return Err(AppError::invalid(
+                "rate",
+                "",
+                "required: your own rate, the order has one",
+            ));
+        }
+        let agree = differences.iter().all(|d| d["within_tolerance"] == true);
+        let now = crate::orders::now();
+        let verified = agree && decision == "verify";
+        let mut row = o.data.clone();
+        if verified {
+            let computed = self.recheck(&o).await?;
+            row.overrides_json = apply_overrides(
+                &computed,
+                &overrides,
+                &o.data.overrides_json,
+                actor,
+                role.as_str(),
+                now,
+            )?;
+            row.findings_json = Json::Array(computed.findings);
+            row.status = S::Verified;
+        }
+        let blind_entry = json!({"dose": dose_given, "volume": volume_given, "rate": rate_given});
+        let outcome = if verified { "verified" } else { "rejected" };
+        let mut tx = self.store().begin().await?;
+        let v = tx
+            .insert(
+                &Change::by(&actor.user_id, role.as_str()).action("verification.record"),
+                Verification {
+                    order_id: id.to_string(),
+                    pharmacist_id: actor.user_id.clone(),
+                    verified_at_us: now,
+                    outcome: outcome.to_string(),
+                    blind_entry_json: blind_entry,
+                    differences_json: Json::Array(differences.clone()),
+                    note,
+                },
+            )
+            .await?;
+        let order = if verified {
+            tx.update(&change, id, version, row).await?
+        } else {
+            // The order is unchanged; lock its version so a concurrent edit is not missed.
+            let current = tx.get_for_update::<Order>(id).await?;
+            check_version(&current, version)?;
+            current
+        };
+        tx.commit().await?;
+        Ok(VerificationResult {
+            outcome: outcome.to_string(),
+            tolerance_percent: tol,
+            differences,
+            order: OrderView::full(&order),
+            verification_id: v.id,
+        })
+    }
+
+    /// Moves an order to `to` for a simple step (hold, release, cancel, discontinue):
+    /// `{["reason"]}`.
+    pub async fn transition(
+        &self,
+        actor: &Actor,
+        id: &str,
+        version: Option<i64>,
+        step: &str,
+        input: &Json,
+    ) -> Result<Stored<Order>, AppError> {
+        let (action, from, to, reason_required): (Action, &[OrderStatus], OrderStatus, bool) =
+            match step {
+                "hold" => (
+                    Action::HoldOrder,
+                    &[S::Signed, S::Verified, S::Prepared, S::Scheduled],
+                    S::Held,
+                    true,
+                ),
+                "release" => (Action::ReleaseOrder, &[S::Held], S::Signed, false),
+                "cancel" => (
+                    Action::CancelOrder,
+                    &[
+                        S::Draft,
+                        S::Signed,
+                        S::Verified,
+                        S::Prepared,
+                        S::Scheduled,
+                        S::Held,
+                    ],
+                    S::Cancelled,
+                    true,
+                ),
+                "discontinue" => (
+                    Action::DiscontinueOrder,
+                    &[
+                        S::Verified,
+                        S::Prepared,
+                        S::Scheduled,
+                        S::InProgress,
+                        S::Held,
+                    ],
+                    S::Discontinued,
+                    true,
+                ),
+                other => {
+                    return Err(AppError::invalid(
+                        "step",
+                        other,
+                        "one of hold, release, cancel, discontinue",
+                    ));
+                }
+            };
+        let (change, _) = change(actor, action, &format!("order.{step}"))?;
+        let version = need_version(version)?;
+        let mut f = Fields::new(input, "")?;
+        let reason = reason_of(&mut f, reason_required)?;
+        f.finish()?;
+        let mut tx = self.store().begin().await?;
+        let o = load_order(&mut tx, id).await?;
+        check_version(&o, version)?;
+        require_state(&o, from, step)?;
+        let mut row = o.data.clone();
+        row.status = to;
+        let change = match reason {
+            Some(r) => change.reason(r),
+            None => change,
+        };
+        let updated = tx.update(&change, id, version, row).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Records the preparation of a verified order: `{"components": [{"product", ["gtin"],
+    /// "lot", "expiry_date": "YYYY-MM-DD", "quantity": "350 mg"}], "final_volume": "250 mL",
+    /// "beyond_use_at": "…Z"}`. An expired component blocks. The order becomes `prepared`, or
+    /// `scheduled` when an appointment is already booked for it.
+    pub async fn prepare(
+        &self,
+        actor: &Actor,
+        order_id: &str,
+        version: Option<i64>,
+        input: &Json,
+    ) -> Result<(Stored<Preparation>, Stored<Order>), AppError> {
+        let (change, role) = change(actor, Action::Prepare, "preparation.record")?;
+        let version = need_version(version)?;
+        let now = crate::orders::now();
+        let today = crate::time::date_from_us(now);
+        let mut f = Fields::new(input, "")?;
+        let mut components = Vec::new();
+        let items = f.opt_array("components")?.unwrap_or_default();
+        if items.is_empty() {
+            return Err(AppError::invalid(
+                "components",
+                "[]",
+                "at least one product with its lot",
+            ));
+        }
+        for (path, item) in items {
+            let mut c = Fields::new(item, &path)?;
+            let req = |c: &mut Fields, k: &str, what: &str| -> Result<String, AppError> {
+                let p = c.path_of(k);
+                c.opt_string(k)?
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| AppError::invalid(p, "", format!("required: {what}")))
+            };
+            let product = req(&mut c, "product", "the product name")?;
+            let gtin = c.opt_string("gtin")?;
+            let lot = req(&mut c, "lot", "the lot number")?;
+            let expiry_date = req(&mut c, "expiry_date", "the expiry date YYYY-MM-DD")?;
+            parse_date(&format!("{path}.expiry_date"), &expiry_date)?;
+            let quantity = req(&mut c, "quantity", "the quantity used, e.g. '350 mg'")?;
+            let q = infusio_core::units::parse_quantity(&quantity).map_err(|e| {
+                AppError::invalid(format!("{path}.quantity"), quantity.clone(), e.to_string())
+            })?;
+            c.finish()?;
+            if expiry_date < today {
+                return Err(AppError::Blocked {
+                    code: "preparation.expired_component",
+                    message: format!("{product} lot {lot} expired on {expiry_date}"),
+                    findings: json!([{"code": "preparation.expired_component", "severity": "hard_stop", "message": format!("{product} lot {lot} expired on {expiry_date}")}]),
+                });
+            }
+            components.push((product, gtin, lot, expiry_date, q));
+        }
+        let final_volume = f.quantity(
+            "final_volume",
+            "the final volume, e.g. '250 mL'",
+            Volume::from_quantity,
+        )?;
+        let bud = opt_instant(&mut f, "beyond_use_at")?.ok_or_else(|| {
+            AppError::invalid(
+                "beyond_use_at",
+                "",
+                "required: the beyond-use date and time (UTC)",
+            )
+        })?;
+        f.finish()?;
+        if bud <= now {
+            return Err(AppError::invalid(
+                "beyond_use_at",
+                iso_from_us(bud),
+                "a time after now",
+            ));
+        }
+        if final_volume.value() <= 0.0 {
+            return Err(AppError::invalid(
+                "final_volume",
+                final_volume.value().to_string(),
+                "a volume above 0 mL",
+            ));
+        }
+        let mut tx = self.store().begin().await?;
+        let o = load_order(&mut tx, order_id).await?;
+        check_version(&o, version)?;
+        require_state(&o, &[S::Verified], "prepare")?;
+        let concentration = number(&o.data.dose) / final_volume.value();
+        let prep = tx
+            .insert(
+                &change,
+                Preparation {
+                    order_id: order_id.to_string(),
+                    prepared_by: actor.user_id.clone(),
+                    checked_by: None,
+                    prepared_at_us: now,
+                    beyond_use_at_us: bud,
+                    final_volume_ml: decimal(final_volume.value())?,
+                    concentration: decimal(concentration)?,
+                    concentration_unit: format!("{}/mL", o.data.dose_unit),
+                    status: "prepared".into(),
+                    waste_json: None,
+                },
+            )
+            .await?;
+        for (product, gtin, lot, expiry_date, q) in components {
+            tx.insert(
+                &change,
+                PreparationComponent {
+                    preparation_id: prep.id.clone(),
+                    product,
+                    gtin,
+                    lot,
+                    expiry_date,
+                    quantity: decimal(q.value)?,
+                    quantity_unit: q.unit.spelling(),
+                },
+            )
+            .await?;
+        }
+        let booked = tx
+            .find_by::<Appointment>("order_id", text(order_id))
+            .await?
+            .iter()
+            .any(|a| a.data.status == "booked");
+        let mut row = o.data.clone();
+        row.status = if booked { S::Scheduled } else { S::Prepared };
+        let order = tx
+            .update(
+                &Change::by(&actor.user_id, role.as_str()).action("order.prepared"),
+                order_id,
+                version,
+                row,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok((prep, order))
+    }
+
+    /// Books a chair: `{"patient_id", ["order_id"], "chair", "start_at", "end_at"}` (UTC). A
+    /// chair is never double-booked. A prepared order becomes `scheduled`.
+    pub async fn book_appointment(
+        &self,
+        actor: &Actor,
+        input: &Json,
+    ) -> Result<Stored<Appointment>, AppError> {
+        let (change, role) = change(actor, Action::BookAppointment, "appointment.book")?;
+        let mut f = Fields::new(input, "")?;
+        let patient_id = f
+            .opt_string("patient_id")?
+            .ok_or_else(|| AppError::invalid("patient_id", "", "required"))?;
+        let order_id = f.opt_string("order_id")?;
+        let chair = f
+            .opt_string("chair")?
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| AppError::invalid("chair", "", "required: the chair, e.g. 'C1'"))?;
+        let start = opt_instant(&mut f, "start_at")?
+            .ok_or_else(|| AppError::invalid("start_at", "", "required (UTC)"))?;
+        let end = opt_instant(&mut f, "end_at")?
+            .ok_or_else(|| AppError::invalid("end_at", "", "required (UTC)"))?;
+        f.finish()?;
+        if end <= start {
+            return Err(AppError::invalid(
+                "end_at",
+                iso_from_us(end),
+                "a time after start_at",
+            ));
+        }
+        let mut tx = self.store().begin().await?;
+        if tx.get::<Patient>(&patient_id).await?.is_none() {
+            return Err(AppError::NotFound {
+                entity: "patient",
+                id: patient_id,
+            });
+        }
+        let clash = fetch(
+            &mut tx,
+            "SELECT id FROM appointments WHERE chair = $1 AND status IN ('booked', 'arrived') AND start_at_us < $2 AND end_at_us > $3",
+            &[text(&chair), int(end), int(start)],
+            &[Kind::Text],
+        )
+        .await?;
+        if !clash.is_empty() {
+            return Err(AppError::Conflict(format!(
+                "chair {chair} is already booked in that time"
+            )));
+        }
+        let appointment = tx
+            .insert(
+                &change,
+                Appointment {
+                    patient_id: patient_id.clone(),
+                    order_id: order_id.clone(),
+                    chair,
+                    start_at_us: start,
+                    end_at_us: end,
+                    status: "booked".into(),
+                },
+            )
+            .await?;
+        if let Some(oid) = &order_id {
+            let o = load_order(&mut tx, oid).await?;
+            if o.data.patient_id != patient_id {
+                return Err(AppError::invalid(
+                    "order_id",
+                    oid.clone(),
+                    "an order of this patient",
+                ));
+            }
+            if o.data.status == S::Prepared {
+                let mut row = o.data.clone();
+                row.status = S::Scheduled;
+                tx.update(
+                    &Change::by(&actor.user_id, role.as_str()).action("order.scheduled"),
+                    oid,
+                    o.version,
+                    row,
+                )
+                .await?;
+            } else if !matches!(o.data.status, S::Draft | S::Signed | S::Verified) {
+                return Err(AppError::state(
+                    "order.invalid_state",
+                    format!("cannot book an order that is {}", o.data.status),
+                ));
+            }
+        }
+        tx.commit().await?;
+        Ok(appointment)
+    }
+
+    /// The appointments starting on one UTC day (`YYYY-MM-DD`), by start time.
+    pub async fn appointments_on(
+        &self,
+        actor: &Actor,
+        date: &str,
+    ) -> Result<Vec<Stored<Appointment>>, AppError> {
+        actor.permit(Action::ReadClinical)?;
+        let (y, m, d) = parse_date("date", date)?;
+        let start = crate::time::days_from_civil(y, m, d) * 86_400 * 1_000_000;
+        let end = start + 86_400 * 1_000_000;
+        let mut tx = self.store().begin_snapshot().await?;
+        let mut all: Vec<_> = tx
+            .list::<Appointment>()
+            .await?
+            .into_iter()
+            .filter(|a| a.data.start_at_us >= start && a.data.start_at_us < end)
+            .collect();
+        tx.rollback().await?;
+        all.sort_by_key(|a| a.data.start_at_us);
+        Ok(all)
+    }
+
+    /// Starts an administration at the bedside with the five rights checked:
+    /// `{"wristband", "bag", "dose", "route", "pump": {"rate", "vtbi"},
+    /// ["second_nurse": {"username", "password"}]}`. Any mismatch blocks, naming each one.
+    pub async fn start_administration(
+        &self,
+        actor: &Actor,
+        order_id: &str,
+        version: Option<i64>,
+        input: &Json,
+    ) -> Result<(Stored<Administration>, Stored<Order>), AppError> {
+        let (change, role) = change(actor, Action::Administer, "administration.start")?;
+        let version = need_version(version)?;
+        let mut f = Fields::new(input, "")?;
+        let s = |f: &mut Fields, k: &str, what: &str| -> Result<String, AppError> {
+            let p = f.path_of(k);
+            f.opt_string(k)?
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| AppError::invalid(p, "", format!("required: {what}")))
+        };
+        let wristband = s(&mut f, "wristband", "the wristband barcode as scanned")?;
+        let bag = s(&mut f, "bag", "the bag barcode as scanned")?;
+        let dose_given = s(&mut f, "dose", "the dose on the label, e.g. '350 mg'")?;
+        let route = s(&mut f, "route", "the route")?;
+        let mut pump = f.opt_object("pump")?.ok_or_else(|| {
+            AppError::invalid(
+                "pump",
+                "",
+                "required: the programme as keyed on the pump, {\"rate\", \"vtbi\"}",
+            )
+        })?;
+        let pump_rate = pump.quantity(
+            "rate",
+            "the rate keyed, e.g. '125 mL/h'",
+            VolumeRate::from_quantity,
+        )?;
+        let pump_vtbi = pump.quantity(
+            "vtbi",
+            "the volume to be infused keyed, e.g. '250 mL'",
+            Volume::from_quantity,
+        )?;
+        pump.finish()?;
+        let second = match f.opt_object("second_nurse")? {
+            Some(mut s2) => {
+                let u = s2.opt_string("username")?.unwrap_or_default();
+                let p = s2.opt_string("password")?.unwrap_or_default();
+                s2.finish()?;
+                Some((u, p))
+            }
+            None => None,
+        };
+        f.finish()?;
+        let dose_mine_text = dose_given.clone();
+
+        let now = crate::orders::now();
+        let mut tx = self.store().begin_snapshot().await?;
+        let o = load_order(&mut tx, order_id).await?;
+        let patient = tx
+            .get::<Patient>(&o.data.patient_id)
+            .await?
+            .ok_or_else(|| AppError::Internal("order without patient".into()))?;
+        let preps = tx
+            .find_by::<Preparation>("order_id", text(order_id))
+            .await?;
+        let appts = tx
+            .find_by::<Appointment>("order_id", text(order_id))
+            .await?;
+        let mut components = Vec::new();
+        if let Some(p) = preps.iter().rev().find(|p| p.data.status == "prepared") {
+            components = tx
+                .find_by::<PreparationComponent>("preparation_id", text(&p.id))
+                .await?;
+        }
+        tx.rollback().await?;
+        check_version(&o, version)?;
+        require_state(
+            &o,
+            &[S::Scheduled, S::Prepared],
+            "start the administration of",
+        )?;
+        let prep = preps
+            .iter()
+            .rev()
+            .find(|p| p.data.status == "prepared")
+            .ok_or_else(|| {
+                AppError::state("preparation.missing", "no prepared product for this order")
+            })?;
+
+        let mut problems: Vec<Json> = Vec::new();
+        let mut problem = |code: &str, message: String| {
+            problems.push(json!({"code": code, "severity": "hard_stop", "message": message}))
+        };
+        if wristband != patient.data.mrn {
+            problem(
+                "five_rights.patient",
+                format!(
+                    "wristband {wristband} is not this order's patient (MRN {})",
+                    patient.data.mrn
+                ),
+            );
+        }
+        let bag_ok = bag == prep.id
+            || components
+                .iter()
+                .any(|c| c.data.gtin.as_deref() == Some(bag.as_str()));
+        if !bag_ok {
+            problem(
+                "five_rights.drug",
+                format!("bag {bag} is not the preparation of this order"),
+            );
+        }
+        if prep.data.beyond_use_at_us <= now {
+            problem(
+                "five_rights.beyond_use_date",
+                format!(
+                    "the preparation's beyond-use time {} has passed",
+                    iso_from_us(prep.data.beyond_use_at_us)
+                ),
+            );
+        }
+        match quantity_in("dose", &dose_mine_text, &o.data.dose_unit) {
+            Ok(v) if (v - number(&o.data.dose)).abs() <= number(&o.data.dose).abs() * 1e-3 => {}
+            Ok(v) => problem(
+                "five_rights.dose",
+                format!(
+                    "dose {} {} differs from the order's {} {}",
+                    num_text(v),
+                    o.data.dose_unit,
+                    o.data.dose,
+                    o.data.dose_unit
+                ),
+            ),
+            Err(e) => return Err(e),
+        }
+        if !route.eq_ignore_ascii_case(&o.data.route) {
+            problem(
+                "five_rights.route",
+                format!("route {route} differs from the order's {}", o.data.route),
+            );
+        }
+        if let Some(a) = appts.iter().find(|a| a.data.status == "booked") {
+            let window = self.config().administration_window_min * 60 * 1_000_000;
+            if (now - a.data.start_at_us).abs() > window {
+                problem(
+                    "five_rights.time",
+                    format!(
+                        "now is outside ±{} min of the appointment at {}",
+                        self.config().administration_window_min,
+                        iso_from_us(a.data.start_at_us)
+                    ),
+                );
+            }
+        }
+        let ordered_rate = o.data.rate_ml_per_h.as_ref().map(number);
+        let ordered_vtbi = o.data.final_volume_ml.as_ref().map(number);
+        if let Some(r) = ordered_rate
+            && (pump_rate.value() - r).abs() > 0.05
+        {
+            problem(
+                "pump.rate_mismatch",
+                format!(
+                    "pump rate {} mL/h differs from the ordered {} mL/h",
+                    num_text(pump_rate.value()),
+                    num_text(r)
+                ),
+            );
+        }
+        if let Some(v) = ordered_vtbi
+            && (pump_vtbi.value() - v).abs() > 0.5
+        {
+            problem(
+                "pump.vtbi_mismatch",
+                format!(
+                    "pump VTBI {} mL differs from the ordered {} mL",
+                    num_text(pump_vtbi.value()),
+                    num_text(v)
+                ),
+            );
+        }
+        // The safety checks again, with the day's labs and weight.
+        let recheck = self.recheck(&o).await?;
+        for h in recheck.hard_stops() {
+            problems.push(h);
+        }
+        let mut second_nurse_id = None;
+        if o.data.high_alert {
+            match &second {
+                None => problems.push(json!({"code": "double_check.required", "severity": "hard_stop", "message": "a high-alert drug needs a second nurse's independent double check"})),
+                Some((u, p)) => match self.sign_in_check(u, p).await {
+                    Ok(a) if a.user_id == actor.user_id => {
+                        return Err(AppError::forbidden("double check", "the second check must be made by a different nurse"));
+                    }
+                    Ok(a) if a.has(Role::Nurse) => second_nurse_id = Some(a.user_id),
+                    Ok(_) => return Err(AppError::forbidden("double check", "the second checker must be a nurse")),
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        if !problems.is_empty() {
+            return Err(AppError::Blocked {
+                code: "administration.blocked",
+                message: format!(
+                    "administration blocked: {}",
+                    problems
+                        .iter()
+                        .filter_map(|p| p["message"].as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                findings: Json::Array(problems),
+            });
+        }
+        let mut tx = self.store().begin().await?;
+        let o = load_order(&mut tx, order_id).await?;
+        check_version(&o, version)?;
+        let admin = tx
+            .insert(
+                &change,
+                Administration {
+                    order_id: order_id.to_string(),
+                    preparation_id: prep.id.clone(),
+                    appointment_id: appts.iter().find(|a| a.data.status == "booked").map(|a| a.id.clone()),
+                    nurse_id: actor.user_id.clone(),
+                    second_nurse_id,
+                    wristband_scan: wristband,
+                    bag_scan: bag,
+                    pump_programme_json: json!({"rate_ml_per_h": pump_rate.value(), "vtbi_ml": pump_vtbi.value()}),
+                    started_at_us: now,
+                    stopped_at_us: None,
+                    status: "in_progress".into(),
+                    stop_reason: None,
+                },
+            )
+            .await?;
+        let p = tx.get_for_update::<Preparation>(&prep.id).await?;
+        let mut prow = p.data.clone();
+        prow.status = "administered".into();
+        tx.update(
+            &Change::by(&actor.user_id, role.as_str()).action("preparation.administered"),
+            &p.id,
+            p.version,
+            prow,
+        )
+        .await?;
+        if let Some(a) = appts.iter().find(|a| a.data.status == "booked") {
+            let current = tx.get_for_update::<Appointment>(&a.id).await?;
+            let mut arow = current.data.clone();
+            arow.status = "arrived".into();
+            tx.update(
+                &Change::by(&actor.user_id, role.as_str()).action("appointment.arrived"),
+                &a.id,
+                current.version,
+                arow,
+            )
+            .await?;
+        }
+        let mut row = o.data.clone();
+        row.status = S::InProgress;
+        let order = tx
+            .update(
+                &Change::by(&actor.user_id, role.as_str()).action("order.start"),
+                order_id,
+                version,
+                row,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok((admin, order))
+    }
+
+    /// Checks a second nurse's credentials without opening a session (failures count towards
+    /// their lockout).
+    async fn sign_in_check(&self, username: &str, password: &str) -> Result<Actor, AppError> {
+        let s = self
+            .sign_in(username, password, crate::auth::SessionKind::Bearer)
+            .await?;
+        self.sign_out(&s.token).await?;
+        Ok(Actor {
+            user_id: s.user.id,
+            username: s.user.username,
+            display_name: s.user.display_name,
+            roles: s.user.roles,
+        })
+    }
+
+    /// Records a rate change, titration step, vitals, reaction (grade 1–5) or note:
+    /// `{"kind", ["rate": "x mL/h"], ["grade"], ["detail": {...}]}`.
+    pub async fn record_event(
+        &self,
+        actor: &Actor,
+        administration_id: &str,
+        input: &Json,
+    ) -> Result<Stored<AdministrationEvent>, AppError> {
+        let (change, _) = change(actor, Action::Administer, "administration.event")?;
+        let mut f = Fields::new(input, "")?;
+        let kind = f.choice(
+            "kind",
+            &["rate_change", "titration", "vitals", "reaction", "note"],
+        )?;
+        let rate = f.opt_quantity(
+            "rate",
+            "a rate such as '125 mL/h'",
+            VolumeRate::from_quantity,
+        )?;
+        let grade = f.opt_number("grade")?;
+        let detail = f.raw("detail").cloned().unwrap_or(json!({}));
+        f.finish()?;
+        if matches!(kind.as_str(), "rate_change" | "titration") && rate.is_none() {
+            return Err(AppError::invalid(
+                "rate",
+                "",
+                "required for a rate change or titration step",
+            ));
+        }
+        let grade = match (kind.as_str(), grade) {
+            ("reaction", Some(g)) if (1.0..=5.0).contains(&g) && g.fract() == 0.0 => Some(g as i64),
+            ("reaction", g) => {
+                return Err(AppError::invalid(
+                    "grade",
+                    g.map(|g| g.to_string()).unwrap_or_default(),
+                    "required for a reaction: a whole grade from 1 to 5 (CTCAE)",
+                ));
+            }
+            (_, Some(g)) => {
+                return Err(AppError::invalid(
+                    "grade",
+                    g.to_string(),
+                    "only a reaction has a grade",
+                ));
+            }
+            (_, None) => None,
+        };
+        let mut tx = self.store().begin().await?;
+        let a = tx
+            .get::<Administration>(administration_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                entity: "administration",
+                id: administration_id.into(),
+            })?;
+        if a.data.status != "in_progress" {
+            return Err(AppError::state(
+                "administration.not_running",
+                format!("the administration is {}", a.data.status),
+            ));
+        }
+        let e = tx
+            .insert(
+                &change,
+                AdministrationEvent {
+                    administration_id: administration_id.to_string(),
+                    kind,
+                    at_us: crate::orders::now(),
+                    recorded_by: actor.user_id.clone(),
+                    rate_ml_per_h: rate.map(|r| decimal(r.value())).transpose()?,
+                    reaction_grade: grade,
+                    detail_json: detail,
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(e)
+    }
+
+    /// Ends an administration: `{"outcome": "completed" | "stopped", ["reason"]}`. Completed
+    /// completes the order; stopped (reason required) discontinues it.
+    pub async fn finish_administration(
+        &self,
+        actor: &Actor,
+        administration_id: &str,
+        input: &Json,
+    ) -> Result<(Stored<Administration>, Stored<Order>), AppError> {
+        let (change, role) = change(actor, Action::Administer, "administration.finish")?;
+        let mut f = Fields::new(input, "")?;
+        let outcome = f.choice("outcome", &["completed", "stopped"])?;
+        let reason = reason_of(&mut f, outcome == "stopped")?;
+        f.finish()?;
+        let now = crate::orders::now();
+        let mut tx = self.store().begin().await?;
+        let a = tx
+            .get_for_update::<Administration>(administration_id)
+            .await?;
+        if a.data.status != "in_progress" {
+            return Err(AppError::state(
+                "administration.not_running",
+                format!("the administration is {}", a.data.status),
+            ));
+        }
+        let mut arow = a.data.clone();
+        arow.status = outcome.clone();
+        arow.stopped_at_us = Some(now);
+        arow.stop_reason = reason.clone();
+        let change = match &reason {
+            Some(r) => change.reason(r.clone()),
+            None => change,
+        };
+        let admin = tx
+            .update(&change, administration_id, a.version, arow)
+            .await?;
+        let o = tx.get_for_update::<Order>(&a.data.order_id).await?;
+        let mut row = o.data.clone();
+        row.status = if outcome == "completed" {
+            S::Completed
+        } else {
+            S::Discontinued
+        };
+        let order = tx
+            .update(
+                &Change::by(&actor.user_id, role.as_str()).action(format!("order.{outcome}")),
+                &o.id,
+                o.version,
+                row,
+            )
+            .await?;
+        if let Some(aid) = &a.data.appointment_id {
+            let ap = tx.get_for_update::<Appointment>(aid).await?;
+            let mut aprow = ap.data.clone();
+            aprow.status = "completed".into();
+            tx.update(
+                &Change::by(&actor.user_id, role.as_str()).action("appointment.completed"),
+                aid,
+                ap.version,
+                aprow,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((admin, order))
+    }
+
+    /// Recalls: every patient who received a product of `lot`, with the order and preparation.
+    pub async fn lot_trace(&self, actor: &Actor, lot: &str) -> Result<Vec<Json>, AppError> {
+        actor.permit(Action::ReadClinical)?;
+        let mut tx = self.store().begin_snapshot().await?;
+        let comps = tx.find_by::<PreparationComponent>("lot", text(lot)).await?;
+        let mut out = Vec::new();
+        for c in comps {
+            if let Some(p) = tx.get::<Preparation>(&c.data.preparation_id).await?
+                && let Some(o) = tx.get::<Order>(&p.data.order_id).await?
+            {
+                out.push(json!({"patient_id": o.data.patient_id, "order_id": o.id, "preparation_id": p.id,
+                    "product": c.data.product, "lot": c.data.lot, "preparation_status": p.data.status}));
+            }
+        }
+        tx.rollback().await?;
+        Ok(out)
+    }
+
+    /// The audit chain's verification report (administrators and pharmacists).
+    pub async fn audit_verify(
+        &self,
+        actor: &Actor,
+    ) -> Result<infusio_store::VerifyReport, AppError> {
+        actor.permit(Action::ReadAudit)?;
+        Ok(self.store().verify_audit().await?)
+    }
+
+    /// The audit chain head.
+    pub async fn audit_head(&self, actor: &Actor) -> Result<infusio_store::AuditHead, AppError> {
+        actor.permit(Action::ReadAudit)?;
+        Ok(self.store().audit_head().await?)
+    }
+}

@@ -1,0 +1,141 @@
+//! `infusio-server`: the HTTP JSON API of Infusio.
+//!
+//! Invariants:
+//! - This is the only crate that knows HTTP: status codes, headers, cookies, ETags. The rules
+//!   (who may do what, from which state, what blocks) live in `infusio-app`; a handler reads
+//!   the request, calls one workflow function and writes its answer.
+//! - Every route but `/healthz`, `/api/openapi.json` and sign-in needs a session (cookie) or
+//!   an API token (bearer); a cookie-authenticated change must carry the session's CSRF token
+//!   and, when the browser sends one, a same-host `Origin`.
+//! - Every refusal is one JSON problem document ([`error::ApiError`]); internal details are
+//!   logged, never returned.
+
+pub mod error;
+mod routes;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use infusio_app::App;
+
+pub use error::ApiError;
+
+/// The OpenAPI document served at `/api/openapi.json` (maintained by hand beside the routes; a
+/// test checks that it lists every route).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "infusio_session";
+
+/// HTTP settings. Every field documents its default.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Default true; turn it off only
+    /// for plain HTTP on the loopback interface (`infusio serve` does so for 127.0.0.1).
+    pub secure_cookies: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            secure_cookies: true,
+        }
+    }
+}
+
+/// What every handler sees.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub config: ServerConfig,
+}
+
+/// The router with every route and the request log.
+pub fn router(app: App, config: ServerConfig) -> Router {
+    routes::routes()
+        .with_state(AppState { app, config })
+        .layer(axum::middleware::from_fn(log_request))
+}
+
+/// One structured log line per request: method, route pattern (never the ids or query, which
+/// may identify a patient), status and latency.
+async fn log_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".to_string());
+    let res = next.run(req).await;
+    tracing::info!(
+        %method,
+        route,
+        status = res.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    res
+}
+
+/// Serves `router` on `addr` until `shutdown` completes, then lets requests in flight finish.
+pub async fn serve(
+    addr: SocketAddr,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    serve_on(listener, router, shutdown).await
+}
+
+/// Like [`serve`] on an already bound listener (tests bind port 0).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Installs the log subscriber: one line per event on standard error; the level comes from
+/// `INFUSIO_LOG` (`error`, `warn`, `info` (default), `debug`, `trace`).
+pub fn init_logging() {
+    let level = std::env::var("INFUSIO_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

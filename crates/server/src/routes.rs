@@ -1,0 +1,613 @@
+//! The routes: each handler reads the request, calls one workflow function and writes its
+//! answer (with the ETag of the record it returns).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use infusio_app::auth::{Session, SessionKind};
+use infusio_app::orders::OrderView;
+use infusio_app::{Actor, AppError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, AppState, OPENAPI, SESSION_COOKIE};
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Every route, in the order of the OpenAPI document.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/auth/sign-in", post(sign_in))
+        .route("/api/auth/sign-out", post(sign_out))
+        .route("/api/auth/me", get(me))
+        .route("/api/users", get(list_users).post(create_user))
+        .route("/api/patients", get(search_patients).post(create_patient))
+        .route("/api/patients/{id}", get(chart))
+        .route("/api/patients/{id}/measurements", post(add_measurement))
+        .route("/api/patients/{id}/labs", post(add_lab))
+        .route("/api/patients/{id}/allergies", post(add_allergy))
+        .route("/api/orders", get(list_orders).post(create_order))
+        .route("/api/orders/preview", post(preview_order))
+        .route("/api/orders/{id}", get(get_order).put(edit_order))
+        .route("/api/orders/{id}/sign", post(sign_order))
+        .route("/api/orders/{id}/verify", post(verify_order))
+        .route("/api/orders/{id}/hold", post(hold))
+        .route("/api/orders/{id}/release", post(release))
+        .route("/api/orders/{id}/cancel", post(cancel))
+        .route("/api/orders/{id}/discontinue", post(discontinue))
+        .route("/api/orders/{id}/preparations", post(prepare))
+        .route(
+            "/api/orders/{id}/administrations",
+            post(start_administration),
+        )
+        .route("/api/administrations/{id}/events", post(record_event))
+        .route(
+            "/api/administrations/{id}/finish",
+            post(finish_administration),
+        )
+        .route(
+            "/api/appointments",
+            get(appointments).post(book_appointment),
+        )
+        .route("/api/lots/{lot}", get(lot_trace))
+        .route("/api/audit/verify", get(audit_verify))
+        .route("/api/audit/head", get(audit_head))
+        .fallback(not_found)
+}
+
+/// The signed-in caller. Extracting it authenticates the request (cookie or bearer token)
+/// and, for a cookie session making a change, checks the CSRF token and the Origin.
+pub(crate) struct Authed(pub Session);
+
+impl Authed {
+    fn actor(&self) -> &Actor {
+        &self.0.actor
+    }
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(|t| t.trim().to_string())
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (token, via_cookie) = match bearer(&parts.headers) {
+            Some(t) => (t, false),
+            None => (
+                cookie_value(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?,
+                true,
+            ),
+        };
+        let session = state.app.session(&token).await?;
+        let expected = if via_cookie {
+            SessionKind::Cookie
+        } else {
+            SessionKind::Bearer
+        };
+        if session.kind != expected {
+            // A cookie token sent as a bearer token (or the reverse) is refused: the CSRF rule
+            // depends on how the token travels.
+            return Err(AppError::Unauthenticated.into());
+        }
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if via_cookie && !safe {
+            let header_token = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
+            if header_token != Some(session.csrf_token.as_str()) {
+                return Err(AppError::forbidden(
+                    "change with a cookie session",
+                    "missing or wrong X-CSRF-Token",
+                )
+                .into());
+            }
+            if let Some(origin) = parts
+                .headers
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok())
+            {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let origin_host = origin.split("://").nth(1).unwrap_or("");
+                if origin_host != host {
+                    return Err(AppError::forbidden(
+                        "change with a cookie session",
+                        "cross-origin request",
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(Authed(session))
+    }
+}
+
+fn body(bytes: &Bytes) -> Result<Value, ApiError> {
+    if bytes.is_empty() {
+        return Ok(json!({}));
+    }
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        AppError::invalid(
+            "(body)",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
+            format!("a JSON object: {e}"),
+        )
+    })?;
+    if !v.is_object() {
+        return Err(AppError::invalid("(body)", v.to_string(), "a JSON object").into());
+    }
+    Ok(v)
+}
+
+/// `If-Match: "3"` (or `W/"3"`) → 3.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or("");
+    let inner = text.trim().trim_start_matches("W/").trim_matches('"');
+    inner.parse::<i64>().map(Some).map_err(|_| {
+        AppError::invalid(
+            "If-Match",
+            text,
+            "the ETag of the record you read, e.g. \"3\"",
+        )
+        .into()
+    })
+}
+
+fn with_etag(status: StatusCode, version: i64, value: Value) -> Response {
+    let mut res = (status, Json(value)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(v)
+        .map_err(|e| AppError::Internal(format!("serialising a response: {e}")).into())
+}
+
+async fn not_found() -> ApiError {
+    AppError::NotFound {
+        entity: "route",
+        id: "(this path)".into(),
+    }
+    .into()
+}
+
+async fn healthz(State(s): State<AppState>) -> ApiResult {
+    let head = s.app.store().audit_head().await?;
+    Ok(Json(
+        json!({"status": "ok", "backend": s.app.store().backend().as_str(), "audit_seq": head.seq}),
+    )
+    .into_response())
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    username: String,
+    password: String,
+    /// `cookie` (default, for browsers) or `token` (for API clients).
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+async fn sign_in(State(s): State<AppState>, bytes: Bytes) -> ApiResult {
+    let v = body(&bytes)?;
+    let req: SignIn = serde_json::from_value(v).map_err(|e| {
+        AppError::invalid(
+            "(body)",
+            "",
+            format!("{{\"username\", \"password\", [\"mode\": \"cookie|token\"]}}: {e}"),
+        )
+    })?;
+    let kind = match req.mode.as_deref() {
+        None | Some("cookie") => SessionKind::Cookie,
+        Some("token") => SessionKind::Bearer,
+        Some(other) => return Err(AppError::invalid("mode", other, "cookie or token").into()),
+    };
+    let session = s.app.sign_in(&req.username, &req.password, kind).await?;
+    let mut out = json!({"user": session.user, "csrf_token": session.csrf_token, "expires_at_us": session.expires_at_us});
+    if kind == SessionKind::Bearer {
+        out["token"] = json!(session.token);
+        return Ok(Json(out).into_response());
+    }
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{}",
+        session.token,
+        if s.config.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    let mut res = Json(out).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+async fn sign_out(State(s): State<AppState>, headers: HeaderMap, _auth: Authed) -> ApiResult {
+    if let Some(t) = bearer(&headers).or_else(|| cookie_value(&headers, SESSION_COOKIE)) {
+        s.app.sign_out(&t).await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("infusio_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(res)
+}
+
+async fn me(auth: Authed) -> ApiResult {
+    let a = auth.actor();
+    Ok(Json(json!({"id": a.user_id, "username": a.username, "display_name": a.display_name, "roles": a.roles, "csrf_token": auth.0.csrf_token})).into_response())
+}
+
+async fn list_users(State(s): State<AppState>, auth: Authed) -> ApiResult {
+    Ok(Json(to_json(&s.app.list_users(auth.actor()).await?)?).into_response())
+}
+
+async fn create_user(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
+    let user = s.app.create_user_json(auth.actor(), &body(&bytes)?).await?;
+    Ok((StatusCode::CREATED, Json(to_json(&user)?)).into_response())
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn search_patients(
+    State(s): State<AppState>,
+    auth: Authed,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult {
+    Ok(Json(to_json(&s.app.search_patients(auth.actor(), &q.q).await?)?).into_response())
+}
+
+async fn create_patient(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
+    let p = s.app.create_patient(auth.actor(), &body(&bytes)?).await?;
+    Ok(with_etag(StatusCode::CREATED, p.version, to_json(&p)?))
+}
+
+async fn chart(State(s): State<AppState>, auth: Authed, Path(id): Path<String>) -> ApiResult {
+    let c = s.app.chart(auth.actor(), &id).await?;
+    Ok(with_etag(StatusCode::OK, c.patient.version, to_json(&c)?))
+}
+
+async fn add_measurement(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let m = s
+        .app
+        .add_measurement(auth.actor(), &id, &body(&bytes)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(to_json(&m)?)).into_response())
+}
+
+async fn add_lab(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let m = s.app.add_lab(auth.actor(), &id, &body(&bytes)?).await?;
+    Ok((StatusCode::CREATED, Json(to_json(&m)?)).into_response())
+}
+
+async fn add_allergy(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let m = s.app.add_allergy(auth.actor(), &id, &body(&bytes)?).await?;
+    Ok((StatusCode::CREATED, Json(to_json(&m)?)).into_response())
+}
+
+#[derive(Deserialize)]
+struct OrderQuery {
+    status: Option<String>,
+    patient_id: Option<String>,
+}
+
+async fn list_orders(
+    State(s): State<AppState>,
+    auth: Authed,
+    Query(q): Query<OrderQuery>,
+) -> ApiResult {
+    let list = s
+        .app
+        .list_orders(auth.actor(), q.status.as_deref(), q.patient_id.as_deref())
+        .await?;
+    Ok(Json(to_json(&list)?).into_response())
+}
+
+async fn preview_order(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
+    let p = s.app.preview_order(auth.actor(), &body(&bytes)?).await?;
+    Ok(Json(to_json(&p)?).into_response())
+}
+
+async fn create_order(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let created = s
+        .app
+        .create_order(auth.actor(), &body(&bytes)?, key.as_deref())
+        .await?;
+    let status = if created.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut res = with_etag(
+        status,
+        created.order.version,
+        to_json(&OrderView::full(&created.order))?,
+    );
+    if created.replayed {
+        res.headers_mut()
+            .insert("idempotency-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(res)
+}
+
+async fn get_order(State(s): State<AppState>, auth: Authed, Path(id): Path<String>) -> ApiResult {
+    let (view, version) = s.app.get_order(auth.actor(), &id).await?;
+    Ok(with_etag(StatusCode::OK, version, to_json(&view)?))
+}
+
+fn order_response(o: &infusio_store::Stored<infusio_store::records::Order>) -> ApiResult {
+    Ok(with_etag(
+        StatusCode::OK,
+        o.version,
+        to_json(&OrderView::full(o))?,
+    ))
+}
+
+async fn edit_order(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let o = s
+        .app
+        .edit_order(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .await?;
+    order_response(&o)
+}
+
+async fn sign_order(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let o = s
+        .app
+        .sign_order(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .await?;
+    order_response(&o)
+}
+
+async fn verify_order(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let r = s
+        .app
+        .verify_order(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .await?;
+    Ok(with_etag(StatusCode::OK, r.order.version, to_json(&r)?))
+}
+
+async fn step(
+    s: AppState,
+    auth: Authed,
+    headers: HeaderMap,
+    id: String,
+    bytes: Bytes,
+    name: &str,
+) -> ApiResult {
+    let o = s
+        .app
+        .transition(auth.actor(), &id, if_match(&headers)?, name, &body(&bytes)?)
+        .await?;
+    order_response(&o)
+}
+
+async fn hold(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    step(s, auth, headers, id, bytes, "hold").await
+}
+
+async fn release(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    step(s, auth, headers, id, bytes, "release").await
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    step(s, auth, headers, id, bytes, "cancel").await
+}
+
+async fn discontinue(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    step(s, auth, headers, id, bytes, "discontinue").await
+}
+
+async fn prepare(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let (prep, order) = s
+        .app
+        .prepare(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        order.version,
+        json!({"preparation": to_json(&prep)?, "order": to_json(&OrderView::full(&order))?}),
+    ))
+}
+
+async fn start_administration(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let (a, order) = s
+        .app
+        .start_administration(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        order.version,
+        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order))?}),
+    ))
+}
+
+async fn record_event(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let e = s
+        .app
+        .record_event(auth.actor(), &id, &body(&bytes)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(to_json(&e)?)).into_response())
+}
+
+async fn finish_administration(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let (a, order) = s
+        .app
+        .finish_administration(auth.actor(), &id, &body(&bytes)?)
+        .await?;
+    Ok(with_etag(
+        StatusCode::OK,
+        order.version,
+        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order))?}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct DayQuery {
+    date: String,
+}
+
+async fn appointments(
+    State(s): State<AppState>,
+    auth: Authed,
+    Query(q): Query<DayQuery>,
+) -> ApiResult {
+    Ok(Json(to_json(
+        &s.app.appointments_on(auth.actor(), &q.date).await?,
+    )?)
+    .into_response())
+}
+
+async fn book_appointment(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
+    let a = s.app.book_appointment(auth.actor(), &body(&bytes)?).await?;
+    Ok(with_etag(StatusCode::CREATED, a.version, to_json(&a)?))
+}
+
+async fn lot_trace(State(s): State<AppState>, auth: Authed, Path(lot): Path<String>) -> ApiResult {
+    Ok(Json(to_json(&s.app.lot_trace(auth.actor(), &lot).await?)?).into_response())
+}
+
+async fn audit_verify(State(s): State<AppState>, auth: Authed) -> ApiResult {
+    Ok(Json(to_json(&s.app.audit_verify(auth.actor()).await?)?).into_response())
+}
+
+async fn audit_head(State(s): State<AppState>, auth: Authed) -> ApiResult {
+    Ok(Json(to_json(&s.app.audit_head(auth.actor()).await?)?).into_response())
+}
