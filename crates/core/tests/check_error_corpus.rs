@@ -1,0 +1,495 @@
+//! The error corpus: every typical order of every library entry is mutated by the slips that
+//! cause real infusion errors (×10, ×100, ÷10, mg↔mcg, g↔mg, per-minute↔per-hour, per-kg
+//! added or dropped, pounds entered as kilograms, rate and duration slips). An independent
+//! oracle evaluates each mutant against the library's limits with its own arithmetic
+//! (Mosteller, Devine, Cockcroft–Gault, Calvert written out here); the test asserts that
+//! every mutant the oracle places outside a soft limit is flagged (verdict at least
+//! `warning`) and every mutant outside a hard limit is a `hard_stop`. Mutants inside the
+//! limits cannot be caught by limits at all; their count per class is printed (run with
+//! `--nocapture`): they are left to the independent double check and barcode scanning.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use infusio_core::check::{Frequency, Verdict, check_json};
+use infusio_core::library::{Basis, DosingRule, DrugEntry, Library, Limits};
+use infusio_core::units::{Amount, AmountKind, Concentration, DoseBasis, DosePer, parse_quantity};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Inside,
+    Soft,
+    Hard,
+}
+
+fn level(l: &Limits, v: f64) -> Level {
+    let tol = 1e-6;
+    if l.hard_max.is_some_and(|m| v > m * (1.0 + tol))
+        || l.hard_min.is_some_and(|m| v < m * (1.0 - tol))
+    {
+        Level::Hard
+    } else if l.soft_max.is_some_and(|m| v > m * (1.0 + tol))
+        || l.soft_min.is_some_and(|m| v < m * (1.0 - tol))
+    {
+        Level::Soft
+    } else {
+        Level::Inside
+    }
+}
+
+fn qty(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(*p)?;
+    }
+    match cur {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o
+            .get("value")
+            .and_then(|x| x.as_str())
+            .map(|s| s.to_string()),
+        _ => None,
+    }
+}
+
+fn value_in(text: &str, unit: &str) -> Option<f64> {
+    parse_quantity(text).ok()?.value_in(unit).ok()
+}
+
+/// The order's facts as the oracle sees them.
+struct Facts {
+    weight: Option<f64>,
+    height: Option<f64>,
+    female: bool,
+    age: Option<f64>,
+    scr: Option<f64>,
+    dose: Amount,
+    volume: Option<f64>,
+    duration_h: Option<f64>,
+    rate: Option<f64>,
+    frequency: Option<Frequency>,
+    line: Option<String>,
+    care_area: String,
+    product: Option<String>,
+    infusion_number: Option<u64>,
+    conditions: Vec<String>,
+}
+
+fn facts(v: &Value) -> Option<Facts> {
+    Some(Facts {
+        weight: qty(v, &["patient", "weight"]).and_then(|t| value_in(&t, "kg")),
+        height: qty(v, &["patient", "height"]).and_then(|t| value_in(&t, "cm")),
+        female: v["patient"]["sex"] == "female",
+        age: qty(v, &["patient", "age"]).and_then(|t| value_in(&t, "y")),
+        scr: qty(v, &["patient", "labs", "serum_creatinine"]).and_then(|t| value_in(&t, "mg/dL")),
+        dose: Amount::parse(v["order"]["dose"].as_str()?).ok()?,
+        volume: qty(v, &["order", "volume"]).and_then(|t| value_in(&t, "mL")),
+        duration_h: qty(v, &["order", "duration"]).and_then(|t| value_in(&t, "h")),
+        rate: qty(v, &["order", "rate"]).and_then(|t| value_in(&t, "mL/h")),
+        frequency: v["order"]["frequency"].as_str().and_then(Frequency::parse),
+        line: v["order"]["line"].as_str().map(|s| s.to_string()),
+        care_area: v["care_area"].as_str()?.to_string(),
+        product: v["order"]["product"].as_str().map(|s| s.to_string()),
+        infusion_number: v["order"]["infusion_number"].as_u64(),
+        conditions: v["patient"]["conditions"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(|s| s.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+fn bsa(f: &Facts) -> Option<f64> {
+    Some((f.height? * f.weight? / 3600.0).sqrt())
+}
+
+fn ibw(f: &Facts) -> Option<f64> {
+    Some((if f.female { 45.5 } else { 50.0 }) + 2.3 * (f.height? / 2.54 - 60.0))
+}
+
+fn dose_level(rule: &DosingRule, f: &Facts) -> Level {
+    let amount_unit = match rule.basis {
+        Basis::PerAuc => "mg".to_string(),
+        _ => match DosePer::parse(&format!("1 {}", rule.dose_unit)) {
+            Ok(d) => d.amount_unit,
+            Err(_) => return Level::Inside,
+        },
+    };
+    let Ok(amount) = f.dose.value_in(&amount_unit) else {
+        return Level::Inside;
+    };
+    let per_basis = match rule.basis {
+        Basis::Flat => Some(amount),
+        Basis::PerM2 => bsa(f).map(|b| amount / b),
+        Basis::PerKg => f.weight.and_then(|w| {
+            let dw = match rule.weight_basis.as_deref() {
+                Some("ideal") => ibw(f).map(|i| if w > i { i } else { w })?,
+                Some("adjusted") => ibw(f).map(|i| if w > i { i + 0.4 * (w - i) } else { w })?,
+                _ => w,
+            };
+            Some(amount / dw)
+        }),
+        Basis::PerAuc => match (f.age, f.weight, f.scr) {
+            (Some(a), Some(w), Some(s)) => {
+                let crcl = (140.0 - a) * w / (72.0 * s) * if f.female { 0.85 } else { 1.0 };
+                Some(amount / (crcl.min(125.0) + 25.0))
+            }
+            _ => None,
+        },
+    };
+    let mut worst = Level::Inside;
+    if let Some(v) = per_basis {
+        if let Some(l) = &rule.per_dose {
+            worst = worst.max(level(l, v));
+        }
+        if let (Some(l), Some(fr)) = (&rule.per_day, f.frequency) {
+            worst = worst.max(level(l, v * fr.doses_per_day()));
+        }
+    }
+    if let Some(l) = &rule.per_dose_absolute
+        && let Some(Ok(a)) = l.unit.as_deref().map(|u| f.dose.value_in(u))
+    {
+        worst = worst.max(level(l, a));
+    }
+    if let Some(cap) = &rule.cap
+        && f.dose
+            .value_in(&cap.unit)
+            .is_ok_and(|a| a > cap.value * (1.0 + 1e-6))
+    {
+        worst = Level::Hard;
+    }
+    worst
+}
+
+/// Blocks that apply to the order: all qualifiers match; per unit the most specific.
+fn applicable<'a>(blocks: &'a [Limits], f: &Facts) -> Vec<&'a Limits> {
+    let mut out: Vec<&Limits> = Vec::new();
+    for b in blocks {
+        let ok = (b.care_areas.is_empty() || b.care_areas.contains(&f.care_area))
+            && (b.conditions.is_empty() || b.conditions.iter().any(|c| f.conditions.contains(c)))
+            && (b.products.is_empty()
+                || f.product.as_ref().is_some_and(|p| b.products.contains(p)))
+            && b.line.as_ref().is_none_or(|l| f.line.as_ref() == Some(l))
+            && b.infusion.as_ref().is_none_or(|i| {
+                f.infusion_number
+                    .is_some_and(|n| (i == "first") == (n == 1))
+            });
+        if !ok {
+            continue;
+        }
+        let spec = |x: &Limits| {
+            usize::from(x.line.is_some())
+                + usize::from(!x.care_areas.is_empty())
+                + usize::from(!x.conditions.is_empty())
+                + usize::from(!x.products.is_empty())
+                + usize::from(x.infusion.is_some())
+        };
+        match out.iter().position(|o| o.unit == b.unit) {
+            Some(i) if spec(b) > spec(out[i]) => out[i] = b,
+            Some(_) => {}
+            None => out.push(b),
+        }
+    }
+    out
+}
+
+/// Amount per hour (in `kind`'s canonical unit) converted into a rate unit.
+fn rate_in(per_h: f64, kind: AmountKind, unit: &str, f: &Facts) -> Option<f64> {
+    let d = DosePer::parse(&format!("1 {unit}")).ok()?;
+    if d.amount_kind != kind {
+        return None;
+    }
+    let factor = Amount::parse(&format!("1 {}", d.amount_unit))
+        .ok()?
+        .value_in(kind.unit())
+        .ok()?;
+    let measure = match d.basis {
+        DoseBasis::Flat => 1.0,
+        DoseBasis::PerKg => f.weight?,
+        DoseBasis::PerM2 => bsa(f)?,
+    };
+    let minutes = d.per_time.map(|(_, m)| m)?;
+    Some(per_h / factor / measure * minutes / 60.0)
+}
+
+fn administration_level(e: &DrugEntry, f: &Facts) -> Level {
+    let kind = f.dose.kind;
+    let Ok(dose) = f.dose.value_in(kind.unit()) else {
+        return Level::Inside;
+    };
+    let conc = match f.volume {
+        Some(v) if kind != AmountKind::Volume => Some(dose / v),
+        _ => None,
+    };
+    let titrated = e.titration.iter().any(|t| {
+        (t.products.is_empty() || f.product.as_ref().is_some_and(|p| t.products.contains(p)))
+            && t.infusion.as_ref().is_none_or(|i| {
+                f.infusion_number
+                    .is_some_and(|n| (i == "first") == (n == 1))
+            })
+    });
+    let mut worst = Level::Inside;
+    for b in applicable(&e.administration.concentration, f) {
+        if let (Some(c), Some(u)) = (conc, b.unit.as_deref())
+            && let Ok(c1) = Concentration::parse(&format!("1 {u}"))
+            && c1.amount_kind == kind
+        {
+            worst = worst.max(level(b, c / c1.per_ml));
+        }
+    }
+    let programmed = match (f.volume, f.rate) {
+        (Some(v), Some(r)) => Some(v / r),
+        _ => None,
+    };
+    let effective = if titrated {
+        f.duration_h
+    } else {
+        match (f.duration_h, programmed) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    };
+    for b in applicable(&e.administration.duration, f) {
+        if let Some(h) = effective {
+            worst = worst.max(level(
+                b,
+                if b.unit.as_deref() == Some("min") {
+                    h * 60.0
+                } else {
+                    h
+                },
+            ));
+        }
+    }
+    let dose_per_h = match (f.rate, conc) {
+        (Some(r), _) if kind == AmountKind::Volume => Some(r),
+        (Some(r), Some(c)) => Some(r * c),
+        _ if titrated => None,
+        _ => effective.map(|h| dose / h),
+    };
+    let volume_per_h = f.rate.or_else(|| Some(f.volume? / effective?));
+    for b in applicable(&e.administration.dose_rate, f) {
+        let Some(u) = b.unit.as_deref() else { continue };
+        let by_volume =
+            DosePer::parse(&format!("1 {u}")).is_ok_and(|d| d.amount_kind == AmountKind::Volume);
+        let v = if by_volume {
+            volume_per_h.and_then(|a| rate_in(a, AmountKind::Volume, u, f))
+        } else {
+            dose_per_h.and_then(|a| rate_in(a, kind, u, f))
+        };
+        if let Some(v) = v {
+            worst = worst.max(level(b, v));
+        }
+    }
+    worst
+}
+
+fn set_order(v: &mut Value, key: &str, value: Value) {
+    v["order"][key] = value;
+}
+
+fn fmt(x: f64) -> String {
+    format!("{}", (x * 1e6).round() / 1e6)
+}
+
+/// The mutants of one order: (class, mutant).
+fn mutants(v: &Value, rule: &DosingRule) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    let Some(dose_text) = v["order"]["dose"].as_str() else {
+        return out;
+    };
+    let Ok(dose) = Amount::parse(dose_text) else {
+        return out;
+    };
+    let (value, unit) = (dose.value, dose.display_unit.clone());
+    let with_dose = |d: String| {
+        let mut m = v.clone();
+        set_order(&mut m, "dose", json!(d));
+        m
+    };
+    out.push(("x10", with_dose(format!("{} {unit}", fmt(value * 10.0)))));
+    out.push(("x100", with_dose(format!("{} {unit}", fmt(value * 100.0)))));
+    out.push(("div10", with_dose(format!("{} {unit}", fmt(value / 10.0)))));
+    // mg and mcg confused: the number kept with the other unit, both ways.
+    match unit.as_str() {
+        "mg" => {
+            out.push(("mg-mcg", with_dose(format!("{} mcg", fmt(value)))));
+            out.push((
+                "mg-mcg",
+                with_dose(format!("{} {unit}", fmt(value * 1000.0))),
+            ));
+        }
+        _ => {
+            out.push((
+                "mg-mcg",
+                with_dose(format!("{} {unit}", fmt(value * 1000.0))),
+            ));
+            out.push((
+                "mg-mcg",
+                with_dose(format!("{} {unit}", fmt(value / 1000.0))),
+            ));
+        }
+    }
+    match unit.as_str() {
+        "g" => out.push(("g-mg", with_dose(format!("{} mg", fmt(value))))),
+        "mg" => out.push(("g-mg", with_dose(format!("{} g", fmt(value))))),
+        _ => {}
+    }
+    // Per-kg added (a flat dose multiplied by the weight) or dropped (the per-kg number given as the dose).
+    let weight = qty(v, &["patient", "weight"]).and_then(|t| value_in(&t, "kg"));
+    let bsa_m2 = match (
+        weight,
+        qty(v, &["patient", "height"]).and_then(|t| value_in(&t, "cm")),
+    ) {
+        (Some(w), Some(h)) => Some((w * h / 3600.0).sqrt()),
+        _ => None,
+    };
+    match (rule.basis, weight) {
+        (Basis::Flat, Some(w)) | (Basis::PerAuc, Some(w)) => {
+            out.push(("per-kg", with_dose(format!("{} {unit}", fmt(value * w)))))
+        }
+        (Basis::PerKg, Some(w)) => {
+            out.push(("per-kg", with_dose(format!("{} {unit}", fmt(value / w)))))
+        }
+        (Basis::PerM2, _) => {
+            if let Some(b) = bsa_m2 {
+                out.push(("per-kg", with_dose(format!("{} {unit}", fmt(value / b)))));
+            }
+        }
+        _ => {}
+    }
+    // Pounds entered as kilograms: the weight and a weight-based dose grow together.
+    if let Some(w) = weight {
+        let lb = w / 0.453_592_37;
+        let mut m = v.clone();
+        m["patient"]["weight"] = json!(format!("{} kg", fmt(lb)));
+        let factor = match rule.basis {
+            Basis::PerKg => lb / w,
+            Basis::PerM2 => (lb / w).sqrt(),
+            _ => 1.0,
+        };
+        set_order(
+            &mut m,
+            "dose",
+            json!(format!("{} {unit}", fmt(value * factor))),
+        );
+        out.push(("lb-as-kg", m));
+    }
+    // Per-minute read as per-hour and back, on the pump rate.
+    if let Some(r) = qty(v, &["order", "rate"]).and_then(|t| value_in(&t, "mL/h")) {
+        for k in [60.0, 1.0 / 60.0] {
+            let mut m = v.clone();
+            set_order(&mut m, "rate", json!(format!("{} mL/h", fmt(r * k))));
+            out.push(("per-min-per-h", m));
+        }
+        for k in [10.0, 0.1] {
+            let mut m = v.clone();
+            set_order(&mut m, "rate", json!(format!("{} mL/h", fmt(r * k))));
+            out.push(("rate-slip", m));
+        }
+    }
+    if let Some(h) = qty(v, &["order", "duration"]).and_then(|t| value_in(&t, "h")) {
+        for k in [10.0, 0.1] {
+            let mut m = v.clone();
+            set_order(&mut m, "duration", json!(format!("{} h", fmt(h * k))));
+            out.push(("duration-slip", m));
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    outside_hard: usize,
+    outside_soft: usize,
+    inside: usize,
+    inside_flagged_otherwise: usize,
+}
+
+#[test]
+fn every_mutant_outside_the_limits_is_flagged() {
+    let lib: Library = common::library();
+    let mut by_class: BTreeMap<&str, Counts> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for e in lib.entries() {
+        for order in &e.typical_order {
+            let base = check_json(&lib, order).expect("typical order accepted");
+            let Some(rule) = base
+                .medication
+                .as_ref()
+                .and_then(|m| m.rule.as_ref())
+                .and_then(|id| e.dosing.iter().find(|r| &r.id == id))
+            else {
+                failures.push(format!("{}: no rule matched the typical order", e.id));
+                continue;
+            };
+            for (class, m) in mutants(order, rule) {
+                let c = by_class.entry(class).or_default();
+                c.total += 1;
+                let Some(f) = facts(&m) else { continue };
+                let expected = dose_level(rule, &f).max(administration_level(e, &f));
+                let verdict = match check_json(&lib, &m) {
+                    Ok(r) => r.verdict,
+                    // A refused input never reaches a pump: it counts as stopped.
+                    Err(_) => Verdict::HardStop,
+                };
+                match expected {
+                    Level::Hard => {
+                        c.outside_hard += 1;
+                        if verdict != Verdict::HardStop {
+                            failures.push(format!(
+                                "{} [{class}] outside a hard limit but verdict {}: {}",
+                                e.id,
+                                verdict.as_str(),
+                                m["order"]
+                            ));
+                        }
+                    }
+                    Level::Soft => {
+                        c.outside_soft += 1;
+                        if verdict == Verdict::Ok {
+                            failures.push(format!(
+                                "{} [{class}] outside a soft limit but verdict ok: {}",
+                                e.id, m["order"]
+                            ));
+                        }
+                    }
+                    Level::Inside => {
+                        c.inside += 1;
+                        if verdict != Verdict::Ok {
+                            c.inside_flagged_otherwise += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "\nerror class      mutants  outside-hard  outside-soft  inside-limits  (of which flagged by other checks)"
+    );
+    let mut total = 0;
+    for (class, c) in &by_class {
+        total += c.total;
+        println!(
+            "{class:<16} {:>7}  {:>12}  {:>12}  {:>13}  {:>10}",
+            c.total, c.outside_hard, c.outside_soft, c.inside, c.inside_flagged_otherwise
+        );
+    }
+    println!("total            {total:>7}");
+    assert!(
+        failures.is_empty(),
+        "{} silently accepted mutants:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(total > 500, "the corpus is too small: {total}");
+    // ×10 and ×100 slips are outside the limits for every drug.
+    let x100 = &by_class["x100"];
+    assert_eq!(x100.inside, 0, "a ×100 slip inside the limits");
+}
