@@ -53,7 +53,7 @@ pub const THERAPY_CLASSES: &[TherapyClass] = &[
         share_percent: 12,
         min_minutes: 150,
         max_minutes: 330,
-        bed_percent: 10,
+        bed_percent: 5,
     },
     TherapyClass {
         name: "biologic, maintenance infusion",
@@ -67,14 +67,14 @@ pub const THERAPY_CLASSES: &[TherapyClass] = &[
         share_percent: 5,
         min_minutes: 270,
         max_minutes: 390,
-        bed_percent: 30,
+        bed_percent: 15,
     },
     TherapyClass {
         name: "immune globulin",
         share_percent: 7,
         min_minutes: 150,
         max_minutes: 390,
-        bed_percent: 20,
+        bed_percent: 10,
     },
     TherapyClass {
         name: "supportive, short (iron, bisphosphonate, hydration)",
@@ -88,14 +88,14 @@ pub const THERAPY_CLASSES: &[TherapyClass] = &[
         share_percent: 3,
         min_minutes: 150,
         max_minutes: 270,
-        bed_percent: 30,
+        bed_percent: 15,
     },
     TherapyClass {
         name: "long multi-drug or desensitisation",
         share_percent: 2,
         min_minutes: 360,
         max_minutes: 480,
-        bed_percent: 50,
+        bed_percent: 25,
     },
 ];
 
