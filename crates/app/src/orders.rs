@@ -382,7 +382,7 @@ impl App {
 }
 
 /// Applies the override rule: a hard stop blocks; every warning needs an override with a
-/// reason; an override must name a warning that is present. Returns the overrides to store
+/// reason (given now, or earlier for the same code). Returns the overrides to store
 /// (with who and when).
 pub fn apply_overrides(
     computed: &Computed,
@@ -408,26 +408,6 @@ pub fn apply_overrides(
     }
     let warnings = computed.warnings();
     let earlier: Vec<Json> = earlier.as_array().cloned().unwrap_or_default();
-    for (i, o) in given.iter().enumerate() {
-        if !warnings.iter().any(|w| w["code"] == o.code.as_str()) {
-            return Err(AppError::invalid(
-                format!("overrides[{i}].code"),
-                o.code.clone(),
-                format!(
-                    "the code of a warning of this order; its warnings are: {}",
-                    if warnings.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        warnings
-                            .iter()
-                            .filter_map(|w| w["code"].as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ),
-            ));
-        }
-    }
     let missing: Vec<Json> = warnings
         .iter()
         .filter(|w| {
@@ -454,7 +434,12 @@ pub fn apply_overrides(
         .into_iter()
         .filter(|e| warnings.iter().any(|w| w["code"] == e["code"]))
         .collect();
-    for o in given {
+    // An override for a warning that is not (or no longer) raised has nothing to override and
+    // is not stored: a re-computed order may lose a warning its client saw earlier.
+    for o in given
+        .iter()
+        .filter(|o| warnings.iter().any(|w| w["code"] == o.code.as_str()))
+    {
         out.retain(|e| e["code"] != o.code.as_str());
         out.push(json!({"code": o.code, "reason": o.reason, "by": actor.user_id, "role": role, "at": iso_from_us(at_us)}));
     }
