@@ -20,4 +20,13 @@ cargo fmt --all -- --check
 echo "== lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests"
+# The store tests run on SQLite and on a real PostgreSQL: a throwaway cluster from this
+# machine's PostgreSQL (installed if missing), stopped on exit. An INFUSIO_TEST_PG_URL already
+# set (a server where this user may CREATE DATABASE) is used instead.
+if [ -z "${INFUSIO_TEST_PG_URL:-}" ]; then
+  pg_dir="$(mktemp -d)"
+  trap './scripts/pg-test-cluster.sh stop "$pg_dir"' EXIT
+  INFUSIO_TEST_PG_URL="$(./scripts/pg-test-cluster.sh start "$pg_dir")"
+fi
+export INFUSIO_TEST_PG_URL
 cargo test --workspace --locked
