@@ -54,6 +54,12 @@ fn bench(c: &mut Criterion) {
     c.bench_function("check/infliximab (JSON in, result out)", |b| {
         b.iter(|| check_json(&lib, black_box(&infliximab)).unwrap())
     });
+    c.bench_function("check/infliximab (input parsing only)", |b| {
+        b.iter(|| CheckRequest::from_json(black_box(&infliximab)).unwrap())
+    });
+    c.bench_function("units/parse_quantity 70 kg", |b| {
+        b.iter(|| infusio_core::units::parse_quantity(black_box("70 kg")).unwrap())
+    });
     c.bench_function("check/infliximab (engine only)", |b| {
         b.iter(|| check(&lib, black_box(&request)))
     });

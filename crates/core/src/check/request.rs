@@ -161,12 +161,11 @@ impl CheckRequest {
 }
 
 fn opt_instant(f: &mut Fields, key: &str) -> Result<Option<f64>, InputError> {
-    let path = f.path_of(key);
     match f.opt_string(key)? {
         None => Ok(None),
         Some(s) => parse_instant_h(&s).map(Some).ok_or_else(|| {
             InputError::new(
-                path,
+                f.path_of(key),
                 s,
                 "expected an ISO 8601 date or UTC date-time such as '2026-11-26' or '2026-11-26T09:00:00Z'",
             )
@@ -182,7 +181,6 @@ fn read_patient(mut f: Fields) -> Result<Patient, InputError> {
         height: common::opt_height(&mut f, "height")?,
         ..Patient::default()
     };
-    let bsa_path = f.path_of("bsa");
     p.bsa = f.opt_quantity(
         "bsa",
         "a body-surface area such as '1.8 m2'",
@@ -190,7 +188,7 @@ fn read_patient(mut f: Fields) -> Result<Patient, InputError> {
     )?;
     if let Some(b) = p.bsa {
         check_range(
-            &bsa_path,
+            &f.path_of("bsa"),
             &format!("{} m2", b.value()),
             b.value(),
             0.1,
@@ -200,9 +198,9 @@ fn read_patient(mut f: Fields) -> Result<Patient, InputError> {
     }
     if let Some(mut labs) = f.opt_object("labs")? {
         for (name, _) in LAB_NAMES {
-            let path = labs.path_of(name);
+            // Paths are built only for labs that are present (this loop runs on every check).
             if let Some(v) = labs.raw(name) {
-                p.labs.push(read_lab(name, v, &path)?);
+                p.labs.push(read_lab(name, v, &labs.path_of(name))?);
             }
         }
         labs.finish()?;
@@ -253,9 +251,12 @@ fn read_lab(name: &str, v: &Value, path: &str) -> Result<LabResult, InputError> 
         Value::String(s) => (s.clone(), None),
         Value::Object(_) => {
             let mut o = Fields::new(v, path)?;
-            let value_path = o.path_of("value");
             let text = o.opt_string("value")?.ok_or_else(|| {
-                InputError::new(value_path, "", "required: the result as a quantity string")
+                InputError::new(
+                    o.path_of("value"),
+                    "",
+                    "required: the result as a quantity string",
+                )
             })?;
             let at = opt_instant(&mut o, "at")?;
             o.finish()?;
@@ -269,12 +270,14 @@ fn read_lab(name: &str, v: &Value, path: &str) -> Result<LabResult, InputError> 
             ));
         }
     };
-    let value_path = if matches!(v, Value::Object(_)) {
-        format!("{path}.value")
-    } else {
-        path.to_string()
-    };
-    let value = lab_value(name, &text).map_err(|m| InputError::new(value_path, text.clone(), m))?;
+    let value = lab_value(name, &text).map_err(|m| {
+        let value_path = if matches!(v, Value::Object(_)) {
+            format!("{path}.value")
+        } else {
+            path.to_string()
+        };
+        InputError::new(value_path, text.clone(), m)
+    })?;
     Ok(LabResult {
         name: name.to_string(),
         value,
@@ -292,12 +295,15 @@ fn read_allergy(v: &Value, path: &str) -> Result<Allergy, InputError> {
         }),
         Value::Object(_) => {
             let mut o = Fields::new(v, path)?;
-            let sub_path = o.path_of("substance");
             let substance = o
                 .opt_string("substance")?
                 .filter(|s| !s.trim().is_empty())
                 .ok_or_else(|| {
-                    InputError::new(sub_path, "", "required: the substance, e.g. 'penicillin'")
+                    InputError::new(
+                        o.path_of("substance"),
+                        "",
+                        "required: the substance, e.g. 'penicillin'",
+                    )
                 })?;
             let reaction = o.opt_string("reaction")?;
             let severity = o.opt_choice("severity", &["mild", "moderate", "severe", "unknown"])?;
@@ -318,10 +324,9 @@ fn read_allergy(v: &Value, path: &str) -> Result<Allergy, InputError> {
 
 fn read_history(v: &Value, path: &str) -> Result<HistoryItem, InputError> {
     let mut o = Fields::new(v, path)?;
-    let med_path = o.path_of("medication");
-    let medication = o
-        .opt_string("medication")?
-        .ok_or_else(|| InputError::new(med_path, "", "required: the medication id"))?;
+    let medication = o.opt_string("medication")?.ok_or_else(|| {
+        InputError::new(o.path_of("medication"), "", "required: the medication id")
+    })?;
     let dose = o.opt_quantity("dose", "an amount such as '108 mg'", Amount::from_quantity)?;
     let bsa = o.opt_quantity(
         "bsa",
@@ -343,18 +348,16 @@ fn read_history(v: &Value, path: &str) -> Result<HistoryItem, InputError> {
 /// Reads an order object at `path` (`order`, `patient.active_orders[0]`).
 pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
     let mut o = Fields::new(v, path)?;
-    let med_path = o.path_of("medication");
     let medication = o
         .opt_string("medication")?
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| {
             InputError::new(
-                med_path,
+                o.path_of("medication"),
                 "",
                 "required: the drug-library id, e.g. 'infliximab'",
             )
         })?;
-    let dose_path = o.path_of("dose");
     let dose = o.quantity(
         "dose",
         "an amount such as '350 mg', '2 g', '1000 units', '20 mEq' or '1000 mL'",
@@ -362,17 +365,16 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
     )?;
     if !(dose.value.is_finite() && dose.value > 0.0) {
         return Err(InputError::new(
-            dose_path,
+            o.path_of("dose"),
             format!("{} {}", dose.value, dose.display_unit),
             "a dose must be greater than 0",
         ));
     }
-    let dose_per_path = o.path_of("dose_per");
     let dose_per = match o.raw("dose_per") {
         None => None,
         Some(v) => Some(parse_quantity_value(
             v,
-            &dose_per_path,
+            &o.path_of("dose_per"),
             "a dose per basis such as '5 mg/kg', '375 mg/m2' or '200 mg'",
             |q| DosePer::from_quantity(q, ""),
         )?),
@@ -400,25 +402,23 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
         |x| x.value(),
     )?;
     let line = o.opt_choice("line", &LINES)?;
-    let freq_path = o.path_of("frequency");
     let frequency = match o.opt_string("frequency")? {
         None => None,
         Some(s) => Some(Frequency::parse(&s).ok_or_else(|| {
             InputError::new(
-                freq_path,
+                o.path_of("frequency"),
                 s.clone(),
                 "expected once, q<N>h, q<N>d or q<N>w (e.g. q8h, q21d)",
             )
         })?),
     };
-    let n_path = o.path_of("infusion_number");
     let infusion_number = match o.raw("infusion_number") {
         None => None,
         Some(v) => match v.as_u64() {
             Some(n) if (1..=10_000).contains(&n) => Some(n as u32),
             _ => {
                 return Err(InputError::new(
-                    n_path,
+                    o.path_of("infusion_number"),
                     as_given(v),
                     "expected a whole number from 1 (first infusion)",
                 ));
@@ -451,14 +451,13 @@ fn positive<T>(
     convert: impl Fn(&crate::units::Quantity) -> Result<T, crate::units::UnitError>,
     value_of: impl Fn(&T) -> f64,
 ) -> Result<Option<T>, InputError> {
-    let path = o.path_of(key);
-    let given = o.raw(key).map(as_given);
     let v = o.opt_quantity(key, what, convert)?;
     if let Some(x) = &v {
         let n = value_of(x);
         if !(n.is_finite() && n > 0.0) {
+            let given = o.raw(key).map(as_given);
             return Err(InputError::new(
-                path,
+                o.path_of(key),
                 given.unwrap_or_default(),
                 format!("must be greater than 0; expected {what}"),
             ));
