@@ -9,7 +9,7 @@ use infusio_core::derivation::Severity;
 use serde_json::{Value, json};
 
 fn run(input: &Value) -> CheckResult {
-    match check_json(&library(), input) {
+    match check_json(common::shared(), input) {
         Ok(r) => r,
         Err(e) => panic!("input refused: {e}"),
     }

@@ -8,7 +8,7 @@ use infusio_core::check::check_json;
 use serde_json::{Value, json};
 
 fn refused(input: &Value) -> infusio_core::input::InputError {
-    match check_json(&library(), input) {
+    match check_json(common::shared(), input) {
         Ok(r) => panic!("accepted: {:?}", r.verdict),
         Err(e) => e,
     }

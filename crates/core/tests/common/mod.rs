@@ -93,3 +93,9 @@ pub fn remove(v: &mut Value, path: &str) {
         o.remove(parts[parts.len() - 1]);
     }
 }
+
+/// The library, loaded once per test binary.
+pub fn shared() -> &'static Library {
+    static LIB: std::sync::OnceLock<Library> = std::sync::OnceLock::new();
+    LIB.get_or_init(library)
+}
