@@ -6,7 +6,17 @@ use infusio_core::derivation::Calculation;
 use crate::common::{Invocation, Outcome};
 
 pub fn run(name: &str, inv: &Invocation) -> Outcome {
-    match calc::run(name, &inv.input) {
+    // The library-backed calculators (preparation, titration) get the drug library built into
+    // this binary; the others never load it, so a library problem cannot affect them.
+    let library = if calc::LIBRARY_CALCULATORS.contains(&name) {
+        match crate::library::embedded() {
+            Ok(lib) => Some(lib),
+            Err(e) => return Outcome::Failed(format!("the built-in drug library: {e}")),
+        }
+    } else {
+        None
+    };
+    match calc::run_with_library(name, &inv.input, library.as_ref()) {
         Ok(c) => match serde_json::to_value(&c) {
             Ok(json) => Outcome::Done {
                 json,

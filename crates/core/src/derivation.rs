@@ -132,6 +132,10 @@ pub struct Calculation {
     pub steps: Vec<Step>,
     pub sources: Vec<Source>,
     pub findings: Vec<Finding>,
+    /// Structured results that are not single quantities (`pump_steps`, `vials`), serialised
+    /// at the top level beside `outputs`. Empty for most calculators.
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Calculation {
@@ -142,6 +146,7 @@ impl Calculation {
             steps: Vec::new(),
             sources: Vec::new(),
             findings: Vec::new(),
+            details: serde_json::Map::new(),
         }
     }
 

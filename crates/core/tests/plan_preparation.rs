@@ -239,6 +239,7 @@ fn pump_programme_checks_library_limits() {
         "oncology-infusion",
         &t,
         limits,
+        None,
     );
     assert_eq!(p.vtbi_ml, 500.0);
     assert!((p.duration_h - 4.25).abs() < 1e-12);

@@ -2,7 +2,7 @@
 //!
 //! Rituximab: RITUXAN US prescribing information, section 2.1. Ocrelizumab: OCREVUS US
 //! prescribing information, section 2.3, Table 1. Immune globulin: GAMMAGARD LIQUID US
-//! prescribing information, section 2.3. Durations and cumulative amounts are computed from the
+//! prescribing information, section 2. Durations and cumulative amounts are computed from the
 //! label schedules ([C], pending clinical sign-off) except where the label states them.
 
 use infusio_core::plan::titration::{
@@ -199,7 +199,7 @@ fn ocrelizumab_shorter_600_mg_infusion() {
 
 #[test]
 fn gammagard_liquid_70_kg() {
-    // Gammagard Liquid PI 2.3 (PI): 0.5 mL/kg/h for 30 min, then up every 30 min to 5 mL/kg/h:
+    // Gammagard Liquid PI section 2 (PI): 0.5 mL/kg/h for 30 min, then up every 30 min to 5 mL/kg/h:
     // 35 mL/h initial and 350 mL/h maximum for 70 kg; 0.5 mL/kg/h of 100 mg/mL = 0.833 mg/kg/min.
     // The label gives no increment; 0.5 mL/kg/h per 30 min here is an institutional choice.
     let bag = Bag {

@@ -13,6 +13,39 @@ use serde_json::Value;
 #[derive(Debug)]
 struct Failure(String);
 
+/// The drug library from `data/library`, for the calculators that read it (`preparation`,
+/// `titration`); every calculator is run through `run_with_library`.
+fn library() -> &'static infusio_core::library::Library {
+    static LIB: std::sync::OnceLock<infusio_core::library::Library> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/library");
+        let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .expect("data/library")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
+            .map(|p| {
+                let name = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .expect("name")
+                    .to_string();
+                (name, std::fs::read_to_string(&p).expect("read"))
+            })
+            .collect();
+        files.sort();
+        infusio_core::library::Library::load(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+            .unwrap_or_else(|e| panic!("drug library: {e:?}"))
+    })
+}
+
+fn run(
+    calculator: &str,
+    input: &Value,
+) -> Result<infusio_core::derivation::Calculation, infusio_core::input::InputError> {
+    calc::run_with_library(calculator, input, Some(library()))
+}
+
 fn toml_to_json(v: &toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s.clone()),
@@ -56,7 +89,7 @@ fn check_case(calculator: &str, case: &toml::Table, failures: &mut Vec<Failure>)
     let input = toml_to_json(case.get("input").expect("case.input"));
     let mut checked = 0;
     if let Some(field) = case.get("error_field").and_then(|v| v.as_str()) {
-        match calc::run(calculator, &input) {
+        match run(calculator, &input) {
             Err(e) if e.field == field => {}
             Err(e) => failures.push(Failure(format!(
                 "{label}: error on field '{}', expected '{field}' ({})",
@@ -68,7 +101,7 @@ fn check_case(calculator: &str, case: &toml::Table, failures: &mut Vec<Failure>)
         }
         return 1;
     }
-    let result = match calc::run(calculator, &input) {
+    let result = match run(calculator, &input) {
         Ok(r) => r,
         Err(e) => {
             failures.push(Failure(format!("{label}: refused: {e}")));

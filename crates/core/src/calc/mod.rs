@@ -80,7 +80,32 @@ pub const CALCULATORS: &[(&str, &str)] = &[
         "Clotting factor VIII or IX dose from the desired rise",
     ),
     ("ivig", "Immune globulin dose (g/kg) and 10% volume"),
+    (
+        "preparation",
+        "Preparation: least-waste vials, reconstitution, withdraw volume, bag, final concentration, beyond-use (needs the drug library)",
+    ),
+    (
+        "titration",
+        "Titration: pump steps of a label's rate-escalation schedule, duration, reaction re-plan (needs the drug library)",
+    ),
 ];
+
+/// Calculators that read the drug library; [`run`] refuses them, [`run_with_library`] runs them.
+pub const LIBRARY_CALCULATORS: &[&str] = &["preparation", "titration"];
+
+/// Runs the calculator `name`, giving the library-backed calculators (`preparation`,
+/// `titration`) the drug library. Without a library they are refused with a message.
+pub fn run_with_library(
+    name: &str,
+    input: &Value,
+    library: Option<&crate::library::Library>,
+) -> Result<Calculation, InputError> {
+    match (name, library) {
+        ("preparation", Some(lib)) => crate::plan::calc::preparation_json(input, lib),
+        ("titration", Some(lib)) => crate::plan::calc::titration_json(input, lib),
+        _ => run(name, input),
+    }
+}
 
 /// Runs the calculator `name` on a JSON input object.
 pub fn run(name: &str, input: &Value) -> Result<Calculation, InputError> {
@@ -103,6 +128,11 @@ pub fn run(name: &str, input: &Value) -> Result<Calculation, InputError> {
         "iron-deficit" => iron::iron_deficit_json(input),
         "factor-dose" => factor::factor_dose_json(input),
         "ivig" => ivig::ivig_json(input),
+        "preparation" | "titration" => Err(InputError::new(
+            "calculator",
+            name,
+            "this calculator needs the drug library (use run_with_library)",
+        )),
         _ => Err(InputError::new(
             "calculator",
             name,

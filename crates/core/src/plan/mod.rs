@@ -12,6 +12,7 @@
 //!
 //! Like the rest of the crate this module performs no I/O and reads no clock.
 
+pub mod calc;
 pub mod chair;
 pub mod preparation;
 pub mod protocol;

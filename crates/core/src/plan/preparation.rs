@@ -447,7 +447,7 @@ pub fn prepare(req: &PreparationRequest) -> Result<PreparationPlan, PreparationE
         findings.push(Finding::new(
             "preparation.filter_required",
             Severity::Info,
-            format!("administer through {f} (label)"),
+            format!("administer through this filter (label): {f}"),
         ));
     }
     if req.hazardous {

@@ -32,6 +32,8 @@ pub struct PumpProgramme {
     pub steps: Vec<PumpStep>,
     pub duration_h: f64,
     pub limits: Vec<RateLimit>,
+    /// Body weight for per-kg limits (mL/kg/h), when known.
+    pub weight_kg: Option<f64>,
 }
 
 impl PumpProgramme {
@@ -45,6 +47,7 @@ impl PumpProgramme {
         care_area: &str,
         plan: &TitrationPlan,
         limits: Vec<RateLimit>,
+        weight_kg: Option<f64>,
     ) -> PumpProgramme {
         let vtbi: f64 = plan.steps.iter().map(|s| s.vtbi_ml).sum();
         assert!(
@@ -61,6 +64,7 @@ impl PumpProgramme {
             steps: plan.steps.clone(),
             duration_h: plan.duration.value(),
             limits,
+            weight_kg,
         }
     }
 
@@ -73,6 +77,8 @@ impl PumpProgramme {
             let value_of = |s: &PumpStep| -> Option<f64> {
                 if limit.unit == "mL/h" {
                     Some(s.rate_ml_per_h)
+                } else if limit.unit == "mL/kg/h" {
+                    self.weight_kg.map(|w| s.rate_ml_per_h / w)
                 } else if s.dose_rate.unit == limit.unit {
                     Some(s.dose_rate.value)
                 } else {

@@ -12,11 +12,11 @@ pub const OCREVUS_PI: Source = Source {
 };
 pub const GAMMAGARD_PI: Source = Source {
     id: "gammagard-liquid-pi",
-    citation: "GAMMAGARD LIQUID [immune globulin infusion (human)] 10%, US prescribing information, Takeda, section 2.3 (PI: initial 0.5 mL/kg/h (0.8 mg/kg/min) for 30 min, increase every 30 min as tolerated to 5 mL/kg/h (8 mg/kg/min))",
+    citation: "GAMMAGARD LIQUID [immune globulin infusion (human)] 10%, US prescribing information, Takeda, section 2, dosage and administration (PI: initial 0.5 mL/kg/h (0.8 mg/kg/min) for 30 min, increase every 30 min as tolerated to 5 mL/kg/h (8 mg/kg/min))",
 };
 pub const REMICADE_PI: Source = Source {
     id: "remicade-pi",
-    citation: "REMICADE (infliximab) for injection, US prescribing information, Janssen, section 2.13 (100 mg vial reconstituted with 10 mL sterile water for injection; dilute the dose to 250 mL 0.9% sodium chloride, removing an equal volume first; 0.4-4 mg/mL; begin within 3 h of preparation; in-line low-protein-binding filter 1.2 micron or less; over at least 2 h)",
+    citation: "REMICADE (infliximab) for injection, US prescribing information, Janssen, section 2, dosage and administration (100 mg vial reconstituted with 10 mL sterile water for injection; dilute the dose to 250 mL 0.9% sodium chloride, removing an equal volume first; 0.4-4 mg/mL; begin within 3 h of preparation; in-line low-protein-binding filter 1.2 micron or less; over at least 2 h)",
 };
 pub const USP_797: Source = Source {
     id: "usp-797-2023",
