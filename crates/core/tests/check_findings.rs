@@ -588,3 +588,25 @@ fn every_emitted_code_is_documented() {
         }
     }
 }
+
+#[test]
+fn a_titrated_drug_without_a_rate_is_reported() {
+    let lib = library();
+    let mut v = typical(&lib, "rituximab");
+    remove(&mut v, "order.rate");
+    assert_eq!(
+        severity_of(&run(&v), "rate.unverifiable"),
+        Some(Severity::Warning)
+    );
+    let mut v = typical(&lib, "immune-globulin");
+    remove(&mut v, "patient.weight");
+    let r = run(&v);
+    assert_eq!(
+        severity_of(&r, "rate.unverifiable"),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        severity_of(&r, "dose.unverifiable"),
+        Some(Severity::Warning)
+    );
+}

@@ -1014,8 +1014,13 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry) {
     let blocks = cx.select(&adm.dose_rate, "rate");
     for b in blocks {
         let Some(unit) = &b.unit else { continue };
-        let volume_unit = DosePer::parse(&format!("1 {unit}")).is_ok_and(|d| d.amount_kind == AmountKind::Volume);
-        let (rate_amount, rate_kind) = if volume_unit { (volume_per_h, AmountKind::Volume) } else { (amount_per_h, kind) };
+        let volume_unit =
+            DosePer::parse(&format!("1 {unit}")).is_ok_and(|d| d.amount_kind == AmountKind::Volume);
+        let (rate_amount, rate_kind) = if volume_unit {
+            (volume_per_h, AmountKind::Volume)
+        } else {
+            (amount_per_h, kind)
+        };
         match rate_amount {
             Some(a) => match per_hour_in(a, rate_kind, unit, cx.weight_kg, cx.bsa_m2) {
                 Ok(Some(v)) => {
@@ -1054,35 +1059,48 @@ fn titration_checks(
     let o = &cx.req.order;
     let kind = o.dose.kind;
     // Start rate: conforms when it does not exceed the start rate of at least one schedule.
-    if let Some(rate) = o.rate {
-        let mut best: Option<(f64, f64, &Titration)> = None;
-        for t in schedules {
-            let Ok(d) = DosePer::parse(&format!("1 {}", t.unit)) else {
-                continue;
-            };
-            let (amount_per_h, k) = if d.amount_kind == AmountKind::Volume {
-                (Some(rate.value()), AmountKind::Volume)
-            } else {
-                (conc_per_ml.map(|c| rate.value() * c), kind)
-            };
-            let Some(a) = amount_per_h else { continue };
-            if let Ok(Some(v)) = per_hour_in(a, k, &t.unit, cx.weight_kg, cx.bsa_m2)
-                && best.is_none_or(|(bv, bs, _)| v / t.start_rate < bv / bs)
-            {
-                best = Some((v, t.start_rate, t));
+    match o.rate {
+        None => cx.finding(
+            "rate.unverifiable",
+            Severity::Warning,
+            format!("{} has a labelled starting rate, but order.rate is not given; the starting rate could not be checked.", entry.generic_name),
+        ),
+        Some(rate) => {
+            let mut best: Option<(f64, f64, &Titration)> = None;
+            for t in schedules {
+                let Ok(d) = DosePer::parse(&format!("1 {}", t.unit)) else {
+                    continue;
+                };
+                let (amount_per_h, k) = if d.amount_kind == AmountKind::Volume {
+                    (Some(rate.value()), AmountKind::Volume)
+                } else {
+                    (conc_per_ml.map(|c| rate.value() * c), kind)
+                };
+                let Some(a) = amount_per_h else { continue };
+                if let Ok(Some(v)) = per_hour_in(a, k, &t.unit, cx.weight_kg, cx.bsa_m2)
+                    && best.is_none_or(|(bv, bs, _)| v / t.start_rate < bv / bs)
+                {
+                    best = Some((v, t.start_rate, t));
+                }
             }
-        }
-        if let Some((v, start, t)) = best {
-            cx.steps.push(Step::new(
-                format!("Starting rate in the schedule's unit ({})", t.id),
-                "rate × concentration / measure",
-                Qty::new(v, &t.unit),
-            ));
-            if v > start * (1.0 + START_RATE_ALLOWANCE) {
+            if let Some((v, start, t)) = best {
+                cx.steps.push(Step::new(
+                    format!("Starting rate in the schedule's unit ({})", t.id),
+                    "rate × concentration / measure",
+                    Qty::new(v, &t.unit),
+                ));
+                if v > start * (1.0 + START_RATE_ALLOWANCE) {
+                    cx.finding(
+                        "titration.start_rate_above_schedule",
+                        Severity::Warning,
+                        format!("Starting rate {} {} is above the label's start rate of {} {} for {} ({}). Start at {} {} and increase by {} {} every {} min to at most {} {}. [source: {}]", num(v), t.unit, num(start), t.unit, entry.generic_name, t.description, num(start), t.unit, num(t.increment), t.unit, num(t.interval_min), num(t.max_rate), t.unit, t.source),
+                    );
+                }
+            } else {
                 cx.finding(
-                    "titration.start_rate_above_schedule",
+                    "rate.unverifiable",
                     Severity::Warning,
-                    format!("Starting rate {} {} is above the label's start rate of {} {} for {} ({}). Start at {} {} and increase by {} {} every {} min to at most {} {}. [source: {}]", num(v), t.unit, num(start), t.unit, entry.generic_name, t.description, num(start), t.unit, num(t.increment), t.unit, num(t.interval_min), num(t.max_rate), t.unit, t.source),
+                    format!("The starting rate for {} could not be checked: it needs order.volume (for the concentration) and patient.weight for per-kg schedules.", entry.generic_name),
                 );
             }
         }

@@ -10,6 +10,41 @@
 //! - a high-alert drug requires an independent double check;
 //! - every block holding a clinical number names a source declared in the file;
 //! - ids are lowercase generic names with hyphens and match the file name.
+//!
+//! The format, in brief (see `data/library/*.toml` and [`model`] for every field):
+//!
+//! ```toml
+//! id = "vincristine"                 # = file name
+//! generic_name = "vincristine"
+//! class = "oncology"                 # one of the eight therapy classes
+//! version = 1
+//! routes = ["iv"]
+//! other_routes = "hard_stop"         # any other route: fatal for vinca alkaloids
+//! [review]
+//! status = "draft: pending pharmacist review"
+//! date = "2026-11-26"
+//! [flags]                            # high_alert ⇒ double_check
+//! high_alert = true
+//! double_check = true
+//! source = "vincristine-pi"
+//! [[sources]]                        # every number below names one of these
+//! id = "vincristine-pi"
+//! citation = "Vincristine sulfate injection US prescribing information, ..."
+//! [[dosing]]                         # one rule per indication (age, care area)
+//! id = "adult"
+//! indication = "..."
+//! basis = "per_m2"                   # per_kg | per_m2 | flat | per_auc
+//! dose_unit = "mg/m2"                # must agree with the basis
+//! usual = 1.4
+//! per_dose = { hard_min = 0.3, soft_min = 0.75, soft_max = 1.65, hard_max = 2.2, source = "vincristine-pi" }
+//! cap = { value = 2, unit = "mg", source = "vincristine-pi" }
+//! source = "vincristine-pi"
+//! [administration]                   # duration, concentration, dose_rate: lists of limit
+//! concentration = [                  # blocks, optionally qualified by line, care_areas,
+//!   { unit = "mg/mL", soft_max = 0.1, hard_max = 1, source = "vincristine-pi" },
+//! ]                                  # conditions, products, infusion (first/subsequent)
+//! [[typical_order]]                  # an `infusio check` input that must give `ok`
+//! ```
 
 pub mod model;
 mod validate;
