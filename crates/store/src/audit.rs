@@ -468,3 +468,100 @@ fn written_seq(e: &AuditEvent) -> Option<i64> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> AuditEvent {
+        AuditEvent {
+            seq: 7,
+            at_us: 1_767_225_600_000_000,
+            actor: "rx1".into(),
+            actor_role: "prescriber".into(),
+            action: "order.sign".into(),
+            entity_type: "orders".into(),
+            entity_id: "o1".into(),
+            before_json: Some(r#"{"a":1}"#.into()),
+            after_json: None,
+            reason: Some("dose rounded".into()),
+            derivation_json: None,
+            prev_hash: "ab".repeat(32),
+            hash: String::new(),
+        }
+    }
+
+    /// The bytes follow the documented canonical form exactly; the expected hash was computed
+    /// independently (Python's hashlib.sha256 over the same text).
+    #[test]
+    fn canonical_form_matches_the_documentation() {
+        let expected = format!(
+            "infusio-audit-v1\nseq=7\nat_us=1767225600000000\nactor=3:rx1\nactor_role=10:prescriber\n\
+             action=10:order.sign\nentity_type=6:orders\nentity_id=2:o1\nbefore_json=7:{{\"a\":1}}\n\
+             after_json=~\nreason=12:dose rounded\nderivation_json=~\nprev_hash=64:{}\n",
+            "ab".repeat(32)
+        );
+        assert_eq!(
+            String::from_utf8(canonical_bytes(&sample())).ok(),
+            Some(expected)
+        );
+        assert_eq!(
+            event_hash(&sample()),
+            "29890339e5cf5441aec1beedc65ebea341fca9931bd5da3872306bf62547e803"
+        );
+    }
+
+    /// Length prefixes keep field boundaries unforgeable: moving text between two fields, or
+    /// turning an empty value into an absent one, changes the hash.
+    #[test]
+    fn field_boundaries_cannot_be_imitated() {
+        let a = sample();
+        let mut b = sample();
+        b.actor = "rx1\nactor_role=10:prescriber".into();
+        b.actor_role = String::new();
+        assert_ne!(canonical_bytes(&a), canonical_bytes(&b));
+        let mut c = sample();
+        c.after_json = Some(String::new());
+        assert_ne!(event_hash(&a), event_hash(&c));
+        // UTF-8 lengths are byte lengths.
+        let mut d = sample();
+        d.actor = "Müller".into();
+        let text = String::from_utf8(canonical_bytes(&d)).unwrap_or_default();
+        assert!(text.contains("actor=7:Müller\n"), "{text}");
+    }
+
+    #[test]
+    fn every_field_is_covered_by_the_hash() {
+        let base = event_hash(&sample());
+        let edits: Vec<fn(&mut AuditEvent)> = vec![
+            |e| e.seq += 1,
+            |e| e.at_us += 1,
+            |e| e.actor.push('x'),
+            |e| e.actor_role.push('x'),
+            |e| e.action.push('x'),
+            |e| e.entity_type.push('x'),
+            |e| e.entity_id.push('x'),
+            |e| e.before_json = None,
+            |e| e.after_json = Some("{}".into()),
+            |e| e.reason = None,
+            |e| e.derivation_json = Some("{}".into()),
+            |e| e.prev_hash = "cd".repeat(32),
+        ];
+        for (i, edit) in edits.into_iter().enumerate() {
+            let mut e = sample();
+            edit(&mut e);
+            assert_ne!(event_hash(&e), base, "edit {i} must change the hash");
+        }
+    }
+
+    #[test]
+    fn a_moved_event_is_recognised_by_its_written_sequence() {
+        let mut e = sample();
+        e.hash = event_hash(&e);
+        e.seq = 3; // stored at the wrong position
+        assert_eq!(written_seq(&e), Some(7));
+        let mut altered = e.clone();
+        altered.actor = "mallory".into();
+        assert_eq!(written_seq(&altered), None);
+    }
+}

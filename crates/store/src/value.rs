@@ -325,3 +325,75 @@ text_enum! {
         Discontinued = "discontinued",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_keep_their_exact_text() {
+        for ok in ["0", "0.5", "12", "-3.25", "1250.000", "0.0001"] {
+            let d = Decimal::parse(ok).map(|d| d.to_string()).ok();
+            assert_eq!(d.as_deref(), Some(ok));
+        }
+        for bad in [
+            "", ".5", "5.", "1e3", "+1", "1,250", "NaN", "inf", "0x10", "1.2.3", "- 1", "12 mg",
+        ] {
+            let err = Decimal::parse(bad);
+            assert!(
+                matches!(&err, Err(StoreError::Invalid { field: "decimal", value, .. }) if value == bad),
+                "{bad:?}: {err:?}"
+            );
+        }
+        let long = "1".repeat(41);
+        assert!(Decimal::parse(&long).is_err());
+    }
+
+    #[test]
+    fn decimals_refuse_bad_json_and_bad_stored_text() {
+        assert!(serde_json::from_str::<Decimal>("\"1e5\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<Decimal>("\"2.50\"").ok(),
+            Decimal::parse("2.50").ok()
+        );
+        let stored = Decimal::from_val(Val::Text(Some("abc".into())), "dose");
+        assert!(matches!(
+            stored,
+            Err(StoreError::Corrupt { column: "dose", .. })
+        ));
+    }
+
+    #[test]
+    fn flags_and_words_round_trip_and_refuse_strangers() {
+        assert_eq!(bool::from_val(true.to_val(), "f").ok(), Some(true));
+        assert!(bool::from_val(Val::Int(Some(2)), "f").is_err());
+        for r in Role::ALL {
+            assert_eq!(Role::from_val(r.to_val(), "role").ok(), Some(*r));
+        }
+        assert!(Role::parse("surgeon").is_err());
+        assert_eq!(
+            OrderStatus::parse("in_progress").ok(),
+            Some(OrderStatus::InProgress)
+        );
+        assert_eq!(
+            serde_json::to_string(&OrderStatus::InProgress)
+                .ok()
+                .as_deref(),
+            Some("\"in_progress\"")
+        );
+    }
+
+    #[test]
+    fn json_values_convert_by_kind() {
+        assert_eq!(
+            Val::from_json(Kind::Int, &serde_json::json!(5)),
+            Some(Val::Int(Some(5)))
+        );
+        assert_eq!(Val::from_json(Kind::Int, &serde_json::json!("5")), None);
+        assert_eq!(
+            Val::from_json(Kind::Text, &serde_json::Value::Null),
+            Some(Val::Text(None))
+        );
+        assert_eq!(Val::Int(Some(5)).to_json(), serde_json::json!(5));
+    }
+}
