@@ -197,8 +197,41 @@ pub enum PreparationError {
 /// At most this many vials in one preparation (a larger need means a wrong unit or strength).
 pub const MAX_VIALS: u32 = 200;
 
+/// Largest search table for [`least_waste`] (entries); beyond it the dose is refused as
+/// needing too many vials.
+const MAX_TABLE: usize = 5_000_000;
+
+/// The scale (1, 10, … 10⁶) that makes every strength a whole number, and their greatest common
+/// divisor at that scale.
+fn integer_grid(strengths: &[f64]) -> Option<(f64, u64)> {
+    let mut scale = 1.0;
+    for _ in 0..7 {
+        let ints: Option<Vec<u64>> = strengths
+            .iter()
+            .map(|s| {
+                let v = s * scale;
+                ((v - v.round()).abs() <= 1e-9 * v.max(1.0)).then_some(v.round() as u64)
+            })
+            .collect();
+        if let Some(ints) = ints {
+            let g = ints.iter().fold(0u64, |a, &b| gcd(a, b));
+            return (g > 0).then_some((scale, g));
+        }
+        scale *= 10.0;
+    }
+    None
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
 /// The least-waste vial combination: counts per strength (same order as `strengths`).
 /// Ties in waste go to fewer vials, then to larger strengths.
+///
+/// Exact, by dynamic programming on the strengths' common grid (e.g. 100 mg for 100 and
+/// 500 mg vials; 0.5 g for 1, 2.5, 5 … 30 g): the fewest vials that hold exactly each total,
+/// then the smallest total at or above the dose.
 pub fn least_waste(dose: f64, strengths: &[f64]) -> Result<Vec<u32>, PreparationError> {
     if strengths.is_empty() {
         return Err(PreparationError::NoVials);
@@ -209,72 +242,54 @@ pub fn least_waste(dose: f64, strengths: &[f64]) -> Result<Vec<u32>, Preparation
     if !(dose.is_finite() && dose > 0.0) {
         return Err(PreparationError::BadDose);
     }
+    let largest = strengths.iter().copied().fold(0.0, f64::max);
+    if dose > largest * f64::from(MAX_VIALS) {
+        return Err(PreparationError::TooManyVials(MAX_VIALS));
+    }
+    let (scale, g) = integer_grid(strengths).ok_or(PreparationError::BadVial)?;
+    let unit = g as f64 / scale;
+    let coins: Vec<usize> = strengths
+        .iter()
+        .map(|s| ((s * scale).round() as u64 / g) as usize)
+        .collect();
     let eps = 1e-9 * dose.max(1.0);
-    // Order strengths descending for the recursion; map back at the end.
+    let need = ((dose - eps) / unit).ceil().max(1.0) as usize;
+    let top = need + coins.iter().copied().max().unwrap_or(0);
+    if top > MAX_TABLE {
+        return Err(PreparationError::TooManyVials(MAX_VIALS));
+    }
+    // fewest[t] = fewest vials holding exactly t grid units (u32::MAX: unreachable).
+    let mut fewest = vec![u32::MAX; top + 1];
+    fewest[0] = 0;
+    for t in 1..=top {
+        for &c in &coins {
+            if c <= t && fewest[t - c] != u32::MAX {
+                fewest[t] = fewest[t].min(fewest[t - c] + 1);
+            }
+        }
+    }
+    let total = (need..=top)
+        .find(|&t| fewest[t] != u32::MAX && fewest[t] <= MAX_VIALS)
+        .ok_or(PreparationError::TooManyVials(MAX_VIALS))?;
+    // Walk back, taking the largest strength that stays on an optimal path.
     let mut order: Vec<usize> = (0..strengths.len()).collect();
     order.sort_by(|&a, &b| strengths[b].total_cmp(&strengths[a]));
-    let sorted: Vec<f64> = order.iter().map(|&i| strengths[i]).collect();
-    let mut best: Option<(f64, u32, Vec<u32>)> = None;
-    let mut counts = vec![0u32; sorted.len()];
-    search(&sorted, 0, dose, 0.0, 0, &mut counts, &mut best, eps);
-    let (_, _, c) = best.ok_or(PreparationError::TooManyVials(MAX_VIALS))?;
-    let mut out = vec![0u32; strengths.len()];
-    for (k, &i) in order.iter().enumerate() {
-        out[i] = c[k];
+    let mut counts = vec![0u32; strengths.len()];
+    let mut t = total;
+    while t > 0 {
+        let i = order
+            .iter()
+            .copied()
+            .find(|&i| {
+                coins[i] <= t
+                    && fewest[t - coins[i]] != u32::MAX
+                    && fewest[t - coins[i]] + 1 == fewest[t]
+            })
+            .ok_or(PreparationError::TooManyVials(MAX_VIALS))?;
+        counts[i] += 1;
+        t -= coins[i];
     }
-    Ok(out)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn search(
-    s: &[f64],
-    i: usize,
-    dose: f64,
-    total: f64,
-    n: u32,
-    counts: &mut Vec<u32>,
-    best: &mut Option<(f64, u32, Vec<u32>)>,
-    eps: f64,
-) {
-    if i + 1 == s.len() {
-        // The smallest strength fills the rest.
-        let need = ((dose - total - eps).max(0.0) / s[i]).ceil() as u32;
-        let n = n + need;
-        if n == 0 || n > MAX_VIALS {
-            return;
-        }
-        let waste = total + f64::from(need) * s[i] - dose;
-        counts[i] = need;
-        // Strictly better waste, or equal waste and fewer vials. Larger strengths are tried
-        // first with higher counts, so an equal (waste, vials) keeps the larger strengths.
-        let better = match best {
-            None => true,
-            Some((w, bn, _)) => waste < *w - eps || ((waste - *w).abs() <= eps && n < *bn),
-        };
-        if better {
-            *best = Some((waste, n, counts.clone()));
-        }
-        counts[i] = 0;
-        return;
-    }
-    let max_here = (((dose - total).max(0.0) + eps) / s[i]).ceil() as u32;
-    for c in (0..=max_here).rev() {
-        if n + c > MAX_VIALS {
-            continue;
-        }
-        counts[i] = c;
-        search(
-            s,
-            i + 1,
-            dose,
-            total + f64::from(c) * s[i],
-            n + c,
-            counts,
-            best,
-            eps,
-        );
-    }
-    counts[i] = 0;
+    Ok(counts)
 }
 
 fn fmt(v: f64) -> String {
