@@ -13,7 +13,8 @@ use infusio_sched::model::{
 };
 use infusio_sched::solve::DEFAULT_ITERATIONS;
 use infusio_sched::{
-    LowerBound, Metrics, SolveOptions, Violation, check, lower_bound, metrics, objective, solve,
+    Change, LowerBound, Metrics, SolveOptions, Violation, check, lower_bound, metrics, objective,
+    replan, solve,
 };
 use serde_json::{Value, json};
 
@@ -33,10 +34,11 @@ pub fn run(sub: &str, inv: &Invocation) -> Outcome {
         "solve" => run_solve(inv),
         "generate" => run_generate(inv),
         "check" => run_check(inv),
+        "replan" => run_replan(inv),
         other => Err(InputError::new(
             "(subcommand)",
             other,
-            "expected one of: solve, generate, check",
+            "expected one of: solve, generate, check, replan",
         )),
     };
     match result {
@@ -139,6 +141,39 @@ fn array<'a>(
     Ok(items)
 }
 
+/// Reads one appointment object (without `finish`).
+fn read_appointment(a: &mut Fields<'_>) -> Result<Appointment, InputError> {
+    let id = id(a, "id")?;
+    let duration = integer(a, "duration_minutes", 1, u64::from(DAY_MINUTES), "minutes")? as u32;
+    let setup = integer(a, "setup_minutes", 0, u64::from(DAY_MINUTES), "minutes")? as u32;
+    let takedown = integer(a, "takedown_minutes", 0, u64::from(DAY_MINUTES), "minutes")? as u32;
+    if setup + takedown > duration {
+        return Err(InputError::new(
+            a.path_of("setup_minutes"),
+            setup.to_string(),
+            format!(
+                "set-up ({setup} min) plus take-down ({takedown} min) must not exceed duration_minutes ({duration})"
+            ),
+        ));
+    }
+    let ready = clock(a, "ready")?;
+    let needs = match a.choice("needs", &["chair", "bed", "any"])?.as_str() {
+        "chair" => Needs::Chair,
+        "bed" => Needs::Bed,
+        _ => Needs::Any,
+    };
+    let therapy = a.opt_string("therapy")?;
+    Ok(Appointment {
+        id,
+        duration_minutes: duration,
+        setup_minutes: setup,
+        takedown_minutes: takedown,
+        ready,
+        needs,
+        therapy,
+    })
+}
+
 /// Reads an instance object (`path` is "" at the top level or "instance").
 fn read_instance(f: &mut Fields<'_>) -> Result<Instance, InputError> {
     let day_path = f.path_of("day");
@@ -202,54 +237,9 @@ fn read_instance(f: &mut Fields<'_>) -> Result<Instance, InputError> {
     let mut appointments = Vec::new();
     for (path, v) in array(f, "appointments", MAX_APPOINTMENTS)? {
         let mut a = Fields::new(v, &path)?;
-        let id = id(&mut a, "id")?;
-        let duration = integer(
-            &mut a,
-            "duration_minutes",
-            1,
-            u64::from(DAY_MINUTES),
-            "minutes",
-        )? as u32;
-        let setup = integer(
-            &mut a,
-            "setup_minutes",
-            0,
-            u64::from(DAY_MINUTES),
-            "minutes",
-        )? as u32;
-        let takedown = integer(
-            &mut a,
-            "takedown_minutes",
-            0,
-            u64::from(DAY_MINUTES),
-            "minutes",
-        )? as u32;
-        if setup + takedown > duration {
-            return Err(InputError::new(
-                a.path_of("setup_minutes"),
-                setup.to_string(),
-                format!(
-                    "set-up ({setup} min) plus take-down ({takedown} min) must not exceed duration_minutes ({duration})"
-                ),
-            ));
-        }
-        let ready = clock(&mut a, "ready")?;
-        let needs = match a.choice("needs", &["chair", "bed", "any"])?.as_str() {
-            "chair" => Needs::Chair,
-            "bed" => Needs::Bed,
-            _ => Needs::Any,
-        };
-        let therapy = a.opt_string("therapy")?;
+        let appointment = read_appointment(&mut a)?;
         a.finish()?;
-        appointments.push(Appointment {
-            id,
-            duration_minutes: duration,
-            setup_minutes: setup,
-            takedown_minutes: takedown,
-            ready,
-            needs,
-            therapy,
-        });
+        appointments.push(appointment);
     }
     let inst = Instance {
         open,
@@ -564,8 +554,15 @@ fn run_solve(inv: &Invocation) -> Result<Outcome, InputError> {
 // ---------------------------------------------------------------------------------------
 // check
 
-fn run_check(inv: &Invocation) -> Result<Outcome, InputError> {
-    let mut f = Fields::new(&inv.input, "")?;
+/// A plan as written by `solve` (by ids), and its stated objective total if any.
+struct PlanInput {
+    entries: Vec<AssignmentById>,
+    unscheduled: Vec<String>,
+    stated_total: Option<u64>,
+}
+
+/// Reads `instance` (solve's input) and `plan` (solve's output) from `f`.
+fn read_instance_and_plan(f: &mut Fields<'_>) -> Result<(Instance, PlanInput), InputError> {
     let mut inst_fields = required(
         f.opt_object("instance")?,
         "instance".into(),
@@ -626,10 +623,31 @@ fn run_check(inv: &Invocation) -> Result<Outcome, InputError> {
         "solver",
         "steps",
         "sources",
+        "moved",
     ] {
         let _ = p.raw(key);
     }
     p.finish()?;
+    Ok((
+        inst,
+        PlanInput {
+            entries,
+            unscheduled,
+            stated_total,
+        },
+    ))
+}
+
+fn run_check(inv: &Invocation) -> Result<Outcome, InputError> {
+    let mut f = Fields::new(&inv.input, "")?;
+    let (
+        inst,
+        PlanInput {
+            entries,
+            unscheduled,
+            stated_total,
+        },
+    ) = read_instance_and_plan(&mut f)?;
     f.finish()?;
 
     let (plan, mut violations) = resolve_plan(&inst, &entries, &unscheduled);
@@ -691,6 +709,91 @@ fn run_check(inv: &Invocation) -> Result<Outcome, InputError> {
         }
         let _ = writeln!(text, "  Gantt chart written to {}", path.display());
     }
+    Ok(Outcome::Done { json, text })
+}
+
+// ---------------------------------------------------------------------------------------
+// replan
+
+/// `{"instance", "plan", "changes": [{"add": {appointment}} | {"cancel": "id"} |
+/// {"delay": {"appointment": "id", "ready": "HH:MM"}}], ["now": "HH:MM"], ["seed": n]}`:
+/// repairs the plan with as few moves as possible (see `infusio_sched::replan`).
+fn run_replan(inv: &Invocation) -> Result<Outcome, InputError> {
+    let mut f = Fields::new(&inv.input, "")?;
+    let (inst, input) = read_instance_and_plan(&mut f)?;
+    let mut changes = Vec::new();
+    for (path, v) in array(&mut f, "changes", MAX_APPOINTMENTS)? {
+        let mut c = Fields::new(v, &path)?;
+        let add = c.opt_object("add")?;
+        let cancel = c.opt_string("cancel")?;
+        let delay = c.opt_object("delay")?;
+        let n_given = usize::from(add.is_some())
+            + usize::from(cancel.is_some())
+            + usize::from(delay.is_some());
+        if n_given != 1 {
+            return Err(InputError::new(
+                path,
+                as_given(v),
+                "expected exactly one of: add (an appointment), cancel (an id), delay ({appointment, ready})",
+            ));
+        }
+        if let Some(mut a) = add {
+            let appointment = read_appointment(&mut a)?;
+            a.finish()?;
+            changes.push(Change::AddOn(appointment));
+        } else if let Some(id) = cancel {
+            changes.push(Change::Cancel(id));
+        } else if let Some(mut d) = delay {
+            let appointment = id(&mut d, "appointment")?;
+            let ready = clock(&mut d, "ready")?;
+            d.finish()?;
+            changes.push(Change::Delay { appointment, ready });
+        }
+        c.finish()?;
+    }
+    let now = opt_clock(&mut f, "now")?;
+    let seed = opt_integer(&mut f, "seed", 0, u64::from(u32::MAX), "")?.unwrap_or(1);
+    f.finish()?;
+    let (previous, violations) = resolve_plan(&inst, &input.entries, &input.unscheduled);
+    if let Some(v) = violations.first() {
+        return Err(InputError::new(
+            "plan",
+            v.appointment.clone().unwrap_or_default(),
+            format!("the plan does not match the instance: {}", v.message),
+        ));
+    }
+    let r = replan(&inst, &previous, &changes, now, seed)
+        .map_err(|e| InputError::new(e.field, "", e.message))?;
+    let violations = check(&r.instance, &r.plan);
+    if !violations.is_empty() {
+        return Ok(Outcome::Failed(format!(
+            "internal error: the repaired plan breaks a rule: {violations:?}"
+        )));
+    }
+    let lb = lower_bound(&r.instance);
+    let m = metrics(&r.instance, &r.plan);
+    let (assignments, unscheduled) = assignments_json(&r.instance, &r.plan);
+    let json = json!({
+        "assignments": assignments,
+        "unscheduled": unscheduled,
+        "moved": r.moved,
+        "objective": objective_json(&r.objective),
+        "lower_bound": lb.total,
+        "gap_percent": gap_percent(&r.objective, &lb),
+        "metrics": metrics_json(&m),
+        "steps": steps_json(&r.objective, &lb),
+        "sources": sources_json(),
+    });
+    let mut text = text_report("Repaired plan", &r.instance, &r.plan, &r.objective, &m);
+    let _ = writeln!(
+        text,
+        "\n  moved: {}",
+        if r.moved.is_empty() {
+            "none".to_string()
+        } else {
+            r.moved.join(", ")
+        }
+    );
     Ok(Outcome::Done { json, text })
 }
 

@@ -281,3 +281,52 @@ fn readable_report_without_json() {
     // Not interactive: no progress on standard error.
     assert!(out.stderr.is_empty());
 }
+
+#[test]
+fn replan_moves_few_and_stays_valid() {
+    let (_, inst) = run(
+        "generate",
+        &json!({"n_chairs": 20, "n_nurses": 5, "n_appointments": 40, "seed": 5}),
+        &[],
+    );
+    let mut input = inst.clone();
+    input["iterations"] = json!(200);
+    let (_, plan) = run("solve", &input, &[]);
+    let first = plan["assignments"][0]["appointment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = plan["assignments"][1]["appointment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let changes = json!([
+        {"cancel": second},
+        {"add": {"id": "ADD-1", "duration_minutes": 45, "setup_minutes": 10, "takedown_minutes": 5, "ready": "12:00", "needs": "any"}}
+    ]);
+    let (code, out) = run(
+        "replan",
+        &json!({"instance": inst, "plan": plan, "changes": changes, "now": "11:00"}),
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out["moved"],
+        json!([]),
+        "a cancellation and an add-on with room need no move"
+    );
+    let ids: Vec<&str> = out["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["appointment"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"ADD-1"));
+    assert!(!ids.contains(&second.as_str()));
+    assert!(ids.contains(&first.as_str()));
+
+    let bad = json!({"instance": inst, "plan": plan, "changes": [{"cancel": "A001", "delay": {"appointment": "A001", "ready": "09:00"}}]});
+    assert_eq!(refused("replan", &bad).0, "changes[0]");
+    let bad = json!({"instance": inst, "plan": plan, "changes": [{"cancel": "NOPE"}]});
+    assert_eq!(refused("replan", &bad).0, "changes[0].cancel");
+}

@@ -12,7 +12,7 @@ use infusio_sched::generate::{GenerateOptions, generate};
 use infusio_sched::{SolveOptions, check, lower_bound, solve};
 
 /// (places, nurses, appointments): a 10-chair clinic, a mid-size unit, a 160-chair centre.
-const SIZES: [(usize, usize, usize); 3] = [(10, 3, 30), (50, 13, 100), (160, 40, 300)];
+const SIZES: [(usize, usize, usize); 3] = [(10, 4, 30), (50, 13, 100), (160, 40, 300)];
 const SEEDS: [u64; 3] = [1, 2, 3];
 
 fn report() {

@@ -21,7 +21,7 @@ use crate::model::{Assignment, Clock, GRID_MINUTES, Instance, InstanceError, Obj
 use crate::rng::Rng;
 use crate::state::{Pick, State};
 
-/// Options for [`solve`]. Defaults: seed 1, 4,000 iterations, no stop callback.
+/// Options for [`solve`]. Defaults: seed 1, 20,000 iterations, no stop callback.
 pub struct SolveOptions<'a> {
     /// Seed of the search; the same seed and iteration limit give the same plan.
     pub seed: u64,
@@ -46,7 +46,7 @@ impl Default for SolveOptions<'_> {
 }
 
 /// The default iteration limit.
-pub const DEFAULT_ITERATIONS: u64 = 4_000;
+pub const DEFAULT_ITERATIONS: u64 = 20_000;
 
 /// What [`solve`] returns.
 #[derive(Clone, Debug)]
