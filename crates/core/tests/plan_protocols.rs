@@ -218,3 +218,83 @@ fn chair_time_infliximab_and_mfolfox6() {
     assert!((c.infusion_min - 125.5).abs() < 1e-9, "{}", c.infusion_min);
     assert!(c.total.value() < 4.0);
 }
+
+fn library() -> infusio_core::library::Library {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/library");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .expect("data/library")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
+        .map(|p| {
+            (
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .expect("name")
+                    .to_string(),
+                std::fs::read_to_string(&p).expect("read"),
+            )
+        })
+        .collect();
+    files.sort();
+    infusio_core::library::Library::load(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+        .unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[test]
+fn every_protocol_agrees_with_the_drug_library() {
+    use infusio_core::plan::protocol::check_against_library;
+    let lib = library();
+    let mut problems = Vec::new();
+    for (name, text) in files() {
+        let p = parse_protocol(&name, &text).expect("valid");
+        problems.extend(check_against_library(&p, &name, &text, &lib));
+    }
+    assert!(
+        problems.is_empty(),
+        "{}",
+        problems
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // A schedule the library does not have, a missing product and an unknown IV drug.
+    let (name, text) = files()
+        .into_iter()
+        .find(|(n, _)| n == "rituximab-ra.toml")
+        .expect("file");
+    let text = text.replacen("titration = \"first\"", "titration = \"fast\"", 1);
+    let p = parse_protocol(&name, &text).expect("still valid on its own");
+    let e = check_against_library(&p, &name, &text, &lib);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].field, "phases[0].drugs[0].titration");
+    assert!(e[0].message.contains("first-infusion"), "{}", e[0].message);
+    let (name, text) = files()
+        .into_iter()
+        .find(|(n, _)| n == "ivig-replacement.toml")
+        .expect("file");
+    let text = text.replacen("product = \"gammagard-liquid\"\n", "", 1);
+    let p = parse_protocol(&name, &text).expect("valid");
+    let e = check_against_library(&p, &name, &text, &lib);
+    assert_eq!(e[0].field, "phases[0].drugs[0].titration");
+    assert!(
+        e[0].message.contains("gammagard-liquid"),
+        "{}",
+        e[0].message
+    );
+    let text = files()
+        .into_iter()
+        .find(|(n, _)| n == "mfolfox6.toml")
+        .expect("file")
+        .1
+        .replacen(
+            "medication = \"leucovorin\"",
+            "medication = \"leucovorine\"",
+            1,
+        );
+    let p = parse_protocol("mfolfox6.toml", &text).expect("valid");
+    let e = check_against_library(&p, "mfolfox6.toml", &text, &lib);
+    assert_eq!(e[0].field, "phases[0].drugs[1].medication");
+    assert!(e[0].line.is_some());
+}

@@ -204,13 +204,32 @@ fn concentration_range<'a>(
 // ---------------------------------------------------------------------------------------------
 // titration
 
-fn choose_titration<'a>(
-    f: &mut Fields,
+/// Why a schedule name does not resolve to one library titration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScheduleProblem {
+    /// The drug has no titration at all.
+    NoSchedules,
+    /// The schedules are product-specific and no (matching) product was given; lists them.
+    ProductRequired(Vec<String>),
+    /// Several schedules apply and none was named; lists the names.
+    Ambiguous(String),
+    /// The name matches none; lists the names.
+    Unknown(String),
+}
+
+/// Resolves a schedule name (`first`, `subsequent`, `rapid` or a library titration id) to the
+/// library titration, as the titration calculator and the protocol check both do:
+/// 1. a titration whose id is the name;
+/// 2. a titration for that infusion (`first`/`subsequent`), the linear ramp before a step
+///    table; a titration without an infusion qualifier applies to every infusion;
+/// 3. `rapid`: the one step-table schedule (rituximab `rapid`, ocrelizumab `shorter`).
+///
+/// Titrations limited to products apply only when `product` is one of them.
+pub fn resolve_titration<'a>(
     entry: &'a DrugEntry,
     product: Option<&str>,
-) -> Result<&'a Titration, InputError> {
-    let schedule_path = f.path_of("schedule");
-    let schedule = f.opt_string("schedule")?;
+    schedule: Option<&str>,
+) -> Result<&'a Titration, ScheduleProblem> {
     let candidates: Vec<&Titration> = entry
         .titration
         .iter()
@@ -220,27 +239,14 @@ fn choose_titration<'a>(
         .collect();
     if candidates.is_empty() {
         if entry.titration.is_empty() {
-            return Err(refuse(
-                "medication",
-                &entry.id,
-                format!(
-                    "{} has no titration schedule in the drug library; it runs at one rate (use the infusion-rate calculator)",
-                    entry.id
-                ),
-            ));
+            return Err(ScheduleProblem::NoSchedules);
         }
-        let products: Vec<&str> = entry
-            .titration
-            .iter()
-            .flat_map(|t| t.products.iter().map(String::as_str))
-            .collect();
-        return Err(refuse(
-            &f.path_of("product"),
-            product.unwrap_or(""),
-            format!(
-                "required: the schedule depends on the product; one of: {}",
-                products.join(", ")
-            ),
+        return Err(ScheduleProblem::ProductRequired(
+            entry
+                .titration
+                .iter()
+                .flat_map(|t| t.products.iter().cloned())
+                .collect(),
         ));
     }
     let names = || {
@@ -254,49 +260,72 @@ fn choose_titration<'a>(
         }
         n.join(", ")
     };
-    match schedule {
-        None if candidates.len() == 1 => Ok(candidates[0]),
-        None => Err(refuse(
+    let Some(s) = schedule else {
+        return match candidates.as_slice() {
+            [one] => Ok(one),
+            _ => Err(ScheduleProblem::Ambiguous(names())),
+        };
+    };
+    if let Some(t) = candidates.iter().find(|t| t.id == s) {
+        return Ok(t);
+    }
+    let infusion_named = s == "first" || s == "subsequent";
+    let by_infusion: Vec<&&Titration> = candidates
+        .iter()
+        .filter(|t| match t.infusion.as_deref() {
+            Some(i) => i == s,
+            None => infusion_named,
+        })
+        .collect();
+    let rapid: Vec<&&Titration> = candidates.iter().filter(|t| !t.steps.is_empty()).collect();
+    by_infusion
+        .iter()
+        .find(|t| t.steps.is_empty())
+        .or(by_infusion.first())
+        .or(if s == "rapid" && rapid.len() == 1 {
+            rapid.first()
+        } else {
+            None
+        })
+        .map(|t| **t)
+        .ok_or_else(|| ScheduleProblem::Unknown(names()))
+}
+
+fn choose_titration<'a>(
+    f: &mut Fields,
+    entry: &'a DrugEntry,
+    product: Option<&str>,
+) -> Result<&'a Titration, InputError> {
+    let schedule_path = f.path_of("schedule");
+    let schedule = f.opt_string("schedule")?;
+    resolve_titration(entry, product, schedule.as_deref()).map_err(|p| match p {
+        ScheduleProblem::NoSchedules => refuse(
+            "medication",
+            &entry.id,
+            format!(
+                "{} has no titration schedule in the drug library; it runs at one rate (use the infusion-rate calculator)",
+                entry.id
+            ),
+        ),
+        ScheduleProblem::ProductRequired(products) => refuse(
+            &f.path_of("product"),
+            product.unwrap_or(""),
+            format!(
+                "required: the schedule depends on the product; one of: {}",
+                products.join(", ")
+            ),
+        ),
+        ScheduleProblem::Ambiguous(names) => refuse(
             &schedule_path,
             "",
-            format!(
-                "required: the library has several schedules; one of: {}",
-                names()
-            ),
-        )),
-        Some(s) => {
-            if let Some(t) = candidates.iter().find(|t| t.id == s) {
-                return Ok(t);
-            }
-            let by_infusion: Vec<&&Titration> = candidates
-                .iter()
-                .filter(|t| t.infusion.as_deref() == Some(s.as_str()))
-                .collect();
-            // A linear ramp is the label's default; a step table of the same infusion is an
-            // alternative the user names by id (e.g. `rapid`).
-            // `rapid` names the label's shorter step-table schedule, whatever its library id
-            // (`rapid` for rituximab, `shorter` for ocrelizumab).
-            let rapid: Vec<&&Titration> =
-                candidates.iter().filter(|t| !t.steps.is_empty()).collect();
-            by_infusion
-                .iter()
-                .find(|t| t.steps.is_empty())
-                .or(by_infusion.first())
-                .or(if s == "rapid" && rapid.len() == 1 {
-                    rapid.first()
-                } else {
-                    None
-                })
-                .map(|t| **t)
-                .ok_or_else(|| {
-                    refuse(
-                        &schedule_path,
-                        &s,
-                        format!("unknown schedule for {}; one of: {}", entry.id, names()),
-                    )
-                })
-        }
-    }
+            format!("required: the library has several schedules; one of: {names}"),
+        ),
+        ScheduleProblem::Unknown(names) => refuse(
+            &schedule_path,
+            schedule.as_deref().unwrap_or(""),
+            format!("unknown schedule for {}; one of: {names}", entry.id),
+        ),
+    })
 }
 
 /// The library schedule as an engine schedule.

@@ -122,9 +122,14 @@ pub struct ProtocolDrug {
     /// Fixed infusion duration (minutes), when not titrated.
     #[serde(default)]
     pub duration_min: Option<f64>,
-    /// Titration schedule name in the library (`first`, `subsequent`, `rapid`).
+    /// Titration schedule name in the library (`first`, `subsequent`, `rapid` or a titration
+    /// id), resolved as the titration calculator does.
     #[serde(default)]
     pub titration: Option<String>,
+    /// Library product id, where the schedule or preparation depends on it
+    /// (`gammagard-liquid`).
+    #[serde(default)]
+    pub product: Option<String>,
     /// Diluent and volume, for people (`250 mL 0.9% sodium chloride`).
     #[serde(default)]
     pub diluent: Option<String>,
@@ -565,11 +570,11 @@ pub fn validate(p: &Protocol, file: &str) -> Vec<(String, String)> {
                 );
             }
             if let Some(t) = &d.titration
-                && !["first", "subsequent", "rapid"].contains(&t.as_str())
+                && !is_id(t)
             {
                 push(
                     format!("{at}.titration"),
-                    format!("'{t}' must be first, subsequent or rapid"),
+                    format!("'{t}' must be first, subsequent, rapid or a library titration id"),
                 );
             }
             for (key, q) in [("max_dose", &d.max_dose), ("max_rate", &d.max_rate)] {
@@ -735,6 +740,76 @@ pub fn validate(p: &Protocol, file: &str) -> Vec<(String, String)> {
         );
     }
     out
+}
+
+/// Checks a validated protocol against the drug library: every IV drug and hydration fluid is
+/// a library entry, named products exist, and every titration name resolves to one library
+/// schedule (as `infusio calc titration` resolves it). Drugs by other routes (oral
+/// premedications, aspirin) may be outside the infusion library.
+pub fn check_against_library(
+    p: &Protocol,
+    file: &str,
+    text: &str,
+    library: &crate::library::Library,
+) -> Vec<ProtocolError> {
+    use super::calc::{ScheduleProblem, resolve_titration};
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (pi, ph) in p.phases.iter().enumerate() {
+        for (di, d) in ph.drugs.iter().enumerate() {
+            let at = format!("phases[{pi}].drugs[{di}]");
+            let Some(entry) = library.get(&d.medication) else {
+                if d.route == "iv" {
+                    out.push((
+                        format!("{at}.medication"),
+                        format!("'{}' is not in the drug library", d.medication),
+                    ));
+                }
+                continue;
+            };
+            if let Some(prod) = &d.product
+                && !entry.products.iter().any(|x| &x.id == prod)
+            {
+                out.push((
+                    format!("{at}.product"),
+                    format!("'{prod}' is not a product of {}", entry.id),
+                ));
+                continue;
+            }
+            if let Some(t) = &d.titration
+                && let Err(problem) = resolve_titration(entry, d.product.as_deref(), Some(t))
+            {
+                let message = match problem {
+                    ScheduleProblem::NoSchedules => {
+                        format!("{} has no titration schedule in the library", entry.id)
+                    }
+                    ScheduleProblem::ProductRequired(products) => format!(
+                        "the schedule depends on the product: add product = one of {}",
+                        products.join(", ")
+                    ),
+                    ScheduleProblem::Ambiguous(names) | ScheduleProblem::Unknown(names) => {
+                        format!("'{t}' is not a schedule of {}; one of: {names}", entry.id)
+                    }
+                };
+                out.push((format!("{at}.titration"), message));
+            }
+        }
+        for (k, h) in ph.hydration.iter().enumerate() {
+            if library.get(&h.fluid).is_none() {
+                out.push((
+                    format!("phases[{pi}].hydration[{k}].fluid"),
+                    format!("'{}' is not in the drug library", h.fluid),
+                ));
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(field, message)| ProtocolError {
+            line: locate_line(text, &field),
+            file: file.to_string(),
+            field,
+            message,
+        })
+        .collect()
 }
 
 /// 1-based line of a byte offset.
