@@ -1065,10 +1065,10 @@ fn fit(inv: &Invocation, recommend: bool) -> Result<Done, InputError> {
         json!({"weight": cov.weight.qty(), "crcl": cov.crcl.qty(), "dialysis": cov.dialysis});
     if let Some(f) = &fitted {
         let etas: serde_json::Map<String, Value> = model
-            .iiv
-            .iter()
+            .eta_names()
+            .into_iter()
             .zip(&f.etas)
-            .map(|((p, _), e)| (p.name().to_string(), json!(e)))
+            .map(|(p, e)| (p.to_string(), json!(e)))
             .collect();
         json["etas"] = Value::Object(etas);
         json["predictions"] = Value::Array(
@@ -1173,8 +1173,8 @@ fn fit(inv: &Invocation, recommend: bool) -> Result<Done, InputError> {
         calc.output(&format!("{name} (individual)"), v.qty());
     }
     if let Some(f) = &fitted {
-        for ((p, _), e) in model.iiv.iter().zip(&f.etas) {
-            calc.output(&format!("eta {}", p.name()), Qty::new(*e, ""));
+        for (p, e) in model.eta_names().into_iter().zip(&f.etas) {
+            calc.output(&format!("eta {p}"), Qty::new(*e, ""));
         }
         for (l, p) in history.levels.iter().zip(&f.predictions) {
             calc.output(

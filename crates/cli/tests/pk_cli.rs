@@ -340,6 +340,30 @@ fn recommend_without_levels_uses_the_population_prior() {
     assert!(out.get("etas").is_none());
 }
 
+#[test]
+fn recommend_for_an_aminoglycoside_by_peak_and_trough() {
+    let input = json!({
+        "model": "gentamicin-hull-sarubbi-1976",
+        "covariates": {"weight": "70 kg", "crcl": "90 mL/min", "dialysis": false},
+        "doses": [{"time": "0 h", "amount": "120 mg", "duration": "30 min"}, {"time": "8 h", "amount": "120 mg", "duration": "30 min"}],
+        "observations": [{"time": "9 h", "concentration": "5.1 mg/L"}, {"time": "15.5 h", "concentration": "1.2 mg/L"}],
+        "target": {"peak": ["8 mg/L", "10 mg/L"], "trough": ["0 mg/L", "1 mg/L"]},
+        "increment": "20 mg",
+        "intervals": ["8 h", "12 h", "24 h"]
+    });
+    let (code, out) = pk("recommend", &input);
+    assert_eq!(code, 0, "{out}");
+    let first = &out["regimens"][0];
+    assert_eq!(first["meets_target"], true);
+    let peak = first["cmax"]["value"].as_f64().unwrap();
+    let trough = first["cmin"]["value"].as_f64().unwrap();
+    assert!((8.0..=10.0).contains(&peak) && trough <= 1.0, "{first}");
+    assert_eq!(first["dose"]["value"].as_f64().unwrap() % 20.0, 0.0);
+    // One-compartment model: the volume's η is named like its parameter.
+    assert!(out["etas"]["v"].is_number(), "{}", out["etas"]);
+    assert!(out["parameters"]["v"]["value"].is_number());
+}
+
 fn pta_input(seed: u64) -> Value {
     json!({
         "model": "vancomycin-goti-2018",

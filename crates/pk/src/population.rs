@@ -131,6 +131,26 @@ impl PopulationModel {
         p
     }
 
+    /// The name of each η's parameter, as in the parameter list of the model (`v` for the
+    /// volume of a one-compartment model, `v1` for the central volume otherwise).
+    pub fn eta_names(&self) -> Vec<&'static str> {
+        let one_compartment = matches!(
+            (self.typical)(&Covariates {
+                weight: BodyWeight::new(70.0),
+                crcl: Clearance::new(100.0),
+                dialysis: false,
+            }),
+            LinearParams::One { .. }
+        );
+        self.iiv
+            .iter()
+            .map(|(p, _)| match p {
+                Param::V1 if one_compartment => "v",
+                other => other.name(),
+            })
+            .collect()
+    }
+
     /// The ω² of each η, in order.
     pub fn omega2(&self) -> impl Iterator<Item = f64> + '_ {
         self.iiv.iter().map(|(_, w)| *w)
@@ -472,6 +492,18 @@ mod tests {
             assert!(crate::linear::Disposition::new(&p).is_ok(), "{}", m.id);
             assert_eq!(p.named().len(), m.equations.len());
         }
+    }
+
+    #[test]
+    fn eta_names_match_the_parameter_names() {
+        for m in MODELS {
+            let p = m.typical(&cov(75.0, 90.0, false)).unwrap();
+            let names: Vec<&str> = p.named().into_iter().map(|(n, _)| n).collect();
+            for e in m.eta_names() {
+                assert!(names.contains(&e), "{}: {e} not in {names:?}", m.id);
+            }
+        }
+        assert_eq!(BUELGA_2005.eta_names(), vec!["cl", "v"]);
     }
 
     #[test]
