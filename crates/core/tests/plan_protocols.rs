@@ -298,3 +298,30 @@ fn every_protocol_agrees_with_the_drug_library() {
     assert_eq!(e[0].field, "phases[0].drugs[1].medication");
     assert!(e[0].line.is_some());
 }
+
+#[test]
+fn chair_time_ocrelizumab_from_the_library_schedules() {
+    use infusio_core::plan::calc::library_plan;
+    let lib = library();
+    let entry = lib.get("ocrelizumab").expect("ocrelizumab");
+    let p = get("ocrelizumab-ms");
+    let bag = |dose: f64, ml: f64| Bag {
+        dose_amount: dose,
+        amount_unit: "mg".into(),
+        volume: Volume::new(ml),
+        weight: None,
+    };
+    // Ocrevus PI Table 1: 300 mg/250 mL first infusions take 2.64 h; the antihistamine is given
+    // 45 min before and observation lasts 1 h: 15 + 45 + 158.3 + 60 + 10 min.
+    let first = library_plan(entry, None, Some("first"), &bag(300.0, 250.0)).expect("plan");
+    let c = chair_time(&p, 0, 1, 1, &[("ocrelizumab", first.duration)]).expect("chair");
+    assert!((c.infusion_min - (150.0 + 25.0 / 180.0 * 60.0)).abs() < 1e-9);
+    assert!((c.total.value() * 60.0 - (15.0 + 45.0 + c.infusion_min + 60.0 + 10.0)).abs() < 1e-9);
+    // Later: 600 mg/500 mL, 3.5 h standard or 2 h with the shorter schedule.
+    let standard = library_plan(entry, None, Some("subsequent"), &bag(600.0, 500.0)).expect("plan");
+    let c = chair_time(&p, 1, 1, 3, &[("ocrelizumab", standard.duration)]).expect("chair");
+    assert!((c.total.value() * 60.0 - 340.0).abs() < 1e-9);
+    let short = library_plan(entry, None, Some("rapid"), &bag(600.0, 500.0)).expect("plan");
+    let c = chair_time(&p, 1, 1, 3, &[("ocrelizumab", short.duration)]).expect("chair");
+    assert!((c.total.value() * 60.0 - 250.0).abs() < 1e-9);
+}

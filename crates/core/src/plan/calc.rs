@@ -291,6 +291,20 @@ pub fn resolve_titration<'a>(
         .ok_or_else(|| ScheduleProblem::Unknown(names()))
 }
 
+/// The titration plan of a library schedule for a bag: what the scheduler and the chair-time
+/// computation use (the same resolution and arithmetic as `infusio calc titration`).
+pub fn library_plan(
+    entry: &DrugEntry,
+    product: Option<&str>,
+    schedule: Option<&str>,
+    bag: &Bag,
+) -> Result<super::titration::TitrationPlan, String> {
+    let t = resolve_titration(entry, product, schedule)
+        .map_err(|p| format!("{}: no schedule {schedule:?} ({p:?})", entry.id))?;
+    let s = to_schedule(t)?;
+    plan(&s, bag).map_err(|e| e.to_string())
+}
+
 fn choose_titration<'a>(
     f: &mut Fields,
     entry: &'a DrugEntry,
