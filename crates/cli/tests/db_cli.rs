@@ -204,7 +204,10 @@ fn bad_command_lines_are_refused() {
 #[test]
 fn postgres_migrate_backup_and_restore_into_sqlite() {
     let Ok(server) = std::env::var(PG_URL_VAR) else {
-        eprintln!(
+        // Written to stderr directly: libtest hides an eprintln! of a passing test.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED postgres_migrate_backup_and_restore_into_sqlite: {PG_URL_VAR} is not set \
              (scripts/test.sh starts a throwaway PostgreSQL cluster and sets it)"
         );

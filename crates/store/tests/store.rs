@@ -739,7 +739,7 @@ async fn backup_restore(db: &TestDb) {
         let _ = TestDb {
             store: pg,
             dir: TempDir::new("pg"),
-            pg_database: Some(name),
+            pg_schema: Some(name),
         }
         .finish()
         .await;
@@ -805,18 +805,13 @@ async fn sqlite_runs_wal_full_sync_with_foreign_keys() {
 
 #[tokio::test]
 async fn postgres_refuses_synchronous_commit_off() {
-    let Some((store, name)) = pg_fresh_unmigrated("postgres_refuses_synchronous_commit_off").await
-    else {
+    let Some(server) = pg_server_url("postgres_refuses_synchronous_commit_off") else {
         return;
     };
-    store
-        .execute_admin(&format!(
-            "ALTER DATABASE {name} SET synchronous_commit = off"
-        ))
-        .await
-        .expect("alter database");
-    store.close().await;
-    let url = with_database(&std::env::var(PG_URL_VAR).expect("set"), &name);
+    // The session default comes from the server, the database, the role or the connection:
+    // whichever set it, a connection that would acknowledge commits before they are on disk
+    // is refused.
+    let url = with_param(&server, "options%5Bsynchronous_commit%5D=off");
     match Store::open(&url).await {
         Err(StoreError::UnsafeDurability { setting, value }) => {
             assert_eq!((setting, value.as_str()), ("synchronous_commit", "off"));
@@ -824,14 +819,12 @@ async fn postgres_refuses_synchronous_commit_off() {
         Err(other) => panic!("expected a durability refusal, got {other}"),
         Ok(_) => panic!("a server with synchronous_commit = off must be refused"),
     }
-    let db = TestDb {
-        store: Store::open(&pg_server_url("cleanup").expect("set"))
-            .await
-            .expect("open"),
-        dir: TempDir::new("pg"),
-        pg_database: Some(name),
-    };
-    db.finish().await;
+    // The same server with the durable default is accepted.
+    Store::open(&server)
+        .await
+        .expect("durable server accepted")
+        .close()
+        .await;
 }
 
 #[tokio::test]
