@@ -63,10 +63,9 @@ fn main() {
             "SKIPPED {NAME}::postgres: {PG_URL_VAR} is not set (scripts/test.sh starts a throwaway cluster and sets it)"
         ),
     }
-    println!(
-        "{passed} passed, 0 failed; finished in {:.2}s",
-        started.elapsed().as_secs_f64()
-    );
+    println!("finished in {:.2}s", started.elapsed().as_secs_f64());
+    // The plain closing line that test runners' summaries understand.
+    println!("{passed} passed, 0 failed");
 }
 
 fn runtime() -> tokio::runtime::Runtime {
