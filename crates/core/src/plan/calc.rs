@@ -29,6 +29,8 @@ use crate::units::{
 
 /// Accepted body weight for per-kg schedules (kg).
 const WEIGHT_KG_RANGE: (f64, f64) = (0.3, 350.0);
+/// Accepted dose, in the unit given (a smaller or larger number is a unit slip).
+const DOSE_RANGE: (f64, f64) = (1e-6, 1e9);
 /// Accepted final volume (mL).
 const VOLUME_ML_MAX: f64 = 10_000.0;
 
@@ -118,8 +120,8 @@ fn dose(f: &mut Fields) -> Result<Amount, InputError> {
         &path,
         &given,
         d.value,
-        f64::MIN_POSITIVE,
-        1e9,
+        DOSE_RANGE.0,
+        DOSE_RANGE.1,
         &d.display_unit,
     )?;
     Ok(d)
@@ -603,7 +605,16 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
             } else {
                 "explicit step table (rate or fraction of the dose for a number of minutes; the last row until the bag is empty)".to_string()
             },
-            Qty::new(t.start_rate, &t.unit),
+            if t.steps.is_empty() {
+                Qty::new(t.start_rate, &t.unit)
+            } else {
+                // A table's first rate (a dose-fraction row has no rate of its own).
+                result
+                    .steps
+                    .first()
+                    .map(|s| s.dose_rate.clone())
+                    .unwrap_or_else(|| Qty::new(t.start_rate, &t.unit))
+            },
         ),
     );
     c.step(

@@ -274,7 +274,7 @@ fn run_rungs(
     let mut steps = Vec::new();
     let mut remaining = volume_ml;
     let mut t = start_minute;
-    let eps = EMPTY_EPS * bag.volume.value().max(1.0);
+    let eps = EMPTY_EPS * bag.volume.value();
     for &(rate, minutes) in rungs {
         if remaining <= eps {
             break;
