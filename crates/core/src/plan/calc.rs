@@ -678,6 +678,11 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
         "end of the last pump step",
         result.duration.qty(),
     ));
+    c.step(Step::new(
+        "Highest pump rate of the schedule (reached only if the bag lasts that long)",
+        "schedule maximum converted to mL/h (÷ concentration, or × weight for per-kg rates)",
+        result.max_rate.qty(),
+    ));
 
     // Pump programme with the library's rate limits.
     let limits: Vec<RateLimit> = applicable(
