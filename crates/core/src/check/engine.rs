@@ -6,9 +6,12 @@ use super::request::{CheckRequest, Frequency};
 use super::{CheckResult, CheckSource, Matched, Verdict, lab_value};
 use crate::calc::body::{self, BsaMethod};
 use crate::calc::common::Sex;
+use crate::calc::{oncology, renal};
 use crate::derivation::{Finding, Severity, Step};
 use crate::library::{Basis, DosingRule, DrugEntry, Library, Limits, Titration};
-use crate::units::{Amount, AmountKind, Concentration, DoseBasis, DosePer, Qty, format_number};
+use crate::units::{
+    Amount, AmountKind, Concentration, DoseBasis, DosePer, Qty, SerumCreatinine, format_number,
+};
 
 /// Relative tolerance for comparing against a limit (floating-point noise only).
 const EPS: f64 = 1e-9;
@@ -20,8 +23,6 @@ const RATE_CONSISTENCY_FRACTION: f64 = 0.10;
 const START_RATE_ALLOWANCE: f64 = 0.05;
 /// A weight change from the previous dose's weight at or above this fraction is flagged.
 const WEIGHT_CHANGE_FRACTION: f64 = 0.10;
-/// Carboplatin: GFR is capped at 125 mL/min in the Calvert formula (FDA; NCCN).
-const CALVERT_GFR_CAP_ML_PER_MIN: f64 = 125.0;
 
 const CG_SOURCE: (&str, &str) = (
     "cockcroft-gault-1976",
@@ -149,13 +150,12 @@ impl<'a> Ctx<'a> {
         }
         let result = match (p.age, p.sex, p.weight, scr) {
             (Some(age), Some(sex), Some(w), Some(scr)) if age.value() >= 18.0 && scr > 0.0 => {
-                let female = if sex == Sex::Female { 0.85 } else { 1.0 };
-                let crcl = (140.0 - age.value()) * w.value() / (72.0 * scr) * female;
+                let crcl = renal::cockcroft_gault(age, sex, w, SerumCreatinine::new(scr)).value();
                 self.source(CG_SOURCE.0, CG_SOURCE.1);
                 self.steps.push(
                     Step::new(
                         "Creatinine clearance (Cockcroft–Gault, actual body weight, no creatinine floor)",
-                        format!("CrCl = (140 − age) × weight / (72 × SCr){}", if female < 1.0 { " × 0.85" } else { "" }),
+                        format!("CrCl = (140 − age) × weight / (72 × SCr){}", if sex == Sex::Female { " × 0.85" } else { "" }),
                         Qty::new(crcl, "mL/min"),
                     )
                     .input("age", age.qty())
@@ -557,7 +557,7 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
         Basis::PerAuc => {
             match cx.crcl() {
                 Ok(crcl) => {
-                    let gfr = crcl.min(CALVERT_GFR_CAP_ML_PER_MIN);
+                    let gfr = crcl.min(oncology::CARBOPLATIN_GFR_CAP_ML_PER_MIN);
                     let auc = dose / (gfr + 25.0);
                     cx.source(CALVERT_SOURCE.0, CALVERT_SOURCE.1);
                     cx.steps.push(
