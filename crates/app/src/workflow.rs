@@ -1177,6 +1177,11 @@ impl App {
                     }
                     Ok(a) if a.has(Role::Nurse) => second_nurse_id = Some(a.user_id),
                     Ok(_) => return Err(AppError::forbidden("double check", "the second checker must be a nurse")),
+                    // Not 401: the signed-in nurse's own session is fine; it is the second
+                    // nurse's confirmation that failed.
+                    Err(AppError::BadCredentials) | Err(AppError::Locked { .. }) => {
+                        return Err(AppError::forbidden("double check", "the second nurse's user name or password was not accepted"));
+                    }
                     Err(e) => return Err(e),
                 },
             }

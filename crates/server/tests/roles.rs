@@ -619,7 +619,7 @@ async fn a_high_alert_drug_needs_a_second_distinct_nurse() {
             &[("if-match", "\"4\"")],
         )
         .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     let r = h
         .call(
             "POST",
