@@ -330,3 +330,21 @@ fn replan_moves_few_and_stays_valid() {
     let bad = json!({"instance": inst, "plan": plan, "changes": [{"cancel": "NOPE"}]});
     assert_eq!(refused("replan", &bad).0, "changes[0].cancel");
 }
+
+#[test]
+fn a_time_limit_cuts_a_long_run_and_the_plan_stays_valid() {
+    let (_, inst) = run(
+        "generate",
+        &json!({"n_chairs": 30, "n_nurses": 8, "n_appointments": 60, "seed": 3}),
+        &[],
+    );
+    let mut input = inst.clone();
+    input["iterations"] = json!(10_000_000);
+    input["time_limit"] = json!("0.2 s");
+    let (code, plan) = run("solve", &input, &[]);
+    assert_eq!(code, 0, "{plan}");
+    assert_eq!(plan["solver"]["stopped_by"], "time_limit");
+    assert!(plan["solver"]["iterations_done"].as_u64().unwrap() < 10_000_000);
+    let (_, verdict) = run("check", &json!({"instance": inst, "plan": plan}), &[]);
+    assert_eq!(verdict["valid"], true, "{verdict}");
+}

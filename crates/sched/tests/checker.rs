@@ -224,3 +224,43 @@ fn plans_by_id_report_unknown_ids_and_wrong_ends() {
             .any(|v| v.code == "plan.missing" && v.appointment.as_deref() == Some("B"))
     );
 }
+
+/// Property: the validator never panics and always accounts for every appointment, whatever
+/// the plan (indices out of range, starts past midnight, duplicates).
+#[test]
+fn the_checker_never_panics_on_arbitrary_plans() {
+    let inst = instance();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for _ in 0..5_000 {
+        let n = next(6) as usize;
+        let assignments = (0..n)
+            .map(|_| {
+                asg(
+                    next(5) as usize,
+                    next(4) as usize,
+                    next(4) as usize,
+                    Clock::from_minutes(next(3_000) as u32),
+                )
+            })
+            .collect();
+        let unscheduled = (0..next(4)).map(|_| next(5) as usize).collect();
+        let plan = Plan {
+            assignments,
+            unscheduled,
+        };
+        let _ = check(&inst, &plan);
+        let o = objective(&inst, &plan);
+        assert!(o.unscheduled <= 3);
+        assert_eq!(
+            o.total,
+            10_000 * o.unscheduled + 10 * o.overtime_minutes + o.wait_minutes
+        );
+        let _ = infusio_sched::metrics(&inst, &plan);
+    }
+}
