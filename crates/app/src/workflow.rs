@@ -153,19 +153,30 @@ fn diff(field: &str, mine: f64, theirs: Option<f64>, unit: &str, tolerance: f64)
 }
 
 impl App {
+    /// The patient's other active orders, for the duplicate-therapy check. Reads only the
+    /// four columns it needs (an order row carries its whole derivation).
     async fn active_orders_of(
         &self,
         patient_id: &str,
         except: Option<&str>,
     ) -> Result<Vec<Json>, AppError> {
         let mut tx = self.store().begin_snapshot().await?;
-        let orders = tx.find_by::<Order>("patient_id", text(patient_id)).await?;
+        let rows = fetch(
+            &mut tx,
+            "SELECT id, drug_id, dose, dose_unit, route FROM orders WHERE patient_id = $1
+             AND status IN ('signed', 'verified', 'prepared', 'scheduled', 'in_progress') ORDER BY id",
+            &[text(patient_id)],
+            &[Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Text],
+        )
+        .await?;
         tx.rollback().await?;
-        Ok(orders
-            .into_iter()
-            .filter(|o| Some(o.id.as_str()) != except)
-            .filter(|o| matches!(o.data.status, S::Signed | S::Verified | S::Prepared | S::Scheduled | S::InProgress))
-            .map(|o| json!({"medication": o.data.drug_id, "dose": format!("{} {}", o.data.dose, o.data.dose_unit), "route": o.data.route}))
+        Ok(rows
+            .iter()
+            .filter(|r| as_text(&r[0]) != except)
+            .map(|r| {
+                let t = |i: usize| as_text(&r[i]).unwrap_or_default();
+                json!({"medication": t(1), "dose": format!("{} {}", t(2), t(3)), "route": t(4)})
+            })
             .collect())
     }
 

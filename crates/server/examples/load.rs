@@ -136,60 +136,73 @@ async fn main() -> Result<(), String> {
         ));
     }
     let token = me["token"].as_str().unwrap_or_default().to_string();
-    // A fresh patient per run, weighed and with recent labs.
-    let mrn = format!("BENCH{}", std::process::id());
-    let (s, _, p) = c
-        .call("POST", "/api/patients", Some(&token), &[], Some(&json!({"mrn": mrn, "family_name": "Bench", "given_name": "Load", "birth_date": "1980-01-01", "sex": "female"})))
-        .await?;
-    if s != 201 {
-        return Err(format!("creating the patient failed ({s}): {p}"));
+    // A pool of fresh patients per run, weighed and with recent labs; iterations spread over
+    // them so no patient collects an unrealistic number of orders.
+    let n_patients = workers * 10;
+    let mut pids = Vec::new();
+    for k in 0..n_patients {
+        let mrn = format!("BENCH{}-{k}", std::process::id());
+        let (s, _, p) = c
+            .call("POST", "/api/patients", Some(&token), &[], Some(&json!({"mrn": mrn, "family_name": "Bench", "given_name": "Load", "birth_date": "1980-01-01", "sex": "female"})))
+            .await?;
+        if s != 201 {
+            return Err(format!("creating a patient failed ({s}): {p}"));
+        }
+        let pid = p["id"].as_str().unwrap_or_default().to_string();
+        for body in [
+            json!({"kind": "weight", "value": "70 kg"}),
+            json!({"kind": "height", "value": "165 cm"}),
+        ] {
+            c.call(
+                "POST",
+                &format!("/api/patients/{pid}/measurements"),
+                Some(&token),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        }
+        for (n, v) in [
+            ("serum_creatinine", "0.9 mg/dL"),
+            ("anc", "3 10*9/L"),
+            ("platelets", "200 10*9/L"),
+            ("hemoglobin", "13 g/dL"),
+            ("bilirubin", "0.5 mg/dL"),
+            ("ast", "20 units/L"),
+            ("alt", "20 units/L"),
+        ] {
+            c.call(
+                "POST",
+                &format!("/api/patients/{pid}/labs"),
+                Some(&token),
+                &[],
+                Some(&json!({"name": n, "value": v})),
+            )
+            .await?;
+        }
+        pids.push(pid);
     }
-    let pid = p["id"].as_str().unwrap_or_default().to_string();
-    for body in [
-        json!({"kind": "weight", "value": "70 kg"}),
-        json!({"kind": "height", "value": "165 cm"}),
-    ] {
-        c.call(
-            "POST",
-            &format!("/api/patients/{pid}/measurements"),
-            Some(&token),
-            &[],
-            Some(&body),
-        )
-        .await?;
-    }
-    for (n, v) in [
-        ("serum_creatinine", "0.9 mg/dL"),
-        ("anc", "3 10*9/L"),
-        ("platelets", "200 10*9/L"),
-        ("hemoglobin", "13 g/dL"),
-        ("bilirubin", "0.5 mg/dL"),
-        ("ast", "20 units/L"),
-        ("alt", "20 units/L"),
-    ] {
-        c.call(
-            "POST",
-            &format!("/api/patients/{pid}/labs"),
-            Some(&token),
-            &[],
-            Some(&json!({"name": n, "value": v})),
-        )
-        .await?;
-    }
-    let order = json!({"patient_id": pid, "medication": "infliximab", "dose_per": "5 mg/kg", "route": "iv", "volume": "250 mL",
+    let pids = std::sync::Arc::new(pids);
+    let order = json!({"medication": "infliximab", "dose_per": "5 mg/kg", "route": "iv", "volume": "250 mL",
         "duration": "2 h", "line": "peripheral", "frequency": "q8w", "infusion_number": 4,
         "overrides": [{"code": "order.duplicate_therapy", "reason": "load benchmark"}]});
 
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..workers {
-        let (token, order) = (token.clone(), order.clone());
+        let (token, order, pids) = (token.clone(), order.clone(), pids.clone());
+        // Earlier signed orders of this run make later ones duplicates: the prescriber
+        // overrides that warning with a reason, at signing as at creation.
+        let sign =
+            json!({"overrides": [{"code": "order.duplicate_therapy", "reason": "load benchmark"}]});
         tasks.push(tokio::spawn(async move {
             let mut c = Conn::open(addr).await?;
             let mut lat = Vec::with_capacity(per_worker);
             for i in 0..per_worker {
                 let t0 = Instant::now();
                 let key = format!("bench-{w}-{i}-{}", std::process::id());
+                let mut order = order.clone();
+                order["patient_id"] = json!(pids[(w * per_worker + i) % pids.len()]);
                 let (s, etag, o) = c
                     .call(
                         "POST",
@@ -209,7 +222,7 @@ async fn main() -> Result<(), String> {
                         &format!("/api/orders/{id}/sign"),
                         Some(&token),
                         &[("If-Match", &etag)],
-                        Some(&json!({})),
+                        Some(&sign),
                     )
                     .await?;
                 if s != 200 {
