@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use infusio_core::library::{DrugEntry, Library, LibraryError};
 use serde_json::json;
 
-include!(concat!(env!("OUT_DIR"), "/library_files.rs"));
+use infusio_app::library::FILES as LIBRARY_FILES;
 
 /// The library built into the binary.
 pub fn embedded() -> Result<Library, String> {

@@ -154,7 +154,11 @@ fn main() -> ExitCode {
             run_json(&io, None, |inv| check::run(inv, library.as_deref()))
         }
         Command::Library { sub, arg, json } => library::run(&sub, arg.as_deref(), json),
-        Command::Serve { demo, listen, store } => serve::run(demo, &listen, &store),
+        Command::Serve {
+            demo,
+            listen,
+            store,
+        } => serve::run(demo, &listen, &store),
         Command::Db { sub, file, store } => db::run_db(&sub, file.as_deref(), &store),
         Command::Audit { sub, json, store } => db::run_audit(&sub, json, &store),
         Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),

@@ -5,7 +5,12 @@ use proptest::prelude::*;
 use serde_json::json;
 
 fn output(name: &str, input: serde_json::Value, key: &str) -> f64 {
-    calc::run(name, &input).expect("valid input").outputs.get(key).expect("output").value
+    calc::run(name, &input)
+        .expect("valid input")
+        .outputs
+        .get(key)
+        .expect("output")
+        .value
 }
 
 proptest! {

@@ -1,8 +1,8 @@
 //! Unit parsing, conversion and formatting: examples and properties.
 
 use infusio_core::units::{
-    Amount, BodyWeight, Clearance, Concentration, DoseBasis, DosePer, Length, MonovalentConcentration,
-    SerumCreatinine, format_number, parse_quantity,
+    Amount, BodyWeight, Clearance, Concentration, DoseBasis, DosePer, Length,
+    MonovalentConcentration, SerumCreatinine, format_number, parse_quantity,
 };
 use proptest::prelude::*;
 
@@ -38,8 +38,18 @@ fn creatinine_micromol_uses_88_4() {
 
 #[test]
 fn sodium_in_mmol_equals_meq_for_a_monovalent_ion() {
-    assert_eq!(MonovalentConcentration::parse("140 mmol/L").expect("parses").value(), 140.0);
-    assert_eq!(MonovalentConcentration::parse("140 mEq/L").expect("parses").value(), 140.0);
+    assert_eq!(
+        MonovalentConcentration::parse("140 mmol/L")
+            .expect("parses")
+            .value(),
+        140.0
+    );
+    assert_eq!(
+        MonovalentConcentration::parse("140 mEq/L")
+            .expect("parses")
+            .value(),
+        140.0
+    );
 }
 
 #[test]
@@ -51,7 +61,10 @@ fn dangerous_spellings_are_refused_with_the_safe_one() {
         ("1,000 mg", "1000"),
         ("3 mM", "mmol/L"),
     ] {
-        let err = parse_quantity(text).map(|_| ()).expect_err(text).to_string();
+        let err = parse_quantity(text)
+            .map(|_| ())
+            .expect_err(text)
+            .to_string();
         assert!(err.contains(hint), "{text}: {err}");
     }
     assert!(Amount::parse("10 U/kg").is_err());
@@ -80,7 +93,18 @@ fn dose_bases() {
 
 #[test]
 fn unknown_units_and_malformed_text_are_errors() {
-    for text in ["", "kg", "70", "70 kgs", "70 stone", "seventy kg", "NaN kg", "inf mg", "1e400 mg", "5 mg//mL"] {
+    for text in [
+        "",
+        "kg",
+        "70",
+        "70 kgs",
+        "70 stone",
+        "seventy kg",
+        "NaN kg",
+        "inf mg",
+        "1e400 mg",
+        "5 mg//mL",
+    ] {
         assert!(parse_quantity(text).is_err(), "{text} should be refused");
     }
 }
