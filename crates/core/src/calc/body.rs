@@ -107,6 +107,19 @@ pub fn devine_range_finding(height: Length) -> Option<Finding> {
     })
 }
 
+/// The derivation step of a Devine ideal body weight.
+fn ideal_weight_step(sex: Sex, height: Length, ibw: BodyWeight) -> Step {
+    Step::new(
+        "Ideal body weight (Devine)",
+        format!(
+            "IBW = {} + 2.3 × (height_in − 60)",
+            if sex == Sex::Male { "50" } else { "45.5" }
+        ),
+        ibw.qty(),
+    )
+    .input("height", Qty::new(height.value() / CM_PER_INCH, "in"))
+}
+
 /// Adjusted body weight: IBW + 0.4 × (TBW − IBW).
 pub fn adjusted_body_weight(ideal: BodyWeight, actual: BodyWeight) -> BodyWeight {
     BodyWeight::new(ideal.value() + 0.4 * (actual.value() - ideal.value()))
@@ -187,17 +200,7 @@ pub fn dosing_weight(
         if let Some(f) = devine_range_finding(height) {
             calc.finding(f);
         }
-        calc.step(
-            Step::new(
-                "Ideal body weight (Devine)",
-                format!(
-                    "IBW = {} + 2.3 × (height_in − 60)",
-                    if sex == Sex::Male { "50" } else { "45.5" }
-                ),
-                ibw.qty(),
-            )
-            .input("height", Qty::new(height.value() / CM_PER_INCH, "in")),
-        );
+        calc.step(ideal_weight_step(sex, height, ibw));
     };
     let adjusted = |calc: &mut Calculation| -> BodyWeight {
         ideal_step(calc);
@@ -412,17 +415,7 @@ pub fn body_weight_json(input: &Value) -> Result<Calculation, InputError> {
     f.finish()?;
     let mut calc = Calculation::new("body-weight");
     let ibw = ideal_body_weight(sex, height);
-    calc.step(
-        Step::new(
-            "Ideal body weight (Devine)",
-            format!(
-                "IBW = {} + 2.3 × (height_in − 60)",
-                if sex == Sex::Male { "50" } else { "45.5" }
-            ),
-            ibw.qty(),
-        )
-        .input("height", Qty::new(height.value() / CM_PER_INCH, "in")),
-    );
+    calc.step(ideal_weight_step(sex, height, ibw));
     if let Some(finding) = devine_range_finding(height) {
         calc.finding(finding);
     }

@@ -164,7 +164,7 @@ pub fn parse_entry(file: &str, text: &str) -> Result<DrugEntry, Vec<LibraryError
 }
 
 /// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|&&b| b == b'\n')
@@ -173,7 +173,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// The key written on the line of `offset` (`soft_max = 3` → `soft_max`), for parse errors.
-fn key_at(text: &str, offset: usize) -> String {
+pub(crate) fn key_at(text: &str, offset: usize) -> String {
     let start = text[..offset.min(text.len())]
         .rfind('\n')
         .map(|i| i + 1)

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::library::{key_at, line_of};
 use serde::{Deserialize, Serialize};
 
 /// The eight therapy classes (the library's spelling).
@@ -810,28 +811,6 @@ pub fn check_against_library(
             message,
         })
         .collect()
-}
-
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// The key written on the line of `offset`, for parse errors.
-fn key_at(text: &str, offset: usize) -> String {
-    let start = text[..offset.min(text.len())]
-        .rfind('\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let line = text[start..].lines().next().unwrap_or("");
-    match line.split_once('=') {
-        Some((k, _)) => k.trim().to_string(),
-        None => line.trim().to_string(),
-    }
 }
 
 /// Line of a dotted path (`phases[0].drugs[1].days[2]`), or of its deepest existing ancestor.
