@@ -95,7 +95,10 @@ fn every_calculator_through_the_binary() {
         assert_eq!(code, 2, "{name}");
         let v: Value = serde_json::from_str(&stdout).expect("error JSON");
         assert!(v["error"]["field"].is_string());
-        let _ = error_checked;
+        assert!(
+            error_checked,
+            "{name}: no refusal case in its reference file"
+        );
         calculators_seen += 1;
     }
     assert!(calculators_seen >= 18);

@@ -241,9 +241,7 @@ pub fn infusion_rate_json(input: &Value) -> Result<Calculation, InputError> {
     } else {
         let text = f.raw("dose_rate").map(as_given);
         let dose_rate = f
-            .opt_quantity("dose_rate", DOSE_RATE_WHAT, |q| {
-                DosePer::from_quantity(q, "")
-            })?
+            .opt_quantity("dose_rate", DOSE_RATE_WHAT, DosePer::from_quantity)?
             .ok_or_else(|| {
                 missing(
                     &f,

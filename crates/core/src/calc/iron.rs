@@ -62,7 +62,7 @@ impl IronStores {
             given: q.unit.spelling(),
             expected: "mg or mg/kg".to_string(),
         };
-        let per = DosePer::from_quantity(q, "").map_err(|_| refuse())?;
+        let per = DosePer::from_quantity(q).map_err(|_| refuse())?;
         if per.amount_kind != AmountKind::Mass
             || per.basis != DoseBasis::PerKg
             || per.per_time.is_some()

@@ -51,7 +51,7 @@ impl GramsPerKg {
             given: q.unit.spelling(),
             expected: "a dose per kg such as '0.4 g/kg', '2 g/kg' or '400 mg/kg'".to_string(),
         };
-        let per = DosePer::from_quantity(q, "").map_err(|_| refuse())?;
+        let per = DosePer::from_quantity(q).map_err(|_| refuse())?;
         if per.amount_kind != AmountKind::Mass
             || per.basis != DoseBasis::PerKg
             || per.per_time.is_some()

@@ -320,7 +320,7 @@ pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
     let dose_per = f.quantity(
         "dose_per",
         "a dose such as '5 mg/kg', '375 mg/m2', '0.4 g/kg', '50 units/kg' or a flat '200 mg'",
-        |q| DosePer::from_quantity(q, ""),
+        DosePer::from_quantity,
     )?;
     if dose_per.per_time.is_some() {
         return Err(InputError::new(

@@ -376,7 +376,7 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
             v,
             &o.path_of("dose_per"),
             "a dose per basis such as '5 mg/kg', '375 mg/m2' or '200 mg'",
-            |q| DosePer::from_quantity(q, ""),
+            DosePer::from_quantity,
         )?),
     };
     let route = o.opt_choice("route", &crate::library::ROUTES)?;

@@ -432,11 +432,10 @@ pub struct DosePer {
 
 impl DosePer {
     pub fn parse(text: &str) -> Result<Self, UnitError> {
-        let q = parse_quantity(text)?;
-        Self::from_quantity(&q, text)
+        Self::from_quantity(&parse_quantity(text)?)
     }
 
-    pub fn from_quantity(q: &Quantity, text: &str) -> Result<Self, UnitError> {
+    pub fn from_quantity(q: &Quantity) -> Result<Self, UnitError> {
         let refuse = || {
             UnitError::Incompatible {
             given: q.unit.spelling(),
@@ -467,7 +466,6 @@ impl DosePer {
                 _ => return Err(refuse()),
             }
         }
-        let _ = text;
         Ok(DosePer {
             amount_kind,
             value: q.value,
