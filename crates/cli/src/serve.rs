@@ -101,7 +101,11 @@ async fn serve(demo: bool, addr: SocketAddr, args: &StoreArgs) -> Result<(), Str
         app.store().backend().as_str(),
         app.store().location()
     );
-    let router = infusio_server::router(app.clone(), config);
+    let router = infusio_server::router_with(
+        app.clone(),
+        config,
+        vec![infusio_web::routes(), infusio_fhir::routes()],
+    );
     infusio_server::serve(addr, router, infusio_server::shutdown_signal())
         .await
         .map_err(|e| format!("serving on {addr}: {e}"))?;

@@ -23,6 +23,7 @@ use axum::response::Response;
 use infusio_app::App;
 
 pub use error::ApiError;
+pub use routes::{Authed, cookie_value};
 
 /// The OpenAPI document served at `/api/openapi.json` (maintained by hand beside the routes; a
 /// test checks that it lists every route).
@@ -54,9 +55,21 @@ pub struct AppState {
     pub config: ServerConfig,
 }
 
-/// The router with every route and the request log.
+/// The router with every JSON API route and the request log.
 pub fn router(app: App, config: ServerConfig) -> Router {
-    routes::routes()
+    router_with(app, config, Vec::new())
+}
+
+/// The JSON API plus other route sets (the web UI, the FHIR API) that share its state,
+/// sessions and request log. The extra routers must not set a fallback: an unknown path gets
+/// the API's JSON problem document.
+pub fn router_with(app: App, config: ServerConfig, extra: Vec<Router<AppState>>) -> Router {
+    let mut routes = routes::routes();
+    for r in extra {
+        routes = routes.merge(r);
+    }
+    routes
+        .fallback(routes::fallback)
         .with_state(AppState { app, config })
         .layer(axum::middleware::from_fn(log_request))
 }

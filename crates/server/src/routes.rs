@@ -18,7 +18,7 @@ use crate::{ApiError, AppState, OPENAPI, SESSION_COOKIE};
 
 type ApiResult = Result<Response, ApiError>;
 
-/// Every route, in the order of the OpenAPI document.
+/// Every route, in the order of the OpenAPI document (without the fallback).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
@@ -58,20 +58,27 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/lots/{lot}", get(lot_trace))
         .route("/api/audit/verify", get(audit_verify))
         .route("/api/audit/head", get(audit_head))
-        .fallback(not_found)
+}
+
+/// The answer to an unknown path: a JSON problem document.
+pub(crate) async fn fallback() -> ApiError {
+    not_found().await
 }
 
 /// The signed-in caller. Extracting it authenticates the request (cookie or bearer token)
 /// and, for a cookie session making a change, checks the CSRF token and the Origin.
-pub(crate) struct Authed(pub Session);
+/// Other route sets (the web UI, FHIR) extract it the same way.
+pub struct Authed(pub Session);
 
 impl Authed {
-    fn actor(&self) -> &Actor {
+    /// The signed-in user with their roles.
+    pub fn actor(&self) -> &Actor {
         &self.0.actor
     }
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of cookie `name` in the request, if sent.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -1,0 +1,1 @@
+//! `infusio-interop`: HL7 v2 messages and MLLP framing, pure (no I/O).
