@@ -19,6 +19,7 @@
 pub mod auth;
 mod db;
 pub mod demo;
+pub mod fhir_support;
 mod error;
 pub mod library;
 pub mod orders;
