@@ -19,8 +19,8 @@
 pub mod auth;
 mod db;
 pub mod demo;
-pub mod fhir_support;
 mod error;
+pub mod fhir_support;
 pub mod library;
 pub mod orders;
 pub mod patients;
