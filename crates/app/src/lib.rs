@@ -26,6 +26,7 @@ pub mod orders;
 pub mod patients;
 pub mod roles;
 pub mod time;
+pub mod ui_support;
 pub mod workflow;
 
 use std::sync::Arc;
