@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
 async fn a_stale_write_is_refused_with_412_and_changes_nothing() {
     let h = common::harness().await;
     let (id, etag) = h.signed().await;
@@ -74,7 +73,6 @@ async fn a_stale_write_is_refused_with_412_and_changes_nothing() {
     assert_eq!(r.body["status"], "signed");
 }
 
-#[tokio::test]
 async fn of_two_writers_racing_on_one_version_exactly_one_wins() {
     let h = Arc::new(common::harness().await);
     let (id, etag) = h.signed().await;
@@ -114,7 +112,6 @@ async fn of_two_writers_racing_on_one_version_exactly_one_wins() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_parallel_submits_with_one_idempotency_key_make_one_order() {
     let h = Arc::new(common::harness().await);
     let body = h.order_body().await;
@@ -194,3 +191,9 @@ async fn fifty_parallel_submits_with_one_idempotency_key_make_one_order() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_ne!(r.body["id"].as_str().unwrap_or_default(), first);
 }
+
+on_both_backends!(
+    a_stale_write_is_refused_with_412_and_changes_nothing,
+    of_two_writers_racing_on_one_version_exactly_one_wins,
+    fifty_parallel_submits_with_one_idempotency_key_make_one_order,
+);

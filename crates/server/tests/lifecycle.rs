@@ -8,7 +8,6 @@ mod common;
 use axum::http::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
 async fn infliximab_order_from_prescription_to_completed_administration() {
     let h = common::harness().await;
     let body = h.order_body().await;
@@ -289,7 +288,6 @@ async fn infliximab_order_from_prescription_to_completed_administration() {
     }
 }
 
-#[tokio::test]
 async fn a_warning_needs_an_override_reason_which_is_stored_with_who_gave_it() {
     let h = common::harness().await;
     h.signed().await;
@@ -330,7 +328,6 @@ async fn a_warning_needs_an_override_reason_which_is_stored_with_who_gave_it() {
     assert!(o["by"].as_str().is_some_and(|b| !b.is_empty()));
 }
 
-#[tokio::test]
 async fn a_hard_stop_blocks_the_order_and_nothing_is_stored() {
     let h = common::harness().await;
     let mut body = h.order_body().await;
@@ -351,7 +348,6 @@ async fn a_hard_stop_blocks_the_order_and_nothing_is_stored() {
     assert_eq!(r.body.as_array().map(Vec::len), Some(0));
 }
 
-#[tokio::test]
 async fn an_edit_after_verification_returns_the_order_to_signed() {
     let h = common::harness().await;
     let (id, etag) = h.verified().await;
@@ -373,7 +369,6 @@ async fn an_edit_after_verification_returns_the_order_to_signed() {
     assert_eq!(r.body["rate_ml_per_h"], 200.0);
 }
 
-#[tokio::test]
 async fn bad_input_names_the_field_the_value_and_what_is_accepted() {
     let h = common::harness().await;
     let pid = h.patient_id.clone();
@@ -411,3 +406,11 @@ async fn bad_input_names_the_field_the_value_and_what_is_accepted() {
         Some("application/problem+json")
     );
 }
+
+on_both_backends!(
+    infliximab_order_from_prescription_to_completed_administration,
+    a_warning_needs_an_override_reason_which_is_stored_with_who_gave_it,
+    a_hard_stop_blocks_the_order_and_nothing_is_stored,
+    an_edit_after_verification_returns_the_order_to_signed,
+    bad_input_names_the_field_the_value_and_what_is_accepted,
+);

@@ -7,7 +7,6 @@ mod common;
 use axum::http::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
 async fn each_role_is_refused_what_it_may_not_do() {
     let h = common::harness().await;
     let (signed, signed_etag) = h.signed().await;
@@ -177,7 +176,6 @@ async fn each_role_is_refused_what_it_may_not_do() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
-#[tokio::test]
 async fn a_prescriber_who_is_also_a_pharmacist_cannot_verify_their_own_order() {
     let h = common::harness().await;
     let body = h.order_body().await;
@@ -224,7 +222,6 @@ async fn a_prescriber_who_is_also_a_pharmacist_cannot_verify_their_own_order() {
     assert_eq!(r.body["outcome"], "verified", "{}", r.body);
 }
 
-#[tokio::test]
 async fn only_the_orders_prescriber_signs_it() {
     let h = common::harness().await;
     let (id, etag) = h.draft().await;
@@ -240,7 +237,6 @@ async fn only_the_orders_prescriber_signs_it() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
 async fn requests_without_a_valid_session_are_refused() {
     let h = common::harness().await;
     let r = h.call("GET", "/api/orders", None, None, &[]).await;
@@ -320,7 +316,6 @@ async fn cookie_sign_in(h: &common::Harness, user: &str) -> (String, String) {
     )
 }
 
-#[tokio::test]
 async fn cookie_sessions_need_the_csrf_token_and_a_same_host_origin_for_changes() {
     let h = common::harness().await;
     let (cookie, csrf) = cookie_sign_in(&h, "nurse").await;
@@ -405,7 +400,6 @@ async fn cookie_sessions_need_the_csrf_token_and_a_same_host_origin_for_changes(
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
 async fn an_idle_cookie_session_ends() {
     let h = common::harness().await;
     let (cookie, _) = cookie_sign_in(&h, "nurse").await;
@@ -429,7 +423,6 @@ async fn an_idle_cookie_session_ends() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
 async fn repeated_failed_sign_ins_lock_the_account_even_for_the_right_password() {
     let h = common::harness().await;
     let threshold = h.app.config().lockout_threshold;
@@ -492,7 +485,6 @@ async fn repeated_failed_sign_ins_lock_the_account_even_for_the_right_password()
     assert_eq!(r.status, StatusCode::OK);
 }
 
-#[tokio::test]
 async fn a_high_alert_drug_needs_a_second_distinct_nurse() {
     let h = common::harness().await;
     // Carboplatin is flagged for an independent double check in the library.
@@ -638,3 +630,14 @@ async fn a_high_alert_drug_needs_a_second_distinct_nurse() {
             .is_some_and(|s| !s.is_empty())
     );
 }
+
+on_both_backends!(
+    each_role_is_refused_what_it_may_not_do,
+    a_prescriber_who_is_also_a_pharmacist_cannot_verify_their_own_order,
+    only_the_orders_prescriber_signs_it,
+    requests_without_a_valid_session_are_refused,
+    cookie_sessions_need_the_csrf_token_and_a_same_host_origin_for_changes,
+    an_idle_cookie_session_ends,
+    repeated_failed_sign_ins_lock_the_account_even_for_the_right_password,
+    a_high_alert_drug_needs_a_second_distinct_nurse,
+);
