@@ -21,6 +21,7 @@ mod db;
 pub mod demo;
 mod error;
 pub mod fhir_support;
+pub mod interface;
 pub mod library;
 pub mod orders;
 pub mod patients;
