@@ -1,0 +1,1104 @@
+//! The handlers: each reads the FHIR request, calls the application (which checks roles and
+//! rules) and maps the answer back to FHIR.
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use infusio_app::orders::must_be_blind;
+use infusio_app::{Actor, App, AppError};
+use infusio_server::{ApiError, AppState, Authed};
+use infusio_store::Stored;
+use infusio_store::records::{
+    Administration, AdministrationEvent, Allergy, Appointment, LabResult, Measurement, Order,
+    Patient, Verification,
+};
+use serde_json::{Value as Json, json};
+
+use crate::codes::*;
+use crate::http::*;
+use crate::map;
+
+type Auth = Result<Authed, ApiError>;
+type Q = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+fn query(q: Q) -> Result<Vec<(String, String)>, Fail> {
+    q.map(|Query(v)| v)
+        .map_err(|e| Fail::bad("(query)", "", format!("a URL query string: {e}")))
+}
+
+/// `NotFound` → `None`; other errors stay errors.
+fn found<T>(r: Result<T, AppError>) -> Result<Option<T>, Fail> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(AppError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Comma-separated alternatives of one search value.
+fn alternatives(v: &str) -> impl Iterator<Item = &str> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn created(headers: &HeaderMap, resource_type: &str, body: &Json) -> Response {
+    let location = format!(
+        "{}/{resource_type}/{}/_history/{}",
+        base_url(headers),
+        body["id"].as_str().unwrap_or_default(),
+        body["meta"]["versionId"].as_str().unwrap_or("1")
+    );
+    resource(StatusCode::CREATED, body, Some(&location))
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// ---------------------------------------------------------------- Patient
+
+const PATIENT_PARAMS: &[&str] = &[
+    "_id",
+    "identifier",
+    "name",
+    "family",
+    "given",
+    "birthdate",
+    "gender",
+];
+
+const PATIENT_FIELDS: &[(&str, &str)] = &[
+    ("mrn", "Patient.identifier"),
+    ("identifiers", "Patient.identifier"),
+    ("family_name", "Patient.name.family"),
+    ("given_name", "Patient.name.given"),
+    ("birth_date", "Patient.birthDate"),
+    ("sex", "Patient.gender"),
+];
+
+fn has_identifier(p: &Stored<Patient>, system: Option<&str>, value: Option<&str>) -> bool {
+    let mrn_match = system.is_none_or(|s| s == MRN_SYSTEM) && value.is_none_or(|v| v == p.data.mrn);
+    mrn_match
+        || p.data.identifiers_json.as_array().is_some_and(|items| {
+            items.iter().any(|i| {
+                system.is_none_or(|s| i["system"] == s) && value.is_none_or(|v| i["value"] == v)
+            })
+        })
+}
+
+fn starts_with_ci(text: &str, prefix: &str) -> bool {
+    text.to_lowercase().starts_with(&prefix.to_lowercase())
+}
+
+async fn find_patients(app: &App, actor: &Actor, s: &Search) -> Result<Vec<Stored<Patient>>, Fail> {
+    let mut rows = match s.one("_id")? {
+        Some(id) => found(app.clinical_get::<Patient>(actor, id).await)?
+            .into_iter()
+            .collect(),
+        None => app.clinical_list::<Patient>(actor).await?,
+    };
+    for v in s.all("identifier") {
+        rows.retain(|p| {
+            alternatives(v).any(|alt| {
+                let (sys, code) = token(alt);
+                has_identifier(p, sys, code)
+            })
+        });
+    }
+    for v in s.all("name") {
+        rows.retain(|p| {
+            alternatives(v).any(|n| {
+                starts_with_ci(&p.data.family_name, n) || starts_with_ci(&p.data.given_name, n)
+            })
+        });
+    }
+    for v in s.all("family") {
+        rows.retain(|p| alternatives(v).any(|n| starts_with_ci(&p.data.family_name, n)));
+    }
+    for v in s.all("given") {
+        rows.retain(|p| alternatives(v).any(|n| starts_with_ci(&p.data.given_name, n)));
+    }
+    for v in s.all("gender") {
+        if let Some(bad) =
+            alternatives(v).find(|g| !["female", "male", "other", "unknown"].contains(g))
+        {
+            return Err(Fail::bad("gender", bad, "female, male, other or unknown"));
+        }
+        rows.retain(|p| alternatives(v).any(|g| g == p.data.sex));
+    }
+    for v in s.all("birthdate") {
+        let mut keep = Vec::new();
+        for p in rows {
+            let (start, _) = date_range("birthdate", &p.data.birth_date)?;
+            if date_matches("birthdate", v, start)? {
+                keep.push(p);
+            }
+        }
+        rows = keep;
+    }
+    rows.sort_by(|a, b| {
+        (&a.data.family_name, &a.data.given_name, &a.id).cmp(&(
+            &b.data.family_name,
+            &b.data.given_name,
+            &b.id,
+        ))
+    });
+    Ok(rows)
+}
+
+/// A FHIR Patient → the application's registration fields.
+fn patient_input(body: &Json) -> Result<Json, Fail> {
+    only_elements(body, &["identifier", "name", "gender", "birthDate"])?;
+    let mut mrn: Option<String> = None;
+    let mut others = Vec::new();
+    for (i, ident) in body["identifier"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let path = format!("Patient.identifier[{i}]");
+        let value = ident["value"].as_str().ok_or_else(|| {
+            Fail::bad(
+                format!("{path}.value"),
+                ident["value"].to_string(),
+                "a string",
+            )
+        })?;
+        let system = ident["system"].as_str();
+        let is_mr = ident["type"]["coding"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["code"] == "MR" && c["system"] == V2_0203)
+        });
+        if system == Some(MRN_SYSTEM) || (is_mr && system.is_none()) {
+            if mrn.is_some() {
+                return Err(Fail::unprocessable(
+                    path,
+                    value,
+                    "one medical record number",
+                ));
+            }
+            mrn = Some(value.to_string());
+        } else {
+            let system = system.ok_or_else(|| {
+                Fail::unprocessable(
+                    format!("{path}.system"),
+                    "",
+                    format!("the identifier's system (the MRN's is {MRN_SYSTEM})"),
+                )
+            })?;
+            others.push(json!({"system": system, "value": value}));
+        }
+    }
+    let mrn = mrn.ok_or_else(|| {
+        Fail::unprocessable(
+            "Patient.identifier",
+            body["identifier"].to_string(),
+            format!("an identifier with system {MRN_SYSTEM}: the medical record number"),
+        )
+    })?;
+    let names = body["name"].as_array().cloned().unwrap_or_default();
+    if names.len() != 1 {
+        return Err(Fail::unprocessable(
+            "Patient.name",
+            body["name"].to_string(),
+            "exactly one name with family and given",
+        ));
+    }
+    let family = names[0]["family"].as_str().unwrap_or_default();
+    let given: Vec<&str> = names[0]["given"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Json::as_str)
+        .collect();
+    let mut input = json!({
+        "mrn": mrn,
+        "family_name": family,
+        "given_name": given.join(" "),
+        "identifiers": others,
+    });
+    if let Some(g) = body.get("gender") {
+        input["sex"] = g.clone();
+    }
+    if let Some(b) = body.get("birthDate") {
+        input["birth_date"] = b.clone();
+    }
+    Ok(input)
+}
+
+pub async fn patient_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let p = s.app.clinical_get::<Patient>(a.actor(), &id).await?;
+    Ok(resource(StatusCode::OK, &map::patient(&p), None))
+}
+
+pub async fn patient_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(query(q)?, PATIENT_PARAMS)?;
+    let rows = find_patients(&s.app, a.actor(), &search).await?;
+    Ok(searchset(
+        &base_url(&headers),
+        "Patient",
+        &search,
+        rows.iter().map(map::patient).collect(),
+    ))
+}
+
+pub async fn patient_create(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let body = read_body(&headers, &bytes, "Patient")?;
+    let input = patient_input(&body)?;
+    if let Some(cond) = headers.get("if-none-exist") {
+        let text = cond.to_str().unwrap_or_default();
+        let text = text.split_once('?').map(|(_, q)| q).unwrap_or(text);
+        let params: Vec<(String, String)> = text
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        if params.is_empty() {
+            return Err(Fail::bad(
+                "If-None-Exist",
+                text,
+                "a search such as identifier=urn:infusio:mrn|MRN42",
+            ));
+        }
+        let search = Search::read(params, PATIENT_PARAMS).map_err(|mut f| {
+            f.expression = Some("If-None-Exist".into());
+            f
+        })?;
+        let existing = find_patients(&s.app, a.actor(), &search).await?;
+        match existing.as_slice() {
+            [] => {}
+            [one] => return Ok(resource(StatusCode::OK, &map::patient(one), None)),
+            _ => {
+                return Err(Fail::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "multiple-matches",
+                    format!("If-None-Exist '{text}' matches {} patients", existing.len()),
+                ));
+            }
+        }
+    }
+    let p = s
+        .app
+        .create_patient(a.actor(), &input)
+        .await
+        .map_err(|e| renamed(e, PATIENT_FIELDS))?;
+    Ok(created(&headers, "Patient", &map::patient(&p)))
+}
+
+pub async fn patient_update(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let body = read_body(&headers, &bytes, "Patient")?;
+    if body["id"].as_str() != Some(id.as_str()) {
+        return Err(Fail::bad(
+            "Patient.id",
+            body["id"].to_string(),
+            format!("the id of the URL, '{id}'"),
+        ));
+    }
+    let input = patient_input(&body)?;
+    let version = if_match(&headers)?;
+    let p = s
+        .app
+        .update_patient(a.actor(), &id, version, &input)
+        .await
+        .map_err(|e| renamed(e, PATIENT_FIELDS))?;
+    Ok(resource(StatusCode::OK, &map::patient(&p), None))
+}
+
+// ---------------------------------------------------------------- Observation
+
+const OBSERVATION_PARAMS: &[&str] = &["_id", "patient", "subject", "code", "category", "date"];
+
+fn obs_matches_code(r: &Json, v: &str) -> bool {
+    alternatives(v).any(|alt| {
+        let (sys, code) = token(alt);
+        r["code"]["coding"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                sys.is_none_or(|s| c["system"] == s) && code.is_none_or(|k| c["code"] == k)
+            })
+        })
+    })
+}
+
+pub async fn observation_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let r = match id.split_at_checked(2) {
+        Some(("m-", rest)) => {
+            map::measurement(&s.app.clinical_get::<Measurement>(a.actor(), rest).await?)
+        }
+        Some(("l-", rest)) => map::lab(&s.app.clinical_get::<LabResult>(a.actor(), rest).await?),
+        _ => {
+            a.actor().permit(infusio_app::Action::ReadClinical)?;
+            return Err(Fail::not_found("Observation", &id));
+        }
+    };
+    Ok(resource(StatusCode::OK, &r, None))
+}
+
+pub async fn observation_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(query(q)?, OBSERVATION_PARAMS)?;
+    let actor = a.actor();
+    let patient = match (search.one("patient")?, search.one("subject")?) {
+        (Some(p), None) => Some(reference_id("patient", p, "Patient")?.to_string()),
+        (None, Some(p)) => Some(reference_id("subject", p, "Patient")?.to_string()),
+        (None, None) => None,
+        (Some(p), Some(_)) => {
+            return Err(Fail::bad(
+                "subject",
+                p,
+                "either patient or subject, not both",
+            ));
+        }
+    };
+    let (ms, ls) = match &patient {
+        Some(p) => (
+            s.app
+                .clinical_find::<Measurement>(actor, "patient_id", p)
+                .await?,
+            s.app
+                .clinical_find::<LabResult>(actor, "patient_id", p)
+                .await?,
+        ),
+        None => (
+            s.app.clinical_list::<Measurement>(actor).await?,
+            s.app.clinical_list::<LabResult>(actor).await?,
+        ),
+    };
+    let mut all: Vec<(i64, Json)> = ms
+        .iter()
+        .map(|m| (m.data.measured_at_us, map::measurement(m)))
+        .chain(ls.iter().map(|l| (l.data.collected_at_us, map::lab(l))))
+        .collect();
+    if let Some(id) = search.one("_id")? {
+        all.retain(|(_, r)| r["id"] == id);
+    }
+    for v in search.all("code") {
+        all.retain(|(_, r)| obs_matches_code(r, v));
+    }
+    for v in search.all("category") {
+        all.retain(|(_, r)| {
+            alternatives(v).any(|alt| {
+                let (sys, code) = token(alt);
+                sys.is_none_or(|s| s == OBSERVATION_CATEGORY)
+                    && code.is_none_or(|c| r["category"][0]["coding"][0]["code"] == c)
+            })
+        });
+    }
+    for v in search.all("date") {
+        let mut keep = Vec::new();
+        for (at, r) in all {
+            if date_matches("date", v, at)? {
+                keep.push((at, r));
+            }
+        }
+        all = keep;
+    }
+    all.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| b.1["id"].as_str().cmp(&a.1["id"].as_str()))
+    });
+    Ok(searchset(
+        &base_url(&headers),
+        "Observation",
+        &search,
+        all.into_iter().map(|(_, r)| r).collect(),
+    ))
+}
+
+pub async fn observation_create(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let body = read_body(&headers, &bytes, "Observation")?;
+    only_elements(
+        &body,
+        &[
+            "status",
+            "category",
+            "code",
+            "subject",
+            "effectiveDateTime",
+            "issued",
+            "valueQuantity",
+        ],
+    )?;
+    let status = body["status"].as_str().unwrap_or_default();
+    if !["final", "amended", "corrected"].contains(&status) {
+        return Err(Fail::unprocessable(
+            "Observation.status",
+            status,
+            "final, amended or corrected (the record keeps results, not preliminary ones)",
+        ));
+    }
+    let code = body["code"]["coding"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|c| obs_from_coding(c["system"].as_str(), c["code"].as_str().unwrap_or_default()))
+        .ok_or_else(|| {
+            let known: Vec<String> = OBS_CODES
+                .iter()
+                .map(|c| match c.loinc {
+                    Some(l) => format!("{LOINC}|{l} ({})", local_code(c.kind)),
+                    None => format!("{LAB_SYSTEM}|{}", local_code(c.kind)),
+                })
+                .collect();
+            Fail::unprocessable(
+                "Observation.code",
+                body["code"].to_string(),
+                format!(
+                    "a coding of a measure the record keeps: {}",
+                    known.join(", ")
+                ),
+            )
+        })?;
+    let patient_id = patient_of(&body, "subject")?;
+    let q = &body["valueQuantity"];
+    let value = q["value"].as_number().ok_or_else(|| {
+        Fail::bad(
+            "Observation.valueQuantity.value",
+            q["value"].to_string(),
+            "a number",
+        )
+    })?;
+    let unit = match (q["system"].as_str(), q["code"].as_str(), q["unit"].as_str()) {
+        (Some(UCUM) | None, Some(c), _) => unit_for_record(c),
+        (_, _, Some(u)) => u.to_string(),
+        _ => {
+            return Err(Fail::bad(
+                "Observation.valueQuantity.code",
+                q.to_string(),
+                format!("a UCUM unit code (system {UCUM}), e.g. '{}'", code.ucum),
+            ));
+        }
+    };
+    let given = format!("{value} {unit}");
+    let at = match body["effectiveDateTime"].as_str() {
+        Some(t) => Some(iso(parse_fhir_instant("Observation.effectiveDateTime", t)?)),
+        None if body.get("effectiveDateTime").is_some() => {
+            return Err(Fail::bad(
+                "Observation.effectiveDateTime",
+                body["effectiveDateTime"].to_string(),
+                "a dateTime string",
+            ));
+        }
+        None => None,
+    };
+    let fields: &[(&str, &str)] = &[
+        ("value", "Observation.valueQuantity"),
+        ("measured_at", "Observation.effectiveDateTime"),
+        ("collected_at", "Observation.effectiveDateTime"),
+        ("kind", "Observation.code"),
+        ("name", "Observation.code"),
+    ];
+    let on_patient = |e: AppError| match e {
+        AppError::NotFound {
+            entity: "patient",
+            id,
+        } => Fail::unprocessable(
+            "Observation.subject.reference",
+            format!("Patient/{id}"),
+            "a patient on this server",
+        ),
+        other => renamed(other, fields),
+    };
+    let r = match code.kind {
+        ObsKind::Measurement(kind) => {
+            let mut input = json!({"kind": kind, "value": given, "source": "EHR"});
+            if let Some(t) = at {
+                input["measured_at"] = json!(t);
+            }
+            map::measurement(
+                &s.app
+                    .add_measurement(a.actor(), &patient_id, &input)
+                    .await
+                    .map_err(on_patient)?,
+            )
+        }
+        ObsKind::Lab(name) => {
+            let mut input = json!({"name": name, "value": given, "source": "EHR"});
+            if let Some(t) = at {
+                input["collected_at"] = json!(t);
+            }
+            map::lab(
+                &s.app
+                    .add_lab(a.actor(), &patient_id, &input)
+                    .await
+                    .map_err(on_patient)?,
+            )
+        }
+    };
+    Ok(created(&headers, "Observation", &r))
+}
+
+// ---------------------------------------------------------------- AllergyIntolerance
+
+pub async fn allergy_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let r = s.app.clinical_get::<Allergy>(a.actor(), &id).await?;
+    Ok(resource(StatusCode::OK, &map::allergy(&r), None))
+}
+
+pub async fn allergy_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(query(q)?, &["_id", "patient"])?;
+    let mut rows = match search.one("patient")? {
+        Some(p) => {
+            let p = reference_id("patient", p, "Patient")?;
+            s.app
+                .clinical_find::<Allergy>(a.actor(), "patient_id", p)
+                .await?
+        }
+        None => s.app.clinical_list::<Allergy>(a.actor()).await?,
+    };
+    if let Some(id) = search.one("_id")? {
+        rows.retain(|r| r.id == id);
+    }
+    Ok(searchset(
+        &base_url(&headers),
+        "AllergyIntolerance",
+        &search,
+        rows.iter().map(map::allergy).collect(),
+    ))
+}
+
+pub async fn allergy_create(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let body = read_body(&headers, &bytes, "AllergyIntolerance")?;
+    only_elements(&body, &["clinicalStatus", "code", "patient", "reaction"])?;
+    if let Some(cs) = body.get("clinicalStatus") {
+        let code = cs["coding"][0]["code"].as_str().unwrap_or_default();
+        if code != "active" {
+            return Err(Fail::unprocessable(
+                "AllergyIntolerance.clinicalStatus",
+                code,
+                "active (the record keeps active allergies)",
+            ));
+        }
+    }
+    let c = &body["code"];
+    let substance = c["text"]
+        .as_str()
+        .or_else(|| c["coding"][0]["display"].as_str())
+        .or_else(|| c["coding"][0]["code"].as_str())
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            Fail::unprocessable(
+                "AllergyIntolerance.code",
+                c.to_string(),
+                "the substance as code.text or a coding with a display",
+            )
+        })?;
+    let patient_id = patient_of(&body, "patient")?;
+    let mut input = json!({"substance": substance});
+    match body["reaction"].as_array().map(Vec::as_slice) {
+        None | Some([]) => {}
+        Some([r]) => {
+            let m = &r["manifestation"][0];
+            if let Some(t) = m["text"]
+                .as_str()
+                .or_else(|| m["coding"][0]["display"].as_str())
+            {
+                input["reaction"] = json!(t);
+            }
+            if let Some(sev) = r.get("severity") {
+                input["severity"] = sev.clone();
+            }
+        }
+        Some(more) => {
+            return Err(Fail::unprocessable(
+                "AllergyIntolerance.reaction",
+                more.len().to_string(),
+                "at most one reaction",
+            ));
+        }
+    }
+    let r = s
+        .app
+        .add_allergy(a.actor(), &patient_id, &input)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound {
+                entity: "patient",
+                id,
+            } => Fail::unprocessable(
+                "AllergyIntolerance.patient.reference",
+                format!("Patient/{id}"),
+                "a patient on this server",
+            ),
+            other => renamed(
+                other,
+                &[
+                    ("substance", "AllergyIntolerance.code"),
+                    ("reaction", "AllergyIntolerance.reaction.manifestation"),
+                    ("severity", "AllergyIntolerance.reaction.severity"),
+                ],
+            ),
+        })?;
+    Ok(created(&headers, "AllergyIntolerance", &map::allergy(&r)))
+}
+
+// ---------------------------------------------------------------- Medication
+
+pub async fn medication_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    signed_in(auth)?;
+    let e = s
+        .app
+        .library()
+        .get(&id)
+        .ok_or_else(|| Fail::not_found("Medication", &id))?;
+    Ok(resource(StatusCode::OK, &map::medication(e), None))
+}
+
+pub async fn medication_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    signed_in(auth)?;
+    let search = Search::read(query(q)?, &["_id", "code"])?;
+    let mut all: Vec<Json> = s
+        .app
+        .library()
+        .entries()
+        .iter()
+        .map(map::medication)
+        .collect();
+    all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    if let Some(id) = search.one("_id")? {
+        all.retain(|r| r["id"] == id);
+    }
+    for v in search.all("code") {
+        all.retain(|r| obs_matches_code(r, v));
+    }
+    Ok(searchset(&base_url(&headers), "Medication", &search, all))
+}
+
+// ---------------------------------------------------------------- MedicationRequest
+
+fn order_resource(actor: &Actor, o: &Stored<Order>) -> Json {
+    map::medication_request(o, must_be_blind(actor, o))
+}
+
+pub async fn request_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let o = s.app.clinical_get::<Order>(a.actor(), &id).await?;
+    Ok(resource(
+        StatusCode::OK,
+        &order_resource(a.actor(), &o),
+        None,
+    ))
+}
+
+async fn orders_for(
+    app: &App,
+    actor: &Actor,
+    patient: Option<&str>,
+) -> Result<Vec<Stored<Order>>, Fail> {
+    Ok(match patient {
+        Some(p) => app.clinical_find::<Order>(actor, "patient_id", p).await?,
+        None => app.clinical_list::<Order>(actor).await?,
+    })
+}
+
+const REQUEST_STATUSES: &[&str] = &[
+    "active",
+    "on-hold",
+    "cancelled",
+    "completed",
+    "entered-in-error",
+    "stopped",
+    "draft",
+    "unknown",
+];
+
+pub async fn request_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(
+        query(q)?,
+        &[
+            "_id",
+            "patient",
+            "subject",
+            "status",
+            "medication",
+            "intent",
+        ],
+    )?;
+    let patient = match search.one("patient")?.or(search.one("subject")?) {
+        Some(p) => Some(reference_id("patient", p, "Patient")?),
+        None => None,
+    };
+    let mut rows = orders_for(&s.app, a.actor(), patient).await?;
+    if let Some(id) = search.one("_id")? {
+        rows.retain(|o| o.id == id);
+    }
+    for v in search.all("status") {
+        if let Some(bad) = alternatives(v).find(|st| !REQUEST_STATUSES.contains(st)) {
+            return Err(Fail::bad("status", bad, REQUEST_STATUSES.join(", ")));
+        }
+        rows.retain(|o| alternatives(v).any(|st| st == map::request_status(o.data.status)));
+    }
+    for v in search.all("medication") {
+        let mut ids = Vec::new();
+        for alt in alternatives(v) {
+            ids.push(reference_id("medication", alt, "Medication")?.to_string());
+        }
+        rows.retain(|o| ids.contains(&o.data.drug_id));
+    }
+    for v in search.all("intent") {
+        rows.retain(|_| alternatives(v).any(|i| i == "order"));
+    }
+    rows.reverse();
+    Ok(searchset(
+        &base_url(&headers),
+        "MedicationRequest",
+        &search,
+        rows.iter().map(|o| order_resource(a.actor(), o)).collect(),
+    ))
+}
+
+// ---------------------------------------------------------------- MedicationAdministration
+
+async fn administration_resource(
+    app: &App,
+    actor: &Actor,
+    adm: &Stored<Administration>,
+) -> Result<Json, Fail> {
+    let order = app.clinical_get::<Order>(actor, &adm.data.order_id).await?;
+    let mut events = app
+        .clinical_find::<AdministrationEvent>(actor, "administration_id", &adm.id)
+        .await?;
+    events.sort_by_key(|e| e.data.at_us);
+    Ok(map::medication_administration(adm, &order, &events))
+}
+
+pub async fn administration_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let adm = s.app.clinical_get::<Administration>(a.actor(), &id).await?;
+    let r = administration_resource(&s.app, a.actor(), &adm).await?;
+    Ok(resource(StatusCode::OK, &r, None))
+}
+
+pub async fn administration_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let actor = a.actor();
+    let search = Search::read(
+        query(q)?,
+        &["_id", "patient", "subject", "request", "status"],
+    )?;
+    let mut rows: Vec<Stored<Administration>> = if let Some(r) = search.one("request")? {
+        let oid = reference_id("request", r, "MedicationRequest")?;
+        s.app
+            .clinical_find::<Administration>(actor, "order_id", oid)
+            .await?
+    } else if let Some(p) = search.one("patient")?.or(search.one("subject")?) {
+        let p = reference_id("patient", p, "Patient")?;
+        let mut out = Vec::new();
+        for o in orders_for(&s.app, actor, Some(p)).await? {
+            out.extend(
+                s.app
+                    .clinical_find::<Administration>(actor, "order_id", &o.id)
+                    .await?,
+            );
+        }
+        out
+    } else {
+        s.app.clinical_list::<Administration>(actor).await?
+    };
+    if let Some(id) = search.one("_id")? {
+        rows.retain(|r| r.id == id);
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.data.started_at_us));
+    let mut out = Vec::new();
+    for r in &rows {
+        out.push(administration_resource(&s.app, actor, r).await?);
+    }
+    for v in search.all("status") {
+        out.retain(|r| alternatives(v).any(|st| r["status"] == st));
+    }
+    Ok(searchset(
+        &base_url(&headers),
+        "MedicationAdministration",
+        &search,
+        out,
+    ))
+}
+
+// ---------------------------------------------------------------- Appointment
+
+pub async fn appointment_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let r = s.app.clinical_get::<Appointment>(a.actor(), &id).await?;
+    Ok(resource(StatusCode::OK, &map::appointment(&r), None))
+}
+
+pub async fn appointment_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(query(q)?, &["_id", "patient", "date", "status"])?;
+    let mut rows = match search.one("patient")? {
+        Some(p) => {
+            let p = reference_id("patient", p, "Patient")?;
+            s.app
+                .clinical_find::<Appointment>(a.actor(), "patient_id", p)
+                .await?
+        }
+        None => s.app.clinical_list::<Appointment>(a.actor()).await?,
+    };
+    if let Some(id) = search.one("_id")? {
+        rows.retain(|r| r.id == id);
+    }
+    for v in search.all("date") {
+        let mut keep = Vec::new();
+        for r in rows {
+            if date_matches("date", v, r.data.start_at_us)? {
+                keep.push(r);
+            }
+        }
+        rows = keep;
+    }
+    rows.sort_by_key(|r| r.data.start_at_us);
+    let mut out: Vec<Json> = rows.iter().map(map::appointment).collect();
+    for v in search.all("status") {
+        out.retain(|r| alternatives(v).any(|st| r["status"] == st));
+    }
+    Ok(searchset(&base_url(&headers), "Appointment", &search, out))
+}
+
+// ---------------------------------------------------------------- Provenance
+
+async fn provenances_of(app: &App, actor: &Actor, o: &Stored<Order>) -> Result<Vec<Json>, Fail> {
+    let mut v = app
+        .clinical_find::<Verification>(actor, "order_id", &o.id)
+        .await?;
+    v.sort_by_key(|x| x.data.verified_at_us);
+    Ok(map::provenances(o, &v))
+}
+
+pub async fn provenance_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let actor = a.actor();
+    let order_id = if let Some(vid) = id.strip_prefix("vf-") {
+        found(s.app.clinical_get::<Verification>(actor, vid).await)?.map(|v| v.data.order_id)
+    } else {
+        id.split_once('-').map(|(_, o)| o.to_string())
+    };
+    let order = match order_id {
+        Some(oid) => found(s.app.clinical_get::<Order>(actor, &oid).await)?,
+        None => None,
+    };
+    let Some(order) = order else {
+        actor.permit(infusio_app::Action::ReadClinical)?;
+        return Err(Fail::not_found("Provenance", &id));
+    };
+    provenances_of(&s.app, actor, &order)
+        .await?
+        .into_iter()
+        .find(|p| p["id"] == id.as_str())
+        .map(|p| resource(StatusCode::OK, &p, None))
+        .ok_or_else(|| Fail::not_found("Provenance", &id))
+}
+
+pub async fn provenance_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let actor = a.actor();
+    let search = Search::read(query(q)?, &["_id", "target", "patient"])?;
+    let orders = if let Some(t) = search.one("target")? {
+        let oid = reference_id("target", t, "MedicationRequest")?;
+        found(s.app.clinical_get::<Order>(actor, oid).await)?
+            .into_iter()
+            .collect()
+    } else {
+        let p = match search.one("patient")? {
+            Some(p) => Some(reference_id("patient", p, "Patient")?),
+            None => None,
+        };
+        orders_for(&s.app, actor, p).await?
+    };
+    let mut out = Vec::new();
+    for o in orders.iter().rev() {
+        out.extend(provenances_of(&s.app, actor, o).await?);
+    }
+    if let Some(id) = search.one("_id")? {
+        out.retain(|r| r["id"] == id);
+    }
+    Ok(searchset(&base_url(&headers), "Provenance", &search, out))
+}
+
+// ---------------------------------------------------------------- AuditEvent
+
+pub async fn audit_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let seq: i64 = match id.parse() {
+        Ok(n) if n >= 1 => n,
+        _ => {
+            a.actor().permit(infusio_app::Action::ReadAudit)?;
+            return Err(Fail::not_found("AuditEvent", &id));
+        }
+    };
+    let events = s.app.audit_events(a.actor(), seq, 1).await?;
+    match events.first() {
+        Some(e) if e.seq == seq => Ok(resource(StatusCode::OK, &map::audit_event(e), None)),
+        _ => Err(Fail::not_found("AuditEvent", &id)),
+    }
+}
+
+pub async fn audit_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(query(q)?, &[])?;
+    let head = s.app.audit_head(a.actor()).await?;
+    let page = if search.count == 0 {
+        Vec::new()
+    } else {
+        s.app
+            .audit_events(a.actor(), search.offset as i64 + 1, search.count as i64)
+            .await?
+    };
+    Ok(searchset_page(
+        &base_url(&headers),
+        "AuditEvent",
+        &search,
+        head.seq.max(0) as usize,
+        page.iter().map(map::audit_event).collect(),
+    ))
+}
+
+// ---------------------------------------------------------------- others
+
+/// A resource type or path under /fhir that this server does not serve.
+pub async fn unsupported(Path(rest): Path<String>) -> Response {
+    let mut f = Fail::new(
+        StatusCode::NOT_FOUND,
+        "not-supported",
+        format!(
+            "/fhir/{rest} is not served; see /fhir/metadata for the resources and interactions this server supports"
+        ),
+    );
+    f.expression = Some(rest);
+    f.into_response()
+}

@@ -1,0 +1,423 @@
+//! Code systems, identifier systems, extension URLs and the LOINC/UCUM table of the
+//! observations the dose checks read.
+
+use axum::http::StatusCode;
+use infusio_app::time::{days_from_civil, iso_from_us, parse_date, parse_instant};
+
+use crate::http::Fail;
+
+pub const LOINC: &str = "http://loinc.org";
+pub const UCUM: &str = "http://unitsofmeasure.org";
+pub const SNOMED: &str = "http://snomed.info/sct";
+pub const OBSERVATION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+pub const V2_0203: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
+
+/// The local medical record number (the `mrn` of the record).
+pub const MRN_SYSTEM: &str = "urn:infusio:mrn";
+/// Users of this installation (prescribers, pharmacists, nurses): references carry their id.
+pub const USER_SYSTEM: &str = "urn:infusio:user";
+/// The lab names of the record (the checks' names, e.g. `serum_creatinine`).
+pub const LAB_SYSTEM: &str = "urn:infusio:lab";
+/// Drug-library ids (`vancomycin`).
+pub const DRUG_SYSTEM: &str = "urn:infusio:drug-library";
+/// The record's order states (finer than MedicationRequest.status).
+pub const ORDER_STATUS_SYSTEM: &str = "urn:infusio:order-status";
+/// Actions of the audit chain (`order.create`).
+pub const AUDIT_ACTION_SYSTEM: &str = "urn:infusio:audit-action";
+/// Safety-check finding codes.
+pub const FINDING_SYSTEM: &str = "urn:infusio:finding";
+
+/// Extension: the engine's derivation of an order's dose, volume and rate (an attachment of
+/// `application/json`).
+pub const EXT_DERIVATION: &str = "urn:infusio:fhir:extension:derivation";
+/// Extension: the record's order state.
+pub const EXT_ORDER_STATUS: &str = "urn:infusio:fhir:extension:order-status";
+/// Extension: the drug is high-alert (independent double check at the bedside).
+pub const EXT_HIGH_ALERT: &str = "urn:infusio:fhir:extension:high-alert";
+/// Extension: a rate change during an administration (nested `at` and `rate`).
+pub const EXT_RATE_CHANGE: &str = "urn:infusio:fhir:extension:rate-change";
+/// Extension: the figures are hidden from this reader until their blind verification.
+pub const EXT_FIGURES_HIDDEN: &str = "urn:infusio:fhir:extension:figures-hidden";
+
+/// What an observation is in the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObsKind {
+    /// A measurement: `weight` or `height`.
+    Measurement(&'static str),
+    /// A lab: the record's lab name.
+    Lab(&'static str),
+}
+
+/// One observation the record keeps: its LOINC code and display, and the UCUM code of the
+/// record's unit.
+pub struct ObsCode {
+    pub kind: ObsKind,
+    pub loinc: Option<&'static str>,
+    pub display: &'static str,
+    /// The record's unit as written in the record.
+    pub unit: &'static str,
+    /// The same unit as a UCUM code.
+    pub ucum: &'static str,
+}
+
+/// LOINC codes: the LOINC table (Regenstrief Institute, loinc.org), the usual serum/plasma or
+/// blood quantity of each lab. `factor_level` has no single LOINC code (it depends on the
+/// factor) and is sent with the local code only.
+pub const OBS_CODES: &[ObsCode] = &[
+    ObsCode {
+        kind: ObsKind::Measurement("weight"),
+        loinc: Some("29463-7"),
+        display: "Body weight",
+        unit: "kg",
+        ucum: "kg",
+    },
+    ObsCode {
+        kind: ObsKind::Measurement("height"),
+        loinc: Some("8302-2"),
+        display: "Body height",
+        unit: "cm",
+        ucum: "cm",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("serum_creatinine"),
+        loinc: Some("2160-0"),
+        display: "Creatinine [Mass/volume] in Serum or Plasma",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("anc"),
+        loinc: Some("751-8"),
+        display: "Neutrophils [#/volume] in Blood by Automated count",
+        unit: "10*9/L",
+        ucum: "10*9/L",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("wbc"),
+        loinc: Some("6690-2"),
+        display: "Leukocytes [#/volume] in Blood by Automated count",
+        unit: "10*9/L",
+        ucum: "10*9/L",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("platelets"),
+        loinc: Some("777-3"),
+        display: "Platelets [#/volume] in Blood by Automated count",
+        unit: "10*9/L",
+        ucum: "10*9/L",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("lymphocytes"),
+        loinc: Some("731-0"),
+        display: "Lymphocytes [#/volume] in Blood by Automated count",
+        unit: "10*9/L",
+        ucum: "10*9/L",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("hemoglobin"),
+        loinc: Some("718-7"),
+        display: "Hemoglobin [Mass/volume] in Blood",
+        unit: "g/dL",
+        ucum: "g/dL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("potassium"),
+        loinc: Some("2823-3"),
+        display: "Potassium [Moles/volume] in Serum or Plasma",
+        unit: "mEq/L",
+        ucum: "meq/L",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("sodium"),
+        loinc: Some("2951-2"),
+        display: "Sodium [Moles/volume] in Serum or Plasma",
+        unit: "mEq/L",
+        ucum: "meq/L",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("magnesium"),
+        loinc: Some("19123-9"),
+        display: "Magnesium [Mass/volume] in Serum or Plasma",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("calcium"),
+        loinc: Some("17861-6"),
+        display: "Calcium [Mass/volume] in Serum or Plasma",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("phosphate"),
+        loinc: Some("2777-1"),
+        display: "Phosphate [Mass/volume] in Serum or Plasma",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("glucose"),
+        loinc: Some("2345-7"),
+        display: "Glucose [Mass/volume] in Serum or Plasma",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("triglycerides"),
+        loinc: Some("2571-8"),
+        display: "Triglyceride [Mass/volume] in Serum or Plasma",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("bilirubin"),
+        loinc: Some("1975-2"),
+        display: "Bilirubin.total [Mass/volume] in Serum or Plasma",
+        unit: "mg/dL",
+        ucum: "mg/dL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("ast"),
+        loinc: Some("1920-8"),
+        display: "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
+        unit: "units/L",
+        ucum: "U/L",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("alt"),
+        loinc: Some("1742-6"),
+        display: "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
+        unit: "units/L",
+        ucum: "U/L",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("albumin"),
+        loinc: Some("1751-7"),
+        display: "Albumin [Mass/volume] in Serum or Plasma",
+        unit: "g/dL",
+        ucum: "g/dL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("ferritin"),
+        loinc: Some("2276-4"),
+        display: "Ferritin [Mass/volume] in Serum or Plasma",
+        unit: "ng/mL",
+        ucum: "ng/mL",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("transferrin_saturation"),
+        loinc: Some("2502-3"),
+        display: "Iron saturation [Mass Fraction] in Serum or Plasma",
+        unit: "%",
+        ucum: "%",
+    },
+    ObsCode {
+        kind: ObsKind::Lab("factor_level"),
+        loinc: None,
+        display: "Coagulation factor activity (factor named by the order)",
+        unit: "%",
+        ucum: "%",
+    },
+];
+
+/// The entry of a measurement kind or lab name.
+pub fn obs_code(kind: ObsKind) -> Option<&'static ObsCode> {
+    OBS_CODES.iter().find(|c| c.kind == kind)
+}
+
+/// The local code of an observation kind (`weight`, `serum_creatinine`).
+pub fn local_code(kind: ObsKind) -> &'static str {
+    match kind {
+        ObsKind::Measurement(k) | ObsKind::Lab(k) => k,
+    }
+}
+
+/// The entry for a coding (`system`, `code`): LOINC or the local lab system.
+pub fn obs_from_coding(system: Option<&str>, code: &str) -> Option<&'static ObsCode> {
+    OBS_CODES.iter().find(|c| match system {
+        Some(LOINC) => c.loinc == Some(code),
+        Some(LAB_SYSTEM) => local_code(c.kind) == code,
+        Some(_) => false,
+        None => c.loinc == Some(code) || local_code(c.kind) == code,
+    })
+}
+
+/// A UCUM unit code as the record's quantity parser writes it.
+pub fn unit_for_record(ucum: &str) -> String {
+    match ucum {
+        "meq/L" => "mEq/L".into(),
+        "U/L" => "units/L".into(),
+        "[IU]/L" => "units/L".into(),
+        other => other.into(),
+    }
+}
+
+/// SNOMED CT route codes of the record's routes.
+pub fn route_coding(route: &str) -> serde_json::Value {
+    let (code, display) = match route.to_ascii_lowercase().as_str() {
+        "iv" => ("47625008", "Intravenous route"),
+        "sc" => ("34206005", "Subcutaneous route"),
+        "im" => ("78421000", "Intramuscular route"),
+        _ => return serde_json::json!({"text": route}),
+    };
+    serde_json::json!({"coding": [{"system": SNOMED, "code": code, "display": display}], "text": route})
+}
+
+/// A reference to a user of this installation (Practitioner is not served: the reference
+/// carries the user's identifier).
+pub fn user_ref(user_id: &str) -> serde_json::Value {
+    serde_json::json!({"type": "Practitioner", "identifier": {"system": USER_SYSTEM, "value": user_id}})
+}
+
+/// A FHIR dateTime/instant in UTC (`Z` or an offset; fractions of a second are truncated,
+/// the record keeps seconds) → microseconds since the epoch.
+pub fn parse_fhir_instant(expression: &str, text: &str) -> Result<i64, Fail> {
+    let bad = || {
+        Fail::invalid(
+            StatusCode::BAD_REQUEST,
+            expression,
+            text,
+            "a dateTime with time and zone, e.g. 2026-11-26T09:00:00Z or 2026-11-26T10:00:00+01:00",
+        )
+    };
+    let (main, offset_s) = if let Some(m) = text.strip_suffix('Z') {
+        (m, 0)
+    } else if text.len() > 6 {
+        let (m, off) = text.split_at(text.len() - 6);
+        let sign = match off.as_bytes()[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return Err(bad()),
+        };
+        let (h, mi) = off[1..].split_once(':').ok_or_else(bad)?;
+        let h: i64 = h.parse().map_err(|_| bad())?;
+        let mi: i64 = mi.parse().map_err(|_| bad())?;
+        if h > 14 || mi > 59 {
+            return Err(bad());
+        }
+        (m, sign * (h * 3600 + mi * 60))
+    } else {
+        return Err(bad());
+    };
+    let main = main.split('.').next().unwrap_or(main);
+    let us = parse_instant(expression, &format!("{main}Z")).map_err(|_| bad())?;
+    Ok(us - offset_s * 1_000_000)
+}
+
+/// The range `[start, end)` in microseconds of a FHIR date search value: `YYYY`, `YYYY-MM`,
+/// `YYYY-MM-DD` or a dateTime with zone.
+pub fn date_range(param: &str, text: &str) -> Result<(i64, i64), Fail> {
+    const DAY: i64 = 86_400 * 1_000_000;
+    let bad = || {
+        Fail::bad(
+            param,
+            text,
+            "an optional prefix (eq, ne, gt, ge, lt, le) and YYYY, YYYY-MM, YYYY-MM-DD or a dateTime with zone",
+        )
+    };
+    if text.contains('T') {
+        let at = parse_fhir_instant(param, text).map_err(|_| bad())?;
+        return Ok((at, at + 1_000_000));
+    }
+    let parts: Vec<&str> = text.split('-').collect();
+    let num = |s: &str, len: usize| {
+        if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse::<i64>().ok()
+        } else {
+            None
+        }
+    };
+    match parts.as_slice() {
+        [y] => {
+            let y = num(y, 4).ok_or_else(bad)?;
+            Ok((
+                days_from_civil(y, 1, 1) * DAY,
+                days_from_civil(y + 1, 1, 1) * DAY,
+            ))
+        }
+        [y, m] => {
+            let (y, m) = (num(y, 4).ok_or_else(bad)?, num(m, 2).ok_or_else(bad)?);
+            if !(1..=12).contains(&m) {
+                return Err(bad());
+            }
+            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            Ok((
+                days_from_civil(y, m, 1) * DAY,
+                days_from_civil(ny, nm, 1) * DAY,
+            ))
+        }
+        [_, _, _] => {
+            let (y, m, d) = parse_date(param, text).map_err(|_| bad())?;
+            let start = days_from_civil(y, m, d) * DAY;
+            Ok((start, start + DAY))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Whether an instant matches a FHIR date search value with its prefix.
+pub fn date_matches(param: &str, value: &str, at_us: i64) -> Result<bool, Fail> {
+    let (prefix, rest) = match value.get(..2) {
+        Some(p @ ("eq" | "ne" | "gt" | "ge" | "lt" | "le")) => (p, &value[2..]),
+        _ => ("eq", value),
+    };
+    let (start, end) = date_range(param, rest)?;
+    Ok(match prefix {
+        "eq" => at_us >= start && at_us < end,
+        "ne" => !(at_us >= start && at_us < end),
+        "gt" => at_us >= end,
+        "ge" => at_us >= start,
+        "lt" => at_us < start,
+        _ => at_us < end,
+    })
+}
+
+/// A token search value `system|code`, `|code`, `system|` or `code` → (system, code); `None`
+/// for "any".
+pub fn token(value: &str) -> (Option<&str>, Option<&str>) {
+    match value.split_once('|') {
+        None => (None, Some(value)),
+        Some((s, c)) => (Some(s), if c.is_empty() { None } else { Some(c) }),
+    }
+}
+
+pub fn iso(us: i64) -> String {
+    iso_from_us(us)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_with_offsets_are_read_in_utc() {
+        let z = parse_fhir_instant("x", "2026-11-26T09:00:00Z").ok();
+        assert!(z.is_some());
+        assert_eq!(parse_fhir_instant("x", "2026-11-26T10:00:00+01:00").ok(), z);
+        assert_eq!(
+            parse_fhir_instant("x", "2026-11-26T04:00:00.250-05:00").ok(),
+            z
+        );
+        assert!(parse_fhir_instant("x", "2026-11-26T09:00:00").is_err());
+        assert!(parse_fhir_instant("x", "2026-11-26").is_err());
+    }
+
+    #[test]
+    fn date_prefixes_bound_the_day() {
+        let at = parse_fhir_instant("x", "2026-11-26T09:00:00Z").unwrap_or_default();
+        assert_eq!(date_matches("date", "2026-11-26", at).ok(), Some(true));
+        assert_eq!(date_matches("date", "gt2026-11-26", at).ok(), Some(false));
+        assert_eq!(date_matches("date", "ge2026-11", at).ok(), Some(true));
+        assert_eq!(date_matches("date", "lt2026", at).ok(), Some(false));
+        assert_eq!(date_matches("date", "le2026-11-25", at).ok(), Some(false));
+        assert!(date_matches("date", "yesterday", at).is_err());
+    }
+
+    #[test]
+    fn every_lab_of_the_checks_has_a_code_and_the_record_unit() {
+        for (name, unit) in infusio_core::check::LAB_NAMES {
+            let c = OBS_CODES.iter().find(|c| c.kind == ObsKind::Lab(name));
+            assert!(c.is_some_and(|c| c.unit == unit), "{name}");
+        }
+    }
+}
