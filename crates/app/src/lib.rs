@@ -93,11 +93,10 @@ pub struct App {
 }
 
 impl App {
-    /// Migrates the record (the store's schema and this crate's session, lockout and
-    /// idempotency tables) and returns the application.
+    /// Migrates the record (the store's schema, which includes this crate's session, lockout
+    /// and idempotency tables) and returns the application.
     pub async fn open(store: Store, library: Library, config: AppConfig) -> Result<App, AppError> {
         store.migrate().await?;
-        db::ensure_tables(&store).await?;
         Ok(App {
             inner: Arc::new(Inner {
                 store,

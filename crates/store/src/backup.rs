@@ -54,8 +54,9 @@ pub struct BackupSummary {
     pub rows: usize,
 }
 
-/// The tables of the schema with their columns, in foreign-key order: the entities, then the
-/// audit chain and its head.
+/// The tables of the schema with their columns, in foreign-key order: the entities, the
+/// workflow layer's sessions, sign-in failures and idempotency keys, then the audit chain (its
+/// head row is restored from the dump's `audit_head`).
 fn all_tables() -> Vec<(&'static str, Vec<(&'static str, Kind)>)> {
     let mut out: Vec<(&'static str, Vec<(&'static str, Kind)>)> = ENTITY_TABLES
         .iter()
@@ -65,6 +66,7 @@ fn all_tables() -> Vec<(&'static str, Vec<(&'static str, Kind)>)> {
             (*t, c)
         })
         .collect();
+    out.extend(APP_TABLES.iter().map(|(t, cols)| (*t, cols.to_vec())));
     out.push((
         "audit_event",
         vec![
@@ -86,8 +88,49 @@ fn all_tables() -> Vec<(&'static str, Vec<(&'static str, Kind)>)> {
     out
 }
 
+/// The workflow layer's tables (schema migration 3): not entities (no id or version), not
+/// audited row by row, but part of the record a restore must bring back — a restored server
+/// honours the sessions, lockouts and idempotency keys it had.
+const APP_TABLES: &[(&str, &[(&str, Kind)])] = &[
+    (
+        "app_sessions",
+        &[
+            ("token_hash", Kind::Text),
+            ("user_id", Kind::Text),
+            ("kind", Kind::Text),
+            ("csrf_token", Kind::Text),
+            ("created_at_us", Kind::Int),
+            ("last_seen_at_us", Kind::Int),
+            ("expires_at_us", Kind::Int),
+        ],
+    ),
+    (
+        "app_sign_in_failures",
+        &[
+            ("username", Kind::Text),
+            ("failures", Kind::Int),
+            ("locked_until_us", Kind::Int),
+        ],
+    ),
+    (
+        "app_idempotency",
+        &[
+            ("idem_key", Kind::Text),
+            ("request_hash", Kind::Text),
+            ("entity_id", Kind::Text),
+            ("created_at_us", Kind::Int),
+        ],
+    ),
+];
+
 fn key_column(table: &str) -> &'static str {
-    if table == "audit_event" { "seq" } else { "id" }
+    match table {
+        "audit_event" => "seq",
+        "app_sessions" => "token_hash",
+        "app_sign_in_failures" => "username",
+        "app_idempotency" => "idem_key",
+        _ => "id",
+    }
 }
 
 /// Reads every table in one snapshot.
