@@ -136,6 +136,11 @@ pub fn build_rgv_o15(
                     .text(23, num(p.bag_volume_ml))
                     .set(24, ucum("mL")),
             )
+            .push(
+                SegmentBuilder::new("TQ1")
+                    .text(1, "1")
+                    .text(7, format_instant(now_us)),
+            )
             .push(SegmentBuilder::new("RXR").comps(1, &["IV", "Intravenous", "HL70162"]));
         let mut k = 0;
         let mut obx = |code: [&str; 3], kind: &str, value: String, unit: Option<&str>| {
@@ -337,6 +342,9 @@ pub struct PumpEvent {
     /// ORC-4, when the pump echoes it.
     pub administration_id: String,
     pub mrn: String,
+    /// PID-5 (the pump has it from the programme).
+    pub family_name: String,
+    pub given_name: String,
     pub kind: PumpEventKind,
     pub at_us: i64,
     pub rate_ml_per_h: Option<f64>,
@@ -367,7 +375,11 @@ pub fn build_pump_event(
     header = header.comps(3, &[pump_application, pump_device_id, "EUI-64"]);
     let at = format_instant(e.at_us);
     let mut b = MessageBuilder::new(header)
-        .push(SegmentBuilder::new("PID").comps(3, &[&e.mrn, "", "", "", "MR"]))
+        .push(
+            SegmentBuilder::new("PID")
+                .comps(3, &[&e.mrn, "", "", "", "MR"])
+                .comps(5, &[&e.family_name, &e.given_name]),
+        )
         .push(
             SegmentBuilder::new("ORC")
                 .text(1, "RE")
@@ -433,6 +445,9 @@ pub fn read_pump_event(m: &Message, default_offset: Option<i64>) -> Result<PumpE
         .segment("ORC")
         .map(|o| m.get(o, 4, 0, 1))
         .unwrap_or_default();
+    let pid = m.segment("PID");
+    let family_name = pid.map(|p| m.get(p, 5, 0, 1)).unwrap_or_default();
+    let given_name = pid.map(|p| m.get(p, 5, 0, 2)).unwrap_or_default();
     let mrn = m
         .segment("PID")
         .map(|p| m.get(p, 3, 0, 1))
@@ -527,6 +542,8 @@ pub fn read_pump_event(m: &Message, default_offset: Option<i64>) -> Result<PumpE
             order_id,
             administration_id,
             mrn,
+            family_name,
+            given_name,
             kind,
             at_us,
             rate_ml_per_h: rate,
@@ -587,6 +604,8 @@ mod tests {
                 order_id: "ord-1".into(),
                 administration_id: "adm-1".into(),
                 mrn: "M1".into(),
+                family_name: "Okafor".into(),
+                given_name: "Grace".into(),
                 kind,
                 at_us: 1_790_000_000_123_000,
                 rate_ml_per_h: rate,
