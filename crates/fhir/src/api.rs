@@ -847,6 +847,105 @@ pub async fn request_search(
     ))
 }
 
+/// Elements of a MedicationRequest that an update may carry but that are the server's own.
+const REQUEST_SERVER_ELEMENTS: &[&str] = &[
+    "resourceType",
+    "id",
+    "meta",
+    "text",
+    "extension",
+    "status",
+    "statusReason",
+];
+
+/// An update of an order's status: on-hold (hold), active from on-hold (release), cancelled
+/// (cancel) or stopped (discontinue), with `statusReason` as the reason. Every other element
+/// must be as read: dose, rate and medication change only through the order workflow, which
+/// recomputes and re-verifies them.
+pub async fn request_update(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let actor = a.actor();
+    let body = read_body(&headers, &bytes, "MedicationRequest")?;
+    if body["id"].as_str() != Some(id.as_str()) {
+        return Err(Fail::bad(
+            "MedicationRequest.id",
+            body["id"].to_string(),
+            format!("the id of the URL, '{id}'"),
+        ));
+    }
+    let version = if_match(&headers)?;
+    let current = s.app.clinical_get::<Order>(actor, &id).await?;
+    // A stale copy is refused before its content is judged (the workflow checks again, under
+    // its transaction).
+    if let Some(v) = version
+        && v != current.version
+    {
+        return Err(AppError::Stale {
+            entity: "order",
+            id: id.clone(),
+            expected: v,
+            current: current.version,
+        }
+        .into());
+    }
+    let shown = order_resource(actor, &current);
+    let mut keys: Vec<&String> = body
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys())
+        .chain(shown.as_object().into_iter().flat_map(|o| o.keys()))
+        .filter(|k| !REQUEST_SERVER_ELEMENTS.contains(&k.as_str()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        if body.get(k) != shown.get(k) {
+            let given = body.get(k).map(Json::to_string).unwrap_or_default();
+            return Err(Fail::unprocessable(
+                format!("MedicationRequest.{k}"),
+                &given[..given.len().min(200)],
+                "the element as read: only status (with statusReason) changes through FHIR; dose, rate and medication change through the order workflow, which recomputes and re-verifies them",
+            ));
+        }
+    }
+    let from = map::request_status(current.data.status);
+    let to = body["status"].as_str().unwrap_or_default();
+    let step = match (from, to) {
+        ("on-hold", "active") => "release",
+        (_, "on-hold") if from != "on-hold" => "hold",
+        (_, "cancelled") if from != "cancelled" => "cancel",
+        (_, "stopped") if from != "stopped" => "discontinue",
+        _ => {
+            return Err(Fail::unprocessable(
+                "MedicationRequest.status",
+                to,
+                format!(
+                    "from {from}: on-hold, cancelled or stopped (or active from on-hold), a change the order workflow allows"
+                ),
+            ));
+        }
+    };
+    let reason = body["statusReason"]["text"]
+        .as_str()
+        .or_else(|| body["statusReason"]["coding"][0]["display"].as_str());
+    let input = match reason {
+        Some(r) => json!({"reason": r}),
+        None => json!({}),
+    };
+    let o = s
+        .app
+        .transition(actor, &id, version, step, &input)
+        .await
+        .map_err(|e| renamed(e, &[("reason", "MedicationRequest.statusReason")]))?;
+    Ok(resource(StatusCode::OK, &order_resource(actor, &o), None))
+}
+
 // ---------------------------------------------------------------- MedicationAdministration
 
 async fn administration_resource(

@@ -58,7 +58,7 @@ pub const SERVED: &[Served] = &[
     ),
     (
         "MedicationRequest",
-        &["read", "search-type"],
+        &["read", "search-type", "update"],
         &[
             ("_id", "token"),
             ("patient", "reference"),

@@ -44,7 +44,10 @@ pub fn routes() -> Router<AppState> {
         .route("/fhir/Medication", get(api::medication_search))
         .route("/fhir/Medication/{id}", get(api::medication_read))
         .route("/fhir/MedicationRequest", get(api::request_search))
-        .route("/fhir/MedicationRequest/{id}", get(api::request_read))
+        .route(
+            "/fhir/MedicationRequest/{id}",
+            get(api::request_read).put(api::request_update),
+        )
         .route(
             "/fhir/MedicationAdministration",
             get(api::administration_search),

@@ -1160,3 +1160,166 @@ fn decode_base64(s: &str) -> Vec<u8> {
     }
     out
 }
+
+#[tokio::test]
+async fn an_order_is_held_and_released_through_fhir_with_if_match() {
+    let h = common::harness().await;
+    let order = json!({
+        "patient_id": h.patient_id, "medication": "infliximab", "dose_per": "5 mg/kg", "route": "iv",
+        "volume": "250 mL", "duration": "2 h", "line": "peripheral", "frequency": "q8w",
+        "infusion_number": 4
+    });
+    let r = h
+        .call("POST", "/api/orders", Some("prescriber"), Some(order), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/sign"),
+            Some("prescriber"),
+            None,
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // The nurse reads it (ETag W/"2", the same version as the JSON API's "2") and holds it.
+    let read = h
+        .call(
+            "GET",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("nurse"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(read.header("etag"), "W/\"2\"");
+    let mut held = read.body.clone();
+    held["status"] = json!("on-hold");
+    let r = h
+        .call(
+            "PUT",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("nurse"),
+            Some(held.clone()),
+            &[("if-match", "W/\"2\"")],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a hold needs a reason: {}",
+        r.body
+    );
+    outcome_names(&r, "MedicationRequest.statusReason", "");
+    held["statusReason"] = json!({"text": "potassium pending"});
+    let r = h
+        .call(
+            "PUT",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("nurse"),
+            Some(held.clone()),
+            &[("if-match", "W/\"2\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "on-hold");
+    assert_eq!(r.header("etag"), "W/\"3\"");
+    let json_api = h
+        .call(
+            "GET",
+            &format!("/api/orders/{id}"),
+            Some("prescriber"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(json_api.body["status"], "held");
+    // The same stale version again: 412.
+    let r = h
+        .call(
+            "PUT",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("nurse"),
+            Some(held),
+            &[("if-match", "W/\"2\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.body);
+    assert_eq!(r.body["issue"][0]["code"], "conflict");
+
+    // A dose change is not taken through FHIR: the element is named.
+    let current = h
+        .call(
+            "GET",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("prescriber"),
+            None,
+            &[],
+        )
+        .await;
+    let mut released = current.body.clone();
+    released["status"] = json!("active");
+    let mut dosed = released.clone();
+    dosed["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] = json!(400);
+    let r = h
+        .call(
+            "PUT",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("prescriber"),
+            Some(dosed),
+            &[("if-match", "W/\"3\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    outcome_names(&r, "MedicationRequest.dosageInstruction", "400");
+    // Only a prescriber releases (the application's rule).
+    let r = h
+        .call(
+            "PUT",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("nurse"),
+            Some(released.clone()),
+            &[("if-match", "W/\"3\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = h
+        .call(
+            "PUT",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("prescriber"),
+            Some(released),
+            &[("if-match", "W/\"3\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "active");
+    let json_api = h
+        .call(
+            "GET",
+            &format!("/api/orders/{id}"),
+            Some("prescriber"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(json_api.body["status"], "signed");
+    // A change the workflow does not allow (active → completed) is refused, named.
+    let mut done = r.body.clone();
+    done["status"] = json!("completed");
+    let r = h
+        .call(
+            "PUT",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("prescriber"),
+            Some(done),
+            &[("if-match", "W/\"4\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    outcome_names(&r, "MedicationRequest.status", "completed");
+    h.validate_emitted();
+}
