@@ -1,9 +1,308 @@
 //! `infusio-web`: the clinician web UI, served by `infusio serve` beside the JSON API.
+//!
+//! Server-rendered HTML pages over the workflows of `infusio-app`; plain forms, no client
+//! framework; one stylesheet and one small script built into the binary.
+//!
+//! Invariants:
+//! - No clinical rule lives here: every number comes from `infusio-app` / `infusio-core` with
+//!   its derivation, every step is one workflow call, and every refusal (`AppError`) is shown
+//!   on the page with its field, value and accepted range, or its findings.
+//! - Every page needs a cookie session (the same cookie as the JSON API); a form that changes
+//!   anything carries the session's CSRF token in a hidden field and, when the browser sends
+//!   one, a same-host `Origin`.
+//! - Everything not written by this crate is HTML-escaped ([`html::e`]).
+//! - The router sets no fallback: unknown paths get the API's answer.
+
+mod html;
+mod pages;
 
 use axum::Router;
-use infusio_server::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use infusio_app::auth::{Session, SessionKind};
+use infusio_app::{Actor, AppError};
+use infusio_server::{AppState, SESSION_COOKIE, cookie_value};
+
+use html::e;
+
+const STYLE: &str = include_str!("../assets/style.css");
+const SCRIPT: &str = include_str!("../assets/app.js");
 
 /// The UI's routes, merged into the server's router by `infusio serve`.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/board") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/board") }))
+        .route("/ui/assets/style.css", get(style))
+        .route("/ui/assets/app.js", get(script))
+        .route(
+            "/ui/sign-in",
+            get(pages::auth::sign_in_page).post(pages::auth::sign_in),
+        )
+        .route("/ui/sign-out", post(pages::auth::sign_out))
+        .route("/ui/board", get(pages::board::board))
+        .route("/ui/patients", get(pages::patients::list))
+        .route("/ui/patients/{id}", get(pages::patients::chart))
+        .route(
+            "/ui/orders/new",
+            get(pages::order::new_page).post(pages::order::new_post),
+        )
+        .route("/ui/orders/{id}", get(pages::order::show))
+        .route("/ui/orders/{id}/sign", post(pages::order::sign))
+        .route("/ui/orders/{id}/step", post(pages::order::step))
+        .route(
+            "/ui/orders/{id}/verify",
+            get(pages::verify::view).post(pages::verify::post),
+        )
+        .route("/ui/verify", get(pages::verify::queue))
+        .route("/ui/pharmacy", get(pages::prepare::queue))
+        .route(
+            "/ui/orders/{id}/prepare",
+            get(pages::prepare::view).post(pages::prepare::post),
+        )
+        .route("/ui/orders/{id}/label", get(pages::prepare::label))
+        .route(
+            "/ui/schedule",
+            get(pages::schedule::view).post(pages::schedule::post),
+        )
+        .route(
+            "/ui/orders/{id}/administer",
+            get(pages::administer::start_page).post(pages::administer::start),
+        )
+        .route("/ui/administrations/{id}", get(pages::administer::running))
+        .route(
+            "/ui/administrations/{id}/event",
+            post(pages::administer::event),
+        )
+        .route(
+            "/ui/administrations/{id}/finish",
+            post(pages::administer::finish),
+        )
+        .route("/ui/library", get(pages::library::list))
+        .route("/ui/library/{id}", get(pages::library::entry))
+        .route("/ui/audit", get(pages::audit::view))
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// The signed-in user of a page. Without a valid cookie session the page redirects to
+/// sign-in; a change from another origin is refused.
+pub(crate) struct Viewer {
+    pub session: Session,
+}
+
+impl Viewer {
+    pub fn actor(&self) -> &Actor {
+        &self.session.actor
+    }
+
+    /// The hidden CSRF field every changing form carries.
+    pub fn csrf_field(&self) -> String {
+        format!(
+            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+            e(&self.session.csrf_token)
+        )
+    }
+
+    /// Checks the form's CSRF token against the session's.
+    pub fn check_csrf(&self, form: &FormData) -> Result<(), AppError> {
+        if form.get("csrf") == Some(self.session.csrf_token.as_str()) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "change with a cookie session",
+                "missing or wrong CSRF token; reload the page and try again",
+            ))
+        }
+    }
+}
+
+/// Refuses a changing request whose `Origin` is another host.
+fn same_origin(parts: &Parts) -> bool {
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe {
+        return true;
+    }
+    let Some(origin) = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return true;
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    origin.split("://").nth(1).unwrap_or("") == host
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if !same_origin(parts) {
+            return Err(plain_error(
+                StatusCode::FORBIDDEN,
+                &AppError::forbidden("change with a cookie session", "cross-origin request"),
+            ));
+        }
+        let to_sign_in = || Redirect::to("/ui/sign-in").into_response();
+        let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_sign_in());
+        };
+        match state.app.session(&token).await {
+            Ok(s) if s.kind == SessionKind::Cookie => Ok(Viewer { session: s }),
+            Ok(_) | Err(AppError::Unauthenticated) => Err(to_sign_in()),
+            Err(other) => Err(plain_error(status_of(&other), &other)),
+        }
+    }
+}
+
+/// A submitted form: every name/value pair in order (repeated names kept).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FormData(pub Vec<(String, String)>);
+
+impl FormData {
+    /// The first value of `name`, trimmed, if not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value of `name` or the empty string (for re-filling a form).
+    pub fn val(&self, name: &str) -> &str {
+        self.get(name).unwrap_or("")
+    }
+
+    /// Every non-empty value of a name starting with `prefix`, with the rest of the name.
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.0.iter().filter_map(move |(k, v)| {
+            let rest = k.strip_prefix(prefix)?;
+            let v = v.trim();
+            (!v.is_empty()).then_some((rest, v))
+        })
+    }
+}
+
+/// The HTTP status for a refusal shown on a page.
+pub(crate) fn status_of(err: &AppError) -> StatusCode {
+    match err {
+        AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+        AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+        AppError::Invalid(_) | AppError::Blocked { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Stale { .. }
+        | AppError::VersionRequired
+        | AppError::InvalidState { .. }
+        | AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A minimal page for a refusal outside any screen (no session, cross-origin).
+fn plain_error(status: StatusCode, err: &AppError) -> Response {
+    let body = frame("Refused", None, "", &html::error_box(err));
+    (status, Html(body)).into_response()
+}
+
+/// The navigation, by what each role does.
+const NAV: &[(&str, &str, &str)] = &[
+    ("board", "/ui/board", "Today"),
+    ("patients", "/ui/patients", "Patients"),
+    ("verify", "/ui/verify", "Verify"),
+    ("pharmacy", "/ui/pharmacy", "Pharmacy"),
+    ("schedule", "/ui/schedule", "Schedule"),
+    ("library", "/ui/library", "Drug library"),
+    ("audit", "/ui/audit", "Audit"),
+];
+
+/// The page frame: head, navigation with the user and sign-out, and `body`.
+pub(crate) fn frame(title: &str, viewer: Option<&Viewer>, current: &str, body: &str) -> String {
+    let mut nav = String::new();
+    if let Some(v) = viewer {
+        nav.push_str("<nav aria-label=\"Main\"><ul>");
+        for (key, href, label) in NAV {
+            nav.push_str(&format!(
+                "<li><a href=\"{href}\"{}>{label}</a></li>",
+                if *key == current {
+                    " aria-current=\"page\""
+                } else {
+                    ""
+                }
+            ));
+        }
+        let roles: Vec<&str> = v.actor().roles.iter().map(|r| r.as_str()).collect();
+        nav.push_str(&format!(
+            "</ul><form method=\"post\" action=\"/ui/sign-out\" class=\"who\">{}<span>{} <small>({})</small></span> <button type=\"submit\">Sign out</button></form></nav>",
+            v.csrf_field(),
+            e(&v.actor().display_name),
+            e(&roles.join(", ").replace('_', " "))
+        ));
+    }
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · Infusio</title><link rel=\"stylesheet\" href=\"/ui/assets/style.css\">\
+         <script src=\"/ui/assets/app.js\" defer></script></head><body>\
+         <header><a class=\"brand\" href=\"/ui/board\">Infusio</a>{nav}</header>\
+         <main id=\"main\"><h1>{}</h1>{body}</main></body></html>",
+        e(title),
+        e(title)
+    )
+}
+
+/// A rendered page with status 200.
+pub(crate) fn page(title: &str, viewer: &Viewer, current: &str, body: &str) -> Response {
+    Html(frame(title, Some(viewer), current, body)).into_response()
+}
+
+/// A page showing a refusal with its status code, above the page body.
+pub(crate) fn page_with_error(
+    title: &str,
+    viewer: &Viewer,
+    current: &str,
+    err: &AppError,
+    body: &str,
+) -> Response {
+    let status = status_of(err);
+    let full = format!("{}{body}", html::error_box(err));
+    (status, Html(frame(title, Some(viewer), current, &full))).into_response()
+}
+
+/// After a successful change: go to `to` (303, so reload does not repeat the post).
+pub(crate) fn see_other(to: &str) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
 }
