@@ -1071,6 +1071,141 @@ pub async fn appointment_search(
     Ok(searchset(&base_url(&headers), "Appointment", &search, out))
 }
 
+/// Books a chair: an Appointment with status `booked`, `start` and `end`, a participant
+/// `Patient/<id>`, a participant whose actor carries the chair's identifier
+/// (`urn:infusio:chair`), and optionally `supportingInformation` naming the order.
+pub async fn appointment_create(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let body = read_body(&headers, &bytes, "Appointment")?;
+    only_elements(
+        &body,
+        &[
+            "status",
+            "serviceType",
+            "start",
+            "end",
+            "participant",
+            "supportingInformation",
+        ],
+    )?;
+    let status = body["status"].as_str().unwrap_or_default();
+    if status != "booked" {
+        return Err(Fail::unprocessable(
+            "Appointment.status",
+            status,
+            "booked (a chair is booked; other states follow from the workflow)",
+        ));
+    }
+    let mut patient = None;
+    let mut chair = None;
+    for (i, p) in body["participant"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let actor = &p["actor"];
+        if let Some(r) = actor["reference"].as_str() {
+            match r.split_once('/') {
+                Some(("Patient", id)) if patient.is_none() && !id.is_empty() => {
+                    patient = Some(id.to_string())
+                }
+                _ => {
+                    return Err(Fail::unprocessable(
+                        format!("Appointment.participant[{i}].actor.reference"),
+                        r,
+                        "one 'Patient/<id>'",
+                    ));
+                }
+            }
+        } else if actor["identifier"]["system"] == CHAIR_SYSTEM && chair.is_none() {
+            chair = actor["identifier"]["value"].as_str().map(str::to_string);
+        } else {
+            return Err(Fail::unprocessable(
+                format!("Appointment.participant[{i}].actor"),
+                actor.to_string(),
+                format!("a Patient reference or a chair identifier ({CHAIR_SYSTEM})"),
+            ));
+        }
+    }
+    let patient = patient.ok_or_else(|| {
+        Fail::unprocessable(
+            "Appointment.participant",
+            "",
+            "a participant 'Patient/<id>'",
+        )
+    })?;
+    let chair = chair.ok_or_else(|| {
+        Fail::unprocessable(
+            "Appointment.participant",
+            "",
+            format!("a participant whose actor.identifier is the chair ({CHAIR_SYSTEM})"),
+        )
+    })?;
+    let instant = |key: &str| -> Result<String, Fail> {
+        let path = format!("Appointment.{key}");
+        let t = body[key]
+            .as_str()
+            .ok_or_else(|| Fail::bad(&path, body[key].to_string(), "an instant with zone"))?;
+        Ok(iso(parse_fhir_instant(&path, t)?))
+    };
+    let mut input = json!({
+        "patient_id": patient,
+        "chair": chair,
+        "start_at": instant("start")?,
+        "end_at": instant("end")?,
+    });
+    match body["supportingInformation"].as_array().map(Vec::as_slice) {
+        None | Some([]) => {}
+        Some([r]) => {
+            let text = r["reference"].as_str().unwrap_or_default();
+            let oid = reference_id(
+                "Appointment.supportingInformation",
+                text,
+                "MedicationRequest",
+            )?;
+            input["order_id"] = json!(oid);
+        }
+        Some(_) => {
+            return Err(Fail::unprocessable(
+                "Appointment.supportingInformation",
+                body["supportingInformation"].to_string(),
+                "at most one MedicationRequest",
+            ));
+        }
+    }
+    let r = s
+        .app
+        .book_appointment(a.actor(), &input)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound { entity, id } => Fail::unprocessable(
+                if entity == "patient" {
+                    "Appointment.participant"
+                } else {
+                    "Appointment.supportingInformation"
+                },
+                id,
+                format!("a {entity} on this server"),
+            ),
+            other => renamed(
+                other,
+                &[
+                    ("start_at", "Appointment.start"),
+                    ("end_at", "Appointment.end"),
+                    ("order_id", "Appointment.supportingInformation"),
+                    ("chair", "Appointment.participant"),
+                ],
+            ),
+        })?;
+    Ok(created(&headers, "Appointment", &map::appointment(&r)))
+}
+
 // ---------------------------------------------------------------- Provenance
 
 async fn provenances_of(app: &App, actor: &Actor, o: &Stored<Order>) -> Result<Vec<Json>, Fail> {

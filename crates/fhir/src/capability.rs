@@ -83,7 +83,7 @@ pub const SERVED: &[Served] = &[
     ),
     (
         "Appointment",
-        &["read", "search-type"],
+        &["read", "search-type", "create"],
         &[
             ("_id", "token"),
             ("patient", "reference"),

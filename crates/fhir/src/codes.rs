@@ -18,6 +18,8 @@ pub const MRN_SYSTEM: &str = "urn:infusio:mrn";
 pub const USER_SYSTEM: &str = "urn:infusio:user";
 /// The lab names of the record (the checks' names, e.g. `serum_creatinine`).
 pub const LAB_SYSTEM: &str = "urn:infusio:lab";
+/// Infusion chairs (`C1`).
+pub const CHAIR_SYSTEM: &str = "urn:infusio:chair";
 /// Drug-library ids (`vancomycin`).
 pub const DRUG_SYSTEM: &str = "urn:infusio:drug-library";
 /// The record's order states (finer than MedicationRequest.status).

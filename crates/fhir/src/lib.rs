@@ -56,7 +56,10 @@ pub fn routes() -> Router<AppState> {
             "/fhir/MedicationAdministration/{id}",
             get(api::administration_read),
         )
-        .route("/fhir/Appointment", get(api::appointment_search))
+        .route(
+            "/fhir/Appointment",
+            get(api::appointment_search).post(api::appointment_create),
+        )
         .route("/fhir/Appointment/{id}", get(api::appointment_read))
         .route("/fhir/Provenance", get(api::provenance_search))
         .route("/fhir/Provenance/{id}", get(api::provenance_read))

@@ -399,7 +399,7 @@ pub fn appointment(a: &Stored<Appointment>) -> Json {
         "end": iso(d.end_at_us),
         "participant": [
             {"actor": {"reference": format!("Patient/{}", d.patient_id)}, "status": "accepted"},
-            {"type": [{"text": "chair"}], "actor": {"type": "Location", "display": format!("chair {}", d.chair)}, "status": "accepted"},
+            {"type": [{"text": "chair"}], "actor": {"type": "Location", "identifier": {"system": CHAIR_SYSTEM, "value": d.chair}, "display": format!("chair {}", d.chair)}, "status": "accepted"},
         ],
     });
     if let Some(o) = &d.order_id {
