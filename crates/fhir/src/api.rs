@@ -847,6 +847,241 @@ pub async fn request_search(
     ))
 }
 
+/// `value code` of a FHIR Quantity (UCUM code, else unit) at `path`.
+fn quantity_text(q: &Json, path: &str) -> Result<String, Fail> {
+    let value = q["value"]
+        .as_number()
+        .ok_or_else(|| Fail::bad(format!("{path}.value"), q["value"].to_string(), "a number"))?;
+    let unit = q["code"]
+        .as_str()
+        .or_else(|| q["unit"].as_str())
+        .ok_or_else(|| Fail::bad(format!("{path}.code"), q.to_string(), "a UCUM unit code"))?;
+    Ok(format!("{value} {}", unit_for_record(unit)))
+}
+
+/// A FHIR MedicationRequest (status draft, intent order) → the application's order request.
+fn order_input(body: &Json) -> Result<Json, Fail> {
+    only_elements(
+        body,
+        &[
+            "extension",
+            "status",
+            "intent",
+            "medicationReference",
+            "subject",
+            "reasonCode",
+            "dosageInstruction",
+            "dispenseRequest",
+        ],
+    )?;
+    let status = body["status"].as_str().unwrap_or_default();
+    if status != "draft" {
+        return Err(Fail::unprocessable(
+            "MedicationRequest.status",
+            status,
+            "draft (an order is signed and verified through the order workflow)",
+        ));
+    }
+    let intent = body["intent"].as_str().unwrap_or_default();
+    if intent != "order" {
+        return Err(Fail::unprocessable(
+            "MedicationRequest.intent",
+            intent,
+            "order",
+        ));
+    }
+    let med = body["medicationReference"]["reference"]
+        .as_str()
+        .unwrap_or_default();
+    let medication = reference_id("MedicationRequest.medicationReference", med, "Medication")?;
+    let patient_id = patient_of(body, "subject")?;
+    let mut input = json!({"patient_id": patient_id, "medication": medication});
+    let dosages = body["dosageInstruction"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let [d] = dosages.as_slice() else {
+        return Err(Fail::unprocessable(
+            "MedicationRequest.dosageInstruction",
+            body["dosageInstruction"].to_string(),
+            "exactly one dosage instruction",
+        ));
+    };
+    let dr = &d["doseAndRate"];
+    if dr.as_array().is_some_and(|a| a.len() != 1) || dr[0]["doseQuantity"].is_null() {
+        return Err(Fail::unprocessable(
+            "MedicationRequest.dosageInstruction.doseAndRate",
+            dr.to_string(),
+            "one doseAndRate with doseQuantity: a flat dose (350 mg) or a dose per body measure (5 mg/kg, 375 mg/m2)",
+        ));
+    }
+    if !dr[0]["rateQuantity"].is_null() {
+        return Err(Fail::unprocessable(
+            "MedicationRequest.dosageInstruction.doseAndRate.rateQuantity",
+            dr[0]["rateQuantity"].to_string(),
+            "no rate: the engine computes it from dispenseRequest.quantity (volume) and timing.repeat.duration",
+        ));
+    }
+    let dose = quantity_text(
+        &dr[0]["doseQuantity"],
+        "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
+    )?;
+    let per_measure = dose.ends_with("/kg") || dose.ends_with("/m2");
+    input[if per_measure { "dose_per" } else { "dose" }] = json!(dose);
+    let route = route_from(&d["route"]).ok_or_else(|| {
+        Fail::unprocessable(
+            "MedicationRequest.dosageInstruction.route",
+            d["route"].to_string(),
+            "a SNOMED CT route (47625008 intravenous, 34206005 subcutaneous, 78421000 intramuscular) or the route as text",
+        )
+    })?;
+    input["route"] = json!(route);
+    let timing = &d["timing"];
+    if let Some(code) = timing["code"]["text"].as_str() {
+        input["frequency"] = json!(code);
+    } else if let (Some(n), Some(p), Some(u)) = (
+        timing["repeat"]["frequency"].as_u64(),
+        timing["repeat"]["period"].as_number(),
+        timing["repeat"]["periodUnit"].as_str(),
+    ) {
+        let unit = match u {
+            "h" => "h",
+            "d" => "d",
+            "wk" => "w",
+            other => {
+                return Err(Fail::unprocessable(
+                    "MedicationRequest.dosageInstruction.timing.repeat.periodUnit",
+                    other,
+                    "h, d or wk",
+                ));
+            }
+        };
+        if n != 1 {
+            return Err(Fail::unprocessable(
+                "MedicationRequest.dosageInstruction.timing.repeat.frequency",
+                n.to_string(),
+                "1 (one dose every period)",
+            ));
+        }
+        input["frequency"] = json!(format!("q{p}{unit}"));
+    }
+    if let (Some(v), Some(u)) = (
+        timing["repeat"]["duration"].as_number(),
+        timing["repeat"]["durationUnit"].as_str(),
+    ) {
+        input["duration"] = json!(format!("{v} {u}"));
+    }
+    for e in d["extension"].as_array().into_iter().flatten() {
+        if e["url"] == EXT_LINE {
+            input["line"] = e["valueCode"].clone();
+        }
+    }
+    if !body["dispenseRequest"].is_null() {
+        input["volume"] = json!(quantity_text(
+            &body["dispenseRequest"]["quantity"],
+            "MedicationRequest.dispenseRequest.quantity"
+        )?);
+    }
+    if let Some(i) = body["reasonCode"][0]["text"].as_str() {
+        input["indication"] = json!(i);
+    }
+    let mut overrides = Vec::new();
+    for (i, e) in body["extension"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if e["url"] != EXT_OVERRIDE {
+            continue;
+        }
+        let part = |name: &str| {
+            e["extension"].as_array().and_then(|xs| {
+                xs.iter()
+                    .find(|x| x["url"] == name)
+                    .and_then(|x| x["valueString"].as_str().or(x["valueCode"].as_str()))
+            })
+        };
+        match (part("code"), part("reason")) {
+            (Some(c), Some(r)) => overrides.push(json!({"code": c, "reason": r})),
+            _ => {
+                return Err(Fail::unprocessable(
+                    format!("MedicationRequest.extension[{i}]"),
+                    e.to_string(),
+                    "an override with nested extensions 'code' (the warning's code) and 'reason'",
+                ));
+            }
+        }
+    }
+    if !overrides.is_empty() {
+        input["overrides"] = Json::Array(overrides);
+    }
+    Ok(input)
+}
+
+/// Creates a draft order through the order workflow: the engine computes dose, volume and
+/// rate from the patient's record and the checks run; a hard stop or a warning without an
+/// override (extension `urn:infusio:fhir:extension:override`) answers 422 with each finding
+/// as an issue.
+pub async fn request_create(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let body = read_body(&headers, &bytes, "MedicationRequest")?;
+    let input = order_input(&body)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let created_order = s
+        .app
+        .create_order(a.actor(), &input, key.as_deref())
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound {
+                entity: "patient",
+                id,
+            } => Fail::unprocessable(
+                "MedicationRequest.subject.reference",
+                format!("Patient/{id}"),
+                "a patient on this server",
+            ),
+            other => renamed(
+                other,
+                &[
+                    ("medication", "MedicationRequest.medicationReference"),
+                    (
+                        "dose_per",
+                        "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
+                    ),
+                    (
+                        "dose",
+                        "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
+                    ),
+                    ("route", "MedicationRequest.dosageInstruction.route"),
+                    ("frequency", "MedicationRequest.dosageInstruction.timing"),
+                    (
+                        "duration",
+                        "MedicationRequest.dosageInstruction.timing.repeat.duration",
+                    ),
+                    ("line", "MedicationRequest.dosageInstruction.extension"),
+                    ("volume", "MedicationRequest.dispenseRequest.quantity"),
+                    ("indication", "MedicationRequest.reasonCode"),
+                    ("overrides", "MedicationRequest.extension"),
+                    ("patient", "Patient"),
+                ],
+            ),
+        })?;
+    let r = order_resource(a.actor(), &created_order.order);
+    if created_order.replayed {
+        return Ok(resource(StatusCode::OK, &r, None));
+    }
+    Ok(created(&headers, "MedicationRequest", &r))
+}
+
 /// Elements of a MedicationRequest that an update may carry but that are the server's own.
 const REQUEST_SERVER_ELEMENTS: &[&str] = &[
     "resourceType",

@@ -58,7 +58,7 @@ pub const SERVED: &[Served] = &[
     ),
     (
         "MedicationRequest",
-        &["read", "search-type", "update"],
+        &["read", "search-type", "create", "update"],
         &[
             ("_id", "token"),
             ("patient", "reference"),

@@ -38,6 +38,10 @@ pub const EXT_ORDER_STATUS: &str = "urn:infusio:fhir:extension:order-status";
 pub const EXT_HIGH_ALERT: &str = "urn:infusio:fhir:extension:high-alert";
 /// Extension: a rate change during an administration (nested `at` and `rate`).
 pub const EXT_RATE_CHANGE: &str = "urn:infusio:fhir:extension:rate-change";
+/// Extension: the line of an infusion order (`peripheral` or `central`), valueCode.
+pub const EXT_LINE: &str = "urn:infusio:fhir:extension:line";
+/// Extension: an override of a safety-check warning, with nested `code` and `reason`.
+pub const EXT_OVERRIDE: &str = "urn:infusio:fhir:extension:override";
 /// Extension: the figures are hidden from this reader until their blind verification.
 pub const EXT_FIGURES_HIDDEN: &str = "urn:infusio:fhir:extension:figures-hidden";
 
@@ -263,6 +267,22 @@ pub fn route_coding(route: &str) -> serde_json::Value {
         _ => return serde_json::json!({"text": route}),
     };
     serde_json::json!({"coding": [{"system": SNOMED, "code": code, "display": display}], "text": route})
+}
+
+/// The record's route of a SNOMED CT route code (or of a route's text).
+pub fn route_from(concept: &serde_json::Value) -> Option<String> {
+    let by_code = concept["coding"].as_array().and_then(|cs| {
+        cs.iter()
+            .find_map(|c| match (c["system"].as_str(), c["code"].as_str()) {
+                (Some(SNOMED), Some("47625008")) => Some("iv"),
+                (Some(SNOMED), Some("34206005")) => Some("sc"),
+                (Some(SNOMED), Some("78421000")) => Some("im"),
+                _ => None,
+            })
+    });
+    by_code
+        .map(str::to_string)
+        .or_else(|| concept["text"].as_str().map(|t| t.trim().to_lowercase()))
 }
 
 /// A reference to a user of this installation (Practitioner is not served: the reference

@@ -43,7 +43,10 @@ pub fn routes() -> Router<AppState> {
         .route("/fhir/AllergyIntolerance/{id}", get(api::allergy_read))
         .route("/fhir/Medication", get(api::medication_search))
         .route("/fhir/Medication/{id}", get(api::medication_read))
-        .route("/fhir/MedicationRequest", get(api::request_search))
+        .route(
+            "/fhir/MedicationRequest",
+            get(api::request_search).post(api::request_create),
+        )
         .route(
             "/fhir/MedicationRequest/{id}",
             get(api::request_read).put(api::request_update),

@@ -228,6 +228,12 @@ pub fn medication_request(o: &Stored<Order>, blind: bool) -> Json {
         text.push(per.to_string());
     }
     dosage.insert("route".into(), route_coding(&d.route));
+    if let Some(line) = request["line"].as_str() {
+        dosage.insert(
+            "extension".into(),
+            json!([{"url": EXT_LINE, "valueCode": line}]),
+        );
+    }
     if let Some(f) = request["frequency"].as_str() {
         dosage.insert("timing".into(), json!({"code": {"text": f}}));
         text.push(f.to_string());

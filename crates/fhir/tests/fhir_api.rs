@@ -1433,3 +1433,213 @@ async fn a_chair_is_booked_through_fhir_and_clashes_are_refused() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     h.validate_emitted();
 }
+
+fn vancomycin_request(patient_id: &str) -> Value {
+    json!({
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "order",
+        "medicationReference": {"reference": "Medication/vancomycin"},
+        "subject": {"reference": format!("Patient/{patient_id}")},
+        "reasonCode": [{"text": "maintenance"}],
+        "dosageInstruction": [{
+            "extension": [{"url": "urn:infusio:fhir:extension:line", "valueCode": "peripheral"}],
+            "timing": {"repeat": {"frequency": 1, "period": 12, "periodUnit": "h", "duration": 2, "durationUnit": "h"}},
+            "route": {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]},
+            "doseAndRate": [{"doseQuantity": {"value": 15, "unit": "mg/kg", "system": "http://unitsofmeasure.org", "code": "mg/kg"}}]
+        }],
+        "dispenseRequest": {"quantity": {"value": 250, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}}
+    })
+}
+
+#[tokio::test]
+async fn an_order_created_through_fhir_is_computed_and_checked_against_fhir_labs() {
+    let h = common::harness().await;
+    let pid = h.patient_id.clone();
+    // The engine computes the dose from the recorded weight, as for the JSON API.
+    let preview = h
+        .call(
+            "POST",
+            "/api/orders/preview",
+            Some("prescriber"),
+            Some(json!({"patient_id": pid, "medication": "vancomycin", "dose_per": "15 mg/kg", "route": "iv",
+                        "volume": "250 mL", "duration": "2 h", "frequency": "q12h", "line": "peripheral",
+                        "indication": "maintenance"})),
+            &[],
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    let engine_dose = preview.body["computed"]["dose"]
+        .as_f64()
+        .unwrap_or_default();
+    // 15 mg/kg × 70 kg = 1,050 mg before the library's rounding.
+    assert!((1000.0..=1050.0).contains(&engine_dose), "{engine_dose}");
+
+    let r = h
+        .call(
+            "POST",
+            "/fhir/MedicationRequest",
+            Some("prescriber"),
+            Some(vancomycin_request(&pid)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["status"], "draft");
+    let dr = &r.body["dosageInstruction"][0]["doseAndRate"][0];
+    assert_eq!(dr["doseQuantity"]["value"].as_f64(), Some(engine_dose));
+    assert_eq!(dr["doseQuantity"]["code"], "mg");
+    assert_eq!(
+        dr["rateQuantity"]["value"].as_f64(),
+        Some(125.0),
+        "250 mL over 2 h"
+    );
+    assert_eq!(
+        r.body["dosageInstruction"][0]["timing"]["code"]["text"],
+        "q12h"
+    );
+    let first = r.body["id"].as_str().unwrap_or_default().to_string();
+    let json_api = h
+        .call(
+            "GET",
+            &format!("/api/orders/{first}"),
+            Some("prescriber"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(json_api.body["status"], "draft");
+    assert_eq!(json_api.body["request"]["frequency"], "q12h");
+
+    // A creatinine of 3.0 mg/dL arrives through FHIR; the same request now raises the renal
+    // warning, which blocks until overridden with a reason.
+    let r = h
+        .call(
+            "POST",
+            "/fhir/Observation",
+            Some("nurse"),
+            Some(loinc_obs(&pid, "2160-0", 3.0, "mg/dL")),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = h
+        .call(
+            "POST",
+            "/fhir/MedicationRequest",
+            Some("prescriber"),
+            Some(vancomycin_request(&pid)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["issue"][0]["code"], "business-rule");
+    let codes: Vec<&str> = r.body["issue"]
+        .as_array()
+        .map(|is| {
+            is.iter()
+                .skip(1)
+                .filter_map(|i| i["details"]["text"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(codes, vec!["renal.adjustment_required"], "{}", r.body);
+    assert_eq!(r.body["issue"][1]["severity"], "warning");
+    let mut overridden = vancomycin_request(&pid);
+    overridden["extension"] = json!([{"url": "urn:infusio:fhir:extension:override", "extension": [
+        {"url": "code", "valueCode": "renal.adjustment_required"},
+        {"url": "reason", "valueString": "AUC-guided dosing with levels, pharmacist consulted"}
+    ]}]);
+    let r = h
+        .call(
+            "POST",
+            "/fhir/MedicationRequest",
+            Some("prescriber"),
+            Some(overridden),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let second = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = h
+        .call(
+            "GET",
+            &format!("/fhir/Provenance?target=MedicationRequest/{second}"),
+            Some("pharmacist"),
+            None,
+            &[],
+        )
+        .await;
+    let with_reason = r
+        .entries()
+        .iter()
+        .filter(|p| p["reason"][0]["text"].is_string())
+        .count();
+    assert_eq!(with_reason, 1, "{}", r.body);
+    assert!(
+        r.body.to_string().contains("AUC-guided dosing with levels"),
+        "{}",
+        r.body
+    );
+
+    // Roles and named refusals.
+    let r = h
+        .call(
+            "POST",
+            "/fhir/MedicationRequest",
+            Some("nurse"),
+            Some(vancomycin_request(&pid)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let mut with_rate = vancomycin_request(&pid);
+    with_rate["dosageInstruction"][0]["doseAndRate"][0]["rateQuantity"] = json!({"value": 500, "unit": "mL/h", "system": "http://unitsofmeasure.org", "code": "mL/h"});
+    let r = h
+        .call(
+            "POST",
+            "/fhir/MedicationRequest",
+            Some("prescriber"),
+            Some(with_rate),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    outcome_names(
+        &r,
+        "MedicationRequest.dosageInstruction.doseAndRate.rateQuantity",
+        "500",
+    );
+    let mut unknown = vancomycin_request(&pid);
+    unknown["medicationReference"] = json!({"reference": "Medication/unobtainium"});
+    let r = h
+        .call(
+            "POST",
+            "/fhir/MedicationRequest",
+            Some("prescriber"),
+            Some(unknown),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    // A drug outside the library is the application's warning (no limits could be checked).
+    assert_eq!(
+        r.body["issue"][1]["details"]["text"], "medication.unknown",
+        "{}",
+        r.body
+    );
+    let mut active = vancomycin_request(&pid);
+    active["status"] = json!("active");
+    let r = h
+        .call(
+            "POST",
+            "/fhir/MedicationRequest",
+            Some("prescriber"),
+            Some(active),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    outcome_names(&r, "MedicationRequest.status", "active");
+    h.validate_emitted();
+}
