@@ -108,6 +108,31 @@ pub async fn open_store() -> Store {
     }
 }
 
+/// A second, empty store on the current test's backend (a restore target). On PostgreSQL a new
+/// schema, returned so the caller can drop it.
+pub async fn open_another_store() -> (Store, Option<(String, String)>) {
+    match BACKEND
+        .try_with(|b| b.clone())
+        .unwrap_or(TestBackend::Sqlite)
+    {
+        TestBackend::Sqlite => (
+            Store::open_sqlite(&temp_db()).await.expect("open sqlite"),
+            None,
+        ),
+        TestBackend::Postgres { url, .. } => {
+            let schema = pg_schema_name();
+            pg_create_schema(&url, &schema).await;
+            let store = Store::open(&with_param(
+                &url,
+                &format!("options%5Bsearch_path%5D={schema}"),
+            ))
+            .await
+            .expect("open the second test schema");
+            (store, Some((url, schema)))
+        }
+    }
+}
+
 /// Runs each named `async fn` test on SQLite and, when `INFUSIO_TEST_PG_URL` is set, on a fresh
 /// PostgreSQL schema: `on_both_backends!(test_a, test_b);` makes `test_a::sqlite`,
 /// `test_a::postgres`, …
