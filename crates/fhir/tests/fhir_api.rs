@@ -7,6 +7,18 @@
 
 mod common;
 
+on_both_backends!(
+    the_capability_statement_lists_exactly_what_is_served,
+    patient_read_search_conditional_create_and_versioned_update,
+    observation_search_pages_and_filters_by_code_category_and_date,
+    observation_create_maps_to_the_record_with_roles_and_named_errors,
+    a_creatinine_posted_as_an_observation_changes_the_next_order_check,
+    orders_administrations_appointments_provenance_and_audit_as_fhir,
+    an_order_is_held_and_released_through_fhir_with_if_match,
+    a_chair_is_booked_through_fhir_and_clashes_are_refused,
+    an_order_created_through_fhir_is_computed_and_checked_against_fhir_labs,
+);
+
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -29,7 +41,6 @@ fn outcome_names(r: &common::Reply, element: &str, value: &str) {
     assert!(d.contains(value), "diagnostics should quote '{value}': {d}");
 }
 
-#[tokio::test]
 async fn the_capability_statement_lists_exactly_what_is_served() {
     let h = common::harness().await;
     let r = h.call("GET", "/fhir/metadata", None, None, &[]).await;
@@ -108,7 +119,6 @@ async fn the_capability_statement_lists_exactly_what_is_served() {
     h.validate_emitted();
 }
 
-#[tokio::test]
 async fn patient_read_search_conditional_create_and_versioned_update() {
     let h = common::harness().await;
     let pid = h.patient_id.clone();
@@ -325,7 +335,6 @@ async fn patient_read_search_conditional_create_and_versioned_update() {
     h.validate_emitted();
 }
 
-#[tokio::test]
 async fn observation_search_pages_and_filters_by_code_category_and_date() {
     let h = common::harness().await;
     let pid = h.patient_id.clone();
@@ -470,7 +479,6 @@ async fn observation_search_pages_and_filters_by_code_category_and_date() {
     h.validate_emitted();
 }
 
-#[tokio::test]
 async fn observation_create_maps_to_the_record_with_roles_and_named_errors() {
     let h = common::harness().await;
     let pid = h.patient_id.clone();
@@ -678,7 +686,6 @@ async fn vancomycin_findings(h: &common::Harness) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
 async fn a_creatinine_posted_as_an_observation_changes_the_next_order_check() {
     let h = common::harness().await;
     // Creatinine 0.9 mg/dL (CrCl about 85 mL/min for this 47-year-old 70 kg woman): q12h is
@@ -716,7 +723,6 @@ async fn a_creatinine_posted_as_an_observation_changes_the_next_order_check() {
     h.validate_emitted();
 }
 
-#[tokio::test]
 async fn orders_administrations_appointments_provenance_and_audit_as_fhir() {
     let h = common::harness().await;
     let pid = h.patient_id.clone();
@@ -1161,7 +1167,6 @@ fn decode_base64(s: &str) -> Vec<u8> {
     out
 }
 
-#[tokio::test]
 async fn an_order_is_held_and_released_through_fhir_with_if_match() {
     let h = common::harness().await;
     let order = json!({
@@ -1324,7 +1329,6 @@ async fn an_order_is_held_and_released_through_fhir_with_if_match() {
     h.validate_emitted();
 }
 
-#[tokio::test]
 async fn a_chair_is_booked_through_fhir_and_clashes_are_refused() {
     let h = common::harness().await;
     let booking = |start: &str, end: &str| {
@@ -1452,7 +1456,6 @@ fn vancomycin_request(patient_id: &str) -> Value {
     })
 }
 
-#[tokio::test]
 async fn an_order_created_through_fhir_is_computed_and_checked_against_fhir_labs() {
     let h = common::harness().await;
     let pid = h.patient_id.clone();
