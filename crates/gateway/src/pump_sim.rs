@@ -126,7 +126,7 @@ impl PumpSim {
                     self.config.max_rate_ml_per_h
                 ));
             }
-            if !(s.vtbi_ml > 0.0) {
+            if s.vtbi_ml.is_nan() || s.vtbi_ml <= 0.0 {
                 return Some(format!(
                     "step {}: a volume to be infused > 0 mL is needed",
                     i + 1
