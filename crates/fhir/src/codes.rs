@@ -42,6 +42,10 @@ pub const EXT_RATE_CHANGE: &str = "urn:infusio:fhir:extension:rate-change";
 pub const EXT_LINE: &str = "urn:infusio:fhir:extension:line";
 /// Extension: an override of a safety-check warning, with nested `code` and `reason`.
 pub const EXT_OVERRIDE: &str = "urn:infusio:fhir:extension:override";
+/// Extension: the volume a pump reported as infused (mL).
+pub const EXT_VOLUME_INFUSED: &str = "urn:infusio:fhir:extension:volume-infused";
+/// Infusion pumps, by the sending application and device id of their messages (MSH-3).
+pub const PUMP_SYSTEM: &str = "urn:infusio:pump";
 /// Extension: the figures are hidden from this reader until their blind verification.
 pub const EXT_FIGURES_HIDDEN: &str = "urn:infusio:fhir:extension:figures-hidden";
 

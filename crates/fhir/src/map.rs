@@ -340,13 +340,33 @@ pub fn medication_administration(
     }
     for e in &changes {
         if let Some(r) = &e.data.rate_ml_per_h {
+            // A pump's event names itself (started, rate_changed, …); a nurse's is its kind.
+            let kind = e.data.detail_json["pump_event"]
+                .as_str()
+                .map(|k| format!("pump {k}"))
+                .unwrap_or_else(|| e.data.kind.clone());
             ext.push(json!({"url": EXT_RATE_CHANGE, "extension": [
                 {"url": "at", "valueDateTime": iso(e.data.at_us)},
                 {"url": "rate", "valueQuantity": rate(number(r))},
-                {"url": "kind", "valueString": e.data.kind},
+                {"url": "kind", "valueString": kind},
             ]}));
         }
     }
+    // What the pump reported as infused (the last report).
+    if let Some(v) = events
+        .iter()
+        .filter_map(|e| e.data.detail_json["volume_infused_ml"].as_f64())
+        .next_back()
+    {
+        ext.push(json!({"url": EXT_VOLUME_INFUSED, "valueQuantity": {"value": v, "unit": "mL", "system": UCUM, "code": "mL"}}));
+    }
+    // The pumps that reported events (MSH-3 of their messages).
+    let mut pumps: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.data.detail_json["interface"]["pump"].as_str())
+        .collect();
+    pumps.sort_unstable();
+    pumps.dedup();
     let mut r = json!({
         "resourceType": "MedicationAdministration",
         "id": a.id,
@@ -361,6 +381,12 @@ pub fn medication_administration(
     });
     if !ext.is_empty() {
         r["extension"] = Json::Array(ext);
+    }
+    if !pumps.is_empty() {
+        r["device"] = pumps
+            .iter()
+            .map(|p| json!({"type": "Device", "identifier": {"system": PUMP_SYSTEM, "value": p}, "display": "infusion pump"}))
+            .collect();
     }
     if let Some(reason) = &d.stop_reason {
         r["statusReason"] = json!([{"text": reason}]);

@@ -8,6 +8,7 @@
 mod common;
 
 on_both_backends!(
+    pump_events_show_as_the_actual_administration,
     the_capability_statement_lists_exactly_what_is_served,
     patient_read_search_conditional_create_and_versioned_update,
     observation_search_pages_and_filters_by_code_category_and_date,
@@ -1644,5 +1645,136 @@ async fn an_order_created_through_fhir_is_computed_and_checked_against_fhir_labs
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     outcome_names(&r, "MedicationRequest.status", "active");
+    h.validate_emitted();
+}
+
+/// Creates, signs, verifies and prepares an infliximab order; returns (order id, ETag, bag id).
+async fn prepared_order(h: &common::Harness) -> (String, String, String) {
+    let order = json!({
+        "patient_id": h.patient_id, "medication": "infliximab", "dose_per": "5 mg/kg", "route": "iv",
+        "volume": "250 mL", "duration": "2 h", "line": "peripheral", "frequency": "q8w",
+        "infusion_number": 4
+    });
+    let r = h
+        .call("POST", "/api/orders", Some("prescriber"), Some(order), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap_or_default().to_string();
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/sign"),
+            Some("prescriber"),
+            None,
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/verify"),
+            Some("pharmacist"),
+            Some(json!({"dose": "350 mg", "volume": "250 mL", "rate": "125 mL/h"})),
+            &[("if-match", &r.header("etag"))],
+        )
+        .await;
+    assert_eq!(r.body["outcome"], "verified", "{}", r.body);
+    let r = h
+        .call("POST", &format!("/api/orders/{id}/preparations"), Some("technician"), Some(json!({"components": [{"product": "Remicade 100 mg vial", "gtin": "00312345678906", "lot": "LOT-B2", "expiry_date": "2099-12-31", "quantity": "350 mg"}], "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"})), &[("if-match", &r.header("etag"))])
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let prep = r.body["preparation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (id, r.header("etag"), prep)
+}
+
+async fn pump_events_show_as_the_actual_administration() {
+    let h = common::harness().await;
+    let (id, etag, bag) = prepared_order(&h).await;
+    let r = h
+        .call("POST", &format!("/api/orders/{id}/administrations"), Some("nurse"), Some(json!({"wristband": "MRN42", "bag": bag, "dose": "350 mg", "route": "IV", "pump": {"rate": "125 mL/h", "vtbi": "250 mL"}})), &[("if-match", &etag)])
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let admin_id = r.body["administration"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // The pump's own events, as the interface records them.
+    let nurse = h
+        .app
+        .session(&h.token("nurse"))
+        .await
+        .expect("session")
+        .actor;
+    let pump = "PUMPSIM^0123456789ABCDEF^EUI-64";
+    let t0 = infusio_store::now_us();
+    for (kind, at, rate, volume) in [
+        ("started", t0, Some(125.0), None),
+        ("rate_changed", t0 + 1_000_000, Some(140.0), None),
+        ("completed", t0 + 2_000_000, None, Some(248.0)),
+    ] {
+        let out = h
+            .app
+            .interface_pump_event(
+                &nurse,
+                &infusio_app::interface::PumpEventInput {
+                    order_id: id.clone(),
+                    administration_id: Some(admin_id.clone()),
+                    kind: kind.into(),
+                    at_us: at,
+                    rate_ml_per_h: rate,
+                    volume_infused_ml: volume,
+                    source: json!({"sender": pump, "control_id": format!("MSG-{kind}"), "pump": pump}),
+                },
+            )
+            .await;
+        assert!(out.is_ok(), "{kind}: {out:?}");
+    }
+    let r = h
+        .call(
+            "GET",
+            &format!("/fhir/MedicationAdministration/{admin_id}"),
+            Some("pharmacist"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "completed");
+    assert_eq!(
+        r.body["effectivePeriod"]["start"],
+        infusio_app::time::iso_from_us(t0).as_str()
+    );
+    assert_eq!(
+        r.body["effectivePeriod"]["end"],
+        infusio_app::time::iso_from_us(t0 + 2_000_000).as_str()
+    );
+    assert_eq!(r.body["dosage"]["rateQuantity"]["value"], 140.0);
+    assert_eq!(r.body["device"][0]["identifier"]["value"], pump);
+    let ext = r.body["extension"].as_array().cloned().unwrap_or_default();
+    let volume = ext
+        .iter()
+        .find(|e| e["url"] == "urn:infusio:fhir:extension:volume-infused")
+        .and_then(|e| e["valueQuantity"]["value"].as_f64());
+    assert_eq!(volume, Some(248.0));
+    let kinds: Vec<&str> = ext
+        .iter()
+        .filter(|e| e["url"] == "urn:infusio:fhir:extension:rate-change")
+        .filter_map(|e| e["extension"][2]["valueString"].as_str())
+        .collect();
+    assert_eq!(kinds, vec!["start", "pump started", "pump rate_changed"]);
+    let r = h
+        .call(
+            "GET",
+            &format!("/fhir/MedicationRequest/{id}"),
+            Some("pharmacist"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["status"], "completed");
     h.validate_emitted();
 }
