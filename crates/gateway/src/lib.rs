@@ -245,7 +245,11 @@ impl Gateway {
             }
         };
         let header = message.header();
-        let sender = message.components(&message.segments[0], 3, 0).join("^");
+        let sender = message
+            .segments
+            .first()
+            .map(|msh| message.components(msh, 3, 0).join("^"))
+            .unwrap_or_default();
         let message_type = format!("{}^{}", header.message_code, header.trigger_event);
         let _guard = self.lock.lock().await;
         let key = if header.control_id.is_empty() {

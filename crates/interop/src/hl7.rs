@@ -395,7 +395,9 @@ impl Message {
 
     /// The message header's commonly read fields.
     pub fn header(&self) -> Header {
-        let msh = &self.segments[0];
+        let Some(msh) = self.segments.first() else {
+            return Header::default();
+        };
         Header {
             sending_application: self.get(msh, 3, 0, 1),
             sending_facility: self.get(msh, 4, 0, 1),

@@ -167,7 +167,9 @@ fn read_with(m: &Message, h: &Header) -> Result<Inbound, Refusal> {
 /// A device (IHE PCD) message: MSH-21 names an IHE PCD profile or an OBX is coded in the
 /// device nomenclature (MDC).
 fn is_device_message(m: &Message) -> bool {
-    let msh = &m.segments[0];
+    let Some(msh) = m.segments.first() else {
+        return false;
+    };
     (0..m.repetitions(msh, 21)).any(|r| m.get(msh, 21, r, 2) == "IHE PCD")
         || m.all("OBX").any(|o| m.get(o, 3, 0, 3) == "MDC")
 }

@@ -428,8 +428,11 @@ pub fn build_pump_event(
 /// Reads a PCD-01 pump event.
 pub fn read_pump_event(m: &Message, default_offset: Option<i64>) -> Result<PumpEvent, Refusal> {
     let mut problems = Vec::new();
-    let msh = &m.segments[0];
-    let pump = m.components(msh, 3, 0).join("^");
+    let pump = m
+        .segments
+        .first()
+        .map(|msh| m.components(msh, 3, 0).join("^"))
+        .unwrap_or_default();
     let obr = m.segment("OBR");
     let order_id = obr.map(|o| m.get(o, 2, 0, 1)).unwrap_or_default();
     if order_id.is_empty() {
