@@ -113,21 +113,29 @@ export async function fillOrder(page, fields) {
   }
 }
 
-/** The prescriber's part: find the patient, write the order, preview, create, sign. */
-export async function prescribe(env, page, mrn, fields, { screenshots = false } = {}) {
+/** Opens the new-order form for the patient with `mrn` from the patient list. */
+export async function openNewOrder(env, page, mrn, { screenshots = false } = {}) {
   await page.goto(`${env.base}/ui/patients`);
   await page.getByLabel('Search by MRN or name').fill(mrn);
   await page.getByRole('button', { name: 'Search' }).click();
   if (screenshots) await shot(page, '02-patients');
   await page.getByRole('row', { name: new RegExp(mrn) }).getByRole('link', { name: 'New order' }).click();
+}
+
+/** Fills the form and asks the engine for the figures; returns them as displayed. */
+export async function preview(page, fields) {
   await fillOrder(page, fields);
   await page.getByRole('button', { name: 'Calculate / preview' }).click();
-  await page.locator('section.preview').waitFor();
-  const figures = {
+  await page.locator('section.preview, [data-error]').first().waitFor();
+  return {
     dose: await figure(page, 'dose'),
     volume: await figure(page, 'volume'),
     rate: await figure(page, 'rate'),
   };
+}
+
+/** Gives a reason for every warning, creates the order and signs it; returns its id. */
+export async function createAndSign(page, { screenshots = false } = {}) {
   await overrideAll(page);
   if (screenshots) await shot(page, '04-new-order-preview');
   await page.getByRole('button', { name: 'Create order' }).click();
@@ -138,6 +146,14 @@ export async function prescribe(env, page, mrn, fields, { screenshots = false } 
   await page.waitForURL(new RegExp(`/ui/orders/${orderId}$`));
   assert.match(await page.locator('.order-head').textContent(), /signed/);
   if (screenshots) await shot(page, '05-order-signed');
+  return orderId;
+}
+
+/** The prescriber's part: find the patient, write the order, preview, create, sign. */
+export async function prescribe(env, page, mrn, fields, { screenshots = false } = {}) {
+  await openNewOrder(env, page, mrn, { screenshots });
+  const figures = await preview(page, fields);
+  const orderId = await createAndSign(page, { screenshots });
   return { orderId, figures };
 }
 
@@ -163,6 +179,10 @@ export async function prepare(env, page, orderId, { screenshots = false } = {}) 
   await page.goto(`${env.base}/ui/pharmacy`);
   if (screenshots) await shot(page, '09-pharmacy-queue');
   await page.goto(`${env.base}/ui/orders/${orderId}/prepare`);
+  // The product comes from the preparation plan when the library lists vials; a premixed
+  // product is named by hand.
+  const product = page.locator('[name="c0.product"]');
+  if ((await product.inputValue()) === '') await product.fill('Premixed bag as ordered');
   await page.locator('[name="c0.lot"]').fill('LOT-' + orderId.slice(-6));
   const expiry = new Date(Date.now() + 180 * 86400_000).toISOString().slice(0, 10);
   await page.locator('[name="c0.expiry_date"]').fill(expiry);
@@ -232,4 +252,18 @@ export async function ttfb(page, url, n = 20) {
   samples.sort((a, b) => a - b);
   const p95 = samples[Math.min(samples.length - 1, Math.ceil(0.95 * samples.length) - 1)];
   return { p95, median: samples[Math.floor(samples.length / 2)], max: samples[samples.length - 1] };
+}
+
+/** Pharmacist verifies with the given figures, technician prepares, scheduler books `chair`
+ * from now. Returns the bag barcode and the patient id. */
+export async function verifyPrepareBook(env, orderId, figures, chair) {
+  const pharmacist = await signIn(env, 'pharmacist');
+  assert.equal(await verify(env, pharmacist, orderId, figures), 'verified');
+  const technician = await signIn(env, 'technician');
+  const bag = await prepare(env, technician, orderId);
+  const scheduler = await signIn(env, 'scheduler');
+  const patientId = await patientOf(env, scheduler, orderId);
+  await book(env, scheduler, patientId, orderId, chair);
+  await Promise.all([pharmacist, technician, scheduler].map((p) => p.context().close()));
+  return { bag, patientId };
 }

@@ -150,7 +150,7 @@ pub fn error_box(err: &AppError) -> String {
             let _ = write!(
                 out,
                 "<div class=\"error hardstop\" role=\"alert\" data-error=\"blocked\" data-code=\"{}\">\
-                 <h2>⛔ BLOCKED</h2><p>{}</p>{}</div>",
+                 <h2>✖ BLOCKED</h2><p>{}</p>{}</div>",
                 e(code),
                 e(message),
                 findings_list(findings)

@@ -45,7 +45,7 @@ fn rights_table(findings: &Json) -> String {
             "<tr class=\"{}\" data-right=\"{}\"><th scope=\"row\">{label}</th><td>{}</td></tr>",
             if bad { "diff-out" } else { "diff-ok" },
             e(code),
-            if bad { "✗ MISMATCH" } else { "✓" }
+            if bad { "✗ NOT MET" } else { "✓" }
         );
     }
     out.push_str("</tbody></table>");

@@ -35,7 +35,7 @@ pub async fn view(
             e(&report.head.hash)
         ),
         Some(br) => format!(
-            "<div class=\"error hardstop\" role=\"alert\" data-chain=\"broken\"><h2>⛔ Chain broken at sequence {}</h2><p>{:?}: {}</p></div>",
+            "<div class=\"error hardstop\" role=\"alert\" data-chain=\"broken\"><h2>✖ Chain broken at sequence {}</h2><p>{:?}: {}</p></div>",
             br.seq,
             br.kind,
             e(&br.detail)

@@ -213,7 +213,7 @@ fn render(s: &AppState, rows: &[BoardRow], names: &HashMap<String, String>, date
                 e(&nurse)
             );
             for b in &blocking {
-                let _ = write!(out, "<span class=\"blocker\">⛔ {}</span>", e(b));
+                let _ = write!(out, "<span class=\"blocker\">✖ {}</span>", e(b));
             }
             out.push_str("</a>");
         }

@@ -263,7 +263,7 @@ async fn render_new(
                 if !hard.is_empty() {
                     let _ = write!(
                         preview_html,
-                        "<div class=\"error hardstop\" role=\"alert\" data-error=\"hard-stop\"><h2>⛔ HARD STOP — this order cannot be created</h2>\
+                        "<div class=\"error hardstop\" role=\"alert\" data-error=\"hard-stop\"><h2>✖ HARD STOP — this order cannot be created</h2>\
                          <p>Change the order; a hard stop cannot be overridden.</p>{}</div>",
                         findings_list(&Json::Array(hard.clone()))
                     );
