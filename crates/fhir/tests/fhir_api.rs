@@ -1778,3 +1778,39 @@ async fn pump_events_show_as_the_actual_administration() {
     assert_eq!(r.body["status"], "completed");
     h.validate_emitted();
 }
+
+/// The validator is not a formality: it refuses what R4 forbids.
+#[test]
+fn the_outside_validator_refuses_malformed_resources() {
+    let dir = common::temp_dir();
+    let good = json!({"resourceType": "Patient", "id": "p1", "gender": "female"});
+    for bad in [
+        json!({"resourceType": "Patient", "id": "p1", "gender": "woman"}),
+        json!({"resourceType": "Patient", "id": "p1", "colour": "blue"}),
+        json!({"resourceType": "Observation", "id": "o1", "status": "final"}),
+        json!({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {"resourceType": "Patient", "birthDate": "1979-02-30"}}]}),
+    ] {
+        match common::run_validator(&[good.clone(), bad.clone()], &dir) {
+            None => {
+                assert!(
+                    std::env::var("INFUSIO_REQUIRE_VALIDATORS").map_or(true, |v| v.is_empty()),
+                    "INFUSIO_REQUIRE_VALIDATORS is set but INFUSIO_TEST_PYTHON is not"
+                );
+                eprintln!("note: INFUSIO_TEST_PYTHON is unset: validator self-test skipped");
+                return;
+            }
+            Some((passed, output)) => {
+                assert!(!passed, "accepted {bad}: {output}");
+                assert!(output.contains("[0] Patient/p1: valid"), "{output}");
+                assert!(
+                    output.contains("[1]") && output.contains("INVALID"),
+                    "{output}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        common::run_validator(&[good], &dir).map(|(ok, _)| ok),
+        Some(true)
+    );
+}

@@ -436,3 +436,30 @@ pub fn validate(resources: &[Value], dir: &std::path::Path) {
     );
     eprintln!("fhir.resources (R4B): {last}");
 }
+
+/// Runs the validator on `resources` and returns (passed, output), or `None` when
+/// INFUSIO_TEST_PYTHON is unset.
+pub fn run_validator(resources: &[Value], dir: &std::path::Path) -> Option<(bool, String)> {
+    let python = std::env::var("INFUSIO_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())?;
+    let file = dir.join(format!(
+        "resources-{}.json",
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::write(&file, Value::Array(resources.to_vec()).to_string()).expect("write resources");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/validate.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("run the FHIR validator");
+    Some((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
