@@ -4,7 +4,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  start, signIn, openNewOrder, preview, createAndSign, verifyPrepareBook,
+  start, signIn, shot, figure, openNewOrder, preview, createAndSign, verifyPrepareBook,
   startAdministration, vitalsAndComplete,
 } from './lib.mjs';
 
@@ -36,4 +36,26 @@ test('vancomycin: rounded weight-based dose with its derivation, administered', 
   });
   assert.match(await nurse.locator('main').textContent(), /Five rights confirmed/);
   await vitalsAndComplete(nurse);
+
+  // Dosing from levels, from the order: four doses of 1,000 mg q12h over 1 h, a peak and a
+  // trough after the fourth; the fitted curve, the target band and the regimens.
+  await prescriber.goto(`${env.base}/ui/orders/${orderId}`);
+  await prescriber.getByRole('link', { name: 'Vancomycin dosing from levels' }).click();
+  await prescriber.getByLabel('Dose (mg)').fill('1000');
+  await prescriber.getByLabel('Every (h)').fill('12');
+  await prescriber.getByLabel('Infused over (h)').fill('1');
+  await prescriber.getByLabel('Doses given so far').fill('4');
+  await prescriber.getByLabel('Level 1: hours after the start of the last dose').fill('2');
+  await prescriber.getByLabel('Level 1 (mg/L)').fill('28');
+  await prescriber.getByLabel('Level 2: hours after the start of the last dose').fill('11.5');
+  await prescriber.getByLabel('Level 2 (mg/L)').fill('11');
+  await prescriber.getByRole('button', { name: 'Fit and recommend' }).click();
+  await prescriber.locator('svg.pk').waitFor();
+  assert.equal(await prescriber.locator('svg.pk [data-curve="fitted"]').count(), 1);
+  assert.equal(await prescriber.locator('svg.pk [data-level]').count(), 2);
+  assert.match(await figure(prescriber, 'auc24'), /mg·h\/L$/);
+  const rows = prescriber.locator('table[data-regimens] tbody tr');
+  assert.ok((await rows.count()) >= 1);
+  assert.match(await rows.first().textContent(), /✓ yes/);
+  await shot(prescriber, '26-vancomycin-pk');
 });

@@ -81,6 +81,7 @@ pub fn routes() -> Router<AppState> {
             "/ui/administrations/{id}/finish",
             post(pages::administer::finish),
         )
+        .route("/ui/pk/vancomycin", get(pages::pk::vancomycin))
         .route("/ui/library", get(pages::library::list))
         .route("/ui/library/{id}", get(pages::library::entry))
         .route("/ui/audit", get(pages::audit::view))

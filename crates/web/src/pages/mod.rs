@@ -7,6 +7,7 @@ pub mod board;
 pub mod library;
 pub mod order;
 pub mod patients;
+pub mod pk;
 pub mod prepare;
 pub mod schedule;
 pub mod verify;

@@ -748,6 +748,13 @@ pub(crate) async fn render_show(
             e(id)
         );
     }
+    if v.medication == "vancomycin" {
+        let _ = write!(
+            b,
+            "<p><a class=\"button\" href=\"/ui/pk/vancomycin?patient_id={}\">Vancomycin dosing from levels</a></p>",
+            e(&v.patient_id)
+        );
+    }
     b.push_str("<details class=\"other-actions\"><summary>Hold, cancel, discontinue</summary>");
     match v.status {
         OrderStatus::Held => b.push_str(&step_form(

@@ -64,10 +64,12 @@ pub async fn chart(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
     let mut b = format!(
         "<section class=\"card\"><dl class=\"facts\"><dt>MRN</dt><dd>{}</dd><dt>Born</dt><dd>{}</dd><dt>Sex</dt><dd>{}</dd></dl>\
          <p><a class=\"button primary\" href=\"/ui/orders/new?patient_id={}\">New order</a> \
-         <a class=\"button\" href=\"/ui/schedule?patient_id={}\">Book a chair</a></p></section>",
+         <a class=\"button\" href=\"/ui/schedule?patient_id={}\">Book a chair</a> \
+         <a class=\"button\" href=\"/ui/pk/vancomycin?patient_id={}\">Vancomycin dosing from levels</a></p></section>",
         e(&p.mrn),
         e(&p.birth_date),
         e(&p.sex),
+        e(&c.patient.id),
         e(&c.patient.id),
         e(&c.patient.id)
     );

@@ -1,0 +1,434 @@
+//! Vancomycin dosing from levels: the dose history and measured levels, a Bayesian (MAP) fit
+//! of the patient's parameters with a published population model (`infusio-pk`), the fitted
+//! concentration curve as SVG with the target band, and the recommended regimens.
+//!
+//! The page only gathers the inputs (the patient's covariates from the record, the history
+//! and levels from the form), calls `infusio-pk` and draws its answers.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use infusio_app::AppError;
+use infusio_core::units::{BodyWeight, format_number, format_quantity};
+use infusio_pk::linear::{Disposition, LinearParams, RawDose};
+use infusio_pk::map::{self, Level};
+use infusio_pk::population::{self, Covariates};
+use infusio_pk::regimen::{self, Regimen, Search, Target};
+use infusio_server::AppState;
+
+use crate::html::{e, error_box, input, q};
+use crate::{FormData, Viewer, page, page_with_error};
+
+const MODEL: &str = "vancomycin-goti-2018";
+/// The consensus AUC24 target (Rybak MJ, et al. Am J Health-Syst Pharm 2020;77:835-864).
+const TARGET: Target = Target::VANCOMYCIN_DEFAULT;
+
+fn num(f: &FormData, field: &str, min: f64, max: f64, unit: &str) -> Result<Option<f64>, AppError> {
+    let Some(v) = f.get(field) else {
+        return Ok(None);
+    };
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(Some(x)),
+        _ => Err(AppError::invalid(
+            field,
+            v,
+            format!(
+                "a number from {} to {} {unit}",
+                format_number(min, 2),
+                format_number(max, 2)
+            ),
+        )),
+    }
+}
+
+/// Exposure at clinical precision: AUC in whole mg·h/L, concentrations to 0.1 mg/L.
+fn auc(v: f64) -> String {
+    format_quantity(v, "mg·h/L", 0)
+}
+
+fn conc(v: f64) -> String {
+    format_quantity(v, "mg/L", 1)
+}
+
+fn pk_err(field: &str, e: infusio_pk::PkError) -> AppError {
+    AppError::invalid(field, "", e.to_string())
+}
+
+struct Answer {
+    html: String,
+}
+
+fn svg(
+    d: &Disposition,
+    typical: &Disposition,
+    doses: &[RawDose],
+    levels: &[Level],
+    end_h: f64,
+) -> String {
+    let n = 300;
+    let ts: Vec<f64> = (0..=n).map(|i| end_h * i as f64 / n as f64).collect();
+    let mut c = vec![0.0; ts.len()];
+    let mut c0 = vec![0.0; ts.len()];
+    let ok = d.simulate(doses, &ts, &mut c, None).is_ok()
+        && typical.simulate(doses, &ts, &mut c0, None).is_ok();
+    if !ok {
+        return String::new();
+    }
+    let (low, high) = match TARGET {
+        Target::Auc24 { low, high } => (low / 24.0, high / 24.0),
+        _ => (0.0, 0.0),
+    };
+    let ymax = c
+        .iter()
+        .chain(c0.iter())
+        .copied()
+        .chain(levels.iter().map(|l| l.concentration_mg_per_l))
+        .fold(high, f64::max)
+        * 1.1;
+    let (w, h, l, r, t, b) = (760.0, 300.0, 50.0, 24.0, 10.0, 30.0);
+    let x = |v: f64| l + (w - l - r) * v / end_h;
+    let y = |v: f64| t + (h - t - b) * (1.0 - v / ymax);
+    let mut s = format!(
+        "<svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"Fitted vancomycin concentration over time with the target band\" class=\"pk\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <rect x=\"{l}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#dff3e6\"><title>Target: average concentration for AUC24 400–600 mg·h/L</title></rect>",
+        y(high),
+        w - l - r,
+        y(low) - y(high)
+    );
+    // Axes with ticks.
+    let _ = write!(
+        s,
+        "<line x1=\"{l}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#333\"/><line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{:.1}\" stroke=\"#333\"/>",
+        h - b,
+        w - r,
+        h - b,
+        h - b
+    );
+    let ystep = if ymax > 60.0 { 20.0 } else { 10.0 };
+    let mut yv = 0.0;
+    while yv <= ymax {
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
+            l - 4.0,
+            y(yv) + 4.0,
+            format_number(yv, 0)
+        );
+        yv += ystep;
+    }
+    let xstep = if end_h > 72.0 { 24.0 } else { 12.0 };
+    let mut xv = 0.0;
+    while xv <= end_h {
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{} h</text>",
+            x(xv),
+            h - b + 16.0,
+            format_number(xv, 0)
+        );
+        xv += xstep;
+    }
+    let path = |cs: &[f64]| -> String {
+        ts.iter()
+            .zip(cs)
+            .enumerate()
+            .map(|(i, (tv, cv))| {
+                format!(
+                    "{}{:.1},{:.1}",
+                    if i == 0 { "M" } else { "L" },
+                    x(*tv),
+                    y(*cv)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = write!(
+        s,
+        "<path d=\"{}\" fill=\"none\" stroke=\"#999\" stroke-dasharray=\"5 4\"><title>Population (typical) prediction</title></path>\
+         <path d=\"{}\" fill=\"none\" stroke=\"#0b5cad\" stroke-width=\"2.5\" data-curve=\"fitted\"><title>Fitted (this patient)</title></path>",
+        path(&c0),
+        path(&c)
+    );
+    for lv in levels {
+        let _ = write!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"#b00020\" data-level><title>Level {} at {}</title></circle>",
+            x(lv.time_h),
+            y(lv.concentration_mg_per_l),
+            e(&q(lv.concentration_mg_per_l, "mg/L")),
+            e(&q(lv.time_h, "h"))
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">mg/L</text></svg>",
+        l + 4.0,
+        t + 10.0
+    );
+    s
+}
+
+fn params_text(p: &LinearParams) -> String {
+    match *p {
+        LinearParams::One { cl, v } => format!("CL {} · V {}", q(cl, "L/h"), q(v, "L")),
+        LinearParams::Two { cl, v1, q: qq, v2 } => format!(
+            "CL {} · V1 {} · Q {} · V2 {}",
+            q(cl, "L/h"),
+            q(v1, "L"),
+            q(qq, "L/h"),
+            q(v2, "L")
+        ),
+        LinearParams::Three { cl, v1, .. } => format!("CL {} · V1 {}", q(cl, "L/h"), q(v1, "L")),
+    }
+}
+
+async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<Answer>, AppError> {
+    let model = population::model(MODEL)
+        .ok_or_else(|| AppError::Internal(format!("population model {MODEL} missing")))?;
+    let ctx = s.app.context(patient_id, infusio_store::now_us()).await?;
+    let (Some(dose), Some(interval), Some(duration), Some(count)) = (
+        num(f, "dose_mg", 1.0, 4000.0, "mg")?,
+        num(f, "interval_h", 1.0, 72.0, "h")?,
+        num(f, "infusion_h", 0.25, 24.0, "h")?,
+        num(f, "doses_given", 1.0, 60.0, "doses")?,
+    ) else {
+        return Ok(None);
+    };
+    let weight = ctx.weight_kg.as_ref().map(|(w, _)| *w).ok_or_else(|| {
+        AppError::invalid("patient.weight", "", "a recorded weight; record it first")
+    })?;
+    let scr = ctx
+        .labs
+        .iter()
+        .find(|(name, ..)| name == "serum_creatinine")
+        .ok_or_else(|| {
+            AppError::invalid(
+                "patient.serum_creatinine",
+                "",
+                "a recorded serum creatinine; record it first",
+            )
+        })?;
+    if scr.2 != "mg/dL" {
+        return Err(AppError::invalid(
+            "patient.serum_creatinine",
+            format!("{} {}", scr.1, scr.2),
+            "a creatinine in mg/dL",
+        ));
+    }
+    let (crcl, crcl_steps) = population::cockcroft_gault_for_model(
+        ctx.age_y as f64,
+        ctx.sex == "female",
+        BodyWeight::new(weight),
+        scr.1,
+    )
+    .map_err(|e| pk_err("patient", e))?;
+    let cov = Covariates {
+        weight: BodyWeight::new(weight),
+        crcl,
+        dialysis: false,
+    };
+    let n = count.round() as usize;
+    let doses: Vec<RawDose> = (0..n)
+        .map(|k| RawDose {
+            time: k as f64 * interval,
+            amount: dose,
+            duration,
+        })
+        .collect();
+    let last_start = (n - 1) as f64 * interval;
+    let mut levels = Vec::new();
+    for i in 1..=2 {
+        let t = num(
+            f,
+            &format!("level{i}_after_h"),
+            0.0,
+            72.0,
+            "h after the start of the last dose",
+        )?;
+        let c = num(f, &format!("level{i}_mg_l"), 0.0, 200.0, "mg/L")?;
+        match (t, c) {
+            (Some(t), Some(c)) => levels.push(Level {
+                time_h: last_start + t,
+                concentration_mg_per_l: c,
+            }),
+            (None, None) => {}
+            _ => {
+                return Err(AppError::invalid(
+                    format!("level{i}"),
+                    "",
+                    "both the time after the last dose and the concentration",
+                ));
+            }
+        }
+    }
+    if levels.is_empty() {
+        return Err(AppError::invalid(
+            "level1_mg_l",
+            "",
+            "at least one measured level",
+        ));
+    }
+    let fit = map::fit(model, &cov, &doses, &levels).map_err(|e| pk_err("levels", e))?;
+    let current = Regimen {
+        dose_mg: dose,
+        interval_h: interval,
+        duration_h: duration,
+    };
+    let exposure =
+        regimen::exposure(&fit.individual, &doses, current).map_err(|e| pk_err("regimen", e))?;
+    let search = Search {
+        target: TARGET,
+        increment_mg: model.administration.increment_mg,
+        intervals_h: vec![8.0, 12.0, 24.0],
+        max_rate_mg_per_h: model.administration.max_rate_mg_per_h,
+        min_duration_h: model.administration.min_duration_h,
+        duration_step_h: 0.5,
+        max_dose_mg: 4000.0,
+    };
+    let candidates =
+        regimen::recommend(&fit.individual, &search, 5).map_err(|e| pk_err("regimen", e))?;
+    let d = Disposition::new(&fit.individual).map_err(|e| pk_err("fit", e))?;
+    let d0 = Disposition::new(&fit.typical).map_err(|e| pk_err("fit", e))?;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<section class=\"card\"><h2>Fitted concentration</h2>{}<p class=\"muted\">Blue: fitted for this patient; dashed: population prediction; red: measured levels; green band: average concentration that gives AUC24 400–600 mg·h/L.</p></section>",
+        svg(&d, &d0, &doses, &levels, last_start + 2.0 * interval)
+    );
+    let _ = write!(
+        h,
+        "<section class=\"card\"><h2>Current regimen at steady state</h2><dl class=\"figures\"><dt>AUC24</dt><dd data-figure=\"auc24\">{}</dd><dt>Peak</dt><dd>{}</dd><dt>Trough</dt><dd>{}</dd></dl>\
+         <p>Fitted parameters: {} (population: {}).{}</p></section>",
+        e(&auc(exposure.auc24_steady_state)),
+        e(&conc(exposure.cmax_steady_state)),
+        e(&conc(exposure.cmin_steady_state)),
+        e(&params_text(&fit.individual)),
+        e(&params_text(&fit.typical)),
+        if fit.converged {
+            ""
+        } else {
+            " <strong class=\"alert-text\">The fit did not converge within its budget: interpret with care.</strong>"
+        }
+    );
+    h.push_str("<section class=\"card\"><h2>Recommended regimens (target AUC24 400–600 mg·h/L)</h2><table data-regimens><thead><tr><th>Dose</th><th>Every</th><th>Over</th><th>AUC24</th><th>Peak</th><th>Trough</th><th>On target</th></tr></thead><tbody>");
+    for c in &candidates {
+        let _ = write!(
+            h,
+            "<tr class=\"{}\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            if c.meets_target {
+                "diff-ok"
+            } else {
+                "diff-out"
+            },
+            e(&q(c.regimen.dose_mg, "mg")),
+            e(&q(c.regimen.interval_h, "h")),
+            e(&q(c.regimen.duration_h, "h")),
+            e(&auc(c.auc24)),
+            e(&conc(c.cmax)),
+            e(&conc(c.cmin)),
+            if c.meets_target { "✓ yes" } else { "✗ no" }
+        );
+    }
+    h.push_str("</tbody></table></section><details class=\"card\"><summary>Derivation and sources</summary><h3>Creatinine clearance</h3>");
+    let crcl_json = serde_json::json!({"steps": crcl_steps});
+    h.push_str(&crate::html::steps(&crcl_json));
+    let typical_steps = model
+        .typical_steps(&cov)
+        .map_err(|e| pk_err("patient", e))?;
+    h.push_str("<h3>Population parameters</h3>");
+    h.push_str(&crate::html::steps(
+        &serde_json::json!({"steps": typical_steps}),
+    ));
+    let _ = write!(
+        h,
+        "<h3>Model</h3><p>{} — {}. Population: {}. Fit: Bayesian maximum a posteriori (Sheiner LB, Beal SL. J Pharm Sci 1982;71:1344), objective {} after {} evaluations.</p>\
+         <p>Target: Rybak MJ, et al. Therapeutic monitoring of vancomycin for serious MRSA infections: a revised consensus guideline. Am J Health-Syst Pharm 2020;77:835-864.</p></details>",
+        e(model.id),
+        e(model.source.citation),
+        e(model.population),
+        e(&format_number(fit.objective, 2)),
+        fit.evaluations
+    );
+    Ok(Some(Answer { html: h }))
+}
+
+pub async fn vancomycin(
+    State(s): State<AppState>,
+    viewer: Viewer,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let title = "Vancomycin dosing from levels";
+    let f = FormData(query);
+    let Some(patient_id) = f.get("patient_id").map(str::to_string) else {
+        return page(
+            title,
+            &viewer,
+            "patients",
+            "<p>Open it from a patient’s chart.</p>",
+        );
+    };
+    let mut b = match s.app.chart(viewer.actor(), &patient_id).await {
+        Ok(c) => format!(
+            "<p class=\"patient-banner\">Patient: <a href=\"/ui/patients/{}\"><strong>{}, {}</strong></a> {}</p>",
+            e(&c.patient.id),
+            e(&c.patient.data.family_name),
+            e(&c.patient.data.given_name),
+            e(&c.patient.data.mrn)
+        ),
+        Err(err) => return page_with_error(title, &viewer, "patients", &err, ""),
+    };
+    let _ = write!(
+        b,
+        "<form method=\"get\" action=\"/ui/pk/vancomycin\" class=\"card\"><input type=\"hidden\" name=\"patient_id\" value=\"{}\">\
+         <h2>Doses given</h2><div class=\"grid\"><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div>\
+         <h2>Measured levels</h2><div class=\"grid\"><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div>\
+         <div class=\"actions\"><button type=\"submit\" class=\"primary\">Fit and recommend</button></div></form>",
+        e(&patient_id),
+        input("dose_mg", "Dose (mg)", f.val("dose_mg"), "e.g. 1000"),
+        input("interval_h", "Every (h)", f.val("interval_h"), "e.g. 12"),
+        input(
+            "infusion_h",
+            "Infused over (h)",
+            f.val("infusion_h"),
+            "e.g. 1"
+        ),
+        input(
+            "doses_given",
+            "Doses given so far",
+            f.val("doses_given"),
+            "e.g. 4"
+        ),
+        input(
+            "level1_after_h",
+            "Level 1: hours after the start of the last dose",
+            f.val("level1_after_h"),
+            "e.g. 2"
+        ),
+        input(
+            "level1_mg_l",
+            "Level 1 (mg/L)",
+            f.val("level1_mg_l"),
+            "e.g. 30"
+        ),
+        input(
+            "level2_after_h",
+            "Level 2: hours after the start of the last dose",
+            f.val("level2_after_h"),
+            "optional, e.g. 11.5"
+        ),
+        input(
+            "level2_mg_l",
+            "Level 2 (mg/L)",
+            f.val("level2_mg_l"),
+            "optional"
+        )
+    );
+    match compute(&s, &patient_id, &f).await {
+        Ok(Some(a)) => b.push_str(&a.html),
+        Ok(None) => {}
+        Err(err) => b.push_str(&error_box(&err)),
+    }
+    page(title, &viewer, "patients", &b)
+}
