@@ -452,6 +452,33 @@ impl App {
         Ok(updated)
     }
 
+    /// Re-runs the checks with the patient as recorded now (the day's labs and weight) and
+    /// refuses the step with `code` when a hard stop is raised — e.g. a creatinine drawn this
+    /// morning that now puts the dose over its renal limit.
+    async fn recheck_blocking(
+        &self,
+        o: &Stored<Order>,
+        code: &'static str,
+        step: &str,
+    ) -> Result<Computed, AppError> {
+        let computed = self.recheck(o).await?;
+        let hard = computed.hard_stops();
+        if !hard.is_empty() {
+            return Err(AppError::Blocked {
+                code,
+                message: format!(
+                    "the checks, re-run {step} with the patient's latest labs and measures, raise a hard stop: {}",
+                    hard.iter()
+                        .filter_map(|f| f["message"].as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                findings: Json::Array(hard),
+            });
+        }
+        Ok(computed)
+    }
+
     /// Re-runs the checks on an order's stored figures with the patient as recorded now.
     async fn recheck(&self, o: &Stored<Order>) -> Result<Computed, AppError> {
         let params = params_of(o)?;
@@ -675,7 +702,9 @@ impl App {
     }
 
     /// Moves an order to `to` for a simple step (hold, release, cancel, discontinue):
-    /// `{["reason"]}`.
+    /// `{["reason"]}`; release also takes `["overrides"]`. Release of a held order re-runs the
+    /// checks with the patient's latest labs and measures: a hard stop blocks
+    /// (`order.hard_stop`), a warning not overridden before needs an override with a reason.
     pub async fn transition(
         &self,
         actor: &Actor,
@@ -726,17 +755,54 @@ impl App {
                     ));
                 }
             };
-        let (change, _) = change(actor, action, &format!("order.{step}"))?;
+        let (change, role) = change(actor, action, &format!("order.{step}"))?;
         let version = need_version(version)?;
         let mut f = Fields::new(input, "")?;
         let reason = reason_of(&mut f, reason_required)?;
+        let overrides = if step == "release" {
+            read_overrides(&mut f)?
+        } else {
+            Vec::new()
+        };
         f.finish()?;
+        // Release of a held order back to the pharmacy: the checks run again with the day's
+        // labs and weight first; a hard stop blocks, a new warning needs an override.
+        let released = if step == "release" {
+            let current =
+                self.store()
+                    .get::<Order>(id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound {
+                        entity: "order",
+                        id: id.into(),
+                    })?;
+            check_version(&current, version)?;
+            require_state(&current, from, step)?;
+            let computed = self
+                .recheck_blocking(&current, "order.hard_stop", "at release")
+                .await?;
+            let overrides_json = apply_overrides(
+                &computed,
+                &overrides,
+                &current.data.overrides_json,
+                actor,
+                role.as_str(),
+                crate::orders::now(),
+            )?;
+            Some((Json::Array(computed.findings), overrides_json))
+        } else {
+            None
+        };
         let mut tx = self.store().begin().await?;
         let o = load_order(&mut tx, id).await?;
         check_version(&o, version)?;
         require_state(&o, from, step)?;
         let mut row = o.data.clone();
         row.status = to;
+        if let Some((findings, overrides_json)) = released {
+            row.findings_json = findings;
+            row.overrides_json = overrides_json;
+        }
         let change = match reason {
             Some(r) => change.reason(r),
             None => change,
@@ -824,6 +890,18 @@ impl App {
                 final_volume.value().to_string(),
                 "a volume above 0 mL",
             ));
+        }
+        // Release to preparation: the checks run again with the day's labs and weight; a new
+        // hard stop blocks compounding.
+        if let Some(current) = self.store().get::<Order>(order_id).await? {
+            check_version(&current, version)?;
+            require_state(&current, &[S::Verified], "prepare")?;
+            self.recheck_blocking(
+                &current,
+                "preparation.hard_stop",
+                "at release to preparation",
+            )
+            .await?;
         }
         let mut tx = self.store().begin().await?;
         let o = load_order(&mut tx, order_id).await?;
