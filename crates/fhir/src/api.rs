@@ -1557,6 +1557,65 @@ pub async fn audit_search(
     ))
 }
 
+// ---------------------------------------------------------------- Device
+
+/// The pumps that have reported events (the record keeps no pump registry: a pump is known
+/// by the identity its messages carry), with the time of the last event of each.
+async fn pumps(app: &App, actor: &Actor) -> Result<Vec<Json>, Fail> {
+    let mut last: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for e in app.clinical_list::<AdministrationEvent>(actor).await? {
+        if let Some(p) = e.data.detail_json["interface"]["pump"].as_str() {
+            let at = last.entry(p.to_string()).or_insert(e.data.at_us);
+            *at = (*at).max(e.data.at_us);
+        }
+    }
+    Ok(last
+        .iter()
+        .filter_map(|(p, at)| map::device(p, *at))
+        .collect())
+}
+
+pub async fn device_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    pumps(&s.app, a.actor())
+        .await?
+        .into_iter()
+        .find(|d| d["id"] == id.as_str())
+        .map(|d| resource(StatusCode::OK, &d, None))
+        .ok_or_else(|| Fail::not_found("Device", &id))
+}
+
+pub async fn device_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(query(q)?, &["_id", "identifier"])?;
+    let mut all = pumps(&s.app, a.actor()).await?;
+    if let Some(id) = search.one("_id")? {
+        all.retain(|d| d["id"] == id);
+    }
+    for v in search.all("identifier") {
+        all.retain(|d| {
+            alternatives(v).any(|alt| {
+                let (sys, code) = token(alt);
+                d["identifier"].as_array().is_some_and(|ids| {
+                    ids.iter().any(|i| {
+                        sys.is_none_or(|s| i["system"] == s) && code.is_none_or(|c| i["value"] == c)
+                    })
+                })
+            })
+        });
+    }
+    Ok(searchset(&base_url(&headers), "Device", &search, all))
+}
+
 // ---------------------------------------------------------------- others
 
 /// A resource type or path under /fhir that this server does not serve.

@@ -102,6 +102,12 @@ pub const SERVED: &[Served] = &[
         ],
         false,
     ),
+    (
+        "Device",
+        &["read", "search-type"],
+        &[("_id", "token"), ("identifier", "token")],
+        false,
+    ),
     ("AuditEvent", &["read", "search-type"], &[], false),
 ];
 

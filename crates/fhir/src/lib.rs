@@ -66,6 +66,8 @@ pub fn routes() -> Router<AppState> {
         .route("/fhir/Appointment/{id}", get(api::appointment_read))
         .route("/fhir/Provenance", get(api::provenance_search))
         .route("/fhir/Provenance/{id}", get(api::provenance_read))
+        .route("/fhir/Device", get(api::device_search))
+        .route("/fhir/Device/{id}", get(api::device_read))
         .route("/fhir/AuditEvent", get(api::audit_search))
         .route("/fhir/AuditEvent/{id}", get(api::audit_read))
         .route("/fhir/{*rest}", any(api::unsupported))

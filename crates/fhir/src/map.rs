@@ -385,7 +385,13 @@ pub fn medication_administration(
     if !pumps.is_empty() {
         r["device"] = pumps
             .iter()
-            .map(|p| json!({"type": "Device", "identifier": {"system": PUMP_SYSTEM, "value": p}, "display": "infusion pump"}))
+            .map(|p| {
+                let mut r = json!({"type": "Device", "identifier": {"system": PUMP_SYSTEM, "value": p}, "display": "infusion pump"});
+                if let Some(id) = device_id(p) {
+                    r["reference"] = json!(format!("Device/{id}"));
+                }
+                r
+            })
             .collect();
     }
     if let Some(reason) = &d.stop_reason {
@@ -550,5 +556,55 @@ mod tests {
         ] {
             assert_eq!(super::base64(plain.as_bytes()), coded);
         }
+    }
+}
+
+/// The Device id of a pump's identity (MSH-3): letters, digits and `-` kept, every other
+/// byte written `.XX` (hex), so that distinct pumps never share an id; `None` when longer than
+/// the 64 characters a FHIR id may have.
+pub fn device_id(pump: &str) -> Option<String> {
+    let mut id = String::new();
+    for b in pump.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' {
+            id.push(b as char);
+        } else {
+            id.push_str(&format!(".{b:02X}"));
+        }
+    }
+    (!id.is_empty() && id.len() <= 64).then_some(id)
+}
+
+/// A pump that reported events, as a Device: its identity and when it was last heard from.
+pub fn device(pump: &str, last_event_us: i64) -> Option<Json> {
+    let id = device_id(pump)?;
+    let mut parts = pump.split('^');
+    let application = parts.next().unwrap_or_default();
+    let mut d = json!({
+        "resourceType": "Device",
+        "id": id,
+        "identifier": [{"system": PUMP_SYSTEM, "value": pump}],
+        "status": "active",
+        "type": {"text": "infusion pump"},
+        "note": [{"text": format!("last event received {}", iso(last_event_us))}],
+    });
+    if let (Some(serial), Some(kind)) = (parts.next(), parts.next()) {
+        d["identifier"]
+            .as_array_mut()
+            .map(|ids| ids.push(json!({"system": format!("urn:infusio:device-id:{}", kind.to_ascii_lowercase()), "value": serial})));
+    }
+    if !application.is_empty() {
+        d["deviceName"] = json!([{"name": application, "type": "model-name"}]);
+    }
+    Some(d)
+}
+
+#[cfg(test)]
+mod device_tests {
+    #[test]
+    fn device_ids_are_valid_and_distinct() {
+        let a = super::device_id("PUMPSIM^0123456789ABCDEF^EUI-64");
+        assert_eq!(a.as_deref(), Some("PUMPSIM.5E0123456789ABCDEF.5EEUI-64"));
+        assert_ne!(super::device_id("A^B"), super::device_id("A.5EB"));
+        assert_eq!(super::device_id(&"x".repeat(65)), None);
     }
 }

@@ -111,12 +111,12 @@ async fn the_capability_statement_lists_exactly_what_is_served() {
     }
     // What is not listed is not served.
     let r = h
-        .call("GET", "/fhir/Device", Some("nurse"), None, &[])
+        .call("GET", "/fhir/Encounter", Some("nurse"), None, &[])
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["issue"][0]["code"], "not-supported");
     let types: Vec<&str> = listed.iter().filter_map(|r| r["type"].as_str()).collect();
-    assert!(!types.contains(&"Device"));
+    assert!(!types.contains(&"Encounter"));
     h.validate_emitted();
 }
 
@@ -1766,6 +1766,33 @@ async fn pump_events_show_as_the_actual_administration() {
         .filter_map(|e| e["extension"][2]["valueString"].as_str())
         .collect();
     assert_eq!(kinds, vec!["start", "pump started", "pump rate_changed"]);
+    // The pump as a Device, found by its identity and read by the reference given.
+    let reference = r.body["device"][0]["reference"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let dev = h
+        .call(
+            "GET",
+            &format!("/fhir/{reference}"),
+            Some("nurse"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(dev.status, StatusCode::OK, "{}", dev.body);
+    assert_eq!(dev.body["identifier"][0]["value"], pump);
+    assert_eq!(dev.body["identifier"][1]["value"], "0123456789ABCDEF");
+    let found = h
+        .call(
+            "GET",
+            "/fhir/Device?identifier=urn:infusio:device-id:eui-64|0123456789ABCDEF",
+            Some("nurse"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(found.body["total"], 1, "{}", found.body);
     let r = h
         .call(
             "GET",
