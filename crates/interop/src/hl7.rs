@@ -347,7 +347,13 @@ impl Message {
     /// `SEG-n.c` of the first repetition (components numbered from 1), first subcomponent,
     /// unescaped; "" when absent. MSH-1 and MSH-2 are answered as written.
     pub fn get(&self, segment: &Segment, n: usize, repetition: usize, component: usize) -> String {
-        if segment.name == "MSH" && (n == 1 || n == 2) {
+        // MSH-1 and MSH-2 are the delimiters themselves, only in the header (a later segment
+        // that happens to be named MSH is an ordinary segment).
+        let is_header = self
+            .segments
+            .first()
+            .is_some_and(|h| std::ptr::eq(h, segment));
+        if is_header && (n == 1 || n == 2) {
             return segment.raw(n).to_string();
         }
         let field = segment.raw(n);
@@ -417,8 +423,8 @@ impl Message {
     pub fn encode(&self) -> String {
         let f = self.separators.field;
         let mut out = String::new();
-        for s in &self.segments {
-            if s.name == "MSH" {
+        for (i, s) in self.segments.iter().enumerate() {
+            if i == 0 {
                 out.push_str("MSH");
                 out.push(f);
                 let rest: Vec<&str> = s.fields.iter().skip(2).map(String::as_str).collect();
@@ -564,9 +570,9 @@ impl MessageBuilder {
         let s = &self.separators;
         let f = s.field.to_string();
         let mut out = String::new();
-        for seg in &self.segments {
+        for (i, seg) in self.segments.iter().enumerate() {
             let mut parts: Vec<String> = vec![seg.name.clone()];
-            if seg.name == "MSH" {
+            if i == 0 {
                 parts.push(s.encoding_characters());
                 for v in seg.fields.iter().skip(2) {
                     parts.push(v.encode(s));
@@ -804,6 +810,18 @@ mod tests {
     fn encode_round_trips_the_text() {
         let m = Message::parse(ADT).expect("parses");
         assert_eq!(m.encode(), ADT);
+        assert_eq!(Message::parse(&m.encode()), Ok(m));
+    }
+
+    /// Found by the `hl7_parse` fuzz target: a second segment named MSH was encoded as a
+    /// header (its first field dropped), so encoding was not the parser's inverse.
+    #[test]
+    fn a_later_msh_segment_is_an_ordinary_segment() {
+        let text = "MSH|^~\\&|A|B|C|D|20260101120000+0000||ADT^A08|1|P|2.6\rMSH|^PID|1||x\r";
+        let m = Message::parse(text).expect("parses");
+        assert_eq!(m.segments[1].raw(1), "^PID");
+        assert_eq!(m.get(&m.segments[1], 1, 0, 2), "PID");
+        assert_eq!(m.encode(), text);
         assert_eq!(Message::parse(&m.encode()), Ok(m));
     }
 

@@ -81,6 +81,8 @@ fn corpus() -> Vec<Vec<u8>> {
     let original = Message::parse(oru).expect("corpus parses");
     vec![
         oru.as_bytes().to_vec(),
+        // A later segment named MSH is an ordinary segment (found by the fuzz target).
+        format!("{oru}MSH|^PID|1||x\r").into_bytes(),
         adt.as_bytes().to_vec(),
         adt.replace('\r', "\n").into_bytes(),
         build_rgv_o15(&Sender::default(), "PUMP", &programme, "R1", t).into_bytes(),
