@@ -7,6 +7,7 @@ mod common;
 mod db;
 mod library;
 mod pk;
+mod pump_sim;
 mod schedule;
 mod serve;
 mod tour;
@@ -92,8 +93,18 @@ enum Command {
         /// Address to listen on.
         #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Also accept HL7 v2 over MLLP on this port (same address as --listen): ADT
+        /// A01/A04/A08, ORU^R01 lab results and IHE PCD-01 pump events. Default: off.
+        #[arg(long, value_name = "PORT")]
+        mllp_port: Option<u16>,
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// A simulated infusion pump: accepts IHE PCD-03 programmes over MLLP and reports
+    /// PCD-01 events (started, rate changed, completed) to the gateway.
+    PumpSim {
+        #[command(flatten)]
+        args: pump_sim::PumpSimArgs,
     },
     /// The database: migrate, backup, restore.
     Db {
@@ -157,8 +168,10 @@ fn main() -> ExitCode {
         Command::Serve {
             demo,
             listen,
+            mllp_port,
             store,
-        } => serve::run(demo, &listen, &store),
+        } => serve::run(demo, &listen, mllp_port, &store),
+        Command::PumpSim { args } => pump_sim::run(&args),
         Command::Db { sub, file, store } => db::run_db(&sub, file.as_deref(), &store),
         Command::Audit { sub, json, store } => db::run_audit(&sub, json, &store),
         Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),

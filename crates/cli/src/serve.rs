@@ -12,7 +12,7 @@ use infusio_store::Store;
 
 use crate::StoreArgs;
 
-pub fn run(demo: bool, listen: &str, store: &StoreArgs) -> ExitCode {
+pub fn run(demo: bool, listen: &str, mllp_port: Option<u16>, store: &StoreArgs) -> ExitCode {
     let addr: SocketAddr = match listen.parse() {
         Ok(a) => a,
         Err(_) => {
@@ -31,7 +31,8 @@ pub fn run(demo: bool, listen: &str, store: &StoreArgs) -> ExitCode {
         }
     };
     infusio_server::init_logging();
-    match runtime.block_on(serve(demo, addr, store)) {
+    let mllp = mllp_port.map(|port| SocketAddr::new(addr.ip(), port));
+    match runtime.block_on(serve(demo, addr, mllp, store)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -40,7 +41,12 @@ pub fn run(demo: bool, listen: &str, store: &StoreArgs) -> ExitCode {
     }
 }
 
-async fn serve(demo: bool, addr: SocketAddr, args: &StoreArgs) -> Result<(), String> {
+async fn serve(
+    demo: bool,
+    addr: SocketAddr,
+    mllp: Option<SocketAddr>,
+    args: &StoreArgs,
+) -> Result<(), String> {
     let store = match &args.database_url {
         Some(url) => Store::open(url).await,
         None => {
@@ -101,6 +107,26 @@ async fn serve(demo: bool, addr: SocketAddr, args: &StoreArgs) -> Result<(), Str
         app.store().backend().as_str(),
         app.store().location()
     );
+    if let Some(mllp_addr) = mllp {
+        // The HL7 gateway runs beside the HTTP server on the same record; it stops with the
+        // process.
+        let gateway =
+            infusio_gateway::Gateway::new(app.clone(), infusio_gateway::GatewayConfig::default())
+                .await
+                .map_err(|e| format!("preparing the HL7 gateway: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(mllp_addr)
+            .await
+            .map_err(|e| format!("listening for MLLP on {mllp_addr}: {e}"))?;
+        eprintln!("HL7 v2 (MLLP) gateway listening on {mllp_addr}");
+        tokio::spawn(async move {
+            if let Err(e) = std::sync::Arc::new(gateway)
+                .serve(listener, std::future::pending())
+                .await
+            {
+                eprintln!("error: the HL7 gateway stopped: {e}");
+            }
+        });
+    }
     let router = infusio_server::router_with(
         app.clone(),
         config,
