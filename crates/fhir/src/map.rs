@@ -587,10 +587,10 @@ pub fn device(pump: &str, last_event_us: i64) -> Option<Json> {
         "type": {"text": "infusion pump"},
         "note": [{"text": format!("last event received {}", iso(last_event_us))}],
     });
-    if let (Some(serial), Some(kind)) = (parts.next(), parts.next()) {
-        d["identifier"]
-            .as_array_mut()
-            .map(|ids| ids.push(json!({"system": format!("urn:infusio:device-id:{}", kind.to_ascii_lowercase()), "value": serial})));
+    if let (Some(serial), Some(kind)) = (parts.next(), parts.next())
+        && let Some(ids) = d["identifier"].as_array_mut()
+    {
+        ids.push(json!({"system": format!("urn:infusio:device-id:{}", kind.to_ascii_lowercase()), "value": serial}));
     }
     if !application.is_empty() {
         d["deviceName"] = json!([{"name": application, "type": "model-name"}]);
