@@ -606,7 +606,17 @@ async fn insert_observations(
     provenance: &Json,
 ) -> Result<(), AppError> {
     let role = actor.permit(Action::RecordObservation)?;
+    let latest_us = now_us() + PUMP_CLOCK_TOLERANCE_US;
     for o in observations {
+        // A result dated in the future would be invisible to the checks until then (they
+        // read what was known at the time); refuse it instead.
+        if o.observed_at_us > latest_us {
+            return Err(AppError::invalid(
+                "observed_at",
+                crate::time::iso_from_us(o.observed_at_us),
+                "a time not after the server's clock plus 5 min",
+            ));
+        }
         if !o.value.is_finite() {
             return Err(AppError::invalid(
                 "value",

@@ -299,8 +299,24 @@ async fn a_redelivered_message_is_answered_once_and_recorded_once() {
         ack_of(&send(h.addr, &from_other_lab).await).0,
         AckCode::Accept
     );
+    // A result dated tomorrow would stay invisible to the checks until then: refused.
+    let future = oru_creatinine("LAB-FUTURE", "MRN300", "1.2", "mg/dL", &hl7_now(86_400));
+    let (code, _, messages) = ack_of(&send(h.addr, &future).await);
+    assert_eq!(code, AckCode::Error);
+    assert!(
+        messages.iter().any(|m| m.contains("observed_at")),
+        "{messages:?}"
+    );
+    let labs = find::<LabResult>(&h.app, "patient_id", &p.id)
+        .await
+        .expect("labs");
+    assert_eq!(
+        labs.len(),
+        2,
+        "the first and the other sender's, not the future one"
+    );
     let log = h.app.inbound_log().await.expect("log");
-    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log.len(), 5, "{log:?}");
 }
 
 /// Reads one MLLP frame from a raw connection.

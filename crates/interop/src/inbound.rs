@@ -122,11 +122,15 @@ fn read_with(m: &Message, h: &Header) -> Result<Inbound, Refusal> {
             .at("MSH", 1, 12),
         ));
     }
-    if !matches!(h.processing_id.as_str(), "P" | "D" | "T") {
+    // Training (T) and debugging (D) messages must not reach a patient's record.
+    if h.processing_id != "P" {
         return Err(Refusal::reject(
             Problem::new(
                 E::UnsupportedProcessingId,
-                format!("MSH-11 processing id {:?}: P, D or T", h.processing_id),
+                format!(
+                    "MSH-11 processing id {:?}: this interface applies production (P) messages only",
+                    h.processing_id
+                ),
             )
             .at("MSH", 1, 11),
         ));
@@ -587,6 +591,7 @@ mod tests {
             ("SIU^S12", "2.6", "P"),
             ("ORU^R01", "3.0", "P"),
             ("ORU^R01", "2.6", "X"),
+            ("ORU^R01", "2.6", "T"),
         ] {
             let text =
                 format!("MSH|^~\\&|A|B|C|D|20261126101500+0000||{msh9}|C1|{msh11}|{msh12}\r");
