@@ -1616,6 +1616,71 @@ pub async fn device_search(
     Ok(searchset(&base_url(&headers), "Device", &search, all))
 }
 
+// ---------------------------------------------------------------- vread
+
+/// The current resource of a versioned type, as read.
+async fn current(app: &App, actor: &Actor, rt: &str, id: &str) -> Result<Json, Fail> {
+    Ok(match rt {
+        "Patient" => map::patient(&app.clinical_get::<Patient>(actor, id).await?),
+        "Observation" => match id.split_at_checked(2) {
+            Some(("m-", rest)) => {
+                map::measurement(&app.clinical_get::<Measurement>(actor, rest).await?)
+            }
+            Some(("l-", rest)) => map::lab(&app.clinical_get::<LabResult>(actor, rest).await?),
+            _ => {
+                actor.permit(infusio_app::Action::ReadClinical)?;
+                return Err(Fail::not_found(rt, id));
+            }
+        },
+        "AllergyIntolerance" => map::allergy(&app.clinical_get::<Allergy>(actor, id).await?),
+        "MedicationRequest" => order_resource(actor, &app.clinical_get::<Order>(actor, id).await?),
+        "Appointment" => map::appointment(&app.clinical_get::<Appointment>(actor, id).await?),
+        _ => return Err(Fail::not_found(rt, id)),
+    })
+}
+
+/// `GET /fhir/<type>/<id>/_history/<vid>`: the current version when `vid` names it. Earlier
+/// versions are not kept as resources (the audit trail has every change).
+async fn vread(s: AppState, auth: Auth, id: String, vid: String, rt: &str) -> FhirResult {
+    let a = signed_in(auth)?;
+    let r = current(&s.app, a.actor(), rt, &id).await?;
+    if r["meta"]["versionId"] == vid.as_str() {
+        return Ok(resource(StatusCode::OK, &r, None));
+    }
+    let mut f = Fail::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!(
+            "{rt}/{id} version {vid} is not served: the current version is {}; earlier versions are recorded in the audit trail (AuditEvent)",
+            r["meta"]["versionId"].as_str().unwrap_or("?")
+        ),
+    );
+    f.expression = Some("vid".into());
+    Err(f)
+}
+
+macro_rules! vread_handlers {
+    ($($name:ident => $rt:literal),+ $(,)?) => {
+        $(
+            pub async fn $name(
+                State(s): State<AppState>,
+                auth: Auth,
+                Path((id, vid)): Path<(String, String)>,
+            ) -> FhirResult {
+                vread(s, auth, id, vid, $rt).await
+            }
+        )+
+    };
+}
+
+vread_handlers! {
+    patient_vread => "Patient",
+    observation_vread => "Observation",
+    allergy_vread => "AllergyIntolerance",
+    request_vread => "MedicationRequest",
+    appointment_vread => "Appointment",
+}
+
 // ---------------------------------------------------------------- others
 
 /// A resource type or path under /fhir that this server does not serve.

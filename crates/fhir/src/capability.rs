@@ -19,7 +19,7 @@ pub type Served = (
 pub const SERVED: &[Served] = &[
     (
         "Patient",
-        &["read", "search-type", "create", "update"],
+        &["read", "vread", "search-type", "create", "update"],
         &[
             ("_id", "token"),
             ("identifier", "token"),
@@ -33,7 +33,7 @@ pub const SERVED: &[Served] = &[
     ),
     (
         "Observation",
-        &["read", "search-type", "create"],
+        &["read", "vread", "search-type", "create"],
         &[
             ("_id", "token"),
             ("patient", "reference"),
@@ -46,7 +46,7 @@ pub const SERVED: &[Served] = &[
     ),
     (
         "AllergyIntolerance",
-        &["read", "search-type", "create"],
+        &["read", "vread", "search-type", "create"],
         &[("_id", "token"), ("patient", "reference")],
         false,
     ),
@@ -58,7 +58,7 @@ pub const SERVED: &[Served] = &[
     ),
     (
         "MedicationRequest",
-        &["read", "search-type", "create", "update"],
+        &["read", "vread", "search-type", "create", "update"],
         &[
             ("_id", "token"),
             ("patient", "reference"),
@@ -83,7 +83,7 @@ pub const SERVED: &[Served] = &[
     ),
     (
         "Appointment",
-        &["read", "search-type", "create"],
+        &["read", "vread", "search-type", "create"],
         &[
             ("_id", "token"),
             ("patient", "reference"),

@@ -70,5 +70,22 @@ pub fn routes() -> Router<AppState> {
         .route("/fhir/Device/{id}", get(api::device_read))
         .route("/fhir/AuditEvent", get(api::audit_search))
         .route("/fhir/AuditEvent/{id}", get(api::audit_read))
+        .route("/fhir/Patient/{id}/_history/{vid}", get(api::patient_vread))
+        .route(
+            "/fhir/Observation/{id}/_history/{vid}",
+            get(api::observation_vread),
+        )
+        .route(
+            "/fhir/AllergyIntolerance/{id}/_history/{vid}",
+            get(api::allergy_vread),
+        )
+        .route(
+            "/fhir/MedicationRequest/{id}/_history/{vid}",
+            get(api::request_vread),
+        )
+        .route(
+            "/fhir/Appointment/{id}/_history/{vid}",
+            get(api::appointment_vread),
+        )
         .route("/fhir/{*rest}", any(api::unsupported))
 }

@@ -583,7 +583,6 @@ pub fn device(pump: &str, last_event_us: i64) -> Option<Json> {
         "resourceType": "Device",
         "id": id,
         "identifier": [{"system": PUMP_SYSTEM, "value": pump}],
-        "status": "active",
         "type": {"text": "infusion pump"},
         "note": [{"text": format!("last event received {}", iso(last_event_us))}],
     });

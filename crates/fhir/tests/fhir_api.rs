@@ -108,6 +108,18 @@ async fn the_capability_statement_lists_exactly_what_is_served() {
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{t}: {}", r.body);
         assert_eq!(r.body["issue"][0]["code"], "not-found", "{t}: {}", r.body);
+        if res["interaction"].to_string().contains("\"vread\"") {
+            let r = h
+                .call(
+                    "GET",
+                    &format!("/fhir/{t}/no-such-id/_history/1"),
+                    Some(user),
+                    None,
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{t} vread: {}", r.body);
+        }
     }
     // What is not listed is not served.
     let r = h
@@ -201,6 +213,10 @@ async fn patient_read_search_conditional_create_and_versioned_update() {
             .ends_with(&format!("/fhir/Patient/{id77}/_history/1"))
     );
     assert_eq!(r.body["identifier"][1]["value"], "123-45-6789");
+    let location = r.header("location");
+    let at = h.follow(&location, "nurse").await;
+    assert_eq!(at.status, StatusCode::OK, "{location}: {}", at.body);
+    assert_eq!(at.body["id"], id77.as_str());
     let again = h
         .call(
             "POST",
@@ -243,6 +259,34 @@ async fn patient_read_search_conditional_create_and_versioned_update() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.header("etag"), "W/\"2\"");
+    // The version read before the update is no longer served as a resource.
+    let r = h
+        .call(
+            "GET",
+            &format!("/fhir/Patient/{id77}/_history/1"),
+            Some("nurse"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert!(
+        r.body["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("current version is 2")
+    );
+    let r = h
+        .call(
+            "GET",
+            &format!("/fhir/Patient/{id77}/_history/2"),
+            Some("nurse"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["name"][0]["family"], "Lindqvist-Berg");
     assert_eq!(r.body["name"][0]["family"], "Lindqvist-Berg");
     let r = h
         .call(
