@@ -198,7 +198,10 @@ impl Gateway {
         let now = now_us();
         self.log(InboundRecord {
             sender: String::new(),
-            control_id: format!("unframed:{now}:{}", self.counter.load(Ordering::Relaxed)),
+            control_id: format!(
+                "unframed:{now}:{}",
+                self.counter.fetch_add(1, Ordering::Relaxed)
+            ),
             message_hash: sha256_hex(what.as_bytes()),
             message_type: String::new(),
             received_at_us: now,
@@ -638,6 +641,9 @@ impl Gateway {
         pump: SocketAddr,
     ) -> Result<AckReply, PumpError> {
         let message = self.rgv_o15(administration_id, "PUMP").await?;
+        let sent_control_id = Message::parse(&message)
+            .map(|m| m.header().control_id)
+            .unwrap_or_default();
         let reply = exchange(
             pump,
             &message,
@@ -645,7 +651,25 @@ impl Gateway {
         )
         .await?;
         let m = Message::parse_bytes(&reply).map_err(|e| PumpError::BadReply(e.to_string()))?;
-        read_ack(&m).map_err(|p| PumpError::BadReply(p.to_string()))
+        let h = m.header();
+        // PCD-03 answers RRG^O16; a plain ACK is how some pump gateways refuse outright.
+        if !matches!(
+            (h.message_code.as_str(), h.trigger_event.as_str()),
+            ("RRG", "O16") | ("ACK", _)
+        ) {
+            return Err(PumpError::BadReply(format!(
+                "{}^{} is not RRG^O16",
+                h.message_code, h.trigger_event
+            )));
+        }
+        let ack = read_ack(&m).map_err(|p| PumpError::BadReply(p.to_string()))?;
+        if ack.acknowledged_control_id != sent_control_id {
+            return Err(PumpError::BadReply(format!(
+                "MSA-2 {} does not name the programme sent ({sent_control_id})",
+                ack.acknowledged_control_id
+            )));
+        }
+        Ok(ack)
     }
 }
 
