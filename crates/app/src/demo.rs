@@ -26,6 +26,14 @@ pub const DEMO_USERS: &[(&str, &str, &[Role])] = &[
     ("admin", "Alex Admin", &[Role::Admin]),
 ];
 
+/// The demo's therapy plans: patient MRN, protocol id, start date in days from today.
+const DEMO_PLANS: &[(&str, &str, i64)] = &[
+    ("MRN1001", "infliximab-ibd", -120),
+    ("MRN1002", "carboplatin-paclitaxel", -21),
+    ("MRN1005", "ivig-replacement", -56),
+    ("MRN1006", "iron-sucrose-200-x5", -3),
+];
+
 /// What was seeded.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Seeded {
@@ -33,6 +41,8 @@ pub struct Seeded {
     pub patients: usize,
     pub orders: usize,
     pub appointments: usize,
+    /// Therapy plans (a protocol from a start date).
+    pub plans: usize,
     /// Orders the demo could not create (with the reason), e.g. a drug not in this library.
     pub skipped: Vec<String>,
 }
@@ -210,11 +220,13 @@ impl App {
         let now = now_us();
         let day_start = now - now.rem_euclid(86_400_000_000);
         let hour = 3_600_000_000i64;
+        let mut patient_ids: Vec<(&str, String)> = Vec::new();
         for (i, p) in patients().into_iter().enumerate() {
             let patient = self
                 .create_patient(&scheduler, &json!({"mrn": p.mrn, "family_name": p.family, "given_name": p.given, "birth_date": p.birth, "sex": p.sex}))
                 .await?;
             seeded.patients += 1;
+            patient_ids.push((p.mrn, patient.id.clone()));
             let at = crate::time::iso_from_us(now - 2 * hour);
             self.add_measurement(
                 &nurse,
@@ -298,6 +310,25 @@ impl App {
             )
             .await?;
             seeded.appointments += 1;
+        }
+        // A few therapy plans, started at different points so the chart shows past and coming
+        // treatment days.
+        for (mrn, protocol, start_offset_days) in DEMO_PLANS {
+            let Some((_, pid)) = patient_ids.iter().find(|(m, _)| m == mrn) else {
+                continue;
+            };
+            let start = crate::time::date_from_us(now + start_offset_days * 24 * hour);
+            match self
+                .create_therapy_plan(
+                    &prescriber,
+                    pid,
+                    &json!({"protocol": protocol, "start_date": start}),
+                )
+                .await
+            {
+                Ok(_) => seeded.plans += 1,
+                Err(e) => seeded.skipped.push(format!("{mrn}: plan {protocol}: {e}")),
+            }
         }
         Ok(seeded)
     }

@@ -25,6 +25,7 @@ pub mod interface;
 pub mod library;
 pub mod orders;
 pub mod patients;
+pub mod plans;
 pub mod roles;
 pub mod time;
 pub mod ui_support;

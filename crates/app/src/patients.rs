@@ -49,6 +49,8 @@ pub struct Chart {
     pub labs: Vec<Stored<LabResult>>,
     pub allergies: Vec<Stored<Allergy>>,
     pub orders: Vec<OrderSummary>,
+    /// Therapy plans (a protocol from a start date, with every planned day), oldest first.
+    pub plans: Vec<Stored<infusio_store::records::TherapyPlan>>,
 }
 
 /// One line of the chart's order list.
@@ -257,6 +259,9 @@ impl App {
         let mut labs = tx.find_by::<LabResult>("patient_id", by_patient()).await?;
         let allergies = tx.find_by::<Allergy>("patient_id", by_patient()).await?;
         let orders = tx.find_by::<Order>("patient_id", by_patient()).await?;
+        let plans = tx
+            .find_by::<infusio_store::records::TherapyPlan>("patient_id", by_patient())
+            .await?;
         tx.rollback().await?;
         measurements.sort_by_key(|m| std::cmp::Reverse(m.data.measured_at_us));
         labs.sort_by_key(|l| std::cmp::Reverse(l.data.collected_at_us));
@@ -276,6 +281,7 @@ impl App {
                     created_at: iso_from_us(o.created_at_us),
                 })
                 .collect(),
+            plans,
         })
     }
 

@@ -32,6 +32,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/patients/{id}/measurements", post(add_measurement))
         .route("/api/patients/{id}/labs", post(add_lab))
         .route("/api/patients/{id}/allergies", post(add_allergy))
+        .route(
+            "/api/patients/{id}/plans",
+            get(list_plans).post(create_plan),
+        )
+        .route("/api/protocols", get(list_protocols))
+        .route("/api/protocols/{id}", get(get_protocol))
         .route("/api/orders", get(list_orders).post(create_order))
         .route("/api/orders/preview", post(preview_order))
         .route("/api/orders/{id}", get(get_order).put(edit_order))
@@ -321,6 +327,36 @@ async fn create_patient(State(s): State<AppState>, auth: Authed, bytes: Bytes) -
 async fn chart(State(s): State<AppState>, auth: Authed, Path(id): Path<String>) -> ApiResult {
     let c = s.app.chart(auth.actor(), &id).await?;
     Ok(with_etag(StatusCode::OK, c.patient.version, to_json(&c)?))
+}
+
+async fn list_plans(State(s): State<AppState>, auth: Authed, Path(id): Path<String>) -> ApiResult {
+    let plans = s.app.therapy_plans_of(auth.actor(), &id).await?;
+    Ok(Json(to_json(&plans)?).into_response())
+}
+
+async fn create_plan(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let p = s
+        .app
+        .create_therapy_plan(auth.actor(), &id, &body(&bytes)?)
+        .await?;
+    Ok(with_etag(StatusCode::CREATED, p.version, to_json(&p)?))
+}
+
+async fn list_protocols(State(s): State<AppState>, auth: Authed) -> ApiResult {
+    Ok(Json(to_json(&s.app.list_protocols(auth.actor()).await?)?).into_response())
+}
+
+async fn get_protocol(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> ApiResult {
+    Ok(Json(s.app.get_protocol(auth.actor(), &id).await?).into_response())
 }
 
 async fn add_measurement(
