@@ -198,6 +198,7 @@ async fn main() -> Result<(), String> {
         tasks.push(tokio::spawn(async move {
             let mut c = Conn::open(addr).await?;
             let mut lat = Vec::with_capacity(per_worker);
+            let mut per_request = Vec::with_capacity(2 * per_worker);
             for i in 0..per_worker {
                 let t0 = Instant::now();
                 let key = format!("bench-{w}-{i}-{}", std::process::id());
@@ -215,6 +216,8 @@ async fn main() -> Result<(), String> {
                 if s != 201 {
                     return Err(format!("create: {s} {o}"));
                 }
+                let t1 = Instant::now();
+                per_request.push(t1 - t0);
                 let id = o["id"].as_str().unwrap_or_default().to_string();
                 let (s, _, o) = c
                     .call(
@@ -228,17 +231,22 @@ async fn main() -> Result<(), String> {
                 if s != 200 {
                     return Err(format!("sign: {s} {o}"));
                 }
+                per_request.push(t1.elapsed());
                 lat.push(t0.elapsed());
             }
-            Ok::<Vec<Duration>, String>(lat)
+            Ok::<(Vec<Duration>, Vec<Duration>), String>((lat, per_request))
         }));
     }
     let mut all = Vec::new();
+    let mut requests = Vec::new();
     for t in tasks {
-        all.extend(t.await.map_err(|e| e.to_string())??);
+        let (lat, per_request) = t.await.map_err(|e| e.to_string())??;
+        all.extend(lat);
+        requests.extend(per_request);
     }
     let wall = started.elapsed().as_secs_f64();
     all.sort();
+    requests.sort();
     let n = all.len() as f64;
     println!(
         "create + sign with full checks: {workers} connections × {per_worker} iterations on {addr}"
@@ -255,6 +263,13 @@ async fn main() -> Result<(), String> {
         percentile(&all, 90.0).as_secs_f64() * 1e3,
         percentile(&all, 99.0).as_secs_f64() * 1e3,
         all.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "latency per request (create or sign): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&requests, 50.0).as_secs_f64() * 1e3,
+        percentile(&requests, 90.0).as_secs_f64() * 1e3,
+        percentile(&requests, 99.0).as_secs_f64() * 1e3,
+        requests.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
     Ok(())
 }
