@@ -1616,6 +1616,113 @@ pub async fn device_search(
     Ok(searchset(&base_url(&headers), "Device", &search, all))
 }
 
+// ---------------------------------------------------------------- Schedule and Slot
+
+async fn schedules(app: &App, actor: &Actor) -> Result<Vec<Json>, Fail> {
+    let mut chairs: Vec<String> = app
+        .clinical_list::<Appointment>(actor)
+        .await?
+        .into_iter()
+        .map(|a| a.data.chair)
+        .collect();
+    chairs.sort();
+    chairs.dedup();
+    Ok(chairs.iter().filter_map(|c| map::schedule(c)).collect())
+}
+
+pub async fn schedule_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    schedules(&s.app, a.actor())
+        .await?
+        .into_iter()
+        .find(|r| r["id"] == id.as_str())
+        .map(|r| resource(StatusCode::OK, &r, None))
+        .ok_or_else(|| Fail::not_found("Schedule", &id))
+}
+
+pub async fn schedule_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(query(q)?, &["_id", "actor"])?;
+    let mut all = schedules(&s.app, a.actor()).await?;
+    if let Some(id) = search.one("_id")? {
+        all.retain(|r| r["id"] == id);
+    }
+    for v in search.all("actor") {
+        all.retain(|r| {
+            alternatives(v).any(|alt| {
+                let (sys, code) = token(alt);
+                let i = &r["actor"][0]["identifier"];
+                sys.is_none_or(|s| i["system"] == s) && code.is_none_or(|c| i["value"] == c)
+            })
+        });
+    }
+    Ok(searchset(&base_url(&headers), "Schedule", &search, all))
+}
+
+pub async fn slot_read(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let Some(aid) = id.strip_prefix("ap-") else {
+        a.actor().permit(infusio_app::Action::ReadClinical)?;
+        return Err(Fail::not_found("Slot", &id));
+    };
+    let ap = s.app.clinical_get::<Appointment>(a.actor(), aid).await?;
+    map::slot(&ap)
+        .map(|r| resource(StatusCode::OK, &r, None))
+        .ok_or_else(|| Fail::not_found("Slot", &id))
+}
+
+pub async fn slot_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(query(q)?, &["_id", "schedule", "start", "status"])?;
+    let mut rows = s.app.clinical_list::<Appointment>(a.actor()).await?;
+    for v in search.all("start") {
+        let mut keep = Vec::new();
+        for r in rows {
+            if date_matches("start", v, r.data.start_at_us)? {
+                keep.push(r);
+            }
+        }
+        rows = keep;
+    }
+    rows.sort_by_key(|r| r.data.start_at_us);
+    let mut all: Vec<Json> = rows.iter().filter_map(map::slot).collect();
+    if let Some(id) = search.one("_id")? {
+        all.retain(|r| r["id"] == id);
+    }
+    for v in search.all("schedule") {
+        let mut ids = Vec::new();
+        for alt in alternatives(v) {
+            ids.push(format!(
+                "Schedule/{}",
+                reference_id("schedule", alt, "Schedule")?
+            ));
+        }
+        all.retain(|r| ids.iter().any(|i| r["schedule"]["reference"] == i.as_str()));
+    }
+    for v in search.all("status") {
+        all.retain(|r| alternatives(v).any(|st| r["status"] == st));
+    }
+    Ok(searchset(&base_url(&headers), "Slot", &search, all))
+}
+
 // ---------------------------------------------------------------- vread
 
 /// The current resource of a versioned type, as read.

@@ -93,6 +93,23 @@ pub const SERVED: &[Served] = &[
         false,
     ),
     (
+        "Schedule",
+        &["read", "search-type"],
+        &[("_id", "token"), ("actor", "token")],
+        false,
+    ),
+    (
+        "Slot",
+        &["read", "search-type"],
+        &[
+            ("_id", "token"),
+            ("schedule", "reference"),
+            ("start", "date"),
+            ("status", "token"),
+        ],
+        false,
+    ),
+    (
         "Provenance",
         &["read", "search-type"],
         &[

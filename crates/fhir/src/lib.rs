@@ -64,6 +64,10 @@ pub fn routes() -> Router<AppState> {
             get(api::appointment_search).post(api::appointment_create),
         )
         .route("/fhir/Appointment/{id}", get(api::appointment_read))
+        .route("/fhir/Schedule", get(api::schedule_search))
+        .route("/fhir/Schedule/{id}", get(api::schedule_read))
+        .route("/fhir/Slot", get(api::slot_search))
+        .route("/fhir/Slot/{id}", get(api::slot_read))
         .route("/fhir/Provenance", get(api::provenance_search))
         .route("/fhir/Provenance/{id}", get(api::provenance_read))
         .route("/fhir/Device", get(api::device_search))

@@ -607,3 +607,36 @@ mod device_tests {
         assert_eq!(super::device_id(&"x".repeat(65)), None);
     }
 }
+
+/// A chair's Schedule (chairs are named on appointments; the record has no chair registry).
+pub fn schedule(chair: &str) -> Option<Json> {
+    let id = format!("chair-{}", device_id(chair)?);
+    (id.len() <= 64).then(|| {
+        json!({
+            "resourceType": "Schedule",
+            "id": id,
+            "active": true,
+            "serviceType": [{"text": "infusion"}],
+            "actor": [{"type": "Location", "identifier": {"system": CHAIR_SYSTEM, "value": chair}, "display": format!("chair {chair}")}],
+        })
+    })
+}
+
+/// The busy time of an appointment as a Slot of its chair's Schedule (`ap-<appointment>`);
+/// a cancelled appointment or a no-show frees its time.
+pub fn slot(a: &Stored<Appointment>) -> Option<Json> {
+    let schedule = schedule(&a.data.chair)?;
+    let status = match a.data.status.as_str() {
+        "cancelled" | "no_show" => "free",
+        _ => "busy",
+    };
+    Some(json!({
+        "resourceType": "Slot",
+        "id": format!("ap-{}", a.id),
+        "meta": meta(a.version, a.updated_at_us),
+        "schedule": {"reference": format!("Schedule/{}", schedule["id"].as_str().unwrap_or_default())},
+        "status": status,
+        "start": iso(a.data.start_at_us),
+        "end": iso(a.data.end_at_us),
+    }))
+}

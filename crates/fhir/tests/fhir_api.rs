@@ -1445,6 +1445,46 @@ async fn a_chair_is_booked_through_fhir_and_clashes_are_refused() {
         )
         .await;
     assert_eq!(r.body["total"], 2);
+    // The chair's Schedule and its busy Slots.
+    let r = h
+        .call(
+            "GET",
+            "/fhir/Schedule?actor=urn:infusio:chair|C2",
+            Some("scheduler"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["total"], 1, "{}", r.body);
+    let schedule = r.entries()[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = h
+        .call(
+            "GET",
+            &format!("/fhir/Slot?schedule=Schedule/{schedule}&status=busy"),
+            Some("scheduler"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["total"], 2, "{}", r.body);
+    assert_eq!(r.entries()[0]["start"], "2099-03-02T09:00:00Z");
+    let slot = r.entries()[0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = h
+        .call(
+            "GET",
+            &format!("/fhir/Slot/{slot}"),
+            Some("nurse"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // The same chair overlapping: 409.
     let r = h
         .call(
