@@ -4,7 +4,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  start, signIn, shot, prescribe, verify, prepare, book, patientOf, startAdministration,
+  start, signIn, shot, openNewOrder, preview, createAndSign, verify, prepare, book, patientOf, startAdministration,
   vitalsAndComplete,
 } from './lib.mjs';
 
@@ -15,10 +15,19 @@ after(async () => { await env?.stop(); });
 test('infliximab: order, blind verification, preparation, booking, administration complete', async () => {
   const prescriber = await signIn(env, 'prescriber');
   await shot(prescriber, '01-board');
-  const { orderId, figures } = await prescribe(env, prescriber, 'MRN1001', {
-    medication: 'infliximab', dose_per: '5 mg/kg', volume: '250 mL', duration: '2 h',
-    line: 'peripheral', frequency: 'q8w', infusion_number: '5', indication: 'crohns-disease',
-  }, { screenshots: true });
+  // From the protocol: infliximab 5 mg/kg maintenance, 250 mL over 120 min.
+  await openNewOrder(env, prescriber, 'MRN1001', { screenshots: true });
+  const picker = prescriber.getByLabel('Start from a protocol');
+  const option = await picker.locator('option', { hasText: /maintenance — inFLIXimab/ }).first().getAttribute('value');
+  await picker.selectOption(option);
+  await prescriber.getByRole('button', { name: 'Start from this protocol' }).click();
+  assert.equal(await prescriber.locator('[name="dose_per"]').inputValue(), '5 mg/kg');
+  assert.equal(await prescriber.locator('[name="volume"]').inputValue(), '250 mL');
+  assert.equal(await prescriber.locator('[name="duration"]').inputValue(), '120 min');
+  const figures = await preview(prescriber, {
+    line: 'peripheral', infusion_number: '5', indication: 'crohns-disease',
+  });
+  const orderId = await createAndSign(prescriber, { screenshots: true });
   // 5 mg/kg of the demo patient's 68 kg, in 250 mL over 2 h.
   assert.equal(figures.dose, '340 mg');
   assert.equal(figures.volume, '250 mL');

@@ -184,6 +184,101 @@ fn order_form(app: &App, viewer: &Viewer, f: &FormData) -> String {
     out
 }
 
+/// The embedded protocol templates, loaded once.
+fn protocols() -> &'static [infusio_core::plan::protocol::Protocol] {
+    static P: std::sync::OnceLock<Vec<infusio_core::plan::protocol::Protocol>> =
+        std::sync::OnceLock::new();
+    P.get_or_init(|| infusio_app::plans::builtin_protocols().unwrap_or_default())
+}
+
+/// The order fields of one drug line of a protocol (`protocol-id|phase|drug`), for the form.
+/// A dose from a formula (Calvert AUC, Ganzoni …) is left for the prescriber to enter.
+fn from_protocol(key: &str) -> Option<(Vec<(String, String)>, String)> {
+    use infusio_core::plan::protocol::DoseBasis;
+    let mut parts = key.split('|');
+    let (pid, ph, dr) = (
+        parts.next()?,
+        parts.next()?.parse::<usize>().ok()?,
+        parts.next()?.parse::<usize>().ok()?,
+    );
+    let p = protocols().iter().find(|p| p.id == pid)?;
+    let phase = p.phases.get(ph)?;
+    let d = phase.drugs.get(dr)?;
+    let amount = format!(
+        "{} {}",
+        infusio_core::units::format_number(d.dose, 6).replace(',', ""),
+        d.dose_unit
+    );
+    let mut f = vec![
+        ("medication".to_string(), d.medication.clone()),
+        ("route".to_string(), d.route.clone()),
+    ];
+    let mut note = format!("From protocol “{}”, phase {}.", p.name, phase.name);
+    match d.basis {
+        DoseBasis::PerKg | DoseBasis::PerM2 => f.push(("dose_per".into(), amount)),
+        DoseBasis::Flat => f.push(("dose".into(), amount)),
+        DoseBasis::PerAuc | DoseBasis::Formula => note.push_str(&format!(
+            " The dose is {} by {}: enter it from the calculation.",
+            amount,
+            d.formula
+                .clone()
+                .unwrap_or_else(|| "the Calvert formula".into())
+        )),
+    }
+    if let Some(m) = d.duration_min {
+        f.push((
+            "duration".into(),
+            format!("{} min", infusio_core::units::format_number(m, 2)),
+        ));
+    }
+    if let Some(v) = d.diluent.as_deref().and_then(|t| {
+        let mut w = t.split_whitespace();
+        let n = w.next()?;
+        (w.next()? == "mL" && n.parse::<f64>().is_ok()).then(|| format!("{n} mL"))
+    }) {
+        f.push(("volume".into(), v));
+    }
+    for (k, v) in [
+        ("product", &d.product),
+        ("max_dose", &d.max_dose),
+        ("frequency", &d.frequency),
+    ] {
+        if let Some(v) = v {
+            f.push((k.into(), v.clone()));
+        }
+    }
+    Some((f, note))
+}
+
+fn protocol_picker(
+    lib: &infusio_core::library::Library,
+    patient_id: &str,
+    selected: &str,
+) -> String {
+    let mut opts = vec![(String::new(), "— choose a protocol drug —".to_string())];
+    for p in protocols() {
+        for (pi, ph) in p.phases.iter().enumerate() {
+            for (di, d) in ph.drugs.iter().enumerate() {
+                opts.push((
+                    format!("{}|{pi}|{di}", p.id),
+                    format!(
+                        "{} — {} — {} {}",
+                        p.name,
+                        ph.name,
+                        drug_name(lib, &d.medication),
+                        q(d.dose, &d.dose_unit)
+                    ),
+                ));
+            }
+        }
+    }
+    format!(
+        "<form method=\"get\" action=\"/ui/orders/new\" class=\"inline\"><input type=\"hidden\" name=\"patient_id\" value=\"{}\">{}<button type=\"submit\">Start from this protocol</button></form>",
+        e(patient_id),
+        select("from", "Start from a protocol", &opts, selected)
+    )
+}
+
 async fn render_new(
     s: &AppState,
     viewer: &Viewer,
@@ -224,6 +319,18 @@ async fn render_new(
         }
         Err(err) => return page_with_error(title, viewer, "patients", &err, ""),
     }
+    body.push_str(&protocol_picker(s.app.library(), patient_id, f.val("from")));
+    let prefilled;
+    let f = match f.get("from").and_then(from_protocol) {
+        Some((fields, note)) if f.get("medication").is_none() => {
+            let _ = write!(body, "<p class=\"notice\">{}</p>", e(&note));
+            let mut all = f.0.clone();
+            all.extend(fields);
+            prefilled = FormData(all);
+            &prefilled
+        }
+        _ => f,
+    };
     body.push_str(&order_form(&s.app, viewer, f));
     // The engine's figures for what is on the form, when a drug is chosen.
     let mut preview_html = String::new();
