@@ -284,6 +284,8 @@ pub async fn patient_create(
     let a = signed_in(auth)?;
     let body = read_body(&headers, &bytes, "Patient")?;
     let input = patient_input(&body)?;
+    // A reader who may not register patients learns nothing more from a conditional create.
+    a.actor().permit(infusio_app::Action::WritePatient)?;
     if let Some(cond) = headers.get("if-none-exist") {
         let text = cond.to_str().unwrap_or_default();
         let text = text.split_once('?').map(|(_, q)| q).unwrap_or(text);

@@ -166,8 +166,8 @@ pub fn statement() -> Json {
             "documentation": "Paging: _count (0 to 500, default 50) and _offset; searchset Bundles carry self, first, next and previous links. Unknown search parameters are refused (400). Updates need If-Match with the ETag W/\"<versionId>\"; a stale one answers 412. Errors are OperationOutcome.",
             "security": {
                 "cors": false,
-                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "OAuth", "display": "OAuth"}], "text": "Bearer API token from POST /api/auth/sign-in (mode token) or the session cookie"}],
-                "description": "Every interaction but metadata needs a signed-in user. Access follows the user's roles exactly as in the JSON API; tokens carry no SMART scopes.",
+                "service": [{"text": "Bearer API token from POST /api/auth/sign-in (mode token), or the session cookie with its X-CSRF-Token for changes; no OAuth or SMART on FHIR authorization server"}],
+                "description": "Every interaction but metadata needs a signed-in user. Access follows the user's roles exactly as in the JSON API; tokens carry no SMART scopes (patient/*.rs, user/*.cruds are not evaluated).",
             },
             "resource": resources,
         }],

@@ -662,6 +662,46 @@ async fn observation_create_maps_to_the_record_with_roles_and_named_errors() {
         "Observation.subject.reference"
     );
 
+    // A browser session changes the record only with its CSRF token (as the JSON API).
+    let signin = h
+        .call(
+            "POST",
+            "/api/auth/sign-in",
+            None,
+            Some(json!({"username": "nurse", "password": common::PASSWORD})),
+            &[],
+        )
+        .await;
+    let cookie = signin.header("set-cookie");
+    let cookie = cookie.split(';').next().unwrap_or_default().to_string();
+    let csrf = signin.body["csrf_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let obs = loinc_obs(&pid, "8302-2", 166.0, "cm");
+    let r = h
+        .call(
+            "POST",
+            "/fhir/Observation",
+            None,
+            Some(obs.clone()),
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.body["resourceType"], "OperationOutcome");
+    let r = h
+        .call(
+            "POST",
+            "/fhir/Observation",
+            None,
+            Some(obs),
+            &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["valueQuantity"]["value"], 166);
+
     // Allergies through FHIR, read back by patient.
     let r = h
         .call(
