@@ -142,20 +142,20 @@ fn render(s: &AppState, rows: &[BoardRow], names: &HashMap<String, String>, date
         .collect();
     let _ = write!(
         out,
-        "<div class=\"board\" role=\"table\" aria-label=\"Chairs by time\" style=\"grid-template-columns: 5rem repeat({slots}, minmax(1.1rem, 1fr))\">\
-         <div class=\"corner\" role=\"columnheader\">Chair</div>"
+        "<h2>Chairs by time</h2><div class=\"board\" style=\"grid-template-columns: 5rem repeat({slots}, minmax(1.1rem, 1fr))\">\
+         <div class=\"corner\">Chair</div>"
     );
     for h in first_h..last_h {
         let _ = write!(
             out,
-            "<div class=\"hour\" role=\"columnheader\" style=\"grid-column: span 4\">{h:02}:00</div>"
+            "<div class=\"hour\" style=\"grid-column: span 4\">{h:02}:00</div>"
         );
     }
     for (ci, chair) in chairs.iter().enumerate() {
         let row_n = ci + 2;
         let _ = write!(
             out,
-            "<div class=\"chair\" role=\"rowheader\" style=\"grid-row: {row_n}; grid-column: 1\">{}</div>",
+            "<div class=\"chair\" style=\"grid-row: {row_n}; grid-column: 1\">{}</div>",
             e(chair)
         );
         for r in rows.iter().filter(|r| r.appointment.data.chair == *chair) {
@@ -196,7 +196,7 @@ fn render(s: &AppState, rows: &[BoardRow], names: &HashMap<String, String>, date
                 .unwrap_or_else(|| format!("/ui/patients/{}", a.patient_id));
             let _ = write!(
                 out,
-                "<a class=\"appt {}{}\" role=\"cell\" href=\"{}\" data-status=\"{}\" style=\"grid-row: {row_n}; grid-column: {} / {}\">\
+                "<a class=\"appt {}{}\" href=\"{}\" data-status=\"{}\" style=\"grid-row: {row_n}; grid-column: {} / {}\">\
                  <span class=\"t\">{}–{}</span> <strong>{}</strong><span class=\"drug\">{}</span>\
                  <span class=\"status\">{}</span><span class=\"nurse\">{}</span>",
                 status_class(status),
@@ -219,5 +219,32 @@ fn render(s: &AppState, rows: &[BoardRow], names: &HashMap<String, String>, date
         }
     }
     out.push_str("</div>");
+    // The same day as a list by time: for reading aloud and narrow screens.
+    out.push_str("<h2>By time</h2><table class=\"by-time\"><thead><tr><th>Time</th><th>Chair</th><th>Patient</th><th>Drug</th><th>Status</th><th>Blocked by</th></tr></thead><tbody>");
+    for r in rows {
+        let (status, blocking) = status_of(r);
+        let _ = write!(
+            out,
+            "<tr><td>{}–{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"alert-text\">{}</td></tr>",
+            hhmm_us(r.appointment.data.start_at_us),
+            hhmm_us(r.appointment.data.end_at_us),
+            e(&r.appointment.data.chair),
+            e(&r.patient
+                .as_ref()
+                .map(|p| format!("{}, {}", p.data.family_name, p.data.given_name))
+                .unwrap_or_default()),
+            match &r.order {
+                Some(o) => format!(
+                    "<a href=\"/ui/orders/{}\">{}</a>",
+                    e(&o.id),
+                    e(&drug_name(lib, &o.data.drug_id))
+                ),
+                None => String::new(),
+            },
+            crate::html::badge(status, status_class(status)),
+            e(&blocking.join("; "))
+        );
+    }
+    out.push_str("</tbody></table>");
     out
 }
