@@ -1804,3 +1804,16 @@ pub async fn unsupported(Path(rest): Path<String>) -> Response {
     f.expression = Some(rest);
     f.into_response()
 }
+
+/// A method a route does not serve.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    Fail::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "not-supported",
+        format!(
+            "{method} {} is not served; see /fhir/metadata for the interactions of each resource",
+            uri.path()
+        ),
+    )
+    .into_response()
+}

@@ -16,80 +16,88 @@ pub mod http;
 pub mod map;
 
 use axum::Router;
-use axum::routing::{any, get};
+use axum::routing::{MethodRouter, any, get};
 use infusio_server::AppState;
+
+/// A route's methods, with an OperationOutcome (405) for any other method.
+fn m(methods: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    methods.fallback(api::method_not_allowed)
+}
 
 /// The FHIR routes, merged into the server's router by `infusio serve`.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/fhir/metadata", get(capability::metadata))
+        .route("/fhir/metadata", m(get(capability::metadata)))
         .route(
             "/fhir/Patient",
-            get(api::patient_search).post(api::patient_create),
+            m(get(api::patient_search).post(api::patient_create)),
         )
         .route(
             "/fhir/Patient/{id}",
-            get(api::patient_read).put(api::patient_update),
+            m(get(api::patient_read).put(api::patient_update)),
         )
         .route(
             "/fhir/Observation",
-            get(api::observation_search).post(api::observation_create),
+            m(get(api::observation_search).post(api::observation_create)),
         )
-        .route("/fhir/Observation/{id}", get(api::observation_read))
+        .route("/fhir/Observation/{id}", m(get(api::observation_read)))
         .route(
             "/fhir/AllergyIntolerance",
-            get(api::allergy_search).post(api::allergy_create),
+            m(get(api::allergy_search).post(api::allergy_create)),
         )
-        .route("/fhir/AllergyIntolerance/{id}", get(api::allergy_read))
-        .route("/fhir/Medication", get(api::medication_search))
-        .route("/fhir/Medication/{id}", get(api::medication_read))
+        .route("/fhir/AllergyIntolerance/{id}", m(get(api::allergy_read)))
+        .route("/fhir/Medication", m(get(api::medication_search)))
+        .route("/fhir/Medication/{id}", m(get(api::medication_read)))
         .route(
             "/fhir/MedicationRequest",
-            get(api::request_search).post(api::request_create),
+            m(get(api::request_search).post(api::request_create)),
         )
         .route(
             "/fhir/MedicationRequest/{id}",
-            get(api::request_read).put(api::request_update),
+            m(get(api::request_read).put(api::request_update)),
         )
         .route(
             "/fhir/MedicationAdministration",
-            get(api::administration_search),
+            m(get(api::administration_search)),
         )
         .route(
             "/fhir/MedicationAdministration/{id}",
-            get(api::administration_read),
+            m(get(api::administration_read)),
         )
         .route(
             "/fhir/Appointment",
-            get(api::appointment_search).post(api::appointment_create),
+            m(get(api::appointment_search).post(api::appointment_create)),
         )
-        .route("/fhir/Appointment/{id}", get(api::appointment_read))
-        .route("/fhir/Schedule", get(api::schedule_search))
-        .route("/fhir/Schedule/{id}", get(api::schedule_read))
-        .route("/fhir/Slot", get(api::slot_search))
-        .route("/fhir/Slot/{id}", get(api::slot_read))
-        .route("/fhir/Provenance", get(api::provenance_search))
-        .route("/fhir/Provenance/{id}", get(api::provenance_read))
-        .route("/fhir/Device", get(api::device_search))
-        .route("/fhir/Device/{id}", get(api::device_read))
-        .route("/fhir/AuditEvent", get(api::audit_search))
-        .route("/fhir/AuditEvent/{id}", get(api::audit_read))
-        .route("/fhir/Patient/{id}/_history/{vid}", get(api::patient_vread))
+        .route("/fhir/Appointment/{id}", m(get(api::appointment_read)))
+        .route("/fhir/Schedule", m(get(api::schedule_search)))
+        .route("/fhir/Schedule/{id}", m(get(api::schedule_read)))
+        .route("/fhir/Slot", m(get(api::slot_search)))
+        .route("/fhir/Slot/{id}", m(get(api::slot_read)))
+        .route("/fhir/Provenance", m(get(api::provenance_search)))
+        .route("/fhir/Provenance/{id}", m(get(api::provenance_read)))
+        .route("/fhir/Device", m(get(api::device_search)))
+        .route("/fhir/Device/{id}", m(get(api::device_read)))
+        .route("/fhir/AuditEvent", m(get(api::audit_search)))
+        .route("/fhir/AuditEvent/{id}", m(get(api::audit_read)))
+        .route(
+            "/fhir/Patient/{id}/_history/{vid}",
+            m(get(api::patient_vread)),
+        )
         .route(
             "/fhir/Observation/{id}/_history/{vid}",
-            get(api::observation_vread),
+            m(get(api::observation_vread)),
         )
         .route(
             "/fhir/AllergyIntolerance/{id}/_history/{vid}",
-            get(api::allergy_vread),
+            m(get(api::allergy_vread)),
         )
         .route(
             "/fhir/MedicationRequest/{id}/_history/{vid}",
-            get(api::request_vread),
+            m(get(api::request_vread)),
         )
         .route(
             "/fhir/Appointment/{id}/_history/{vid}",
-            get(api::appointment_vread),
+            m(get(api::appointment_vread)),
         )
         .route("/fhir/{*rest}", any(api::unsupported))
 }

@@ -121,6 +121,18 @@ async fn the_capability_statement_lists_exactly_what_is_served() {
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{t} vread: {}", r.body);
         }
     }
+    // A method a route does not serve: 405 as an OperationOutcome.
+    let r = h
+        .call(
+            "DELETE",
+            &format!("/fhir/Patient/{}", h.patient_id),
+            Some("nurse"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.body);
+    assert_eq!(r.body["issue"][0]["code"], "not-supported");
     // What is not listed is not served.
     let r = h
         .call("GET", "/fhir/Encounter", Some("nurse"), None, &[])
