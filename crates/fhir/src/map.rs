@@ -97,7 +97,7 @@ pub fn lab(l: &Stored<LabResult>) -> Json {
     let d = &l.data;
     let code = OBS_CODES
         .iter()
-        .find(|c| c.kind == ObsKind::Lab(leak_name(&d.code)));
+        .find(|c| matches!(c.kind, ObsKind::Lab(n) if n == d.code));
     let (code_json, value) = match code {
         Some(c) => (obs_coding(c), quantity(num(&d.value), c)),
         None => (
@@ -118,15 +118,6 @@ pub fn lab(l: &Stored<LabResult>) -> Json {
         "valueQuantity": value,
         "method": {"text": d.source},
     })
-}
-
-/// The table's own `&'static str` for a lab name (codes are compared by value).
-fn leak_name(name: &str) -> &'static str {
-    OBS_CODES
-        .iter()
-        .map(|c| local_code(c.kind))
-        .find(|n| *n == name)
-        .unwrap_or("")
 }
 
 pub fn allergy(a: &Stored<Allergy>) -> Json {
