@@ -267,8 +267,7 @@ enum Miss {
 fn step(
     shared: &Shared,
     addr: SocketAddr,
-    method: &str,
-    path: &str,
+    (method, path): (&str, &str),
     token: &str,
     headers: &[(&str, &str)],
     body: Option<&Value>,
@@ -303,8 +302,7 @@ fn round(shared: &Shared, addr: SocketAddr, t: &Tokens, writer: usize, n: u64) -
     let p = step(
         shared,
         addr,
-        "POST",
-        "/api/patients",
+        ("POST", "/api/patients"),
         &t.scheduler,
         &[],
         Some(
@@ -321,8 +319,7 @@ fn round(shared: &Shared, addr: SocketAddr, t: &Tokens, writer: usize, n: u64) -
         let m = step(
             shared,
             addr,
-            "POST",
-            &format!("/api/patients/{pid}/measurements"),
+            ("POST", &format!("/api/patients/{pid}/measurements")),
             &t.nurse,
             &[],
             Some(&body),
@@ -342,8 +339,7 @@ fn round(shared: &Shared, addr: SocketAddr, t: &Tokens, writer: usize, n: u64) -
     let preview = step(
         shared,
         addr,
-        "POST",
-        "/api/orders/preview",
+        ("POST", "/api/orders/preview"),
         &t.prescriber,
         &[],
         Some(&order),
@@ -361,8 +357,7 @@ fn round(shared: &Shared, addr: SocketAddr, t: &Tokens, writer: usize, n: u64) -
     let o = step(
         shared,
         addr,
-        "POST",
-        "/api/orders",
+        ("POST", "/api/orders"),
         &t.prescriber,
         &[],
         Some(&order),
@@ -373,8 +368,7 @@ fn round(shared: &Shared, addr: SocketAddr, t: &Tokens, writer: usize, n: u64) -
     step(
         shared,
         addr,
-        "POST",
-        &format!("/api/orders/{oid}/sign"),
+        ("POST", &format!("/api/orders/{oid}/sign")),
         &t.prescriber,
         &[("If-Match", &o.etag)],
         None,
