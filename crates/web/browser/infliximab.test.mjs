@@ -39,6 +39,8 @@ test('infliximab: order, blind verification, preparation, booking, administratio
   const chart = await prescriber.locator('main').textContent();
   assert.match(chart, /68 kg/);
   assert.match(chart, /inFLIXimab/);
+  // The demo's plan for this patient: the IBD protocol with its coming days.
+  assert.match(chart, /Therapy plans[\s\S]*Infliximab 5 mg\/kg induction[\s\S]*Next: \d{4}-\d\d-\d\d/);
   await shot(prescriber, '03-chart');
 
   const pharmacist = await signIn(env, 'pharmacist');

@@ -128,6 +128,45 @@ pub async fn chart(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
         }
         b.push_str("</tbody></table>");
     }
+    b.push_str("</section><section><h2>Therapy plans</h2>");
+    if c.plans.is_empty() {
+        b.push_str("<p>No therapy plan.</p>");
+    } else {
+        let today = super::today();
+        for plan in &c.plans {
+            let sj = &plan.data.schedule_json;
+            let planned = sj["planned"].as_array().cloned().unwrap_or_default();
+            let upcoming: Vec<String> = planned
+                .iter()
+                .filter(|d| d["date"].as_str().is_some_and(|x| x >= today.as_str()))
+                .take(4)
+                .map(|d| {
+                    format!(
+                        "{} ({} cycle {} day {})",
+                        d["date"].as_str().unwrap_or(""),
+                        d["phase"].as_str().unwrap_or(""),
+                        d["cycle"],
+                        d["day"]
+                    )
+                })
+                .collect();
+            let _ = write!(
+                b,
+                "<div class=\"card\"><p><strong>{}</strong> · from {} · {} · {} planned days</p><p>Next: {}</p></div>",
+                e(sj["protocol_name"]
+                    .as_str()
+                    .unwrap_or(&plan.data.protocol_id)),
+                e(&plan.data.start_date),
+                e(&plan.data.status),
+                planned.len(),
+                e(&if upcoming.is_empty() {
+                    "none".to_string()
+                } else {
+                    upcoming.join("; ")
+                })
+            );
+        }
+    }
     b.push_str("</section><section><h2>Orders</h2>");
     let mut timeline: Vec<(i64, String)> = Vec::new();
     // Totals of completed orders per drug and unit, shown as recorded (no conversion).
