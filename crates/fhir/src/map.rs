@@ -116,7 +116,7 @@ pub fn lab(l: &Stored<LabResult>) -> Json {
         "effectiveDateTime": iso(d.collected_at_us),
         "issued": iso(d.resulted_at_us.unwrap_or(l.created_at_us)),
         "valueQuantity": value,
-        "method": {"text": d.source},
+        "note": [{"text": format!("source: {}", d.source)}],
     })
 }
 
