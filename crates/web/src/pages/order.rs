@@ -332,6 +332,13 @@ async fn render_new(
         _ => f,
     };
     body.push_str(&order_form(&s.app, viewer, f));
+    if f.get("medication") == Some("vancomycin") {
+        let _ = write!(
+            body,
+            "<p><a class=\"button\" href=\"/ui/pk/vancomycin?patient_id={}\">Vancomycin dosing from levels (Bayesian)</a></p>",
+            e(patient_id)
+        );
+    }
     // The engine's figures for what is on the form, when a drug is chosen.
     let mut preview_html = String::new();
     let mut can_create = false;
