@@ -8,6 +8,26 @@
 //!   element or parameter and the value at fault.
 //! - What the record does not store is refused on create rather than silently dropped.
 //! - The CapabilityStatement lists exactly the routes of [`routes`].
+//!
+//! Mapping (record → FHIR R4, `fhirVersion` 4.0.1; ids are the record's UUIDs unless said):
+//! - Patient ← patient: MRN as identifier `urn:infusio:mrn` (type v2-0203 MR), other
+//!   identifiers as recorded; create (If-None-Exist) and update (If-Match) go through
+//!   registration and a versioned demographic update.
+//! - Observation ← measurement (`m-<id>`, vital-signs) or lab result (`l-<id>`, laboratory):
+//!   LOINC code and the local code, value in the record's unit as a UCUM Quantity; create maps
+//!   LOINC (or the local lab code) to `add_measurement`/`add_lab`, converting the unit.
+//! - AllergyIntolerance ← allergy. Medication ← drug-library entry (id = library id).
+//! - MedicationRequest ← order: status draft/active/on-hold/cancelled/stopped/completed (the
+//!   record's finer state in an extension), `doseAndRate` with the engine's dose and rate, the
+//!   derivation with findings and overrides as a base64 JSON attachment extension; hidden from a
+//!   pharmacist before their blind verification, as in the JSON API. Create runs the order
+//!   workflow (draft); update changes status only (hold, release, cancel, discontinue).
+//! - MedicationAdministration ← administration: actual start and stop, the rate in force, each
+//!   rate change (nurse or pump) in an extension, volume infused and the pump when reported.
+//! - Appointment ← appointment (create books a chair); Schedule per chair, Slot per appointment.
+//! - Provenance ← the prescription (`rx-<order>`), each override (`ov<n>-<order>`) and each
+//!   blind verification (`vf-<verification>`). AuditEvent ← the audit chain (id = sequence).
+//! - Device ← a pump known from the events it reported (no pump registry in the record).
 
 mod api;
 pub mod capability;
