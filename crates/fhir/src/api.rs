@@ -286,40 +286,10 @@ pub async fn patient_create(
     let input = patient_input(&body)?;
     // A reader who may not register patients learns nothing more from a conditional create.
     a.actor().permit(infusio_app::Action::WritePatient)?;
-    if let Some(cond) = headers.get("if-none-exist") {
-        let text = cond.to_str().unwrap_or_default();
-        let text = text.split_once('?').map(|(_, q)| q).unwrap_or(text);
-        let params: Vec<(String, String)> = text
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (percent_decode(k), percent_decode(v))
-            })
-            .collect();
-        if params.is_empty() {
-            return Err(Fail::bad(
-                "If-None-Exist",
-                text,
-                "a search such as identifier=urn:infusio:mrn|MRN42",
-            ));
-        }
-        let search = Search::read(params, PATIENT_PARAMS).map_err(|mut f| {
-            f.expression = Some("If-None-Exist".into());
-            f
-        })?;
-        let existing = find_patients(&s.app, a.actor(), &search).await?;
-        match existing.as_slice() {
-            [] => {}
-            [one] => return Ok(resource(StatusCode::OK, &map::patient(one), None)),
-            _ => {
-                return Err(Fail::new(
-                    StatusCode::PRECONDITION_FAILED,
-                    "multiple-matches",
-                    format!("If-None-Exist '{text}' matches {} patients", existing.len()),
-                ));
-            }
-        }
+    if let Some(existing) =
+        conditional_match(&s.app, a.actor(), &headers, "Patient", PATIENT_PARAMS).await?
+    {
+        return Ok(resource(StatusCode::OK, &existing, None));
     }
     let p = s
         .app
@@ -389,15 +359,8 @@ pub async fn observation_read(
     Ok(resource(StatusCode::OK, &r, None))
 }
 
-pub async fn observation_search(
-    State(s): State<AppState>,
-    auth: Auth,
-    headers: HeaderMap,
-    q: Q,
-) -> FhirResult {
-    let a = signed_in(auth)?;
-    let search = Search::read(query(q)?, OBSERVATION_PARAMS)?;
-    let actor = a.actor();
+/// The observations matching `search`, newest first.
+async fn find_observations(app: &App, actor: &Actor, search: &Search) -> Result<Vec<Json>, Fail> {
     let patient = match (search.one("patient")?, search.one("subject")?) {
         (Some(p), None) => Some(reference_id("patient", p, "Patient")?.to_string()),
         (None, Some(p)) => Some(reference_id("subject", p, "Patient")?.to_string()),
@@ -412,16 +375,14 @@ pub async fn observation_search(
     };
     let (ms, ls) = match &patient {
         Some(p) => (
-            s.app
-                .clinical_find::<Measurement>(actor, "patient_id", p)
+            app.clinical_find::<Measurement>(actor, "patient_id", p)
                 .await?,
-            s.app
-                .clinical_find::<LabResult>(actor, "patient_id", p)
+            app.clinical_find::<LabResult>(actor, "patient_id", p)
                 .await?,
         ),
         None => (
-            s.app.clinical_list::<Measurement>(actor).await?,
-            s.app.clinical_list::<LabResult>(actor).await?,
+            app.clinical_list::<Measurement>(actor).await?,
+            app.clinical_list::<LabResult>(actor).await?,
         ),
     };
     let mut all: Vec<(i64, Json)> = ms
@@ -457,12 +418,74 @@ pub async fn observation_search(
         b.0.cmp(&a.0)
             .then_with(|| b.1["id"].as_str().cmp(&a.1["id"].as_str()))
     });
-    Ok(searchset(
-        &base_url(&headers),
-        "Observation",
-        &search,
-        all.into_iter().map(|(_, r)| r).collect(),
-    ))
+    Ok(all.into_iter().map(|(_, r)| r).collect())
+}
+
+pub async fn observation_search(
+    State(s): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    q: Q,
+) -> FhirResult {
+    let a = signed_in(auth)?;
+    let search = Search::read(query(q)?, OBSERVATION_PARAMS)?;
+    let all = find_observations(&s.app, a.actor(), &search).await?;
+    Ok(searchset(&base_url(&headers), "Observation", &search, all))
+}
+
+/// `If-None-Exist`: the one existing match (answered instead of creating), none, or a refusal
+/// when several match.
+async fn conditional_match(
+    app: &App,
+    actor: &Actor,
+    headers: &HeaderMap,
+    resource_type: &str,
+    allowed: &[&str],
+) -> Result<Option<Json>, Fail> {
+    let Some(cond) = headers.get("if-none-exist") else {
+        return Ok(None);
+    };
+    let text = cond.to_str().unwrap_or_default();
+    let text = text.split_once('?').map(|(_, q)| q).unwrap_or(text);
+    let params: Vec<(String, String)> = text
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    if params.is_empty() {
+        return Err(Fail::bad(
+            "If-None-Exist",
+            text,
+            format!("a {resource_type} search, e.g. identifier=urn:infusio:mrn|MRN42"),
+        ));
+    }
+    let search = Search::read(params, allowed).map_err(|mut f| {
+        f.expression = Some("If-None-Exist".into());
+        f
+    })?;
+    let found: Vec<Json> = match resource_type {
+        "Patient" => find_patients(app, actor, &search)
+            .await?
+            .iter()
+            .map(map::patient)
+            .collect(),
+        _ => find_observations(app, actor, &search).await?,
+    };
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        _ => Err(Fail::new(
+            StatusCode::PRECONDITION_FAILED,
+            "multiple-matches",
+            format!(
+                "If-None-Exist '{text}' matches {} {resource_type} resources",
+                found.len()
+            ),
+        )),
+    }
 }
 
 pub async fn observation_create(
@@ -516,6 +539,19 @@ pub async fn observation_create(
             )
         })?;
     let patient_id = patient_of(&body, "subject")?;
+    // A resent result (an interface retrying) finds the first instead of making a second.
+    a.actor().permit(infusio_app::Action::RecordObservation)?;
+    if let Some(existing) = conditional_match(
+        &s.app,
+        a.actor(),
+        &headers,
+        "Observation",
+        OBSERVATION_PARAMS,
+    )
+    .await?
+    {
+        return Ok(resource(StatusCode::OK, &existing, None));
+    }
     let q = &body["valueQuantity"];
     let value = q["value"].as_number().ok_or_else(|| {
         Fail::bad(

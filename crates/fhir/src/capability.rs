@@ -42,7 +42,7 @@ pub const SERVED: &[Served] = &[
             ("category", "token"),
             ("date", "date"),
         ],
-        false,
+        true,
     ),
     (
         "AllergyIntolerance",

@@ -592,6 +592,43 @@ async fn observation_create_maps_to_the_record_with_roles_and_named_errors() {
     assert_eq!(r.body["effectiveDateTime"], "2026-11-20T08:30:00Z");
     assert_eq!(r.body["valueQuantity"]["value"], 4.1);
     assert_eq!(r.body["valueQuantity"]["code"], "meq/L");
+    let k_id = r.body["id"].as_str().unwrap_or_default().to_string();
+    // Resent with If-None-Exist (an interface retrying): the first is answered, no second.
+    let mut k = loinc_obs(&pid, "2823-3", 4.1, "mmol/L");
+    k["effectiveDateTime"] = json!("2026-11-20T09:30:00+01:00");
+    let cond = format!("patient={pid}&code=http://loinc.org|2823-3&date=2026-11-20T08:30:00Z");
+    let r = h
+        .call(
+            "POST",
+            "/fhir/Observation",
+            Some("pharmacist"),
+            Some(k),
+            &[("if-none-exist", &cond)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["id"], k_id.as_str());
+    let r = h
+        .call(
+            "GET",
+            &format!("/fhir/Observation?patient={pid}&code=2823-3"),
+            Some("nurse"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["total"], 1, "{}", r.body);
+    let r = h
+        .call(
+            "POST",
+            "/fhir/Observation",
+            Some("pharmacist"),
+            Some(loinc_obs(&pid, "2823-3", 4.1, "mmol/L")),
+            &[("if-none-exist", "flavour=salty")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["issue"][0]["expression"][0], "If-None-Exist");
 
     // A scheduler may not record observations (the application's rule).
     let r = h
