@@ -191,6 +191,6 @@ fn hl7apy_accepts_every_message_kind_we_build() {
             );
         }
         Ok(None) => {}
-        Err(report) => panic!("hl7apy refused a message:\n{report}"),
+        Err(report) => panic!("HL7 validation failed:\n{report}"),
     }
 }
