@@ -38,14 +38,81 @@ impl Harness {
     }
 }
 
-async fn harness() -> Harness {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("infusio-gateway-test-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let store = Store::open_sqlite(&dir.join("test.sqlite3"))
-        .await
-        .expect("open sqlite");
+/// Where a test's record lives.
+pub enum Backend {
+    Sqlite,
+    /// A fresh schema on the PostgreSQL server named by INFUSIO_TEST_PG_URL.
+    Postgres {
+        url: String,
+    },
+}
+
+/// Runs each named test on SQLite and, when INFUSIO_TEST_PG_URL is set, on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    match std::env::var("INFUSIO_TEST_PG_URL") {
+                        Ok(url) if !url.is_empty() => {
+                            super::$name(super::Backend::Postgres { url }).await
+                        }
+                        _ => eprintln!(
+                            "SKIPPED {} on PostgreSQL: INFUSIO_TEST_PG_URL is not set",
+                            stringify!($name)
+                        ),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    adt_a04_registers_a_patient_with_weight_and_height,
+    a_creatinine_result_changes_the_next_vancomycin_check,
+    a_redelivered_message_is_answered_once_and_recorded_once,
+    garbage_and_malformed_messages_are_refused_and_the_listener_stays_up,
+    a_verified_vancomycin_order_runs_on_the_simulated_pump_and_completes_with_its_times,
+    the_pump_refuses_a_programme_beyond_its_limits
+);
+
+async fn open_store(backend: Backend) -> Store {
+    match backend {
+        Backend::Sqlite => {
+            let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+            let dir = std::env::temp_dir()
+                .join(format!("infusio-gateway-test-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            Store::open_sqlite(&dir.join("test.sqlite3"))
+                .await
+                .expect("open sqlite")
+        }
+        Backend::Postgres { url } => {
+            let schema = format!("gw_{}", infusio_store::new_id().replace('-', ""));
+            let admin = Store::open(&url).await.expect("connect to PostgreSQL");
+            admin
+                .execute_admin(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("create the test schema");
+            admin.close().await;
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Store::open(&format!("{url}{sep}options%5Bsearch_path%5D={schema}"))
+                .await
+                .expect("open the test schema")
+        }
+    }
+}
+
+async fn harness(backend: Backend) -> Harness {
+    let store = open_store(backend).await;
     let library = infusio_app::library::builtin().expect("library");
     let app = App::open(
         store,
@@ -150,9 +217,8 @@ async fn patient(app: &App, mrn: &str) -> Option<infusio_store::Stored<Patient>>
     found.pop()
 }
 
-#[tokio::test]
-async fn adt_a04_registers_a_patient_with_weight_and_height() {
-    let h = harness().await;
+async fn adt_a04_registers_a_patient_with_weight_and_height(backend: Backend) {
+    let h = harness(backend).await;
     let ack = send(h.addr, &adt_a04("ADT-1", "MRN100")).await;
     let (code, acked, messages) = ack_of(&ack);
     assert_eq!(
@@ -217,9 +283,8 @@ async fn vancomycin_preview(h: &Harness, patient_id: &str) -> Value {
     serde_json::to_value(&preview.computed).expect("json")
 }
 
-#[tokio::test]
-async fn a_creatinine_result_changes_the_next_vancomycin_check() {
-    let h = harness().await;
+async fn a_creatinine_result_changes_the_next_vancomycin_check(backend: Backend) {
+    let h = harness(backend).await;
     assert_eq!(
         ack_of(&send(h.addr, &adt_a04("ADT-1", "MRN200")).await).0,
         AckCode::Accept
@@ -264,9 +329,8 @@ async fn a_creatinine_result_changes_the_next_vancomycin_check() {
     assert!((latest.data.value.as_str().parse::<f64>().unwrap_or(0.0) - 2.002).abs() < 0.01);
 }
 
-#[tokio::test]
-async fn a_redelivered_message_is_answered_once_and_recorded_once() {
-    let h = harness().await;
+async fn a_redelivered_message_is_answered_once_and_recorded_once(backend: Backend) {
+    let h = harness(backend).await;
     assert_eq!(
         ack_of(&send(h.addr, &adt_a04("ADT-1", "MRN300")).await).0,
         AckCode::Accept
@@ -336,9 +400,8 @@ async fn read_frame(stream: &mut TcpStream, decoder: &mut mllp::Decoder) -> Stri
     }
 }
 
-#[tokio::test]
-async fn garbage_and_malformed_messages_are_refused_and_the_listener_stays_up() {
-    let h = harness().await;
+async fn garbage_and_malformed_messages_are_refused_and_the_listener_stays_up(backend: Backend) {
+    let h = harness(backend).await;
     let mut stream = TcpStream::connect(h.addr).await.expect("connect");
     let mut decoder = mllp::Decoder::new(1 << 20);
     // Bytes outside any frame.
@@ -511,9 +574,10 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
     (id, admin.id)
 }
 
-#[tokio::test]
-async fn a_verified_vancomycin_order_runs_on_the_simulated_pump_and_completes_with_its_times() {
-    let h = harness().await;
+async fn a_verified_vancomycin_order_runs_on_the_simulated_pump_and_completes_with_its_times(
+    backend: Backend,
+) {
+    let h = harness(backend).await;
     let (order_id, admin_id) = running_vancomycin(&h, "MRN500").await;
     let bedside_scan_at_us = h
         .app
@@ -664,9 +728,8 @@ async fn a_verified_vancomycin_order_runs_on_the_simulated_pump_and_completes_wi
     validate(&messages);
 }
 
-#[tokio::test]
-async fn the_pump_refuses_a_programme_beyond_its_limits() {
-    let h = harness().await;
+async fn the_pump_refuses_a_programme_beyond_its_limits(backend: Backend) {
+    let h = harness(backend).await;
     let (_, admin_id) = running_vancomycin(&h, "MRN600").await;
     let mut config = PumpSimConfig::new(h.addr);
     config.max_rate_ml_per_h = 100.0;
