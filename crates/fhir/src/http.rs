@@ -542,3 +542,37 @@ pub fn patient_of(resource: &Json, element: &str) -> Result<String, Fail> {
 pub fn meta(version: i64, updated_at_us: i64) -> Json {
     json!({"versionId": version.to_string(), "lastUpdated": infusio_app::time::iso_from_us(updated_at_us)})
 }
+
+/// Content negotiation: this server answers JSON only; a client that accepts neither FHIR JSON
+/// nor JSON (e.g. only `application/fhir+xml`) gets 406 rather than a format it cannot read.
+pub async fn negotiate(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if let Some(a) = accept {
+        let ok = a.split(',').any(|item| {
+            let media = item.split(';').next().unwrap_or("").trim();
+            media.is_empty()
+                || [
+                    "*/*",
+                    "application/*",
+                    "application/fhir+json",
+                    "application/json",
+                    "json",
+                ]
+                .contains(&media)
+        });
+        if !ok {
+            let mut f = Fail::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not-supported",
+                format!("Accept '{a}': this server answers application/fhir+json only"),
+            );
+            f.expression = Some("Accept".into());
+            return f.into_response();
+        }
+    }
+    next.run(req).await
+}

@@ -120,4 +120,5 @@ pub fn routes() -> Router<AppState> {
             m(get(api::appointment_vread)),
         )
         .route("/fhir/{*rest}", any(api::unsupported))
+        .route_layer(axum::middleware::from_fn(http::negotiate))
 }

@@ -121,6 +121,27 @@ async fn the_capability_statement_lists_exactly_what_is_served() {
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{t} vread: {}", r.body);
         }
     }
+    // JSON only: a client that reads only XML is told so.
+    let r = h
+        .call(
+            "GET",
+            "/fhir/Patient",
+            Some("nurse"),
+            None,
+            &[("accept", "application/fhir+xml")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_ACCEPTABLE, "{}", r.body);
+    let r = h
+        .call(
+            "GET",
+            "/fhir/Patient",
+            Some("nurse"),
+            None,
+            &[("accept", "application/fhir+json;q=0.9, */*;q=0.1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // A method a route does not serve: 405 as an OperationOutcome.
     let r = h
         .call(
