@@ -320,7 +320,7 @@ impl Gateway {
                         AckCode::Accept,
                         remarks
                             .into_iter()
-                            .map(|r| Problem::new(ErrorCondition::ApplicationInternalError, r))
+                            .map(|r| Problem::new(ErrorCondition::MessageAccepted, r))
                             .collect(),
                         outcome,
                     ),

@@ -756,6 +756,67 @@ async fn the_pump_refuses_a_programme_beyond_its_limits(backend: Backend) {
         .expect("read")
         .expect("admin");
     assert_eq!(a.data.status, "in_progress");
+
+    // The nurse programs the pump by hand instead; its events still reconcile, and a
+    // completion that infused less than the programme is accepted with a remark and recorded.
+    let order_id = a.data.order_id.clone();
+    let event = |kind, at_us, rate, volume| infusio_interop::pcd::PumpEvent {
+        pump: String::new(),
+        order_id: order_id.clone(),
+        administration_id: admin_id.clone(),
+        mrn: "MRN600".into(),
+        family_name: "Okafor".into(),
+        given_name: "Grace".into(),
+        kind,
+        at_us,
+        rate_ml_per_h: rate,
+        volume_infused_ml: volume,
+    };
+    let t0 = infusio_store::now_us();
+    let started = event(
+        infusio_interop::pcd::PumpEventKind::Started,
+        t0,
+        Some(125.0),
+        Some(0.0),
+    );
+    let done = event(
+        infusio_interop::pcd::PumpEventKind::Completed,
+        t0 + 2_000_000,
+        None,
+        Some(200.0),
+    );
+    let mut messages = Vec::new();
+    for (i, e) in [started, done].iter().enumerate() {
+        let text =
+            infusio_interop::pcd::build_pump_event("PUMP7", "00AA", e, &format!("P7-{i}"), t0);
+        let ack = send(h.addr, &text).await;
+        messages.push(ack_of(&ack));
+        validate(&[(format!("pcd01_{i}"), text), (format!("ack_{i}"), ack)]);
+    }
+    assert_eq!(messages[0].0, AckCode::Accept, "{:?}", messages[0].2);
+    assert_eq!(messages[1].0, AckCode::Accept, "{:?}", messages[1].2);
+    assert!(
+        messages[1]
+            .2
+            .iter()
+            .any(|m| m.contains("volume infused 200 mL differs from the programmed 250 mL")),
+        "{:?}",
+        messages[1].2
+    );
+    let a = h
+        .app
+        .store()
+        .get::<Administration>(&admin_id)
+        .await
+        .expect("read")
+        .expect("admin");
+    assert_eq!(a.data.status, "completed");
+    let events = find::<AdministrationEvent>(&h.app, "administration_id", &admin_id)
+        .await
+        .expect("events");
+    let stop = events.iter().find(|e| e.data.kind == "stop").expect("stop");
+    assert_eq!(stop.data.detail_json["volume_infused_ml"], json!(200.0));
+    assert!(stop.data.detail_json["reconciliation"].is_string());
 }
 
 /// Validates with hl7apy when INFUSIO_TEST_PYTHON is set (see crates/interop/tests).

@@ -39,6 +39,9 @@ impl AckCode {
 /// HL7 table 0357 (message error condition codes) used by this interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCondition {
+    /// Code 0: the message was accepted; used with severity W for remarks on an accepted
+    /// message.
+    MessageAccepted,
     SegmentSequence,
     RequiredFieldMissing,
     DataTypeError,
@@ -57,6 +60,7 @@ impl ErrorCondition {
     /// (code, text) as in table 0357.
     pub fn code(self) -> (&'static str, &'static str) {
         match self {
+            ErrorCondition::MessageAccepted => ("0", "Message accepted"),
             ErrorCondition::SegmentSequence => ("100", "Segment sequence error"),
             ErrorCondition::RequiredFieldMissing => ("101", "Required field missing"),
             ErrorCondition::DataTypeError => ("102", "Data type error"),
