@@ -20,10 +20,11 @@ bin="$target_dir/release/infusio"
 load="$target_dir/release/examples/load"
 
 work="$(mktemp -d)"
+pg_dir=""
 server_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  if [ -d "$work/pg" ]; then ./scripts/pg-test-cluster.sh stop "$work/pg" || true; fi
+  if [ -n "$pg_dir" ]; then ./scripts/pg-test-cluster.sh stop "$pg_dir" || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,5 +57,8 @@ run() {
 }
 
 run sqlite --data-dir "$work/sqlite"
-pg_url="$(./scripts/pg-test-cluster.sh start "$work/pg")"
+# Its own temporary directory: when run as root the cluster runs as `postgres`, which must
+# reach it.
+pg_dir="$(mktemp -d)"
+pg_url="$(./scripts/pg-test-cluster.sh start "$pg_dir")"
 run postgres --database-url "$pg_url"
