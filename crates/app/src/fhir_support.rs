@@ -5,16 +5,15 @@
 //! Every read checks the actor's role like the chart does (`ReadClinical`; the audit trail
 //! needs `ReadAudit`); the update checks `WritePatient` and the version the caller read.
 
-use infusio_core::input::Fields;
 use infusio_store::records::{
     Administration, AdministrationEvent, Allergy, Appointment, LabResult, Measurement, Order,
     Patient, Preparation, Verification,
 };
-use infusio_store::{AuditEvent, Change, Record, Stored, now_us};
-use serde_json::{Value as Json, json};
+use infusio_store::{AuditEvent, Change, Record, Stored};
+use serde_json::Value as Json;
 
 use crate::db::text;
-use crate::time::parse_date;
+use crate::patients::read_patient;
 use crate::{Action, Actor, App, AppError};
 
 mod sealed {
@@ -161,61 +160,4 @@ impl App {
         tx.commit().await?;
         Ok(updated)
     }
-}
-
-/// The demographic fields of a patient, checked as at registration.
-fn read_patient(input: &Json) -> Result<Patient, AppError> {
-    let mut f = Fields::new(input, "")?;
-    let required = |f: &mut Fields, key: &str, what: &str| -> Result<String, AppError> {
-        let path = f.path_of(key);
-        match f.opt_string(key)? {
-            Some(s) if !s.trim().is_empty() && s.len() <= 200 => Ok(s.trim().to_string()),
-            Some(s) => Err(AppError::invalid(
-                path,
-                s,
-                format!("{what}, 1 to 200 characters"),
-            )),
-            None => Err(AppError::invalid(path, "", format!("required: {what}"))),
-        }
-    };
-    let mrn = required(&mut f, "mrn", "the medical record number")?;
-    let family_name = required(&mut f, "family_name", "the family name")?;
-    let given_name = required(&mut f, "given_name", "the given name")?;
-    let birth_date = required(&mut f, "birth_date", "the birth date YYYY-MM-DD")?;
-    parse_date("birth_date", &birth_date)?;
-    if birth_date > crate::time::date_from_us(now_us()) {
-        return Err(AppError::invalid(
-            "birth_date",
-            birth_date,
-            "a date not in the future",
-        ));
-    }
-    let sex = f.choice("sex", &["female", "male", "other", "unknown"])?;
-    let identifiers = match f.raw("identifiers") {
-        None => json!([]),
-        Some(v @ Json::Array(items))
-            if items.iter().all(|i| {
-                i.get("system").is_some_and(Json::is_string)
-                    && i.get("value").is_some_and(Json::is_string)
-            }) =>
-        {
-            v.clone()
-        }
-        Some(other) => {
-            return Err(AppError::invalid(
-                "identifiers",
-                other.to_string(),
-                "an array of {\"system\": \"...\", \"value\": \"...\"}",
-            ));
-        }
-    };
-    f.finish()?;
-    Ok(Patient {
-        mrn,
-        family_name,
-        given_name,
-        birth_date,
-        sex,
-        identifiers_json: identifiers,
-    })
 }

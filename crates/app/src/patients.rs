@@ -143,70 +143,19 @@ impl App {
         input: &Json,
     ) -> Result<Stored<Patient>, AppError> {
         let change = patient_change(actor, Action::WritePatient, "patient.create")?;
-        let mut f = Fields::new(input, "")?;
-        let required = |f: &mut Fields, key: &str, what: &str| -> Result<String, AppError> {
-            let path = f.path_of(key);
-            match f.opt_string(key)? {
-                Some(s) if !s.trim().is_empty() && s.len() <= 200 => Ok(s.trim().to_string()),
-                Some(s) => Err(AppError::invalid(
-                    path,
-                    s,
-                    format!("{what}, 1 to 200 characters"),
-                )),
-                None => Err(AppError::invalid(path, "", format!("required: {what}"))),
-            }
-        };
-        let mrn = required(&mut f, "mrn", "the medical record number")?;
-        let family_name = required(&mut f, "family_name", "the family name")?;
-        let given_name = required(&mut f, "given_name", "the given name")?;
-        let birth_date = required(&mut f, "birth_date", "the birth date YYYY-MM-DD")?;
-        parse_date("birth_date", &birth_date)?;
-        if birth_date > crate::time::date_from_us(now_us()) {
-            return Err(AppError::invalid(
-                "birth_date",
-                birth_date,
-                "a date not in the future",
-            ));
-        }
-        let sex = f.choice("sex", &["female", "male", "other", "unknown"])?;
-        let identifiers = match f.raw("identifiers") {
-            None => json!([]),
-            Some(v @ Json::Array(items))
-                if items.iter().all(|i| {
-                    i.get("system").is_some_and(Json::is_string)
-                        && i.get("value").is_some_and(Json::is_string)
-                }) =>
-            {
-                v.clone()
-            }
-            Some(other) => {
-                return Err(AppError::invalid(
-                    "identifiers",
-                    other.to_string(),
-                    "an array of {\"system\": \"...\", \"value\": \"...\"}",
-                ));
-            }
-        };
-        f.finish()?;
+        let patient = read_patient(input)?;
         let mut tx = self.store().begin().await?;
-        if !tx.find_by::<Patient>("mrn", text(&mrn)).await?.is_empty() {
+        if !tx
+            .find_by::<Patient>("mrn", text(&patient.mrn))
+            .await?
+            .is_empty()
+        {
             return Err(AppError::Conflict(format!(
-                "a patient with MRN {mrn} is already registered"
+                "a patient with MRN {} is already registered",
+                patient.mrn
             )));
         }
-        let p = tx
-            .insert(
-                &change,
-                Patient {
-                    mrn,
-                    family_name,
-                    given_name,
-                    birth_date,
-                    sex,
-                    identifiers_json: identifiers,
-                },
-            )
-            .await?;
+        let p = tx.insert(&change, patient).await?;
         tx.commit().await?;
         Ok(p)
     }
@@ -513,4 +462,62 @@ pub(crate) fn opt_instant(f: &mut Fields, key: &str) -> Result<Option<i64>, AppE
         None => Ok(None),
         Some(s) => parse_instant(&path, &s).map(Some),
     }
+}
+
+/// The demographic fields of a patient, checked as at registration (and at a demographic
+/// update).
+pub(crate) fn read_patient(input: &Json) -> Result<Patient, AppError> {
+    let mut f = Fields::new(input, "")?;
+    let required = |f: &mut Fields, key: &str, what: &str| -> Result<String, AppError> {
+        let path = f.path_of(key);
+        match f.opt_string(key)? {
+            Some(s) if !s.trim().is_empty() && s.len() <= 200 => Ok(s.trim().to_string()),
+            Some(s) => Err(AppError::invalid(
+                path,
+                s,
+                format!("{what}, 1 to 200 characters"),
+            )),
+            None => Err(AppError::invalid(path, "", format!("required: {what}"))),
+        }
+    };
+    let mrn = required(&mut f, "mrn", "the medical record number")?;
+    let family_name = required(&mut f, "family_name", "the family name")?;
+    let given_name = required(&mut f, "given_name", "the given name")?;
+    let birth_date = required(&mut f, "birth_date", "the birth date YYYY-MM-DD")?;
+    parse_date("birth_date", &birth_date)?;
+    if birth_date > crate::time::date_from_us(now_us()) {
+        return Err(AppError::invalid(
+            "birth_date",
+            birth_date,
+            "a date not in the future",
+        ));
+    }
+    let sex = f.choice("sex", &["female", "male", "other", "unknown"])?;
+    let identifiers = match f.raw("identifiers") {
+        None => json!([]),
+        Some(v @ Json::Array(items))
+            if items.iter().all(|i| {
+                i.get("system").is_some_and(Json::is_string)
+                    && i.get("value").is_some_and(Json::is_string)
+            }) =>
+        {
+            v.clone()
+        }
+        Some(other) => {
+            return Err(AppError::invalid(
+                "identifiers",
+                other.to_string(),
+                "an array of {\"system\": \"...\", \"value\": \"...\"}",
+            ));
+        }
+    };
+    f.finish()?;
+    Ok(Patient {
+        mrn,
+        family_name,
+        given_name,
+        birth_date,
+        sex,
+        identifiers_json: identifiers,
+    })
 }
