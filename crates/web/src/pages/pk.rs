@@ -8,6 +8,7 @@
 use axum::extract::{Query, State};
 use axum::response::Response;
 use infusio_app::AppError;
+use infusio_core::derivation::Step;
 use infusio_core::units::{BodyWeight, format_number, format_quantity};
 use infusio_pk::linear::{Disposition, LinearParams, RawDose};
 use infusio_pk::map::{self, Level};
@@ -200,6 +201,44 @@ fn params_text(p: &LinearParams) -> String {
     }
 }
 
+/// The measured levels from the form, timed from the first dose (the form gives hours after
+/// the start of the last dose, `last_start`). At least one is needed.
+fn levels_of(f: &FormData, last_start: f64) -> Result<Vec<Level>, AppError> {
+    let mut levels = Vec::new();
+    for i in 1..=2 {
+        let t = num(
+            f,
+            &format!("level{i}_after_h"),
+            0.0,
+            72.0,
+            "h after the start of the last dose",
+        )?;
+        let c = num(f, &format!("level{i}_mg_l"), 0.0, 200.0, "mg/L")?;
+        match (t, c) {
+            (Some(t), Some(c)) => levels.push(Level {
+                time_h: last_start + t,
+                concentration_mg_per_l: c,
+            }),
+            (None, None) => {}
+            _ => {
+                return Err(AppError::invalid(
+                    format!("level{i}"),
+                    "",
+                    "both the time after the last dose and the concentration",
+                ));
+            }
+        }
+    }
+    if levels.is_empty() {
+        return Err(AppError::invalid(
+            "level1_mg_l",
+            "",
+            "at least one measured level",
+        ));
+    }
+    Ok(levels)
+}
+
 async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<Markup>, AppError> {
     let model = population::model(MODEL)
         .ok_or_else(|| AppError::Internal(format!("population model {MODEL} missing")))?;
@@ -254,38 +293,7 @@ async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<
         })
         .collect();
     let last_start = (n - 1) as f64 * interval;
-    let mut levels = Vec::new();
-    for i in 1..=2 {
-        let t = num(
-            f,
-            &format!("level{i}_after_h"),
-            0.0,
-            72.0,
-            "h after the start of the last dose",
-        )?;
-        let c = num(f, &format!("level{i}_mg_l"), 0.0, 200.0, "mg/L")?;
-        match (t, c) {
-            (Some(t), Some(c)) => levels.push(Level {
-                time_h: last_start + t,
-                concentration_mg_per_l: c,
-            }),
-            (None, None) => {}
-            _ => {
-                return Err(AppError::invalid(
-                    format!("level{i}"),
-                    "",
-                    "both the time after the last dose and the concentration",
-                ));
-            }
-        }
-    }
-    if levels.is_empty() {
-        return Err(AppError::invalid(
-            "level1_mg_l",
-            "",
-            "at least one measured level",
-        ));
-    }
+    let levels = levels_of(f, last_start)?;
     let fit = map::fit(model, &cov, &doses, &levels).map_err(|e| pk_err("levels", e))?;
     let current = Regimen {
         dose_mg: dose,
@@ -317,6 +325,15 @@ async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<
             (plot)
             p.muted { "Blue: fitted for this patient; dashed: population prediction; red: measured levels; green band: average concentration that gives AUC24 400–600 mg·h/L." }
         }
+        (current_regimen(&exposure, &fit))
+        (regimens(&candidates))
+        (derivation(model, &fit, &crcl_steps, &typical_steps))
+    }))
+}
+
+/// The current regimen's exposure at steady state and the fitted parameters.
+fn current_regimen(exposure: &regimen::Exposure, fit: &map::MapFit) -> Markup {
+    html! {
         section.card {
             h2 { "Current regimen at steady state" }
             dl.figures {
@@ -331,7 +348,17 @@ async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<
                 }
             }
         }
-        (regimens(&candidates))
+    }
+}
+
+/// The creatinine clearance and population parameter steps, the model and its sources.
+fn derivation(
+    model: &population::PopulationModel,
+    fit: &map::MapFit,
+    crcl_steps: &[Step],
+    typical_steps: &[Step],
+) -> Markup {
+    html! {
         details.card {
             summary { "Derivation and sources" }
             h3 { "Creatinine clearance" }
@@ -346,7 +373,7 @@ async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<
             }
             p { "Target: Rybak MJ, et al. Therapeutic monitoring of vancomycin for serious MRSA infections: a revised consensus guideline. Am J Health-Syst Pharm 2020;77:835-864." }
         }
-    }))
+    }
 }
 
 /// The recommended regimens, those on target marked.
