@@ -4,7 +4,7 @@
 //! Every page is built with `maud`'s `html!`, which escapes every interpolated value by
 //! default: text that did not come from this crate cannot become markup. Raw markup is an
 //! explicit opt-out (`PreEscaped`), allowed only in the vetted places listed in
-//! `tests/pages.rs`.
+//! `tests/tidy.rs`.
 
 use infusio_app::AppError;
 use infusio_core::library::Library;

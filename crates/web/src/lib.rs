@@ -12,7 +12,7 @@
 //!   one, a same-host `Origin`.
 //! - Pages are built with `maud`'s `html!`, which escapes every interpolated value: nothing
 //!   that a user, a record or a file supplied can become markup. Raw markup (`PreEscaped`)
-//!   is used only in the vetted places listed in `tests/pages.rs`.
+//!   is used only in the vetted places listed in `tests/tidy.rs`.
 //! - Every response carries the security headers of [`security_headers`]: a
 //!   Content-Security-Policy without inline script or style, `nosniff`, no referrer to
 //!   another site, no framing; pages (which show patient data) are never stored by a cache.
