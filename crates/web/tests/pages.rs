@@ -119,6 +119,7 @@ async fn pages_without_a_session_go_to_sign_in_and_bad_passwords_are_refused_on_
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(header_of(&headers, "set-cookie").is_none());
+    assert_security_headers("refused sign-in", &headers);
     assert!(body.contains("not recognised"), "{body}");
     // An unknown path is still the API's answer (the UI sets no fallback).
     let (status, _, body) = send(
@@ -152,9 +153,13 @@ async fn changes_need_the_csrf_token_and_the_same_origin() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("CSRF"), "{body}");
     let with_token = format!("csrf={csrf}&{form}");
-    let (status, _, body) = send(&r, post(with_token.clone(), Some("http://evil.example"))).await;
+    let (status, headers, body) =
+        send(&r, post(with_token.clone(), Some("http://evil.example"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("cross-origin"), "{body}");
+    // A refusal outside any screen is a page too: same headers, never stored.
+    assert_security_headers("cross-origin refusal", &headers);
+    assert_eq!(header_of(&headers, "cache-control"), Some("no-store"));
     // With the token from the same origin the step reaches the application, which refuses
     // the unknown patient on the page.
     let (status, _, body) = send(&r, post(with_token, Some("http://infusio.test"))).await;
