@@ -19,6 +19,44 @@ fn minute_iso(us: i64) -> String {
     format!("{}Z", &iso[..16.min(iso.len())])
 }
 
+/// The open orders of the patient as options of the booking form, and the infusion duration
+/// of the chosen one (for the end time).
+async fn order_options(
+    s: &AppState,
+    viewer: &Viewer,
+    patient_id: &str,
+    chosen: Option<&str>,
+) -> (Vec<(String, String)>, Option<f64>) {
+    let lib = s.app.library();
+    let mut oopts: Vec<(String, String)> = vec![(String::new(), "— no order —".into())];
+    let mut duration_h: Option<f64> = None;
+    if !patient_id.is_empty()
+        && let Ok(orders) = s
+            .app
+            .list_orders(viewer.actor(), None, Some(patient_id))
+            .await
+    {
+        for o in orders.iter().filter(|o| {
+            matches!(
+                o.status.as_str(),
+                "draft" | "signed" | "verified" | "prepared"
+            )
+        }) {
+            oopts.push((
+                o.id.clone(),
+                format!("{} — {}", drug_name(lib, &o.medication), o.status.as_str()),
+            ));
+            if Some(o.id.as_str()) == chosen {
+                duration_h = o.request["duration"]
+                    .as_str()
+                    .and_then(|d| infusio_core::units::Duration::parse(d).ok())
+                    .map(|d| d.value());
+            }
+        }
+    }
+    (oopts, duration_h)
+}
+
 async fn render(s: &AppState, viewer: &Viewer, f: &FormData, err: Option<AppError>) -> Response {
     let title = "Schedule";
     let lib = s.app.library();
@@ -38,32 +76,7 @@ async fn render(s: &AppState, viewer: &Viewer, f: &FormData, err: Option<AppErro
             ),
         )
     }));
-    let mut oopts: Vec<(String, String)> = vec![(String::new(), "— no order —".into())];
-    let mut duration_h: Option<f64> = None;
-    if !patient_id.is_empty()
-        && let Ok(orders) = s
-            .app
-            .list_orders(viewer.actor(), None, Some(&patient_id))
-            .await
-    {
-        for o in orders.iter().filter(|o| {
-            matches!(
-                o.status.as_str(),
-                "draft" | "signed" | "verified" | "prepared"
-            )
-        }) {
-            oopts.push((
-                o.id.clone(),
-                format!("{} — {}", drug_name(lib, &o.medication), o.status.as_str()),
-            ));
-            if Some(o.id.as_str()) == f.get("order_id") {
-                duration_h = o.request["duration"]
-                    .as_str()
-                    .and_then(|d| infusio_core::units::Duration::parse(d).ok())
-                    .map(|d| d.value());
-            }
-        }
-    }
+    let (oopts, duration_h) = order_options(s, viewer, &patient_id, f.get("order_id")).await;
     let now = infusio_store::now_us();
     let start_default = minute_iso(now - now.rem_euclid(60_000_000));
     let start = f
