@@ -12,4 +12,5 @@ pub mod derivation;
 pub mod input;
 pub mod library;
 pub mod plan;
+pub mod time;
 pub mod units;
