@@ -8,6 +8,7 @@
 
 pub mod calc;
 pub mod check;
+pub mod codes;
 pub mod derivation;
 pub mod input;
 pub mod library;
