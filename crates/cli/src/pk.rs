@@ -16,7 +16,7 @@ pub fn run(sub: &str, inv: &Invocation) -> Outcome {
     let show = inv.interactive && !inv.json;
     let mut shown = false;
     let mut progress = |done: usize, n: usize| {
-        if show && n >= PROGRESS_FROM_N && done % 10_000 == 0 {
+        if show && n >= PROGRESS_FROM_N && done.is_multiple_of(10_000) {
             eprint!("\r  simulated {done} of {n} virtual patients");
             shown = true;
         }

@@ -188,41 +188,18 @@ pub fn build_rgv_o15(
     b.encode()
 }
 
-/// Reads an `RGV^O15` back into a programme (what the pump does on receipt).
-pub fn read_rgv_o15(m: &Message) -> Result<PumpProgramme, Refusal> {
+/// The drug of the first give segment: id, name, bag amount, its unit, bag volume (mL).
+type BagDrug = (String, String, f64, String, f64);
+
+/// The RXG give segments of an `RGV^O15`: one pump step each, and the drug and bag of the
+/// first.
+fn read_gives(m: &Message) -> Result<(Vec<ProgrammeStep>, BagDrug), Refusal> {
     let err = |p: Problem| Refusal {
         code: AckCode::Error,
         problems: vec![p],
     };
-    let h = m.header();
-    if (h.message_code.as_str(), h.trigger_event.as_str()) != ("RGV", "O15") {
-        return Err(Refusal {
-            code: AckCode::Reject,
-            problems: vec![
-                Problem::new(
-                    E::UnsupportedMessageType,
-                    format!("{}^{} is not RGV^O15", h.message_code, h.trigger_event),
-                )
-                .at("MSH", 1, 9),
-            ],
-        });
-    }
-    let pid = m
-        .segment("PID")
-        .ok_or_else(|| err(Problem::new(E::SegmentSequence, "no PID")))?;
-    let orc = m
-        .segment("ORC")
-        .ok_or_else(|| err(Problem::new(E::SegmentSequence, "no ORC")))?;
-    let order_id = m.get(orc, 2, 0, 1);
-    if order_id.is_empty() {
-        return Err(err(Problem::new(
-            E::RequiredFieldMissing,
-            "ORC-2 (placer order number) is empty",
-        )
-        .at("ORC", 1, 2)));
-    }
     let mut steps = Vec::new();
-    let mut first: Option<(String, String, f64, String, f64)> = None;
+    let mut first: Option<BagDrug> = None;
     for (i, rxg) in m.all("RXG").enumerate() {
         let n = i + 1;
         let number = |field: usize, what: &str| {
@@ -274,12 +251,49 @@ pub fn read_rgv_o15(m: &Message) -> Result<PumpProgramme, Refusal> {
             vtbi_ml,
         });
     }
-    let Some((drug_id, drug_name, bag_amount, dose_unit, bag_volume_ml)) = first else {
+    let Some(first) = first else {
         return Err(err(Problem::new(
             E::SegmentSequence,
             "RGV^O15 holds no RXG give segment",
         )));
     };
+    Ok((steps, first))
+}
+
+/// Reads an `RGV^O15` back into a programme (what the pump does on receipt).
+pub fn read_rgv_o15(m: &Message) -> Result<PumpProgramme, Refusal> {
+    let err = |p: Problem| Refusal {
+        code: AckCode::Error,
+        problems: vec![p],
+    };
+    let h = m.header();
+    if (h.message_code.as_str(), h.trigger_event.as_str()) != ("RGV", "O15") {
+        return Err(Refusal {
+            code: AckCode::Reject,
+            problems: vec![
+                Problem::new(
+                    E::UnsupportedMessageType,
+                    format!("{}^{} is not RGV^O15", h.message_code, h.trigger_event),
+                )
+                .at("MSH", 1, 9),
+            ],
+        });
+    }
+    let pid = m
+        .segment("PID")
+        .ok_or_else(|| err(Problem::new(E::SegmentSequence, "no PID")))?;
+    let orc = m
+        .segment("ORC")
+        .ok_or_else(|| err(Problem::new(E::SegmentSequence, "no ORC")))?;
+    let order_id = m.get(orc, 2, 0, 1);
+    if order_id.is_empty() {
+        return Err(err(Problem::new(
+            E::RequiredFieldMissing,
+            "ORC-2 (placer order number) is empty",
+        )
+        .at("ORC", 1, 2)));
+    }
+    let (steps, (drug_id, drug_name, bag_amount, dose_unit, bag_volume_ml)) = read_gives(m)?;
     let obx_value = |code: &str| {
         m.all("OBX")
             .find(|o| m.get(o, 3, 0, 1) == code || m.get(o, 3, 0, 2) == code)
