@@ -11,7 +11,7 @@
 //! The model mutants test what limits on the whole drug miss: `regimen` (a multi-day
 //! infusion programmed in hours, a per-cycle dose ordered daily), `product` (another brand of
 //! the same drug), `age-band` (the adult order given to a child) and `rolling-window` (the
-//! same dose already given 7 days earlier). Without an indication the oracle expects the
+//! same dose already given 3 days earlier). Without an indication the oracle expects the
 //! least alarming rule consistent with the order, as the engine assumes. The table gives,
 //! per class, how many mutants were caught (warning or hard stop) and how many were
 //! silently accepted (`ok`).
@@ -545,7 +545,7 @@ fn model_mutants(v: &Value, e: &DrugEntry) -> Vec<(&'static str, Value)> {
         m["patient"]["height"] = json!("128 cm");
         out.push(("age-band", m));
     }
-    // The same dose already given 7 days earlier.
+    // The same dose already given 3 days earlier (a repeat inside the cycle).
     if v["at"] == "2026-11-26T09:00:00Z"
         && let Some(dose) = v["order"]["dose"].as_str()
     {
@@ -557,7 +557,7 @@ fn model_mutants(v: &Value, e: &DrugEntry) -> Vec<(&'static str, Value)> {
             (Some(w), Some(h)) => Some(format!("{} m2", fmt((w * h / 3600.0).sqrt()))),
             _ => None,
         };
-        let mut item = json!({"medication": e.id, "dose": dose, "at": "2026-11-19T09:00:00Z"});
+        let mut item = json!({"medication": e.id, "dose": dose, "at": "2026-11-23T09:00:00Z"});
         if let Some(b) = bsa {
             item["bsa"] = json!(b);
         }

@@ -554,3 +554,52 @@ fn the_validator_refuses_ambiguous_overlapping_blocks() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn the_validator_refuses_unknown_rules_and_a_per_kg_ceiling_on_a_per_kg_rule() {
+    let text = std::fs::read_to_string(common::library_dir().join("rituximab.toml"))
+        .expect("rituximab.toml");
+    let broken = text.replacen(
+        "rules = [\"nhl-90-minute\"]",
+        "rules = [\"nhl-9O-minute\"]",
+        1,
+    );
+    assert_ne!(broken, text);
+    let errors = infusio_core::library::parse_entry("rituximab.toml", &broken)
+        .err()
+        .unwrap_or_default();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.message.contains("unknown dosing rule 'nhl-9O-minute'")),
+        "{errors:?}"
+    );
+    let text = std::fs::read_to_string(common::library_dir().join("ferric-carboxymaltose.toml"))
+        .expect("ferric-carboxymaltose.toml");
+    // Move the per-kg ceiling onto the per-kg rule: refused (it belongs to flat rules).
+    let broken = text.replacen(
+        "weight_max_kg = 50\n",
+        "weight_max_kg = 50\nper_kg = { unit = \"mg/kg\", hard_max = 20, source = \"injectafer-pi\" }\n",
+        1,
+    );
+    assert_ne!(broken, text);
+    let errors = infusio_core::library::parse_entry("ferric-carboxymaltose.toml", &broken)
+        .err()
+        .unwrap_or_default();
+    assert!(
+        errors.iter().any(|e| e.field.ends_with("per_kg.unit")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn every_new_rule_has_a_typical_order_or_a_regression_test() {
+    // The regimens this issue added are checked as orders: their typical orders are ok.
+    for (id, indication) in [
+        ("fluorouracil", "continuous-96-120h"),
+        ("cisplatin", "testicular-daily-x5"),
+    ] {
+        let r = run(&typical_where(id, "indication", indication));
+        assert_eq!(r.verdict, Verdict::Ok, "{id} {indication}: {}", codes(&r));
+    }
+}
