@@ -603,3 +603,24 @@ fn every_new_rule_has_a_typical_order_or_a_regression_test() {
         assert_eq!(r.verdict, Verdict::Ok, "{id} {indication}: {}", codes(&r));
     }
 }
+
+#[test]
+fn a_route_the_library_allows_under_conditions_is_a_warning_naming_them() {
+    // Gamunex-C label: subcutaneous for primary immunodeficiency only, never in ITP.
+    let mut v = typical_where("immune-globulin", "product", "gammagard-liquid");
+    set(&mut v, "order.route", json!("sc"));
+    let r = run(&v);
+    assert_eq!(
+        severity_of(&r, "route.conditional"),
+        Some(Severity::Warning),
+        "{}",
+        codes(&r)
+    );
+    assert!(!r.has("route.not_allowed"));
+    // Intramuscular is listed nowhere: a hard stop.
+    set(&mut v, "order.route", json!("im"));
+    assert_eq!(
+        severity_of(&run(&v), "route.not_allowed"),
+        Some(Severity::HardStop)
+    );
+}

@@ -605,6 +605,32 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
             );
         }
         p.source(format!("{path}.source"), &rule.source);
+        // A rule's own limits apply whenever the rule does: a qualifier on them would be
+        // silently ignored, so it is refused (a banded limit is a rule with its own bands).
+        for (name, limits) in [
+            ("per_dose", rule.per_dose.as_ref()),
+            ("per_day", rule.per_day.as_ref()),
+            ("per_dose_absolute", rule.per_dose_absolute.as_ref()),
+            ("per_kg", rule.per_kg.as_ref()),
+        ]
+        .into_iter()
+        .chain(
+            rule.windows
+                .iter()
+                .map(|w| ("windows[].limits", Some(&w.limits))),
+        ) {
+            if let Some(l) = limits
+                && l.specificity() > 0
+            {
+                p.push(
+                    format!("{path}.{name}"),
+                    format!(
+                        "qualifiers ({}) are not applied to a rule's own limits; give the band its own [[dosing]] rule",
+                        l.qualifiers()
+                    ),
+                );
+            }
+        }
         for (name, limits) in [("per_dose", &rule.per_dose), ("per_day", &rule.per_day)] {
             if let Some(l) = limits {
                 p.limits(&format!("{path}.{name}"), l);
