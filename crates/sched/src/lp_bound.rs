@@ -32,8 +32,10 @@ use crate::model::{
 /// the bound stays quick to compute (about 40,000 variables for 300 appointments).
 pub const MAX_LP_VARIABLES: usize = 200_000;
 
-/// Tolerance subtracted from the LP optimum before rounding up.
-const TOLERANCE: f64 = 1e-4;
+/// Relative tolerance subtracted from the LP optimum before rounding up: far above the
+/// simplex's own round-off, far below one objective point on any day (at most 0.1 point
+/// for an optimum of 100,000).
+const TOLERANCE: f64 = 1e-6;
 
 /// The time-indexed LP bound of `inst`, in objective points, or `None` when the programme
 /// would exceed [`MAX_LP_VARIABLES`], the LP solver does not report an optimum, or it runs

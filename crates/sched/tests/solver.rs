@@ -329,3 +329,32 @@ fn longer_search_keeps_its_best_plan_across_restarts() {
     assert!(long.objective.total <= short.objective.total);
     assert!(check(&inst, &long.plan).is_empty());
 }
+
+/// On this generated day the LP optimum is a whole number of points that the search reaches
+/// (CP-SAT proves the same optimum in the comparison benchmark). The bound must be rounded
+/// so that the search can stop on it: a tolerance of 1e-4 × the value once left it one
+/// point short (10,769 for 10,770), and the search ran to its limit.
+#[test]
+fn the_search_stops_on_a_tight_lp_bound() {
+    let inst = generate(&GenerateOptions::new(10, 4, 30, 1));
+    let lb = strong_lower_bound(&inst, None);
+    let sol = solve(
+        &inst,
+        SolveOptions {
+            seed: 1,
+            iterations: 20_000,
+            target: Some(lb.total),
+            ..SolveOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        sol.stopped_by,
+        StopReason::Optimal,
+        "{:?} vs {}",
+        sol.objective,
+        lb.total
+    );
+    assert_eq!(sol.objective.total, lb.total);
+    assert!(check(&inst, &sol.plan).is_empty());
+}
