@@ -222,8 +222,9 @@ pub fn lower_bound(inst: &Instance) -> LowerBound {
 
 /// The [`lower_bound`] raised by the time-indexed LP relaxation
 /// ([`crate::lp_bound::lp_lower_bound`]) when that programme is small enough to solve:
-/// stronger, and slower (a fraction of a second on 100 appointments, about a second on
-/// 300), so `solve` uses it while `replan`, which must answer at once, keeps the fast one.
+/// stronger, and slower (0.2 s on 100 appointments and 0.4 s on 300 in a release build
+/// against microseconds), so `solve` uses it while `replan`, which must answer at once,
+/// keeps the fast one.
 /// `lp_time_limit` bounds the LP solve (it is then left out).
 pub fn strong_lower_bound(
     inst: &Instance,
