@@ -348,3 +348,60 @@ fn a_time_limit_cuts_a_long_run_and_the_plan_stays_valid() {
     let (_, verdict) = run("check", &json!({"instance": inst, "plan": plan}), &[]);
     assert_eq!(verdict["valid"], true, "{verdict}");
 }
+
+/// `solve` reports the time-indexed LP bound among its parts, a gap computed from the bound
+/// it reports, and, when asked with `INFUSIO_PROGRESS=1`, a progress line on standard error
+/// while standard output stays one JSON object.
+#[test]
+fn solve_reports_the_lp_bound_the_gap_and_progress_when_asked() {
+    let (_, inst) = run(
+        "generate",
+        &json!({"n_chairs": 10, "n_nurses": 3, "n_appointments": 25, "seed": 4}),
+        &[],
+    );
+    let mut input = inst.clone();
+    input["time_limit"] = json!("1 s");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infusio"))
+        .args(["schedule", "solve", "--json"])
+        .env("INFUSIO_PROGRESS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("solving ["), "{stderr}");
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lb = plan["lower_bound"].as_u64().unwrap();
+    let total = plan["objective"]["total"].as_u64().unwrap();
+    assert!(lb <= total);
+    let lp = plan["lower_bound_parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "time_indexed_lp")
+        .unwrap_or_else(|| panic!("no LP part: {plan}"));
+    assert!(lp["value"].as_u64().unwrap() <= lb);
+    let gap = plan["gap_percent"].as_f64().unwrap();
+    let expected = if total == 0 {
+        0.0
+    } else {
+        (total - lb) as f64 / total as f64 * 100.0
+    };
+    assert!((gap - expected).abs() < 1e-9, "{gap} vs {expected}");
+    let stopped_by = plan["solver"]["stopped_by"].as_str().unwrap();
+    assert!(
+        stopped_by == "time_limit" || (stopped_by == "optimal" && total == lb),
+        "{stopped_by}: {total} vs {lb}"
+    );
+    let (_, verdict) = run("check", &json!({"instance": inst, "plan": plan}), &[]);
+    assert_eq!(verdict["valid"], true, "{verdict}");
+}

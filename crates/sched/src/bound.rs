@@ -220,6 +220,28 @@ pub fn lower_bound(inst: &Instance) -> LowerBound {
     }
 }
 
+/// The [`lower_bound`] raised by the time-indexed LP relaxation
+/// ([`crate::lp_bound::lp_lower_bound`]) when that programme is small enough to solve:
+/// stronger, and slower (0.2 s on 100 appointments and 0.4 s on 300 in a release build
+/// against microseconds), so `solve` uses it while `replan`, which must answer at once,
+/// keeps the fast one.
+/// `lp_time_limit` bounds the LP solve (it is then left out).
+pub fn strong_lower_bound(
+    inst: &Instance,
+    lp_time_limit: Option<std::time::Duration>,
+) -> LowerBound {
+    let mut lb = lower_bound(inst);
+    if let Some(lp) = crate::lp_bound::lp_lower_bound(inst, lp_time_limit) {
+        lb.total = lb.total.max(lp);
+        lb.parts.push(BoundPart {
+            name: "time_indexed_lp",
+            value: lp,
+            relaxes: "which nurse and which place (counts per shift group and place kind are kept), minutes between grid points, and integrality: LP relaxation of a time-indexed model",
+        });
+    }
+    lb
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,9 @@
 //! and instance generator.
 //!
 //! Pure: no I/O and no clock. A wall-clock limit is the caller's business, passed in as a
-//! `should_stop` callback ([`solve::SolveOptions`]).
+//! `should_stop` callback ([`solve::SolveOptions`]). The JSON contract of
+//! `infusio schedule` (reading, defaults, limits, output, the Gantt chart) lives here too
+//! ([`contract`], [`gantt`]), so every caller uses the same functions.
 //!
 //! The model ([`model`]): places (chairs and beds), nurses with shifts and a monitoring
 //! limit, appointments with a duration, exclusive set-up and take-down, a ready time and a
@@ -21,17 +23,20 @@
 
 pub mod bound;
 pub mod check;
+pub mod contract;
 pub mod exact;
+pub mod gantt;
 pub mod generate;
+pub mod lp_bound;
 pub mod model;
 mod rng;
 pub mod solve;
 mod state;
 
-pub use bound::{LowerBound, lower_bound};
+pub use bound::{LowerBound, lower_bound, strong_lower_bound};
 pub use check::{Metrics, Violation, check, metrics, objective};
 pub use model::{
     Appointment, Assignment, Chair, ChairKind, Clock, Instance, InstanceError, Needs, Nurse,
     Objective, Plan,
 };
-pub use solve::{Change, Replan, Solution, SolveOptions, replan, solve};
+pub use solve::{Change, Replan, Solution, SolveOptions, StopReason, replan, solve};

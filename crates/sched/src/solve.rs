@@ -17,16 +17,21 @@
 //! stays dependency-free, deterministic per seed and fast on a 300-appointment day. Exact
 //! optimality is checked separately by [`crate::exact`] on small instances.
 
-use crate::model::{Assignment, Clock, GRID_MINUTES, Instance, InstanceError, Objective, Plan};
+use crate::model::{
+    Assignment, Clock, GRID_MINUTES, Instance, InstanceError, Objective, Plan, WEIGHT_UNSCHEDULED,
+};
 use crate::rng::Rng;
 use crate::state::{Pick, State};
 
-/// Options for [`solve`]. Defaults: seed 1, 20,000 iterations, no stop callback.
+/// Options for [`solve`]. Defaults: seed 1, 20,000 iterations, no target, no callbacks.
 pub struct SolveOptions<'a> {
     /// Seed of the search; the same seed and iteration limit give the same plan.
     pub seed: u64,
     /// Number of large-neighbourhood iterations after the construction.
     pub iterations: u64,
+    /// Stop as soon as a plan reaches this objective total (a lower bound: the plan is then
+    /// optimal and searching on cannot help).
+    pub target: Option<u64>,
     /// Asked before each iteration; returning `true` ends the search early (a wall-clock
     /// limit lives in the caller, so this crate reads no clock).
     pub should_stop: Option<&'a dyn Fn() -> bool>,
@@ -39,14 +44,44 @@ impl Default for SolveOptions<'_> {
         SolveOptions {
             seed: 1,
             iterations: DEFAULT_ITERATIONS,
+            target: None,
             should_stop: None,
             progress: None,
         }
     }
 }
 
-/// The default iteration limit.
+/// The default iteration limit of [`SolveOptions`] (a caller with a time limit passes a
+/// larger one and lets the time limit end the search).
 pub const DEFAULT_ITERATIONS: u64 = 20_000;
+
+/// Iterations per search epoch: the acceptance threshold falls from its start value to zero
+/// over an epoch, then the search restarts from the best plan found. Fixed (not a fraction
+/// of the limit), so a run cut short after `k` iterations visits exactly the plans of a run
+/// limited to `k` iterations.
+pub const EPOCH_ITERATIONS: u64 = 4_000;
+
+/// Why the search ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The iteration limit was reached.
+    Iterations,
+    /// `should_stop` returned true (a time limit).
+    TimeLimit,
+    /// The plan reached the target (a lower bound): it is optimal.
+    Optimal,
+}
+
+impl StopReason {
+    /// The contract's spelling: `iterations`, `time_limit`, `optimal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Iterations => "iterations",
+            StopReason::TimeLimit => "time_limit",
+            StopReason::Optimal => "optimal",
+        }
+    }
+}
 
 /// What [`solve`] returns.
 #[derive(Clone, Debug)]
@@ -58,6 +93,11 @@ pub struct Solution {
     pub iterations_done: u64,
     /// True when `should_stop` ended the search before the iteration limit.
     pub stopped_early: bool,
+    pub stopped_by: StopReason,
+    /// Restarts from the best plan (one per completed epoch).
+    pub restarts: u64,
+    /// Iterations that found a new best plan.
+    pub improvements: u64,
 }
 
 /// Priority orders for the construction.
@@ -121,136 +161,292 @@ fn construct<'a>(inst: &'a Instance, rng: &mut Rng) -> State<'a> {
     best.unwrap_or_else(|| State::new(inst))
 }
 
-/// Solves `inst`: construction, then `options.iterations` search iterations.
+/// Solves `inst`: construction, then up to `options.iterations` search iterations.
 pub fn solve(inst: &Instance, options: SolveOptions<'_>) -> Result<Solution, InstanceError> {
     inst.validate()?;
     let SolveOptions {
         seed,
         iterations,
+        target,
         should_stop,
         mut progress,
     } = options;
     let mut rng = Rng::new(seed);
     let mut state = construct(inst, &mut rng);
     let constructed = state.objective();
-    let (done, stopped_early) = improve(
-        &mut state,
-        &mut rng,
+    let limits = Limits {
         iterations,
+        target,
         should_stop,
-        &mut progress,
-        &[],
-    );
+    };
+    let run = improve(&mut state, &mut rng, &limits, &mut progress, &[]);
     Ok(Solution {
         plan: state.plan(),
         objective: state.objective(),
         constructed,
-        iterations_done: done,
-        stopped_early,
+        iterations_done: run.done,
+        stopped_early: run.stopped_by == StopReason::TimeLimit,
+        stopped_by: run.stopped_by,
+        restarts: run.restarts,
+        improvements: run.improvements,
     })
 }
 
+/// When the search ends.
+struct Limits<'a> {
+    iterations: u64,
+    target: Option<u64>,
+    should_stop: Option<&'a dyn Fn() -> bool>,
+}
+
+/// What one search did.
+struct Run {
+    done: u64,
+    stopped_by: StopReason,
+    restarts: u64,
+    improvements: u64,
+}
+
+/// The removal size: up to `k_max` appointments, grown while the search stalls.
+struct RemovalSize {
+    base: usize,
+    current: usize,
+    limit: usize,
+    since_improvement: u64,
+}
+
+impl RemovalSize {
+    /// Up to a quarter of the movable appointments (at most 30) to begin with; small days
+    /// may be rebuilt whole, which makes the search a randomised restart over insertion
+    /// orders. While no better plan is found the size grows, up to half the day (at most
+    /// 80), so that a large day can escape a plan that only many moves together improve.
+    fn new(n_movable: usize) -> RemovalSize {
+        let base = if n_movable <= 10 {
+            n_movable
+        } else {
+            (n_movable / 4 + 3).min(30)
+        };
+        RemovalSize {
+            base,
+            current: base,
+            limit: base.max((n_movable / 2).min(80)),
+            since_improvement: 0,
+        }
+    }
+
+    fn improved(&mut self) {
+        self.current = self.base;
+        self.since_improvement = 0;
+    }
+
+    fn stalled(&mut self) {
+        self.since_improvement += 1;
+        if self.since_improvement.is_multiple_of(300) {
+            self.current = (self.current + self.current.div_ceil(4)).min(self.limit);
+        }
+    }
+}
+
+/// Chooses the appointments to remove (destroy step) into `chosen`.
+fn destroy(state: &State<'_>, rng: &mut Rng, movable: &[usize], k: usize, chosen: &mut Vec<usize>) {
+    let inst = state.inst;
+    let placed: Vec<usize> = movable
+        .iter()
+        .copied()
+        .filter(|&a| state.place[a].is_some())
+        .collect();
+    if placed.is_empty() {
+        chosen.extend(movable.iter().copied().take(k));
+        return;
+    }
+    match rng.below(5) {
+        0 | 3 => {
+            // Related: close in time to a random seed appointment (half the time: the
+            // same nurse's first).
+            let seed_a = placed[rng.below(placed.len())];
+            let Some(s) = state.place[seed_a] else {
+                return;
+            };
+            let same_nurse = rng.chance(0.5);
+            let mut by_distance: Vec<(u32, usize)> = placed
+                .iter()
+                .filter_map(|&b| state.place[b].map(|p| (b, p)))
+                .map(|(b, p)| {
+                    let dt = p.start.minutes().abs_diff(s.start.minutes());
+                    let penalty = if same_nurse && p.nurse != s.nurse {
+                        600
+                    } else {
+                        0
+                    };
+                    (dt + penalty + rng.below(30) as u32, b)
+                })
+                .collect();
+            by_distance.sort_unstable();
+            chosen.extend(by_distance.iter().take(k).map(|&(_, b)| b));
+        }
+        1 => {
+            // Costliest (wait + 10 × overtime), with noise.
+            let mut by_cost: Vec<(std::cmp::Reverse<u64>, usize)> = placed
+                .iter()
+                .filter_map(|&b| state.place[b].map(|p| (b, p)))
+                .map(|(b, p)| {
+                    let o = Objective::of_start(inst, b, p.start);
+                    (std::cmp::Reverse(o.total * (50 + rng.below(100) as u64)), b)
+                })
+                .collect();
+            by_cost.sort_unstable();
+            chosen.extend(by_cost.iter().take(k).map(|&(_, b)| b));
+        }
+        4 => {
+            // A costly appointment and what ran on its place or with its nurse just before
+            // it: what made it wait.
+            let worst = placed
+                .iter()
+                .copied()
+                .filter_map(|b| state.place[b].map(|p| (b, p)))
+                .max_by_key(|&(b, p)| {
+                    Objective::of_start(inst, b, p.start).total * (1 + rng.below(4) as u64)
+                });
+            let Some((_, w)) = worst else {
+                return;
+            };
+            let t = w.start.minutes();
+            let mut before: Vec<(u32, usize)> = placed
+                .iter()
+                .filter_map(|&b| state.place[b].map(|p| (b, p)))
+                .filter(|(_, p)| p.chair == w.chair || p.nurse == w.nurse)
+                .filter(|(_, p)| p.start.minutes() <= t)
+                .map(|(b, p)| (t - p.start.minutes() + rng.below(20) as u32, b))
+                .collect();
+            before.sort_unstable();
+            chosen.extend(before.iter().take(k).map(|&(_, b)| b));
+        }
+        _ => {
+            for _ in 0..k {
+                chosen.push(movable[rng.below(movable.len())]);
+            }
+        }
+    }
+}
+
+/// Re-inserts the removed appointments (repair step), in a fresh order.
+fn repair(state: &mut State<'_>, rng: &mut Rng, order: &mut [usize]) {
+    let inst = state.inst;
+    match rng.below(3) {
+        0 => order.sort_by_cached_key(|&a| (inst.earliest_start(a), rng.below(1000))),
+        1 => order.sort_by_cached_key(|&a| {
+            (
+                std::cmp::Reverse(inst.appointments[a].duration_minutes),
+                rng.below(1000),
+            )
+        }),
+        _ => rng.shuffle(order),
+    }
+    let pick = if rng.chance(0.7) {
+        Pick::BestFit
+    } else {
+        Pick::Random
+    };
+    for &a in order.iter() {
+        let skip = u32::from(rng.chance(0.03));
+        let nurse = if rng.chance(0.1) && !inst.nurses.is_empty() {
+            Some(rng.below(inst.nurses.len()))
+        } else {
+            None
+        };
+        let chair = if rng.chance(0.1) && !inst.chairs.is_empty() {
+            Some(rng.below(inst.chairs.len()))
+        } else {
+            None
+        };
+        let found = state
+            .find_with(a, 0, skip, pick, (nurse, chair), rng)
+            .or_else(|| state.find(a, 0, 0, pick, rng));
+        if let Some(asg) = found {
+            state.insert(asg);
+        }
+    }
+}
+
+/// Replaces the plan in `state` by `place`.
+fn restore(state: &mut State<'_>, place: &[Option<Assignment>]) {
+    for a in 0..place.len() {
+        state.remove(a);
+    }
+    for asg in place.iter().flatten() {
+        state.insert(*asg);
+    }
+}
+
 /// Large-neighbourhood search on `state`; leaves the best plan found in it. Appointments in
-/// `fixed` are never removed. Returns (iterations done, stopped early).
+/// `fixed` are never removed.
+///
+/// The search runs in epochs of [`EPOCH_ITERATIONS`]: within one, a move is accepted when
+/// it is no worse than the current plan plus a threshold that falls linearly to zero
+/// (threshold accepting); at the end of each, the search restarts from the best plan. The
+/// removal size grows while the best plan does not improve (see [`RemovalSize`]).
 fn improve(
     state: &mut State<'_>,
     rng: &mut Rng,
-    iterations: u64,
-    should_stop: Option<&dyn Fn() -> bool>,
+    limits: &Limits<'_>,
     progress: &mut Option<&mut dyn FnMut(u64, u64, u64)>,
     fixed: &[bool],
-) -> (u64, bool) {
+) -> Run {
     let inst = state.inst;
     let n = inst.appointments.len();
     let movable: Vec<usize> = (0..n)
         .filter(|&a| !fixed.get(a).copied().unwrap_or(false))
         .collect();
-    if movable.is_empty() {
-        return (0, false);
-    }
+    let mut run = Run {
+        done: 0,
+        stopped_by: StopReason::Iterations,
+        restarts: 0,
+        improvements: 0,
+    };
     let mut best_total = state.total();
+    if movable.is_empty() {
+        return run;
+    }
     let mut best_place = state.place.clone();
     let mut current = best_total;
-    // Threshold: starts at 1% of the constructed plan's wait and overtime part (at least
-    // two grid steps), never large enough to trade a scheduled appointment away.
-    let t0 = ((current % crate::model::WEIGHT_UNSCHEDULED) as f64 * 0.01)
-        .max(f64::from(2 * GRID_MINUTES));
-    // Up to a quarter of the appointments (at most 30); small days may be rebuilt whole,
-    // which makes the search a randomised restart over insertion orders.
-    let k_max = if movable.len() <= 10 {
-        movable.len()
-    } else {
-        (movable.len() / 4 + 3).min(30)
-    };
+    let mut size = RemovalSize::new(movable.len());
     let mut removed: Vec<(usize, Option<Assignment>)> = Vec::new();
     let mut chosen: Vec<usize> = Vec::new();
     let mut in_set = vec![false; n];
-    let mut done = 0;
-    let mut stopped = false;
-    while done < iterations {
-        if should_stop.is_some_and(|f| f()) {
-            stopped = true;
+    // Threshold at the start of an epoch: 1% of the best plan's wait and overtime part (at
+    // least two grid steps), never large enough to trade a scheduled appointment away.
+    let start_threshold =
+        |best: u64| ((best % WEIGHT_UNSCHEDULED) as f64 * 0.01).max(f64::from(2 * GRID_MINUTES));
+    let mut t0 = start_threshold(best_total);
+    while run.done < limits.iterations {
+        if limits.target.is_some_and(|t| best_total <= t) {
+            run.stopped_by = StopReason::Optimal;
             break;
         }
-        if done.is_multiple_of(64)
+        if limits.should_stop.is_some_and(|f| f()) {
+            run.stopped_by = StopReason::TimeLimit;
+            break;
+        }
+        let in_epoch = run.done % EPOCH_ITERATIONS;
+        if in_epoch == 0 && run.done > 0 {
+            run.restarts += 1;
+            if current != best_total {
+                restore(state, &best_place);
+                current = best_total;
+            }
+            t0 = start_threshold(best_total);
+        }
+        if run.done.is_multiple_of(64)
             && let Some(p) = progress.as_mut()
         {
-            p(done, iterations, best_total);
+            p(run.done, limits.iterations, best_total);
         }
-        let threshold = (t0 * (1.0 - done as f64 / iterations as f64)) as u64;
-        done += 1;
+        let threshold = (t0 * (1.0 - in_epoch as f64 / EPOCH_ITERATIONS as f64)) as u64;
+        run.done += 1;
 
-        // Destroy.
         chosen.clear();
-        let k = rng.range(1, k_max);
-        let placed: Vec<usize> = movable
-            .iter()
-            .copied()
-            .filter(|&a| state.place[a].is_some())
-            .collect();
-        match rng.below(4) {
-            0 | 3 if !placed.is_empty() => {
-                // Related: close in time to a random seed appointment (operator 3: same nurse first).
-                let seed_a = placed[rng.below(placed.len())];
-                let Some(s) = state.place[seed_a] else {
-                    continue;
-                };
-                let same_nurse = rng.chance(0.5);
-                let mut by_distance: Vec<(u32, usize)> = placed
-                    .iter()
-                    .filter_map(|&b| state.place[b].map(|p| (b, p)))
-                    .map(|(b, p)| {
-                        let dt = p.start.minutes().abs_diff(s.start.minutes());
-                        let penalty = if same_nurse && p.nurse != s.nurse {
-                            600
-                        } else {
-                            0
-                        };
-                        (dt + penalty + rng.below(30) as u32, b)
-                    })
-                    .collect();
-                by_distance.sort_unstable();
-                chosen.extend(by_distance.iter().take(k).map(|&(_, b)| b));
-            }
-            1 if !placed.is_empty() => {
-                // Costliest (wait + 10 × overtime), with noise.
-                let mut by_cost: Vec<(std::cmp::Reverse<u64>, usize)> = placed
-                    .iter()
-                    .filter_map(|&b| state.place[b].map(|p| (b, p)))
-                    .map(|(b, p)| {
-                        let o = Objective::of_start(inst, b, p.start);
-                        (std::cmp::Reverse(o.total * (50 + rng.below(100) as u64)), b)
-                    })
-                    .collect();
-                by_cost.sort_unstable();
-                chosen.extend(by_cost.iter().take(k).map(|&(_, b)| b));
-            }
-            _ => {
-                for _ in 0..k {
-                    chosen.push(movable[rng.below(movable.len())]);
-                }
-            }
-        }
+        let k = rng.range(1, size.current);
+        destroy(state, rng, &movable, k, &mut chosen);
         for &a in &movable {
             if state.place[a].is_none() {
                 chosen.push(a);
@@ -266,43 +462,8 @@ fn improve(
         for &(a, _) in &removed {
             in_set[a] = false;
         }
-
-        // Repair, in a fresh order.
         let mut order: Vec<usize> = removed.iter().map(|&(a, _)| a).collect();
-        match rng.below(3) {
-            0 => order.sort_by_cached_key(|&a| (inst.earliest_start(a), rng.below(1000))),
-            1 => order.sort_by_cached_key(|&a| {
-                (
-                    std::cmp::Reverse(inst.appointments[a].duration_minutes),
-                    rng.below(1000),
-                )
-            }),
-            _ => rng.shuffle(&mut order),
-        }
-        let pick = if rng.chance(0.7) {
-            Pick::BestFit
-        } else {
-            Pick::Random
-        };
-        for &a in &order {
-            let skip = u32::from(rng.chance(0.03));
-            let nurse = if rng.chance(0.1) && !inst.nurses.is_empty() {
-                Some(rng.below(inst.nurses.len()))
-            } else {
-                None
-            };
-            let chair = if rng.chance(0.1) && !inst.chairs.is_empty() {
-                Some(rng.below(inst.chairs.len()))
-            } else {
-                None
-            };
-            let found = state
-                .find_with(a, 0, skip, pick, (nurse, chair), rng)
-                .or_else(|| state.find(a, 0, 0, pick, rng));
-            if let Some(asg) = found {
-                state.insert(asg);
-            }
-        }
+        repair(state, rng, &mut order);
 
         // Accept or undo.
         let total = state.total();
@@ -311,8 +472,13 @@ fn improve(
             if total < best_total {
                 best_total = total;
                 best_place.clone_from(&state.place);
+                run.improvements += 1;
+                size.improved();
+            } else {
+                size.stalled();
             }
         } else {
+            size.stalled();
             for &(a, _) in &removed {
                 state.remove(a);
             }
@@ -324,19 +490,13 @@ fn improve(
         }
     }
     if let Some(p) = progress.as_mut() {
-        p(done, iterations, best_total);
+        p(run.done, limits.iterations, best_total);
     }
-    // Restore the best plan.
     if state.total() != best_total {
-        for a in 0..n {
-            state.remove(a);
-        }
-        for asg in best_place.iter().flatten() {
-            state.insert(*asg);
-        }
+        restore(state, &best_place);
     }
     debug_assert_eq!(state.total(), best_total);
-    (done, stopped)
+    run
 }
 
 /// A change to the day after a plan was made.
