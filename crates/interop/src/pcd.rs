@@ -23,6 +23,7 @@ use crate::ack::{AckCode, ErrorCondition as E, Problem, Sender, msh};
 use crate::codes::{core_unit, parse_nm};
 use crate::hl7::{Field, Message, MessageBuilder, SegmentBuilder, format_instant, parse_instant};
 use crate::inbound::Refusal;
+use infusio_core::codes::{record_unit_from_ucum, ucum_of_record_unit};
 
 /// MSH-21 of PCD-03 messages.
 pub const PROFILE_PIV: [&str; 3] = ["IHE_PCD_PIV_001", "IHE PCD", "1.3.6.1.4.1.19376.1.6.1.3.1"];
@@ -81,8 +82,9 @@ fn num(v: f64) -> String {
     }
 }
 
+/// A CWE unit: the UCUM code, the record's spelling as text, the coding system.
 fn ucum(unit: &str) -> Field {
-    Field::components(&[unit, unit, "UCUM"])
+    Field::components(&[&ucum_of_record_unit(unit), unit, "UCUM"])
 }
 
 /// Builds the PCD-03 `RGV^O15` for a programme. `pump` is the receiving application (the
@@ -255,7 +257,8 @@ pub fn read_rgv_o15(m: &Message) -> Result<PumpProgramme, Refusal> {
         unit(16, "mL/h")?;
         if first.is_none() {
             let amount = number(17, "drug amount")?;
-            let amount_unit = m.get(rxg, 18, 0, 1);
+            // RXG-18 carries the UCUM code (`[iU]`, `meq`); the record keeps its own spelling.
+            let amount_unit = record_unit_from_ucum(&m.get(rxg, 18, 0, 1));
             let volume = number(23, "bag volume")?;
             unit(24, "mL")?;
             first = Some((
@@ -593,6 +596,21 @@ mod tests {
         let m = Message::parse(&text).expect("parses");
         assert_eq!(m.header().structure, "RGV_O15");
         assert_eq!(read_rgv_o15(&m), Ok(programme()));
+    }
+
+    #[test]
+    fn units_and_milliequivalents_go_out_as_ucum_codes() {
+        // Regression: RXG-18 carried the record's `units`, which is no UCUM code.
+        for (record, code) in [("units", "[iU]"), ("mEq", "meq"), ("mg", "mg")] {
+            let mut p = programme();
+            p.dose_unit = record.into();
+            let text = build_rgv_o15(&Sender::default(), "PUMP", &p, "C1", 0);
+            let m = Message::parse(&text).expect("parses");
+            let rxg = m.segment("RXG").expect("RXG");
+            assert_eq!(m.get(rxg, 18, 0, 1), code);
+            assert_eq!(m.get(rxg, 18, 0, 2), record);
+            assert_eq!(read_rgv_o15(&m), Ok(p));
+        }
     }
 
     #[test]
