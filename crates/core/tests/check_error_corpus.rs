@@ -7,11 +7,20 @@
 //! `warning`) and every mutant outside a hard limit is a `hard_stop`. Mutants inside the
 //! limits cannot be caught by limits at all; their count per class is printed (run with
 //! `--nocapture`): they are left to the independent double check and barcode scanning.
+//!
+//! The model mutants test what limits on the whole drug miss: `regimen` (a multi-day
+//! infusion programmed in hours, a per-cycle dose ordered daily), `product` (another brand of
+//! the same drug), `age-band` (the adult order given to a child) and `rolling-window` (the
+//! same dose already given 3 days earlier). Without an indication the oracle expects the
+//! least alarming rule consistent with the order, as the engine assumes. The table gives,
+//! per class, how many mutants were caught (warning or hard stop) and how many were
+//! silently accepted (`ok`).
 
 mod common;
 
 use std::collections::BTreeMap;
 
+use infusio_core::check::time::parse_instant_h;
 use infusio_core::check::{Frequency, Verdict, check_json};
 use infusio_core::library::{Basis, DosingRule, DrugEntry, Library, Limits};
 use infusio_core::units::{Amount, AmountKind, Concentration, DoseBasis, DosePer, parse_quantity};
@@ -65,6 +74,7 @@ struct Facts {
     female: bool,
     age: Option<f64>,
     scr: Option<f64>,
+    medication: String,
     dose: Amount,
     volume: Option<f64>,
     duration_h: Option<f64>,
@@ -75,6 +85,12 @@ struct Facts {
     product: Option<String>,
     infusion_number: Option<u64>,
     conditions: Vec<String>,
+    indication: Option<String>,
+    dose_per: Option<DosePer>,
+    doses: Option<u64>,
+    at: Option<String>,
+    /// Earlier doses: (medication, dose, bsa m2, at).
+    history: Vec<(String, Amount, Option<f64>, Option<String>)>,
 }
 
 fn facts(v: &Value) -> Option<Facts> {
@@ -84,6 +100,7 @@ fn facts(v: &Value) -> Option<Facts> {
         female: v["patient"]["sex"] == "female",
         age: qty(v, &["patient", "age"]).and_then(|t| value_in(&t, "y")),
         scr: qty(v, &["patient", "labs", "serum_creatinine"]).and_then(|t| value_in(&t, "mg/dL")),
+        medication: v["order"]["medication"].as_str()?.to_string(),
         dose: Amount::parse(v["order"]["dose"].as_str()?).ok()?,
         volume: qty(v, &["order", "volume"]).and_then(|t| value_in(&t, "mL")),
         duration_h: qty(v, &["order", "duration"]).and_then(|t| value_in(&t, "h")),
@@ -98,6 +115,27 @@ fn facts(v: &Value) -> Option<Facts> {
             .map(|a| {
                 a.iter()
                     .filter_map(|c| c.as_str().map(|s| s.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        indication: v["order"]["indication"].as_str().map(|s| s.to_string()),
+        dose_per: v["order"]["dose_per"]
+            .as_str()
+            .and_then(|t| DosePer::parse(t).ok()),
+        doses: v["order"]["doses"].as_u64(),
+        at: v["at"].as_str().map(|s| s.to_string()),
+        history: v["patient"]["history"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|h| {
+                        Some((
+                            h["medication"].as_str()?.to_string(),
+                            Amount::parse(h["dose"].as_str()?).ok()?,
+                            h["bsa"].as_str().and_then(|b| value_in(b, "m2")),
+                            h["at"].as_str().map(|s| s.to_string()),
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default(),
@@ -156,6 +194,53 @@ fn dose_level(rule: &DosingRule, f: &Facts) -> Level {
     {
         worst = worst.max(level(l, a));
     }
+    // A flat dose's ceiling per kg of actual weight.
+    if let (Some(l), Some(w)) = (&rule.per_kg, f.weight)
+        && let Some(d) = l
+            .unit
+            .as_deref()
+            .and_then(|u| DosePer::parse(&format!("1 {u}")).ok())
+        && let Ok(a) = f.dose.value_in(&d.amount_unit)
+    {
+        worst = worst.max(level(l, a / w));
+    }
+    // Rolling windows: history of this drug in the window + this order's repeats.
+    if let (Some(v), Some(fr)) = (per_basis, f.frequency) {
+        let now = f.at.as_deref().and_then(parse_instant_h);
+        for win in &rule.windows {
+            let window_h = win.days * 24.0;
+            let by_frequency = match fr {
+                Frequency::Once => 1.0,
+                Frequency::EveryHours(h) => (window_h / h - 1e-9).ceil().max(1.0),
+            };
+            let repeats = match (f.doses, rule.course_doses) {
+                (Some(n), _) => by_frequency.min(n as f64),
+                (None, Some(n)) if fr != Frequency::Once => by_frequency.min(f64::from(n)),
+                _ => by_frequency,
+            };
+            let mut total = v * repeats;
+            for (med, dose, hb, at) in &f.history {
+                let (Some(now), Some(t)) = (now, at.as_deref().and_then(parse_instant_h)) else {
+                    continue;
+                };
+                if med != &f.medication || t > now || now - t >= window_h {
+                    continue;
+                }
+                let Ok(a) = dose.value_in(&amount_unit) else {
+                    continue;
+                };
+                let m = match rule.basis {
+                    Basis::Flat => Some(1.0),
+                    Basis::PerM2 => hb.or_else(|| bsa(f)),
+                    _ => None,
+                };
+                if let Some(m) = m {
+                    total += a / m;
+                }
+            }
+            worst = worst.max(level(&win.limits, total));
+        }
+    }
     if let Some(cap) = &rule.cap
         && f.dose
             .value_in(&cap.unit)
@@ -166,11 +251,48 @@ fn dose_level(rule: &DosingRule, f: &Facts) -> Level {
     worst
 }
 
-/// Blocks that apply to the order: all qualifiers match; per unit the most specific.
-fn applicable<'a>(blocks: &'a [Limits], f: &Facts) -> Vec<&'a Limits> {
+/// The dose in the canonical unit of its kind, and whether it lies in a block's dose band.
+fn in_dose_band(b: &Limits, f: &Facts) -> bool {
+    let kind = f.dose.kind;
+    let Ok(dose) = f.dose.value_in(kind.unit()) else {
+        return false;
+    };
+    let bound = |t: &Option<String>| {
+        t.as_deref().map(|t| {
+            Amount::parse(t)
+                .ok()
+                .filter(|a| a.kind == kind)
+                .and_then(|a| a.value_in(kind.unit()).ok())
+        })
+    };
+    let above = match bound(&b.dose_above) {
+        None => true,
+        Some(Some(a)) => dose > a * (1.0 + 1e-9),
+        Some(None) => false,
+    };
+    let at_most = match bound(&b.dose_at_most) {
+        None => true,
+        Some(Some(a)) => dose <= a * (1.0 + 1e-9),
+        Some(None) => false,
+    };
+    above && at_most
+}
+
+fn in_band(v: Option<f64>, min: Option<f64>, max: Option<f64>) -> bool {
+    (min.is_none() && max.is_none())
+        || v.is_some_and(|v| min.is_none_or(|m| v >= m) && max.is_none_or(|m| v < m))
+}
+
+/// Blocks that apply to the order checked against `rule`: all qualifiers match; per unit
+/// the most specific.
+fn applicable<'a>(blocks: &'a [Limits], f: &Facts, rule: &str) -> Vec<&'a Limits> {
     let mut out: Vec<&Limits> = Vec::new();
     for b in blocks {
         let ok = (b.care_areas.is_empty() || b.care_areas.contains(&f.care_area))
+            && (b.rules.is_empty() || b.rules.iter().any(|r| r == rule))
+            && in_dose_band(b, f)
+            && in_band(f.age, b.age_min_y, b.age_max_y)
+            && in_band(f.weight, b.weight_min_kg, b.weight_max_kg)
             && (b.conditions.is_empty() || b.conditions.iter().any(|c| f.conditions.contains(c)))
             && (b.products.is_empty()
                 || f.product.as_ref().is_some_and(|p| b.products.contains(p)))
@@ -188,6 +310,10 @@ fn applicable<'a>(blocks: &'a [Limits], f: &Facts) -> Vec<&'a Limits> {
                 + usize::from(!x.conditions.is_empty())
                 + usize::from(!x.products.is_empty())
                 + usize::from(x.infusion.is_some())
+                + usize::from(!x.rules.is_empty())
+                + usize::from(x.dose_above.is_some() || x.dose_at_most.is_some())
+                + usize::from(x.age_min_y.is_some() || x.age_max_y.is_some())
+                + usize::from(x.weight_min_kg.is_some() || x.weight_max_kg.is_some())
         };
         match out.iter().position(|o| o.unit == b.unit) {
             Some(i) if spec(b) > spec(out[i]) => out[i] = b,
@@ -217,7 +343,7 @@ fn rate_in(per_h: f64, kind: AmountKind, unit: &str, f: &Facts) -> Option<f64> {
     Some(per_h / factor / measure * minutes / 60.0)
 }
 
-fn administration_level(e: &DrugEntry, f: &Facts) -> Level {
+fn administration_level(e: &DrugEntry, f: &Facts, rule: &str) -> Level {
     let kind = f.dose.kind;
     let Ok(dose) = f.dose.value_in(kind.unit()) else {
         return Level::Inside;
@@ -228,13 +354,14 @@ fn administration_level(e: &DrugEntry, f: &Facts) -> Level {
     };
     let titrated = e.titration.iter().any(|t| {
         (t.products.is_empty() || f.product.as_ref().is_some_and(|p| t.products.contains(p)))
+            && (t.rules.is_empty() || t.rules.iter().any(|r| r == rule))
             && t.infusion.as_ref().is_none_or(|i| {
                 f.infusion_number
                     .is_some_and(|n| (i == "first") == (n == 1))
             })
     });
     let mut worst = Level::Inside;
-    for b in applicable(&e.administration.concentration, f) {
+    for b in applicable(&e.administration.concentration, f, rule) {
         if let (Some(c), Some(u)) = (conc, b.unit.as_deref())
             && let Ok(c1) = Concentration::parse(&format!("1 {u}"))
             && c1.amount_kind == kind
@@ -254,7 +381,7 @@ fn administration_level(e: &DrugEntry, f: &Facts) -> Level {
             (a, b) => a.or(b),
         }
     };
-    for b in applicable(&e.administration.duration, f) {
+    for b in applicable(&e.administration.duration, f, rule) {
         if let Some(h) = effective {
             worst = worst.max(level(
                 b,
@@ -272,8 +399,16 @@ fn administration_level(e: &DrugEntry, f: &Facts) -> Level {
         _ if titrated => None,
         _ => effective.map(|h| dose / h),
     };
+    // A titrated infusion still delivers the whole dose within its duration: its average
+    // rate is bounded by the maximum rate too.
+    let dose_per_h = match (dose_per_h, f.duration_h) {
+        (a, Some(h)) if titrated && kind != AmountKind::Volume => {
+            Some(a.map_or(dose / h, |a| a.max(dose / h)))
+        }
+        (a, _) => a,
+    };
     let volume_per_h = f.rate.or_else(|| Some(f.volume? / effective?));
-    for b in applicable(&e.administration.dose_rate, f) {
+    for b in applicable(&e.administration.dose_rate, f, rule) {
         let Some(u) = b.unit.as_deref() else { continue };
         let by_volume =
             DosePer::parse(&format!("1 {u}")).is_ok_and(|d| d.amount_kind == AmountKind::Volume);
@@ -289,12 +424,153 @@ fn administration_level(e: &DrugEntry, f: &Facts) -> Level {
     worst
 }
 
+/// Whether a rule's own qualifiers admit the order (an unknown measure does not exclude).
+fn rule_fits(r: &DosingRule, f: &Facts) -> bool {
+    (r.care_areas.is_empty() || r.care_areas.contains(&f.care_area))
+        && f.age
+            .is_none_or(|a| r.age_min_y.is_none_or(|m| a >= m) && r.age_max_y.is_none_or(|m| a < m))
+        && f.weight.is_none_or(|w| {
+            r.weight_min_kg.is_none_or(|m| w >= m) && r.weight_max_kg.is_none_or(|m| w < m)
+        })
+        && match (r.infusion.as_deref(), f.infusion_number) {
+            (None, _) | (_, None) => true,
+            (Some("first"), Some(n)) => n == 1,
+            (Some(_), Some(n)) => n > 1,
+        }
+}
+
+/// The least level over the rules the engine may assume: the named indication when it fits,
+/// otherwise every fitting rule of dose_per's basis whose hard limits hold dose_per itself.
+/// The engine never hard-stops what some consistent rule allows, so the oracle expects the
+/// least alarming of them.
+fn expected_level(e: &DrugEntry, f: &Facts) -> Level {
+    let of = |r: &DosingRule| dose_level(r, f).max(administration_level(e, f, &r.id));
+    if let Some(ind) = &f.indication
+        && let Some(r) = e.dosing.iter().find(|r| &r.id == ind)
+        && rule_fits(r, f)
+    {
+        return of(r);
+    }
+    let mut c: Vec<&DosingRule> = e.dosing.iter().filter(|r| rule_fits(r, f)).collect();
+    if let Some(dp) = &f.dose_per {
+        let basis = |r: &DosingRule| match r.basis {
+            Basis::PerKg => Some(DoseBasis::PerKg),
+            Basis::PerM2 => Some(DoseBasis::PerM2),
+            Basis::Flat => Some(DoseBasis::Flat),
+            Basis::PerAuc => None,
+        };
+        let same: Vec<&DosingRule> = c
+            .iter()
+            .copied()
+            .filter(|r| basis(r) == Some(dp.basis))
+            .collect();
+        if !same.is_empty() {
+            c = same;
+        }
+        let within: Vec<&DosingRule> = c
+            .iter()
+            .copied()
+            .filter(|r| {
+                let Some(l) = &r.per_dose else { return true };
+                let Ok(u) = DosePer::parse(&format!("1 {}", r.dose_unit)) else {
+                    return true;
+                };
+                if u.basis != dp.basis {
+                    return true;
+                }
+                let Some(v) = Amount::parse(&format!("{} {}", dp.value, dp.amount_unit))
+                    .ok()
+                    .and_then(|a| a.value_in(&u.amount_unit).ok())
+                else {
+                    return true;
+                };
+                l.hard_min.is_none_or(|m| v >= m * (1.0 - 1e-9))
+                    && l.hard_max.is_none_or(|m| v <= m * (1.0 + 1e-9))
+            })
+            .collect();
+        if !within.is_empty() {
+            c = within;
+        }
+    }
+    c.into_iter().map(of).min().unwrap_or(Level::Inside)
+}
+
 fn set_order(v: &mut Value, key: &str, value: Value) {
     v["order"][key] = value;
 }
 
 fn fmt(x: f64) -> String {
     format!("{}", (x * 1e6).round() / 1e6)
+}
+
+/// The regimen, product, age-band and rolling-window mutants of one order: the errors that
+/// limits on the whole drug miss.
+fn model_mutants(v: &Value, e: &DrugEntry) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    // A multi-day (or any) infusion programmed in hours instead of days: rate × 24.
+    if let (Some(h), Some(r)) = (
+        qty(v, &["order", "duration"]).and_then(|t| value_in(&t, "h")),
+        qty(v, &["order", "rate"]).and_then(|t| value_in(&t, "mL/h")),
+    ) {
+        let mut m = v.clone();
+        set_order(&mut m, "duration", json!(format!("{} h", fmt(h / 24.0))));
+        set_order(&mut m, "rate", json!(format!("{} mL/h", fmt(r * 24.0))));
+        out.push(("regimen", m));
+    }
+    // A per-cycle dose ordered daily (the cisplatin boxed warning).
+    if let Some(Frequency::EveryHours(h)) =
+        v["order"]["frequency"].as_str().and_then(Frequency::parse)
+        && h >= 168.0
+    {
+        let mut m = v.clone();
+        set_order(&mut m, "frequency", json!("q24h"));
+        out.push(("regimen", m));
+    }
+    // Another brand of the same drug, the order otherwise unchanged.
+    if let Some(p) = v["order"]["product"].as_str() {
+        for other in e.products.iter().filter(|x| x.id != p) {
+            let mut m = v.clone();
+            set_order(&mut m, "product", json!(other.id));
+            out.push(("product", m));
+        }
+    }
+    // The adult order given to an 8-year-old child (26 kg, 128 cm).
+    if v["patient"]["age"]
+        .as_str()
+        .is_some_and(|a| value_in(a, "y").is_some_and(|y| y >= 18.0))
+    {
+        let mut m = v.clone();
+        m["patient"]["age"] = json!("8 y");
+        m["patient"]["weight"] = json!("26 kg");
+        m["patient"]["height"] = json!("128 cm");
+        out.push(("age-band", m));
+    }
+    // The same dose already given 3 days earlier (a repeat inside the cycle).
+    if v["at"] == "2026-11-26T09:00:00Z"
+        && let Some(dose) = v["order"]["dose"].as_str()
+    {
+        let mut m = v.clone();
+        let bsa = match (
+            qty(v, &["patient", "weight"]).and_then(|t| value_in(&t, "kg")),
+            qty(v, &["patient", "height"]).and_then(|t| value_in(&t, "cm")),
+        ) {
+            (Some(w), Some(h)) => Some(format!("{} m2", fmt((w * h / 3600.0).sqrt()))),
+            _ => None,
+        };
+        let mut item = json!({"medication": e.id, "dose": dose, "at": "2026-11-23T09:00:00Z"});
+        if let Some(b) = bsa {
+            item["bsa"] = json!(b);
+        }
+        if let Some(w) = v["patient"]["weight"].as_str() {
+            item["weight"] = json!(w);
+        }
+        match m["patient"]["history"].as_array_mut() {
+            Some(a) => a.push(item),
+            None => m["patient"]["history"] = json!([item]),
+        }
+        out.push(("rolling-window", m));
+    }
+    out
 }
 
 /// The mutants of one order: (class, mutant).
@@ -410,6 +686,10 @@ struct Counts {
     outside_soft: usize,
     inside: usize,
     inside_flagged_otherwise: usize,
+    /// Verdict warning or hard stop.
+    caught: usize,
+    /// Verdict ok (inside every limit the library has for that order).
+    accepted: usize,
 }
 
 #[test]
@@ -429,16 +709,24 @@ fn every_mutant_outside_the_limits_is_flagged() {
                 failures.push(format!("{}: no rule matched the typical order", e.id));
                 continue;
             };
-            for (class, m) in mutants(order, rule) {
+            let all = mutants(order, rule)
+                .into_iter()
+                .chain(model_mutants(order, e));
+            for (class, m) in all {
                 let c = by_class.entry(class).or_default();
                 c.total += 1;
                 let Some(f) = facts(&m) else { continue };
-                let expected = dose_level(rule, &f).max(administration_level(e, &f));
+                let expected = expected_level(e, &f);
                 let verdict = match check_json(&lib, &m) {
                     Ok(r) => r.verdict,
                     // A refused input never reaches a pump: it counts as stopped.
                     Err(_) => Verdict::HardStop,
                 };
+                if verdict == Verdict::Ok {
+                    c.accepted += 1;
+                } else {
+                    c.caught += 1;
+                }
                 match expected {
                     Level::Hard => {
                         c.outside_hard += 1;
@@ -471,14 +759,20 @@ fn every_mutant_outside_the_limits_is_flagged() {
         }
     }
     println!(
-        "\nerror class      mutants  outside-hard  outside-soft  inside-limits  (of which flagged by other checks)"
+        "\nerror class      mutants  outside-hard  outside-soft  inside-limits  (of which flagged by other checks)  caught  silently-accepted"
     );
     let mut total = 0;
     for (class, c) in &by_class {
         total += c.total;
         println!(
-            "{class:<16} {:>7}  {:>12}  {:>12}  {:>13}  {:>10}",
-            c.total, c.outside_hard, c.outside_soft, c.inside, c.inside_flagged_otherwise
+            "{class:<16} {:>7}  {:>12}  {:>12}  {:>13}  {:>10}  {:>28}  {:>17}",
+            c.total,
+            c.outside_hard,
+            c.outside_soft,
+            c.inside,
+            c.inside_flagged_otherwise,
+            c.caught,
+            c.accepted
         );
     }
     println!("total            {total:>7}");

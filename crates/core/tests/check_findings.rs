@@ -86,15 +86,17 @@ fn a_missing_weight_is_reported_never_assumed() {
 }
 
 #[test]
-fn an_unknown_medication_is_a_warning_not_a_crash() {
+fn an_unknown_medication_is_a_hard_stop_not_a_crash() {
+    // An unknown name used to be a warning that switched off every limit (issue 14): a drug
+    // outside the library now needs a pharmacist-entered limit set (order.off_library).
     let mut v = contract_example();
     set(&mut v, "order.medication", json!("unobtainium"));
     let r = run(&v);
     assert_eq!(
         severity_of(&r, "medication.unknown"),
-        Some(Severity::Warning)
+        Some(Severity::HardStop)
     );
-    assert_eq!(r.verdict, Verdict::Warning);
+    assert_eq!(r.verdict, Verdict::HardStop);
     assert!(r.medication.is_none());
 }
 

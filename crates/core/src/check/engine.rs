@@ -56,6 +56,10 @@ struct Ctx<'a> {
     dosing_weight_kg: Option<f64>,
     bsa_m2: Option<f64>,
     crcl: Option<Result<f64, String>>,
+    /// The dosing rule the rule-dependent stages run against (limit blocks qualified by rule).
+    rule_id: Option<String>,
+    /// The ordered dose in the canonical unit of its kind (for dose-band qualifiers).
+    dose_canonical: Option<(f64, AmountKind)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -176,6 +180,33 @@ impl<'a> Ctx<'a> {
     /// Whether a qualified block applies; `None` when it depends on a missing order field.
     fn matches(&self, l: &Limits) -> Option<bool> {
         let o = &self.req.order;
+        if !l.rules.is_empty()
+            && !self
+                .rule_id
+                .as_ref()
+                .is_some_and(|r| l.rules.iter().any(|x| x == r))
+        {
+            return Some(false);
+        }
+        if !dose_in_band(l, self.dose_canonical) {
+            return Some(false);
+        }
+        let in_band = |v: Option<f64>, min: Option<f64>, max: Option<f64>| -> Option<bool> {
+            if min.is_none() && max.is_none() {
+                return Some(true);
+            }
+            let v = v?;
+            Some(min.is_none_or(|m| v >= m) && max.is_none_or(|m| v < m))
+        };
+        let age = self.req.patient.age.map(|a| a.value());
+        match in_band(age, l.age_min_y, l.age_max_y) {
+            Some(true) => {}
+            other => return other,
+        }
+        match in_band(self.weight_kg, l.weight_min_kg, l.weight_max_kg) {
+            Some(true) => {}
+            other => return other,
+        }
         if !l.care_areas.is_empty() && !l.care_areas.contains(&self.req.care_area) {
             return Some(false);
         }
@@ -216,9 +247,12 @@ impl<'a> Ctx<'a> {
         let mut chosen: Vec<&'l Limits> = Vec::new();
         let mut missing_line = false;
         let mut missing_infusion = false;
+        let mut missing_measure = false;
+        let mut n_matching = 0;
         for b in blocks {
             match self.matches(b) {
                 Some(true) => {
+                    n_matching += 1;
                     if let Some(pos) = chosen.iter().position(|c| c.unit == b.unit) {
                         if b.specificity() > chosen[pos].specificity() {
                             chosen[pos] = b;
@@ -232,8 +266,43 @@ impl<'a> Ctx<'a> {
                     missing_line |= b.line.is_some() && self.req.order.line.is_none();
                     missing_infusion |=
                         b.infusion.is_some() && self.req.order.infusion_number.is_none();
+                    missing_measure |= b.age_min_y.is_some()
+                        || b.age_max_y.is_some()
+                        || b.weight_min_kg.is_some()
+                        || b.weight_max_kg.is_some();
                 }
             }
+        }
+        // Name the block that applied and why, when the choice was not trivial.
+        if blocks.len() > 1 {
+            for c in &chosen {
+                let index = blocks
+                    .iter()
+                    .position(|b| std::ptr::eq(b, *c))
+                    .unwrap_or_default();
+                self.steps.push(Step::new(
+                    format!(
+                        "{what} limit block {index} applies ({}): the most specific of {n_matching} matching block(s) of {} in this drug's {what} limits [source: {}]",
+                        c.qualifiers(),
+                        blocks.len(),
+                        c.source
+                    ),
+                    "most specific matching block per unit",
+                    Qty::new(index as f64, "1"),
+                ));
+            }
+        }
+        if missing_measure
+            && !self
+                .findings
+                .iter()
+                .any(|f| f.code == "patient.measure_missing")
+        {
+            self.finding(
+                "patient.measure_missing",
+                Severity::Warning,
+                format!("The library has {what} limits for age or weight bands, but patient.age or patient.weight is missing; they could not be checked."),
+            );
         }
         if missing_line && !self.findings.iter().any(|f| f.code == "order.line_missing") {
             self.finding(
@@ -255,6 +324,33 @@ impl<'a> Ctx<'a> {
             );
         }
         chosen
+    }
+}
+
+/// Whether the ordered dose lies in the block's dose band `(dose_above, dose_at_most]`; a
+/// band in another kind of amount (mg against mL) does not match.
+fn dose_in_band(l: &Limits, dose: Option<(f64, AmountKind)>) -> bool {
+    if l.dose_above.is_none() && l.dose_at_most.is_none() {
+        return true;
+    }
+    let Some((v, kind)) = dose else { return false };
+    let bound = |t: &Option<String>| -> Option<Option<f64>> {
+        match t {
+            None => Some(None),
+            Some(t) => {
+                let a = Amount::parse(t).ok()?;
+                if a.kind != kind {
+                    return None;
+                }
+                a.value_in(kind.unit()).ok().map(Some)
+            }
+        }
+    };
+    match (bound(&l.dose_above), bound(&l.dose_at_most)) {
+        (Some(lo), Some(hi)) => {
+            lo.is_none_or(|lo| v > lo * (1.0 + EPS)) && hi.is_none_or(|hi| v <= hi * (1.0 + EPS))
+        }
+        _ => false,
     }
 }
 
@@ -318,28 +414,27 @@ pub fn check(library: &Library, req: &CheckRequest) -> CheckResult {
         dosing_weight_kg: None,
         bsa_m2: None,
         crcl: None,
+        rule_id: None,
+        dose_canonical: req
+            .order
+            .dose
+            .value_in(req.order.dose.kind.unit())
+            .ok()
+            .map(|v| (v, req.order.dose.kind)),
     };
     patient_checks(&mut cx);
+    dated_in_future(&mut cx);
     let Some(entry) = library.find(&req.order.medication) else {
-        cx.finding(
-            "medication.unknown",
-            Severity::Warning,
-            format!(
-                "'{}' is not in the drug library: no dose, rate or concentration limits were checked. Verify the medication name; a pharmacist must review this order.",
-                req.order.medication
-            ),
-        );
+        off_library(&mut cx);
         return finish(cx, None);
     };
     for s in &entry.sources {
         cx.source(&s.id, &s.citation);
     }
     let rule = select_rule(&mut cx, entry);
-    if let Some(rule) = rule {
-        dose_checks(&mut cx, entry, rule);
-    }
+    cx.rule_id = rule.map(|r| r.id.clone());
+    rule_stage(&mut cx, entry, rule);
     route_and_line(&mut cx, entry);
-    administration_checks(&mut cx, entry);
     lab_checks(&mut cx, entry);
     allergy_checks(&mut cx, entry);
     screening_checks(&mut cx, entry);
@@ -353,6 +448,140 @@ pub fn check(library: &Library, req: &CheckRequest) -> CheckResult {
         rule: rule.map(|r| r.id.clone()),
     };
     finish(cx, Some(matched))
+}
+
+/// Lab results and administrations dated after the check's `at`: a result from the future
+/// is a wrong date or a wrong patient, never a value to dose by.
+fn dated_in_future(cx: &mut Ctx) {
+    let p = &cx.req.patient;
+    let mut found = Vec::new();
+    for l in &p.future_labs {
+        found.push((
+            "lab.dated_in_future",
+            format!("The {} result {} is dated after the time of this check; it was not used. Check the result's date and the patient.", l.name.replace('_', " "), l.given),
+        ));
+    }
+    if let Some(now) = cx.req.at_h {
+        for (i, h) in p.history.iter().enumerate() {
+            if h.at_h
+                .is_some_and(|t| t > now + super::request::FUTURE_TOLERANCE_H)
+            {
+                found.push((
+                    "patient.history_dated_in_future",
+                    format!("patient.history[{i}] ({}) is dated after the time of this check; check its date.", h.medication),
+                ));
+            }
+        }
+    }
+    for (code, message) in found {
+        cx.finding(code, Severity::Warning, message);
+    }
+}
+
+/// The stages whose limits depend on the dosing rule: dose (per basis, per kg, per day,
+/// absolute, cap, rolling windows, renal bands), eligibility and administration.
+fn rule_stage(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRule>) {
+    if let Some(rule) = rule {
+        dose_checks(cx, entry, rule);
+        if let Some(el) = &rule.eligibility {
+            cx.finding(
+                "rule.eligibility",
+                Severity::Warning,
+                format!(
+                    "{} is ordered by the rule '{}' ({}): {} Confirm the patient's eligibility. [source: {}]",
+                    entry.generic_name, rule.id, rule.indication, el.text, el.source
+                ),
+            );
+        }
+    }
+    administration_checks(cx, entry, rule);
+}
+
+/// A medication outside the library: a hard stop, unless the order carries a limit set a
+/// pharmacist entered for it (then its dose and rate are checked against that set, and a
+/// double check is always required).
+fn off_library(cx: &mut Ctx) {
+    let o = &cx.req.order;
+    let Some(limits) = &o.off_library else {
+        cx.finding(
+            "medication.unknown",
+            Severity::HardStop,
+            format!(
+                "'{}' is not in the drug library: no dose, rate or concentration limit could be checked. Choose the medication from the library, or order it outside the library with a limit set entered by a pharmacist (order.off_library).",
+                o.medication
+            ),
+        );
+        return;
+    };
+    cx.finding(
+        "medication.off_library",
+        Severity::Warning,
+        format!(
+            "'{}' is not in the drug library; it is checked only against the limit set entered by {} ({}). Ordering outside the library is a separately permitted path.",
+            o.medication, limits.entered_by, limits.reason
+        ),
+    );
+    cx.finding(
+        "double_check.required",
+        Severity::Info,
+        "A medication ordered outside the library always needs an independent double check before administration.".to_string(),
+    );
+    let dose = o.dose.value_in(limits.dose_hard_max.kind.unit()).ok();
+    let max = limits
+        .dose_hard_max
+        .value_in(limits.dose_hard_max.kind.unit())
+        .ok();
+    match (dose, max) {
+        (Some(d), Some(m)) if d > m * (1.0 + EPS) => cx.finding(
+            "dose.above_hard_max",
+            Severity::HardStop,
+            format!(
+                "Dose {} {} is above the hard maximum of {} {} entered by {}. Do not give as ordered.",
+                num(o.dose.value),
+                o.dose.display_unit,
+                num(limits.dose_hard_max.value),
+                limits.dose_hard_max.display_unit,
+                limits.entered_by
+            ),
+        ),
+        (Some(_), Some(_)) => {}
+        _ => cx.finding(
+            "dose.unverifiable",
+            Severity::HardStop,
+            format!(
+                "The dose {} {} cannot be compared with the entered maximum of {} {}: the units differ in kind.",
+                num(o.dose.value),
+                o.dose.display_unit,
+                num(limits.dose_hard_max.value),
+                limits.dose_hard_max.display_unit
+            ),
+        ),
+    }
+    if let Some(max) = limits.rate_hard_max {
+        let rate = match (o.rate, o.volume, o.duration) {
+            (Some(r), _, _) => Some(r.value()),
+            (None, Some(v), Some(d)) => Some(v.value() / d.value()),
+            _ => None,
+        };
+        match rate {
+            Some(r) if r > max.value() * (1.0 + EPS) => cx.finding(
+                "rate.above_hard_max",
+                Severity::HardStop,
+                format!(
+                    "Rate {} mL/h is above the hard maximum of {} mL/h entered by {}.",
+                    num(r),
+                    num(max.value()),
+                    limits.entered_by
+                ),
+            ),
+            Some(_) => {}
+            None => cx.finding(
+                "rate.unverifiable",
+                Severity::Warning,
+                "The entered rate limit could not be checked: give order.rate, or order.volume and order.duration.".to_string(),
+            ),
+        }
+    }
 }
 
 fn finish(cx: Ctx, medication: Option<Matched>) -> CheckResult {
@@ -439,54 +668,191 @@ fn patient_checks(cx: &mut Ctx) {
     }
 }
 
-/// Chooses the dosing rule: indication (when given), care area, age, and the basis of dose_per.
+/// Whether the order's `dose_per` lies within the rule's per-dose hard limits; `None` when
+/// they cannot be compared (another basis, no per-dose limits).
+fn dose_per_within(r: &DosingRule, dp: &DosePer) -> Option<bool> {
+    let l = r.per_dose.as_ref()?;
+    let unit = DosePer::parse(&format!("1 {}", r.dose_unit)).ok()?;
+    if unit.basis != dp.basis || dp.per_time.is_some() {
+        return None;
+    }
+    let v = Amount::parse(&format!("{} {}", dp.value, dp.amount_unit))
+        .ok()?
+        .value_in(&unit.amount_unit)
+        .ok()?;
+    Some(
+        l.hard_min.is_none_or(|m| v >= m * (1.0 - EPS))
+            && l.hard_max.is_none_or(|m| v <= m * (1.0 + EPS)),
+    )
+}
+
+/// Whether a rule's own qualifiers (care area, age, weight, infusion number) admit the
+/// order; a qualifier the order cannot resolve (no age) does not exclude the rule.
+fn rule_fits(cx: &Ctx, r: &DosingRule) -> bool {
+    let age = cx.req.patient.age.map(|a| a.value());
+    let n = cx.req.order.infusion_number;
+    (r.care_areas.is_empty() || r.care_areas.contains(&cx.req.care_area))
+        && age
+            .is_none_or(|a| r.age_min_y.is_none_or(|m| a >= m) && r.age_max_y.is_none_or(|m| a < m))
+        && cx.weight_kg.is_none_or(|w| {
+            r.weight_min_kg.is_none_or(|m| w >= m) && r.weight_max_kg.is_none_or(|m| w < m)
+        })
+        && match (r.infusion.as_deref(), n) {
+            (None, _) | (_, None) => true,
+            (Some("first"), Some(k)) => k == 1,
+            (Some(_), Some(k)) => k > 1,
+        }
+}
+
+/// Chooses the dosing rule. A named indication whose rule fits the patient is used as
+/// named. Otherwise every rule consistent with the order (care area, age, weight, infusion
+/// number, and the basis of dose_per) is tried through the rule-dependent stages, and the
+/// one that alarms least is assumed, so a dose some applicable rule allows is never
+/// hard-stopped; a warning says the indication is unstated and which rule was assumed.
 fn select_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule> {
     let o = &cx.req.order;
-    let age = cx.req.patient.age.map(|a| a.value());
-    let fits = |r: &DosingRule| {
-        (r.care_areas.is_empty() || r.care_areas.contains(&cx.req.care_area))
-            && age.is_none_or(|a| {
-                r.age_min_y.is_none_or(|m| a >= m) && r.age_max_y.is_none_or(|m| a < m)
-            })
-            && o.indication.as_ref().is_none_or(|i| &r.id == i)
-    };
-    let candidates: Vec<&DosingRule> = entry.dosing.iter().filter(|r| fits(r)).collect();
+    if let Some(ind) = &o.indication {
+        match entry.dosing.iter().find(|r| &r.id == ind) {
+            Some(r) if rule_fits(cx, r) => {
+                cx.steps.push(Step::new(
+                    format!("Dosing rule '{}' as named by order.indication ({})", r.id, r.indication),
+                    "order.indication",
+                    Qty::new(1.0, "1"),
+                ));
+                return Some(r);
+            }
+            Some(r) => cx.finding(
+                "order.indication_not_applicable",
+                Severity::Warning,
+                format!(
+                    "The indication '{ind}' ({}) does not apply to this patient or infusion (care area, age, weight or infusion number); the order is checked against the rules that do.",
+                    r.indication
+                ),
+            ),
+            None => cx.finding(
+                "order.indication_unknown",
+                Severity::Warning,
+                format!(
+                    "'{ind}' is not an indication of {} (choose one of: {}); the order is checked against every rule consistent with it.",
+                    entry.generic_name,
+                    entry.dosing.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+        }
+    }
+    let mut candidates: Vec<&DosingRule> =
+        entry.dosing.iter().filter(|r| rule_fits(cx, r)).collect();
     if candidates.is_empty() {
+        let age = cx.req.patient.age.map(|a| a.value());
         cx.finding(
             "order.rule_not_found",
             Severity::Warning,
             format!(
                 "No dosing rule of {} matches{}{} in care area {}; dose limits were not checked. Rules: {}.",
                 entry.generic_name,
-                o.indication.as_ref().map(|i| format!(" indication '{i}'")).unwrap_or_default(),
                 age.map(|a| format!(" age {} y", num(a))).unwrap_or_default(),
+                cx.weight_kg.map(|w| format!(" weight {} kg", num(w))).unwrap_or_default(),
                 cx.req.care_area,
                 entry.dosing.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
             ),
         );
         return None;
     }
-    let wanted = o.dose_per.as_ref().map(|d| d.basis);
-    let by_basis = candidates.iter().copied().find(|r| {
-        wanted.is_some_and(|b| {
-            matches!(
-                (r.basis, b),
-                (Basis::PerKg, DoseBasis::PerKg)
-                    | (Basis::PerM2, DoseBasis::PerM2)
-                    | (Basis::Flat, DoseBasis::Flat)
-            )
-        })
-    });
-    // Without an age, prefer a rule that does not depend on age.
-    let ageless = candidates
+    if let Some(wanted) = o.dose_per.as_ref().map(|d| d.basis) {
+        let same_basis: Vec<&DosingRule> = candidates
+            .iter()
+            .copied()
+            .filter(|r| {
+                matches!(
+                    (r.basis, wanted),
+                    (Basis::PerKg, DoseBasis::PerKg)
+                        | (Basis::PerM2, DoseBasis::PerM2)
+                        | (Basis::Flat, DoseBasis::Flat)
+                )
+            })
+            .collect();
+        if !same_basis.is_empty() {
+            candidates = same_basis;
+        }
+    }
+    // The stated dose_per is the regimen the prescriber meant: a rule whose hard limits
+    // exclude dose_per itself (gentamicin 7 mg/kg is not the traditional 1.7 mg/kg) is not
+    // consistent with the order, so a slip in the dose cannot shelter under it.
+    if let Some(dp) = &o.dose_per {
+        let within: Vec<&DosingRule> = candidates
+            .iter()
+            .copied()
+            .filter(|r| dose_per_within(r, dp).unwrap_or(true))
+            .collect();
+        if !within.is_empty() {
+            candidates = within;
+        }
+    }
+    if candidates.len() == 1 {
+        return Some(candidates[0]);
+    }
+    // Try each candidate through the rule-dependent stages, then forget what it produced.
+    let mark = (cx.findings.len(), cx.steps.len(), cx.sources.len());
+    let mut outcomes: Vec<(Severity, usize, &DosingRule)> = Vec::new();
+    for r in &candidates {
+        cx.rule_id = Some(r.id.clone());
+        rule_stage(cx, entry, Some(r));
+        let new = &cx.findings[mark.0..];
+        let worst = new
+            .iter()
+            .map(|f| f.severity)
+            .max()
+            .unwrap_or(Severity::Info);
+        let warnings = new
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .count();
+        outcomes.push((worst, warnings, r));
+        cx.findings.truncate(mark.0);
+        cx.steps.truncate(mark.1);
+        cx.sources.truncate(mark.2);
+        cx.dosing_weight_kg = None;
+        cx.crcl = None;
+    }
+    cx.rule_id = None;
+    let best = outcomes
         .iter()
-        .copied()
-        .find(|r| r.age_min_y.is_none() && r.age_max_y.is_none());
-    Some(
-        by_basis
-            .or(if age.is_none() { ageless } else { None })
-            .unwrap_or(candidates[0]),
-    )
+        .min_by_key(|(sev, warnings, _)| (*sev, *warnings))
+        .map(|(_, _, r)| *r)?;
+    let summary = outcomes
+        .iter()
+        .map(|(sev, _, r)| format!("{} → {}", r.id, sev.as_str()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    cx.steps.push(Step::new(
+        format!(
+            "Dosing rule assumed: '{}' ({}), the least alarming of the rules consistent with the order ({summary})",
+            best.id, best.indication
+        ),
+        "least severe outcome among consistent rules",
+        Qty::new(candidates.len() as f64, "1"),
+    ));
+    if o.indication.is_none() {
+        // The assumption matters most when another consistent rule would have stopped the
+        // order: then it is a warning to confirm; otherwise an info (alarm fatigue).
+        let decisive = outcomes
+            .iter()
+            .any(|(sev, _, _)| *sev == Severity::HardStop);
+        cx.finding(
+            "order.indication_unstated",
+            if decisive { Severity::Warning } else { Severity::Info },
+            format!(
+                "The order names no indication; {} has {} rules consistent with it ({}). It was checked against '{}' ({}), the rule that allows it best. State the indication (order.indication: one of {}).",
+                entry.generic_name,
+                candidates.len(),
+                summary,
+                best.id,
+                best.indication,
+                candidates.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+    Some(best)
 }
 
 /// Dose per basis, absolute, per day, cap, dose_per consistency and renal bands.
@@ -638,6 +1004,46 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
             format!("Dose {} {} is above the cap of {} {} for {}. Do not give as ordered; contact the prescriber. [source: {}]", num(abs), cap.unit, num(cap.value), cap.unit, entry.generic_name, cap.source),
         );
     }
+    // A flat dose's ceiling per kg (ferric carboxymaltose: 15 mg/kg up to 750 mg under 50 kg).
+    if let Some(l) = &rule.per_kg
+        && let Some(unit) = &l.unit
+        && let Ok(d) = DosePer::parse(&format!("1 {unit}"))
+        && let Ok(amount) = o.dose.value_in(&d.amount_unit)
+    {
+        match cx.weight_kg {
+            Some(w) => {
+                let v = amount / w;
+                cx.steps.push(
+                    Step::new(
+                        "Flat dose per kg of actual body weight",
+                        "dose / weight",
+                        Qty::new(v, unit),
+                    )
+                    .input("dose", Qty::new(amount, &d.amount_unit))
+                    .input("weight", Qty::new(w, "kg")),
+                );
+                cx.eval(
+                    "dose.per_kg",
+                    &format!("Dose {} {} for {} kg =", num(amount), d.amount_unit, num(w)),
+                    v,
+                    unit,
+                    l,
+                    &context,
+                );
+            }
+            None => cx.finding(
+                "dose.unverifiable",
+                Severity::Warning,
+                format!(
+                    "The {unit} ceiling of {} could not be checked: it needs patient.weight.",
+                    entry.generic_name
+                ),
+            ),
+        }
+    }
+    if let Ok((v, _)) = &per_basis {
+        window_checks(cx, entry, rule, *v, &basis_unit, &context);
+    }
     // dose_per consistency: the dose should equal dose_per × the patient's measure.
     if let Some(dp) = &o.dose_per
         && dp.per_time.is_none()
@@ -703,6 +1109,118 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
         }
     }
     renal_checks(cx, entry, rule, per_basis.ok().map(|(v, _)| v));
+}
+
+/// Rolling-window ceilings: the doses of this drug in the window (history within the window
+/// before `at`, plus this order's repeats within the window by its frequency) against the
+/// rule's window limits, all per the rule's basis.
+fn window_checks(
+    cx: &mut Ctx,
+    entry: &DrugEntry,
+    rule: &DosingRule,
+    this_dose: f64,
+    basis_unit: &str,
+    context: &str,
+) {
+    if rule.windows.is_empty() {
+        return;
+    }
+    let o = &cx.req.order;
+    let Some(freq) = o.frequency else {
+        if !cx
+            .findings
+            .iter()
+            .any(|f| f.code == "order.frequency_missing")
+        {
+            cx.finding(
+                "order.frequency_missing",
+                Severity::Warning,
+                format!("The per-cycle ceiling of {} could not be checked because order.frequency is missing.", entry.generic_name),
+            );
+        }
+        return;
+    };
+    for w in &rule.windows {
+        let window_h = w.days * 24.0;
+        // Repeats of this order that fall inside one window starting with this dose.
+        let by_frequency = match freq {
+            Frequency::Once => 1.0,
+            Frequency::EveryHours(h) => (window_h / h - EPS).ceil().max(1.0),
+        };
+        let (repeats, why) = match (o.doses, rule.course_doses) {
+            (Some(n), _) => (by_frequency.min(f64::from(n)), "order.doses"),
+            (None, Some(n)) if matches!(freq, Frequency::EveryHours(_)) => {
+                (by_frequency.min(f64::from(n)), "the regimen's course_doses")
+            }
+            _ => (by_frequency, "the frequency"),
+        };
+        // Earlier doses of this drug within the window.
+        let mut history = 0.0;
+        let mut undated = 0;
+        for h in &cx.req.patient.history {
+            if h.medication != entry.id && !entry.generic_name.eq_ignore_ascii_case(&h.medication) {
+                continue;
+            }
+            let (Some(at), Some(now)) = (h.at_h, cx.req.at_h) else {
+                undated += 1;
+                continue;
+            };
+            if at > now || now - at >= window_h {
+                continue;
+            }
+            let Some(amount) = h.dose.as_ref().and_then(|d| {
+                let unit = DosePer::parse(&format!("1 {}", rule.dose_unit))
+                    .map(|p| p.amount_unit)
+                    .unwrap_or_else(|_| "mg".to_string());
+                d.value_in(&unit).ok()
+            }) else {
+                continue;
+            };
+            let measure = match rule.basis {
+                Basis::Flat => Some(1.0),
+                Basis::PerM2 => h.bsa.map(|b| b.value()).or(cx.bsa_m2),
+                Basis::PerKg => h.weight.map(|w| w.value()).or(cx.dosing_weight_kg),
+                Basis::PerAuc => None,
+            };
+            if let Some(m) = measure {
+                history += amount / m;
+            }
+        }
+        if undated > 0 {
+            cx.finding(
+                "dose.window.history_undated",
+                Severity::Info,
+                format!("{undated} earlier dose(s) of {} have no time (or the check has no `at`) and were not counted in the {}-day ceiling.", entry.generic_name, num(w.days)),
+            );
+        }
+        let total = history + this_dose * repeats;
+        let label = w
+            .label
+            .clone()
+            .unwrap_or_else(|| format!("per {} days", num(w.days)));
+        cx.steps.push(
+            Step::new(
+                format!("Dose {label} (history within the window + this order × its repeats in the window, by {why})"),
+                "Σ earlier doses in the window + dose × repeats",
+                Qty::new(total, basis_unit),
+            )
+            .input("history_in_window", Qty::new(history, basis_unit))
+            .input("this_dose", Qty::new(this_dose, basis_unit))
+            .input("repeats_in_window", Qty::new(repeats, "1")),
+        );
+        cx.eval(
+            "dose.window",
+            &format!(
+                "Total {label} ({} dose(s) of this order in {} days)",
+                num(repeats),
+                num(w.days)
+            ),
+            total,
+            basis_unit,
+            &w.limits,
+            &format!("{context}; window source {}", w.source),
+        );
+    }
 }
 
 /// The weight a per-kg rule uses: actual (default), ideal (the lower of IBW and actual) or
@@ -852,6 +1370,17 @@ fn route_and_line(cx: &mut Ctx, entry: &DrugEntry) {
             ),
         ),
         Some(r) if !entry.routes.contains(r) => {
+            if let Some(c) = entry.conditional_routes.iter().find(|c| &c.route == r) {
+                cx.finding(
+                    "route.conditional",
+                    c.severity.severity(),
+                    format!(
+                        "Route '{r}' is allowed for {} only under conditions: {} [source: {}]",
+                        entry.generic_name, c.conditions, c.source
+                    ),
+                );
+                return line_check(cx, entry);
+            }
             let sev = entry.other_routes.severity();
             let extra = if sev == Severity::HardStop {
                 " Giving it by any other route can be fatal. Do not give."
@@ -870,6 +1399,11 @@ fn route_and_line(cx: &mut Ctx, entry: &DrugEntry) {
         }
         _ => {}
     }
+    line_check(cx, entry);
+}
+
+fn line_check(cx: &mut Ctx, entry: &DrugEntry) {
+    let o = &cx.req.order;
     if let Some(line) = &o.line
         && !entry.administration.lines.is_empty()
         && !entry.administration.lines.contains(line)
@@ -886,7 +1420,7 @@ fn route_and_line(cx: &mut Ctx, entry: &DrugEntry) {
     }
 }
 
-fn administration_checks(cx: &mut Ctx, entry: &DrugEntry) {
+fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRule>) {
     let o = &cx.req.order;
     let kind = o.dose.kind;
     let dose_canonical = o.dose.value_in(kind.unit()).ok();
@@ -934,6 +1468,7 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry) {
         .iter()
         .filter(|t| {
             (t.products.is_empty() || o.product.as_ref().is_some_and(|p| t.products.contains(p)))
+                && (t.rules.is_empty() || rule.is_some_and(|r| t.rules.contains(&r.id)))
                 && match (t.infusion.as_deref(), n) {
                     (None, _) => true,
                     (Some(_), None) => false,
@@ -1006,6 +1541,15 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry) {
         (_, _, Some(d)) => effective.map(|h| d / h),
         _ => None,
     };
+    // A titrated infusion's programmed start rate may be low, but the whole dose still has to
+    // run within the stated duration: the average (dose ÷ duration) can never exceed a
+    // maximum rate either (rituximab 375 mg/m2 over 90 minutes at a first infusion).
+    let amount_per_h = match (amount_per_h, dose_canonical, stated) {
+        (a, Some(d), Some(h)) if !schedules.is_empty() && kind != AmountKind::Volume => {
+            Some(a.map_or(d / h, |a| a.max(d / h)))
+        }
+        (a, _, _) => a,
+    };
     let volume_per_h = match (o.rate, volume, effective) {
         (Some(r), _, _) => Some(r.value()),
         (None, Some(v), Some(h)) => Some(v / h),
@@ -1077,10 +1621,21 @@ fn titration_checks(
                     (conc_per_ml.map(|c| rate.value() * c), kind)
                 };
                 let Some(a) = amount_per_h else { continue };
+                // A step table of dose fractions starts at its first fraction over its minutes.
+                let start = match (t.steps.first(), dose_canonical) {
+                    (Some(step), Some(dose)) if k == kind => match (step.dose_fraction, step.minutes) {
+                        (Some(f), Some(m)) => per_hour_in(f * dose / (m / 60.0), k, &t.unit, cx.weight_kg, cx.bsa_m2)
+                            .ok()
+                            .flatten()
+                            .unwrap_or(t.start_rate),
+                        _ => t.start_rate,
+                    },
+                    _ => t.start_rate,
+                };
                 if let Ok(Some(v)) = per_hour_in(a, k, &t.unit, cx.weight_kg, cx.bsa_m2)
-                    && best.is_none_or(|(bv, bs, _)| v / t.start_rate < bv / bs)
+                    && best.is_none_or(|(bv, bs, _)| v / start < bv / bs)
                 {
-                    best = Some((v, t.start_rate, t));
+                    best = Some((v, start, t));
                 }
             }
             if let Some((v, start, t)) = best {
@@ -1120,11 +1675,48 @@ fn titration_checks(
             (dose_canonical, kind)
         };
         let Some(total) = total else { continue };
+        // A step table of dose fractions takes the sum of its minutes, whatever the dose.
+        if !t.steps.is_empty()
+            && t.steps
+                .iter()
+                .all(|s| s.dose_fraction.is_some() && s.minutes.is_some())
+        {
+            let hours = t.steps.iter().filter_map(|s| s.minutes).sum::<f64>() / 60.0;
+            if fastest.is_none_or(|(h, _)| hours < h) {
+                fastest = Some((hours, t));
+            }
+            continue;
+        }
         // Schedule rates expressed as canonical amount per hour.
         let Ok(Some(one)) = per_hour_in(1.0, k, &t.unit, cx.weight_kg, cx.bsa_m2) else {
             continue;
         };
         let to_per_h = |x: f64| x / one;
+        // A step table of rates: each row for its minutes, the last until the dose is in.
+        if !t.steps.is_empty() && t.steps.iter().all(|s| s.rate.is_some()) {
+            let (mut left, mut hours) = (total, 0.0);
+            for step in &t.steps {
+                let rate = to_per_h(step.rate.unwrap_or(t.max_rate));
+                match step.minutes {
+                    Some(m) if rate * m / 60.0 < left => {
+                        left -= rate * m / 60.0;
+                        hours += m / 60.0;
+                    }
+                    _ => {
+                        hours += left / rate;
+                        left = 0.0;
+                        break;
+                    }
+                }
+            }
+            if left > 0.0 {
+                hours += left / to_per_h(t.max_rate);
+            }
+            if fastest.is_none_or(|(h, _)| hours < h) {
+                fastest = Some((hours, t));
+            }
+            continue;
+        }
         let hours = schedule_hours(
             total,
             to_per_h(t.start_rate),
@@ -1412,6 +2004,13 @@ fn history_checks(cx: &mut Ctx, entry: &DrugEntry, library: &Library) {
             "order.duplicate_therapy",
             Severity::Warning,
             format!("The patient already has {duplicates} active order(s) for {}; check for duplicate therapy.", entry.generic_name),
+        );
+    }
+    if entry.product_required && cx.req.order.product.is_none() {
+        cx.finding(
+            "order.product_missing",
+            Severity::Warning,
+            format!("{} orders must name the product (order.product: one of {}): the labelled rate ramp and maximum rate differ by product, so the rate could not be checked against the product's label.", entry.generic_name, entry.products.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(", ")),
         );
     }
     // A product named on the order must be one of the entry's products.

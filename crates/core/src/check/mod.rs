@@ -17,7 +17,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use engine::check;
-pub use request::{CheckRequest, Frequency, Order, Patient};
+pub use request::{
+    CheckRequest, FUTURE_TOLERANCE_H, Frequency, LAB_PLAUSIBLE, OffLibraryLimits, Order, Patient,
+    normalize_medication,
+};
 
 use crate::derivation::{Finding, Severity, Step};
 use crate::input::InputError;
@@ -151,7 +154,83 @@ pub fn check_json(library: &Library, input: &Value) -> Result<CheckResult, Input
 pub const FINDING_CODES: &[(&str, &str)] = &[
     (
         "medication.unknown",
-        "warning: the medication id is not in the drug library; no library limits were applied",
+        "hard_stop: the medication is not in the drug library and the order carries no pharmacist-entered limit set (order.off_library)",
+    ),
+    (
+        "medication.off_library",
+        "warning: ordered outside the library, checked only against the limit set a pharmacist entered",
+    ),
+    (
+        "order.indication_unstated",
+        "warning (info when no consistent rule would have stopped the order): no indication given and several rules fit the order; names the rule assumed, the one that alarms least",
+    ),
+    (
+        "order.indication_unknown",
+        "warning: order.indication is not a rule id of the drug; every consistent rule was tried",
+    ),
+    (
+        "order.indication_not_applicable",
+        "warning: the named indication's rule excludes this patient or infusion (age, weight, care area, infusion number)",
+    ),
+    (
+        "order.product_missing",
+        "warning: the drug's orders must name a product (rate ramps and maxima differ by brand)",
+    ),
+    (
+        "rule.eligibility",
+        "warning: the rule used (e.g. the rituximab 90-minute infusion) needs the patient's eligibility confirmed",
+    ),
+    (
+        "route.conditional",
+        "per library: the route is not a standard route but the library allows it under named conditions",
+    ),
+    (
+        "patient.measure_missing",
+        "warning: limits for age or weight bands exist but the age or weight is missing",
+    ),
+    (
+        "dose.per_kg.below_hard_min",
+        "hard_stop: a flat dose per kg of body weight below the hard minimum",
+    ),
+    (
+        "dose.per_kg.below_soft_min",
+        "warning: a flat dose per kg of body weight below the soft minimum",
+    ),
+    (
+        "dose.per_kg.above_soft_max",
+        "warning: a flat dose per kg of body weight above the soft maximum",
+    ),
+    (
+        "dose.per_kg.above_hard_max",
+        "hard_stop: a flat dose per kg of body weight above the hard maximum (ferric carboxymaltose to a child)",
+    ),
+    (
+        "dose.window.below_hard_min",
+        "hard_stop: the doses in the rolling window are below the hard minimum",
+    ),
+    (
+        "dose.window.below_soft_min",
+        "warning: the doses in the rolling window are below the soft minimum",
+    ),
+    (
+        "dose.window.above_soft_max",
+        "warning: the doses in the rolling window (per cycle) are above the soft maximum",
+    ),
+    (
+        "dose.window.above_hard_max",
+        "hard_stop: the doses in the rolling window (per cycle) are above the hard maximum (cisplatin 100 mg/m2 daily)",
+    ),
+    (
+        "dose.window.history_undated",
+        "info: earlier doses without a time could not be placed in the rolling window",
+    ),
+    (
+        "lab.dated_in_future",
+        "warning: a lab result is dated after the check's time; it was not used",
+    ),
+    (
+        "patient.history_dated_in_future",
+        "warning: an earlier administration is dated after the check's time",
     ),
     (
         "order.product_unknown",
@@ -195,7 +274,7 @@ pub const FINDING_CODES: &[(&str, &str)] = &[
     ),
     (
         "route.not_allowed",
-        "warning or hard_stop (vinca alkaloids): the route is not an allowed route",
+        "hard_stop unless the library says otherwise: the route is not an allowed route",
     ),
     (
         "line.not_allowed",

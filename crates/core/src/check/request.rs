@@ -70,6 +70,26 @@ pub struct Order {
     pub infusion_number: Option<u32>,
     pub product: Option<String>,
     pub indication: Option<String>,
+    /// Number of doses this order gives (`order.doses`; daily × 5: 5), when it is limited.
+    pub doses: Option<u32>,
+    /// A limit set a pharmacist entered for a medication outside the library.
+    pub off_library: Option<OffLibraryLimits>,
+}
+
+/// The limits a pharmacist entered for a medication the library does not hold
+/// (`order.off_library`). Permission to order outside the library is the application's
+/// role right; the engine checks the order against these limits and always asks for a
+/// double check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OffLibraryLimits {
+    /// Who entered the limits (a pharmacist's user id or name).
+    pub entered_by: String,
+    /// Why the medication is ordered outside the library.
+    pub reason: String,
+    /// The largest dose that may be given.
+    pub dose_hard_max: Amount,
+    /// The fastest pump rate that may be given, when the medication is infused.
+    pub rate_hard_max: Option<VolumeRate>,
 }
 
 /// A laboratory result in the lab's canonical unit.
@@ -114,6 +134,8 @@ pub struct Patient {
     pub active_orders: Vec<Order>,
     pub screening: Vec<(String, String)>,
     pub conditions: Vec<String>,
+    /// Lab results dated after the check's `at`: never used, each reported.
+    pub future_labs: Vec<LabResult>,
 }
 
 impl Patient {
@@ -151,6 +173,15 @@ impl CheckRequest {
         };
         let at_h = opt_instant(&mut f, "at")?;
         f.finish()?;
+        let mut patient = patient;
+        if let Some(now) = at_h {
+            let (future, kept): (Vec<LabResult>, Vec<LabResult>) = patient
+                .labs
+                .into_iter()
+                .partition(|l| l.at_h.is_some_and(|t| t > now + FUTURE_TOLERANCE_H));
+            patient.labs = kept;
+            patient.future_labs = future;
+        }
         Ok(CheckRequest {
             patient,
             care_area,
@@ -158,6 +189,58 @@ impl CheckRequest {
             at_h,
         })
     }
+}
+
+/// A result may be dated this far after the check's `at` (clock differences between
+/// systems) before it counts as dated in the future: 5 minutes.
+pub const FUTURE_TOLERANCE_H: f64 = 5.0 / 60.0;
+
+/// Physiologically possible ranges of the labs, in their canonical units: a result outside
+/// is refused as a slip (a creatinine of 0.001 mg/dL would give a clearance of 50,000 mL/min).
+/// Wide on purpose: these are the limits of the possible, not of the normal.
+pub const LAB_PLAUSIBLE: [(&str, f64, f64); 20] = [
+    ("serum_creatinine", 0.05, 30.0),
+    ("anc", 0.0, 300.0),
+    ("wbc", 0.0, 1000.0),
+    ("platelets", 0.0, 5000.0),
+    ("lymphocytes", 0.0, 1000.0),
+    ("hemoglobin", 1.0, 25.0),
+    ("potassium", 1.0, 12.0),
+    ("sodium", 90.0, 200.0),
+    ("magnesium", 0.2, 20.0),
+    ("calcium", 2.0, 25.0),
+    ("phosphate", 0.2, 30.0),
+    ("glucose", 5.0, 3000.0),
+    ("triglycerides", 5.0, 20000.0),
+    ("bilirubin", 0.0, 80.0),
+    ("ast", 0.0, 50000.0),
+    ("alt", 0.0, 50000.0),
+    ("albumin", 0.5, 7.0),
+    ("ferritin", 0.0, 100000.0),
+    ("transferrin_saturation", 0.0, 100.0),
+    ("factor_level", 0.0, 400.0),
+];
+
+/// A medication name as ordered: Unicode NFKC, trimmed and lowercased. Invisible and control
+/// characters (a zero-width space makes `heparin` a different string) and letters outside
+/// basic Latin (a Cyrillic `а` looks like a Latin `a`) are refused: library names are
+/// Latin, so such a name could only ever look like one without being it.
+pub fn normalize_medication(text: &str) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    if let Some(c) = crate::library::invisible_char(text) {
+        return Err(format!(
+            "the name holds the invisible or control character U+{:04X}; type the name again",
+            c as u32
+        ));
+    }
+    let n: String = text.nfkc().collect::<String>().trim().to_lowercase();
+    if let Some(c) = n.chars().find(|c| !c.is_ascii()) {
+        return Err(format!(
+            "the name holds '{c}' (U+{:04X}), a character outside basic Latin that can look like a Latin letter; library names are Latin letters, digits, spaces and hyphens",
+            c as u32
+        ));
+    }
+    Ok(n)
 }
 
 fn opt_instant(f: &mut Fields, key: &str) -> Result<Option<f64>, InputError> {
@@ -270,14 +353,28 @@ fn read_lab(name: &str, v: &Value, path: &str) -> Result<LabResult, InputError> 
             ));
         }
     };
-    let value = lab_value(name, &text).map_err(|m| {
-        let value_path = if matches!(v, Value::Object(_)) {
+    let value_path = || {
+        if matches!(v, Value::Object(_)) {
             format!("{path}.value")
         } else {
             path.to_string()
-        };
-        InputError::new(value_path, text.clone(), m)
-    })?;
+        }
+    };
+    let value =
+        lab_value(name, &text).map_err(|m| InputError::new(value_path(), text.clone(), m))?;
+    if let Some((_, min, max)) = LAB_PLAUSIBLE.iter().find(|(n, _, _)| *n == name) {
+        let unit = super::lab_unit(name).unwrap_or("");
+        check_range(&value_path(), &text, value, *min, *max, unit).map_err(|e| {
+            InputError::new(
+                e.field,
+                e.value,
+                format!(
+                    "{} (physiologically possible range; check the value and its unit)",
+                    e.message
+                ),
+            )
+        })?;
+    }
     Ok(LabResult {
         name: name.to_string(),
         value,
@@ -336,8 +433,15 @@ fn read_history(v: &Value, path: &str) -> Result<HistoryItem, InputError> {
     let weight = common::opt_weight(&mut o, "weight")?;
     let at_h = opt_instant(&mut o, "at")?;
     o.finish()?;
+    let medication = normalize_medication(&medication).map_err(|m| {
+        InputError::new(
+            format!("{path}.medication"),
+            medication.escape_debug().to_string(),
+            m,
+        )
+    })?;
     Ok(HistoryItem {
-        medication: medication.trim().to_lowercase(),
+        medication,
         dose,
         bsa,
         weight,
@@ -348,7 +452,7 @@ fn read_history(v: &Value, path: &str) -> Result<HistoryItem, InputError> {
 /// Reads an order object at `path` (`order`, `patient.active_orders[0]`).
 pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
     let mut o = Fields::new(v, path)?;
-    let medication = o
+    let given = o
         .opt_string("medication")?
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| {
@@ -358,6 +462,9 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
                 "required: the drug-library id, e.g. 'infliximab'",
             )
         })?;
+    let medication = normalize_medication(&given).map_err(|m| {
+        InputError::new(o.path_of("medication"), given.escape_debug().to_string(), m)
+    })?;
     let dose = o.quantity(
         "dose",
         "an amount such as '350 mg', '2 g', '1000 units', '20 mEq' or '1000 mL'",
@@ -427,9 +534,28 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
     };
     let product = o.opt_string("product")?;
     let indication = o.opt_string("indication")?;
+    let doses = match o.raw("doses") {
+        None => None,
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=1000).contains(&n) => Some(n as u32),
+            _ => {
+                return Err(InputError::new(
+                    o.path_of("doses"),
+                    as_given(v),
+                    "expected the number of doses the order gives, a whole number from 1 to 1,000",
+                ));
+            }
+        },
+    };
+    let off_library = match o.opt_object("off_library")? {
+        None => None,
+        Some(f) => Some(read_off_library(f)?),
+    };
     o.finish()?;
     Ok(Order {
-        medication: medication.trim().to_lowercase(),
+        medication,
+        doses,
+        off_library,
         dose,
         dose_per,
         route,
@@ -441,6 +567,58 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
         infusion_number,
         product,
         indication,
+    })
+}
+
+fn read_off_library(mut f: Fields) -> Result<OffLibraryLimits, InputError> {
+    let required = |f: &mut Fields, key: &str, what: &str| -> Result<String, InputError> {
+        f.opt_string(key)?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| InputError::new(f.path_of(key), "", format!("required: {what}")))
+    };
+    let entered_by = required(
+        &mut f,
+        "entered_by",
+        "the pharmacist who entered the limits",
+    )?;
+    let reason = required(
+        &mut f,
+        "reason",
+        "why the medication is ordered outside the library",
+    )?;
+    let dose_hard_max = f
+        .opt_quantity(
+            "dose_hard_max",
+            "an amount such as '40 mEq'",
+            Amount::from_quantity,
+        )?
+        .ok_or_else(|| {
+            InputError::new(
+                f.path_of("dose_hard_max"),
+                "",
+                "required: the largest dose that may be given, such as '40 mEq'",
+            )
+        })?;
+    if !(dose_hard_max.value.is_finite() && dose_hard_max.value > 0.0) {
+        return Err(InputError::new(
+            f.path_of("dose_hard_max"),
+            format!("{} {}", dose_hard_max.value, dose_hard_max.display_unit),
+            "must be greater than 0",
+        ));
+    }
+    let rate_hard_max = positive(
+        &mut f,
+        "rate_hard_max",
+        "a pump rate such as '100 mL/h'",
+        VolumeRate::from_quantity,
+        |x| x.value(),
+    )?;
+    f.finish()?;
+    Ok(OffLibraryLimits {
+        entered_by: entered_by.trim().to_string(),
+        reason: reason.trim().to_string(),
+        dose_hard_max,
+        rate_hard_max,
     })
 }
 

@@ -52,7 +52,7 @@ mod validate;
 use std::collections::HashMap;
 
 pub use model::*;
-pub use validate::{ROUTES, validate_entry};
+pub use validate::{ROUTES, invisible_char, validate_entry};
 
 /// Why a library file was refused.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, thiserror::Error)]
@@ -64,6 +64,15 @@ pub struct LibraryError {
     /// Dotted path of the field (`dosing[0].per_dose.soft_max`).
     pub field: String,
     pub message: String,
+}
+
+/// One entry of an indication pick list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Indication<'a> {
+    /// The dosing rule's id, the value of `order.indication`.
+    pub id: &'a str,
+    /// What the rule covers, for people.
+    pub label: &'a str,
 }
 
 /// A loaded, validated library.
@@ -113,6 +122,20 @@ impl Library {
     /// All entries, in load order.
     pub fn entries(&self) -> &[DrugEntry] {
         &self.entries
+    }
+
+    /// The indications of a drug for a pick list: each dosing rule's id (the value of
+    /// `order.indication`) and its label, in file order; `None` for an unknown id.
+    pub fn indications(&self, id: &str) -> Option<Vec<Indication<'_>>> {
+        self.get(id).map(|e| {
+            e.dosing
+                .iter()
+                .map(|r| Indication {
+                    id: &r.id,
+                    label: &r.indication,
+                })
+                .collect()
+        })
     }
 
     /// Finds an entry by id, generic name, brand or synonym (case-insensitive).

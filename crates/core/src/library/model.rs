@@ -194,6 +194,29 @@ pub struct Limits {
     /// Applies only to the first (`first`) or later (`subsequent`) infusions.
     #[serde(default)]
     pub infusion: Option<String>,
+    /// Applies only when the order is checked against one of these dosing rules (ids of
+    /// `[[dosing]]`): the regimen-specific limits (fluorouracil over 46 h, the rituximab
+    /// 90-minute infusion).
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Dose band: applies only to doses above this amount (`"200 mg"`), exclusive.
+    #[serde(default)]
+    pub dose_above: Option<String>,
+    /// Dose band: applies only to doses of at most this amount (`"200 mg"`), inclusive.
+    #[serde(default)]
+    pub dose_at_most: Option<String>,
+    /// Age band: applies from this age (years, inclusive).
+    #[serde(default)]
+    pub age_min_y: Option<f64>,
+    /// Age band: applies below this age (years, exclusive).
+    #[serde(default)]
+    pub age_max_y: Option<f64>,
+    /// Weight band: applies from this weight (kg, inclusive).
+    #[serde(default)]
+    pub weight_min_kg: Option<f64>,
+    /// Weight band: applies below this weight (kg, exclusive).
+    #[serde(default)]
+    pub weight_max_kg: Option<f64>,
     /// Citation id for every number in this block.
     #[serde(default)]
     pub source: String,
@@ -210,7 +233,106 @@ impl Limits {
             + usize::from(!self.conditions.is_empty())
             + usize::from(!self.products.is_empty())
             + usize::from(self.infusion.is_some())
+            + usize::from(!self.rules.is_empty())
+            + usize::from(self.dose_above.is_some() || self.dose_at_most.is_some())
+            + usize::from(self.age_min_y.is_some() || self.age_max_y.is_some())
+            + usize::from(self.weight_min_kg.is_some() || self.weight_max_kg.is_some())
     }
+
+    /// Whether the block has a qualifier that only an order can resolve (rule, dose band, age
+    /// or weight band), so that an order-free reader (the preparation plan) must skip it.
+    pub fn order_qualified(&self) -> bool {
+        !self.rules.is_empty()
+            || self.dose_above.is_some()
+            || self.dose_at_most.is_some()
+            || self.age_min_y.is_some()
+            || self.age_max_y.is_some()
+            || self.weight_min_kg.is_some()
+            || self.weight_max_kg.is_some()
+    }
+
+    /// The block's qualifiers in words (`rule continuous-46h, doses above 200 mg`), or
+    /// `drug-wide` when it has none: the derivation names the block that applied and why.
+    pub fn qualifiers(&self) -> String {
+        let mut q = Vec::new();
+        if !self.rules.is_empty() {
+            q.push(format!("rule {}", self.rules.join("/")));
+        }
+        if !self.products.is_empty() {
+            q.push(format!("product {}", self.products.join("/")));
+        }
+        match (&self.dose_above, &self.dose_at_most) {
+            (Some(a), Some(b)) => q.push(format!("doses above {a} up to {b}")),
+            (Some(a), None) => q.push(format!("doses above {a}")),
+            (None, Some(b)) => q.push(format!("doses up to {b}")),
+            (None, None) => {}
+        }
+        if let Some(i) = &self.infusion {
+            q.push(format!("{i} infusion"));
+        }
+        match (self.age_min_y, self.age_max_y) {
+            (Some(a), Some(b)) => q.push(format!("age {a} to under {b} y")),
+            (Some(a), None) => q.push(format!("age {a} y and over")),
+            (None, Some(b)) => q.push(format!("age under {b} y")),
+            (None, None) => {}
+        }
+        match (self.weight_min_kg, self.weight_max_kg) {
+            (Some(a), Some(b)) => q.push(format!("weight {a} to under {b} kg")),
+            (Some(a), None) => q.push(format!("weight {a} kg and over")),
+            (None, Some(b)) => q.push(format!("weight under {b} kg")),
+            (None, None) => {}
+        }
+        if let Some(l) = &self.line {
+            q.push(format!("{l} line"));
+        }
+        if !self.care_areas.is_empty() {
+            q.push(format!("care area {}", self.care_areas.join("/")));
+        }
+        if !self.conditions.is_empty() {
+            q.push(format!("condition {}", self.conditions.join("/")));
+        }
+        if q.is_empty() {
+            "drug-wide".to_string()
+        } else {
+            q.join(", ")
+        }
+    }
+}
+
+/// A rolling-window (per-cycle) ceiling: the doses of this drug given in any `days`-day
+/// window (the patient's history plus this order's repeats within the window) must stay
+/// within `limits`, in the rule's `dose_unit` (cisplatin: 100 mg/m2 per 21 days).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowLimit {
+    /// Length of the window in days.
+    pub days: f64,
+    pub limits: Limits,
+    /// What the window means, for people (`per 21-day cycle`).
+    #[serde(default)]
+    pub label: Option<String>,
+    pub source: String,
+}
+
+/// A route outside `routes` that the library allows under conditions (e.g. a drug given
+/// intrathecally only under a protocol): the finding carries the conditions.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionalRoute {
+    pub route: String,
+    /// Severity of the finding when this route is ordered (`warning`: override with reason).
+    pub severity: LibSeverity,
+    pub conditions: String,
+    pub source: String,
+}
+
+/// A rule whose use needs a clinician to confirm the patient's eligibility (the rituximab
+/// 90-minute infusion): a `warning` finding every time the rule is used.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eligibility {
+    pub text: String,
+    pub source: String,
 }
 
 /// What a dosing rule's dose is expressed per.
@@ -291,6 +413,29 @@ pub struct DosingRule {
     pub age_min_y: Option<f64>,
     #[serde(default)]
     pub age_max_y: Option<f64>,
+    /// The rule applies from this weight (kg, inclusive).
+    #[serde(default)]
+    pub weight_min_kg: Option<f64>,
+    /// The rule applies below this weight (kg, exclusive).
+    #[serde(default)]
+    pub weight_max_kg: Option<f64>,
+    /// The rule applies only to the first (`first`) or later (`subsequent`) infusions.
+    #[serde(default)]
+    pub infusion: Option<String>,
+    /// Number of doses in one course of this regimen (daily × 5: 5); the rolling-window
+    /// ceiling counts at most this many repeats of the order unless `order.doses` says.
+    #[serde(default)]
+    pub course_doses: Option<u32>,
+    /// A flat-dose rule's ceiling per kg of actual body weight (`unit` required, e.g.
+    /// `mg/kg`): ferric carboxymaltose 15 mg/kg up to 750 mg under 50 kg.
+    #[serde(default)]
+    pub per_kg: Option<Limits>,
+    /// Rolling-window ceilings (per 21 days, per course).
+    #[serde(default)]
+    pub windows: Vec<WindowLimit>,
+    /// Eligibility the prescriber and pharmacist must confirm when this rule is used.
+    #[serde(default)]
+    pub eligibility: Option<Eligibility>,
     /// Weight used for per-kg dosing: `actual` (default), `ideal`, `adjusted`.
     #[serde(default)]
     pub weight_basis: Option<String>,
@@ -357,6 +502,9 @@ pub struct Titration {
     /// Applies only to these products.
     #[serde(default)]
     pub products: Vec<String>,
+    /// Applies only when the order is checked against one of these dosing rules.
+    #[serde(default)]
+    pub rules: Vec<String>,
     /// Rate unit: `mg/h`, `mL/h`, `mL/kg/h`, `mg/kg/min`.
     pub unit: String,
     pub start_rate: f64,
@@ -469,9 +617,18 @@ pub struct DrugEntry {
     pub flags: Flags,
     /// Allowed routes (`iv`, `sc`, `im`).
     pub routes: Vec<String>,
-    /// Severity for any other route (vinca alkaloids: `hard_stop`).
-    #[serde(default = "default_other_routes")]
+    /// Severity for any other route. Default `hard_stop`: a route the library does not list
+    /// can never be clicked through; list it in `conditional_routes` to allow it under
+    /// conditions.
+    #[serde(default = "default_hard_stop")]
     pub other_routes: LibSeverity,
+    /// Routes outside `routes` allowed under named conditions.
+    #[serde(default)]
+    pub conditional_routes: Vec<ConditionalRoute>,
+    /// Orders must name a product (`order.product`): products differ in rate or dose
+    /// (immune globulin brands). Default `false`.
+    #[serde(default)]
+    pub product_required: bool,
     /// Allergy groups this drug belongs to (`penicillin`, `cephalosporin`, `platinum`).
     #[serde(default)]
     pub allergy_groups: Vec<String>,
@@ -500,6 +657,10 @@ pub struct DrugEntry {
 
 fn default_other_routes() -> LibSeverity {
     LibSeverity::Warning
+}
+
+fn default_hard_stop() -> LibSeverity {
+    LibSeverity::HardStop
 }
 
 impl DrugEntry {

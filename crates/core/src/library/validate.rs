@@ -134,8 +134,158 @@ impl Problems<'_> {
         self.care_areas(format!("{path}.care_areas"), &l.care_areas);
         self.products(format!("{path}.products"), &l.products);
         self.infusion(format!("{path}.infusion"), &l.infusion);
+        self.rules(format!("{path}.rules"), &l.rules);
+        let mut band = [None, None];
+        for (k, (key, v)) in [
+            ("dose_above", &l.dose_above),
+            ("dose_at_most", &l.dose_at_most),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(text) = v {
+                match Amount::parse(text) {
+                    Ok(a) if a.value.is_finite() && a.value >= 0.0 => {
+                        band[k] = a.value_in(a.kind.unit()).ok().map(|v| (v, a.kind));
+                    }
+                    _ => self.push(
+                        format!("{path}.{key}"),
+                        format!("'{text}' is not an amount such as '200 mg'"),
+                    ),
+                }
+            }
+        }
+        if let [Some((a, ka)), Some((b, kb))] = band
+            && (ka != kb || a >= b)
+        {
+            self.push(
+                format!("{path}.dose_at_most"),
+                "must be an amount of the same kind above dose_above",
+            );
+        }
+        self.band(path, "age", l.age_min_y, l.age_max_y, "_y");
+        self.band(path, "weight", l.weight_min_kg, l.weight_max_kg, "_kg");
         self.source(format!("{path}.source"), &l.source);
     }
+
+    /// A `<name>_min<suffix>` / `<name>_max<suffix>` band: finite, ≥ 0, min below max.
+    fn band(&mut self, path: &str, name: &str, min: Option<f64>, max: Option<f64>, suffix: &str) {
+        for (which, v) in [("min", min), ("max", max)] {
+            if let Some(v) = v
+                && !(v.is_finite() && v >= 0.0)
+            {
+                self.push(
+                    format!("{path}.{name}_{which}{suffix}"),
+                    format!("must be a finite number ≥ 0, not {v}"),
+                );
+            }
+        }
+        if let (Some(a), Some(b)) = (min, max)
+            && a >= b
+        {
+            self.push(
+                format!("{path}.{name}_max{suffix}"),
+                format!("{name}_min{suffix} ({a}) must be below {name}_max{suffix} ({b})"),
+            );
+        }
+    }
+
+    /// Names of dosing rules must exist.
+    fn rules(&mut self, field: String, rules: &[String]) {
+        for r in rules {
+            if !self.entry.dosing.iter().any(|d| &d.id == r) {
+                self.push(
+                    field.clone(),
+                    format!(
+                        "unknown dosing rule '{r}' (rules: {})",
+                        self.entry
+                            .dosing
+                            .iter()
+                            .map(|d| d.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Refuses two blocks of one list with the same unit and the same specificity that one
+    /// order could match at once: neither would be "the most specific", so which limit
+    /// applies would depend on the order of the file.
+    fn ambiguous(&mut self, list: &str, blocks: &[Limits]) {
+        for i in 0..blocks.len() {
+            for j in i + 1..blocks.len() {
+                let (a, b) = (&blocks[i], &blocks[j]);
+                if a.unit == b.unit && a.specificity() == b.specificity() && may_overlap(a, b) {
+                    self.push(
+                        format!("{list}[{j}]"),
+                        format!(
+                            "ambiguous: {list}[{i}] ({}) and {list}[{j}] ({}) have the same unit and specificity and can both match one order; qualify one of them further or make their qualifiers disjoint",
+                            a.qualifiers(),
+                            b.qualifiers()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Whether one order could match both blocks (lists intersect or one is unqualified, bands
+/// overlap, equal line and infusion or one unset). Conditions are "any of", so they never
+/// make two blocks disjoint.
+fn may_overlap(a: &Limits, b: &Limits) -> bool {
+    fn sets(x: &[String], y: &[String]) -> bool {
+        x.is_empty() || y.is_empty() || x.iter().any(|v| y.contains(v))
+    }
+    fn same(x: &Option<String>, y: &Option<String>) -> bool {
+        x.is_none() || y.is_none() || x == y
+    }
+    fn bands(a: (Option<f64>, Option<f64>), b: (Option<f64>, Option<f64>)) -> bool {
+        let lo = a.0.unwrap_or(0.0).max(b.0.unwrap_or(0.0));
+        let hi =
+            a.1.unwrap_or(f64::INFINITY)
+                .min(b.1.unwrap_or(f64::INFINITY));
+        lo < hi
+    }
+    fn dose(l: &Limits) -> (Option<f64>, Option<f64>) {
+        let v = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|t| Amount::parse(t).ok())
+                .and_then(|a| a.value_in(a.kind.unit()).ok())
+        };
+        // (above, at most]: nudge the exclusive lower end so touching bands are disjoint.
+        (
+            v(&l.dose_above).map(|x| x * (1.0 + 1e-12) + 1e-12),
+            v(&l.dose_at_most),
+        )
+    }
+    sets(&a.rules, &b.rules)
+        && sets(&a.products, &b.products)
+        && sets(&a.care_areas, &b.care_areas)
+        && same(&a.line, &b.line)
+        && same(&a.infusion, &b.infusion)
+        && bands(dose(a), dose(b))
+        && bands((a.age_min_y, a.age_max_y), (b.age_min_y, b.age_max_y))
+        && bands(
+            (a.weight_min_kg, a.weight_max_kg),
+            (b.weight_min_kg, b.weight_max_kg),
+        )
+}
+
+/// Zero-width, bidirectional and other invisible or control characters: a name holding one
+/// looks like another name.
+pub fn invisible_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| {
+        c.is_control()
+            || matches!(c,
+                '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+                | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E0FFF}')
+    })
 }
 
 fn amount_kind(unit: &str) -> Option<AmountKind> {
@@ -174,6 +324,24 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
     }
     if e.generic_name.trim().is_empty() {
         p.push("generic_name", "required");
+    }
+    for (field, names) in [
+        ("generic_name", std::slice::from_ref(&e.generic_name)),
+        ("brands", e.brands.as_slice()),
+        ("synonyms", e.synonyms.as_slice()),
+    ] {
+        for n in names {
+            if let Some(c) = invisible_char(n) {
+                p.push(
+                    field,
+                    format!(
+                        "'{}' holds the invisible or control character U+{:04X}",
+                        n.escape_debug(),
+                        c as u32
+                    ),
+                );
+            }
+        }
     }
     if e.version == 0 {
         p.push("version", "versions start at 1");
@@ -231,6 +399,27 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
                 format!("unknown route '{r}'; one of {}", ROUTES.join(", ")),
             );
         }
+    }
+
+    for (i, c) in e.conditional_routes.iter().enumerate() {
+        let path = format!("conditional_routes[{i}]");
+        if !ROUTES.contains(&c.route.as_str()) || e.routes.contains(&c.route) {
+            p.push(
+                format!("{path}.route"),
+                format!(
+                    "'{}' must be a known route ({}) not already in routes",
+                    c.route,
+                    ROUTES.join(", ")
+                ),
+            );
+        }
+        p.source(format!("{path}.source"), &c.source);
+    }
+    if e.product_required && e.products.is_empty() {
+        p.push(
+            "product_required",
+            "orders cannot name a product when [[products]] is empty",
+        );
     }
 
     // Products.
@@ -360,6 +549,52 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
                 format!("{path}.age_max_y"),
                 format!("age_min_y ({a}) must be below age_max_y ({b})"),
             );
+        }
+        p.band(
+            &path,
+            "weight",
+            rule.weight_min_kg,
+            rule.weight_max_kg,
+            "_kg",
+        );
+        p.infusion(format!("{path}.infusion"), &rule.infusion);
+        if rule.course_doses == Some(0) {
+            p.push(format!("{path}.course_doses"), "must be at least 1");
+        }
+        if let Some(l) = &rule.per_kg {
+            let kp = format!("{path}.per_kg");
+            p.limits(&kp, l);
+            let ok = rule.basis == Basis::Flat
+                && l.unit.as_deref().is_some_and(|u| {
+                    DosePer::parse(&format!("1 {u}")).is_ok_and(|d| {
+                        d.basis == DoseBasis::PerKg
+                            && d.per_time.is_none()
+                            && Some(d.amount_kind) == amount
+                    })
+                });
+            if !ok {
+                p.push(
+                    format!("{kp}.unit"),
+                    "a per-kg ceiling belongs to a flat rule and needs a unit such as 'mg/kg' of the same amount as dose_unit",
+                );
+            }
+        }
+        for (j, w) in rule.windows.iter().enumerate() {
+            let wp = format!("{path}.windows[{j}]");
+            if !(w.days.is_finite() && w.days > 0.0) {
+                p.push(format!("{wp}.days"), "must be a positive number of days");
+            }
+            p.limits(&format!("{wp}.limits"), &w.limits);
+            if w.limits.unit.is_some() {
+                p.push(
+                    format!("{wp}.limits.unit"),
+                    "window limits use the rule's dose_unit; remove `unit`",
+                );
+            }
+            p.source(format!("{wp}.source"), &w.source);
+        }
+        if let Some(el) = &rule.eligibility {
+            p.source(format!("{path}.eligibility.source"), &el.source);
         }
         if let Some(w) = &rule.weight_basis
             && !["actual", "ideal", "adjusted"].contains(&w.as_str())
@@ -491,6 +726,9 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
             ),
         }
     }
+    p.ambiguous("administration.duration", &adm.duration);
+    p.ambiguous("administration.concentration", &adm.concentration);
+    p.ambiguous("administration.dose_rate", &adm.dose_rate);
     if let Some(v) = adm.final_volume_ml
         && !(v.is_finite() && v > 0.0)
     {
@@ -570,6 +808,7 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
             );
         }
         p.products(format!("{path}.products"), &t.products);
+        p.rules(format!("{path}.rules"), &t.rules);
         p.infusion(format!("{path}.infusion"), &t.infusion);
         p.source(format!("{path}.source"), &t.source);
     }

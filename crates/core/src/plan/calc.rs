@@ -159,6 +159,7 @@ fn applicable<'a>(
         .filter(|l| {
             l.conditions.is_empty()
                 && l.line.is_none()
+                && !l.order_qualified()
                 && (l.products.is_empty()
                     || product.is_some_and(|p| l.products.iter().any(|x| x == p)))
                 && (l.care_areas.is_empty()
