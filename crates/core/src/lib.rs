@@ -8,8 +8,10 @@
 
 pub mod calc;
 pub mod check;
+pub mod codes;
 pub mod derivation;
 pub mod input;
 pub mod library;
 pub mod plan;
+pub mod time;
 pub mod units;

@@ -49,198 +49,8 @@ pub const PUMP_SYSTEM: &str = "urn:infusio:pump";
 /// Extension: the figures are hidden from this reader until their blind verification.
 pub const EXT_FIGURES_HIDDEN: &str = "urn:infusio:fhir:extension:figures-hidden";
 
-/// What an observation is in the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ObsKind {
-    /// A measurement: `weight` or `height`.
-    Measurement(&'static str),
-    /// A lab: the record's lab name.
-    Lab(&'static str),
-}
-
-/// One observation the record keeps: its LOINC code and display, and the UCUM code of the
-/// record's unit.
-pub struct ObsCode {
-    pub kind: ObsKind,
-    pub loinc: Option<&'static str>,
-    pub display: &'static str,
-    /// The record's unit as written in the record.
-    pub unit: &'static str,
-    /// The same unit as a UCUM code.
-    pub ucum: &'static str,
-}
-
-/// LOINC codes: the LOINC table (Regenstrief Institute, loinc.org), the usual serum/plasma or
-/// blood quantity of each lab. `factor_level` has no single LOINC code (it depends on the
-/// factor) and is sent with the local code only.
-pub const OBS_CODES: &[ObsCode] = &[
-    ObsCode {
-        kind: ObsKind::Measurement("weight"),
-        loinc: Some("29463-7"),
-        display: "Body weight",
-        unit: "kg",
-        ucum: "kg",
-    },
-    ObsCode {
-        kind: ObsKind::Measurement("height"),
-        loinc: Some("8302-2"),
-        display: "Body height",
-        unit: "cm",
-        ucum: "cm",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("serum_creatinine"),
-        loinc: Some("2160-0"),
-        display: "Creatinine [Mass/volume] in Serum or Plasma",
-        unit: "mg/dL",
-        ucum: "mg/dL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("anc"),
-        loinc: Some("751-8"),
-        display: "Neutrophils [#/volume] in Blood by Automated count",
-        unit: "10*9/L",
-        ucum: "10*9/L",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("wbc"),
-        loinc: Some("6690-2"),
-        display: "Leukocytes [#/volume] in Blood by Automated count",
-        unit: "10*9/L",
-        ucum: "10*9/L",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("platelets"),
-        loinc: Some("777-3"),
-        display: "Platelets [#/volume] in Blood by Automated count",
-        unit: "10*9/L",
-        ucum: "10*9/L",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("lymphocytes"),
-        loinc: Some("731-0"),
-        display: "Lymphocytes [#/volume] in Blood by Automated count",
-        unit: "10*9/L",
-        ucum: "10*9/L",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("hemoglobin"),
-        loinc: Some("718-7"),
-        display: "Hemoglobin [Mass/volume] in Blood",
-        unit: "g/dL",
-        ucum: "g/dL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("potassium"),
-        loinc: Some("2823-3"),
-        display: "Potassium [Moles/volume] in Serum or Plasma",
-        unit: "mEq/L",
-        ucum: "meq/L",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("sodium"),
-        loinc: Some("2951-2"),
-        display: "Sodium [Moles/volume] in Serum or Plasma",
-        unit: "mEq/L",
-        ucum: "meq/L",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("magnesium"),
-        loinc: Some("19123-9"),
-        display: "Magnesium [Mass/volume] in Serum or Plasma",
-        unit: "mg/dL",
-        ucum: "mg/dL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("calcium"),
-        loinc: Some("17861-6"),
-        display: "Calcium [Mass/volume] in Serum or Plasma",
-        unit: "mg/dL",
-        ucum: "mg/dL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("phosphate"),
-        loinc: Some("2777-1"),
-        display: "Phosphate [Mass/volume] in Serum or Plasma",
-        unit: "mg/dL",
-        ucum: "mg/dL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("glucose"),
-        loinc: Some("2345-7"),
-        display: "Glucose [Mass/volume] in Serum or Plasma",
-        unit: "mg/dL",
-        ucum: "mg/dL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("triglycerides"),
-        loinc: Some("2571-8"),
-        display: "Triglyceride [Mass/volume] in Serum or Plasma",
-        unit: "mg/dL",
-        ucum: "mg/dL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("bilirubin"),
-        loinc: Some("1975-2"),
-        display: "Bilirubin.total [Mass/volume] in Serum or Plasma",
-        unit: "mg/dL",
-        ucum: "mg/dL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("ast"),
-        loinc: Some("1920-8"),
-        display: "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
-        unit: "units/L",
-        ucum: "U/L",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("alt"),
-        loinc: Some("1742-6"),
-        display: "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
-        unit: "units/L",
-        ucum: "U/L",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("albumin"),
-        loinc: Some("1751-7"),
-        display: "Albumin [Mass/volume] in Serum or Plasma",
-        unit: "g/dL",
-        ucum: "g/dL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("ferritin"),
-        loinc: Some("2276-4"),
-        display: "Ferritin [Mass/volume] in Serum or Plasma",
-        unit: "ng/mL",
-        ucum: "ng/mL",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("transferrin_saturation"),
-        loinc: Some("2502-3"),
-        display: "Iron saturation [Mass Fraction] in Serum or Plasma",
-        unit: "%",
-        ucum: "%",
-    },
-    ObsCode {
-        kind: ObsKind::Lab("factor_level"),
-        loinc: None,
-        display: "Coagulation factor activity (factor named by the order)",
-        unit: "%",
-        ucum: "%",
-    },
-];
-
-/// The entry of a measurement kind or lab name.
-pub fn obs_code(kind: ObsKind) -> Option<&'static ObsCode> {
-    OBS_CODES.iter().find(|c| c.kind == kind)
-}
-
-/// The local code of an observation kind (`weight`, `serum_creatinine`).
-pub fn local_code(kind: ObsKind) -> &'static str {
-    match kind {
-        ObsKind::Measurement(k) | ObsKind::Lab(k) => k,
-    }
-}
+// The observation table is the workspace's one LOINC/UCUM table, shared with HL7 v2.
+pub use infusio_core::codes::{OBS_CODES, ObsCode, ObsKind, local_code, obs_code};
 
 /// The entry for a coding (`system`, `code`): LOINC or the local lab system.
 pub fn obs_from_coding(system: Option<&str>, code: &str) -> Option<&'static ObsCode> {
@@ -254,12 +64,12 @@ pub fn obs_from_coding(system: Option<&str>, code: &str) -> Option<&'static ObsC
 
 /// A UCUM unit code as the record's quantity parser writes it.
 pub fn unit_for_record(ucum: &str) -> String {
-    match ucum {
-        "meq/L" => "mEq/L".into(),
-        "U/L" => "units/L".into(),
-        "[IU]/L" => "units/L".into(),
-        other => other.into(),
-    }
+    infusio_core::codes::record_unit_from_ucum(ucum)
+}
+
+/// The UCUM code of a unit as the record writes it (`units` → `[iU]`, `mEq` → `meq`).
+pub fn ucum_code(unit: &str) -> String {
+    infusio_core::codes::ucum_of_record_unit(unit)
 }
 
 /// SNOMED CT route codes of the record's routes.
@@ -437,13 +247,5 @@ mod tests {
         assert_eq!(date_matches("date", "lt2026", at).ok(), Some(false));
         assert_eq!(date_matches("date", "le2026-11-25", at).ok(), Some(false));
         assert!(date_matches("date", "yesterday", at).is_err());
-    }
-
-    #[test]
-    fn every_lab_of_the_checks_has_a_code_and_the_record_unit() {
-        for (name, unit) in infusio_core::check::LAB_NAMES {
-            let c = OBS_CODES.iter().find(|c| c.kind == ObsKind::Lab(name));
-            assert!(c.is_some_and(|c| c.unit == unit), "{name}");
-        }
     }
 }

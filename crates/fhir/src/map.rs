@@ -204,8 +204,10 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// A Quantity in a record unit: `unit` as the record writes it, `code` its UCUM code
+/// (`units` is `[iU]`, `mEq` is `meq`).
 fn ucum_quantity(value: Json, unit: &str) -> Json {
-    json!({"value": value, "unit": unit, "system": UCUM, "code": unit})
+    json!({"value": value, "unit": unit, "system": UCUM, "code": ucum_code(unit)})
 }
 
 /// An order. `blind`: the reader is a pharmacist who has not yet verified it, so dose, volume,

@@ -7,6 +7,11 @@
 
 use std::fmt;
 
+use infusio_core::time::{
+    S_PER_DAY, US_PER_S, civil_from_days, days_from_civil, days_in_month, format_date,
+    is_valid_date,
+};
+
 /// The largest message the parser reads, in bytes (1 MiB). A larger one is refused, not
 /// truncated.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
@@ -635,39 +640,6 @@ impl fmt::Display for TimeError {
     }
 }
 
-/// Days from 1970-01-01 to a civil date (proleptic Gregorian; Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
 /// The UTC offset of a DTM in minutes, if it has one.
 pub fn offset_minutes(value: &str) -> Option<i64> {
     let pos = value.find(['+', '-'])?;
@@ -741,9 +713,9 @@ pub fn parse_instant(value: &str, default_offset_min: Option<i64>) -> Result<Ins
         .ok_or_else(|| TimeError::NoOffset {
             value: value.to_string(),
         })?;
-    let local_s = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s;
+    let local_s = days_from_civil(y, mo, d) * S_PER_DAY + h * 3600 + mi * 60 + s;
     Ok(Instant {
-        epoch_us: (local_s - offset * 60) * 1_000_000 + micros,
+        epoch_us: (local_s - offset * 60) * US_PER_S + micros,
     })
 }
 
@@ -759,18 +731,18 @@ pub fn parse_date(value: &str) -> Option<String> {
         d[4..6].parse::<i64>().ok()?,
         d[6..8].parse::<i64>().ok()?,
     );
-    if !(1..=12).contains(&m) || day < 1 || day > days_in_month(y, m) {
+    if !is_valid_date(y, m, day) {
         return None;
     }
-    Some(format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..8]))
+    Some(format_date(y, m, day))
 }
 
 /// Writes an instant as a DTM in UTC with milliseconds: `YYYYMMDDHHMMSS.SSS+0000`.
 pub fn format_instant(epoch_us: i64) -> String {
-    let secs = epoch_us.div_euclid(1_000_000);
-    let ms = epoch_us.rem_euclid(1_000_000) / 1000;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
+    let secs = epoch_us.div_euclid(US_PER_S);
+    let ms = epoch_us.rem_euclid(US_PER_S) / 1000;
+    let days = secs.div_euclid(S_PER_DAY);
+    let sod = secs.rem_euclid(S_PER_DAY);
     let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}{m:02}{d:02}{:02}{:02}{:02}.{ms:03}+0000",

@@ -23,6 +23,7 @@ use crate::ack::{AckCode, ErrorCondition as E, Problem, Sender, msh};
 use crate::codes::{core_unit, parse_nm};
 use crate::hl7::{Field, Message, MessageBuilder, SegmentBuilder, format_instant, parse_instant};
 use crate::inbound::Refusal;
+use infusio_core::codes::{record_unit_from_ucum, ucum_of_record_unit};
 
 /// MSH-21 of PCD-03 messages.
 pub const PROFILE_PIV: [&str; 3] = ["IHE_PCD_PIV_001", "IHE PCD", "1.3.6.1.4.1.19376.1.6.1.3.1"];
@@ -81,8 +82,9 @@ fn num(v: f64) -> String {
     }
 }
 
+/// A CWE unit: the UCUM code, the record's spelling as text, the coding system.
 fn ucum(unit: &str) -> Field {
-    Field::components(&[unit, unit, "UCUM"])
+    Field::components(&[&ucum_of_record_unit(unit), unit, "UCUM"])
 }
 
 /// Builds the PCD-03 `RGV^O15` for a programme. `pump` is the receiving application (the
@@ -186,41 +188,18 @@ pub fn build_rgv_o15(
     b.encode()
 }
 
-/// Reads an `RGV^O15` back into a programme (what the pump does on receipt).
-pub fn read_rgv_o15(m: &Message) -> Result<PumpProgramme, Refusal> {
+/// The drug of the first give segment: id, name, bag amount, its unit, bag volume (mL).
+type BagDrug = (String, String, f64, String, f64);
+
+/// The RXG give segments of an `RGV^O15`: one pump step each, and the drug and bag of the
+/// first.
+fn read_gives(m: &Message) -> Result<(Vec<ProgrammeStep>, BagDrug), Refusal> {
     let err = |p: Problem| Refusal {
         code: AckCode::Error,
         problems: vec![p],
     };
-    let h = m.header();
-    if (h.message_code.as_str(), h.trigger_event.as_str()) != ("RGV", "O15") {
-        return Err(Refusal {
-            code: AckCode::Reject,
-            problems: vec![
-                Problem::new(
-                    E::UnsupportedMessageType,
-                    format!("{}^{} is not RGV^O15", h.message_code, h.trigger_event),
-                )
-                .at("MSH", 1, 9),
-            ],
-        });
-    }
-    let pid = m
-        .segment("PID")
-        .ok_or_else(|| err(Problem::new(E::SegmentSequence, "no PID")))?;
-    let orc = m
-        .segment("ORC")
-        .ok_or_else(|| err(Problem::new(E::SegmentSequence, "no ORC")))?;
-    let order_id = m.get(orc, 2, 0, 1);
-    if order_id.is_empty() {
-        return Err(err(Problem::new(
-            E::RequiredFieldMissing,
-            "ORC-2 (placer order number) is empty",
-        )
-        .at("ORC", 1, 2)));
-    }
     let mut steps = Vec::new();
-    let mut first: Option<(String, String, f64, String, f64)> = None;
+    let mut first: Option<BagDrug> = None;
     for (i, rxg) in m.all("RXG").enumerate() {
         let n = i + 1;
         let number = |field: usize, what: &str| {
@@ -255,7 +234,8 @@ pub fn read_rgv_o15(m: &Message) -> Result<PumpProgramme, Refusal> {
         unit(16, "mL/h")?;
         if first.is_none() {
             let amount = number(17, "drug amount")?;
-            let amount_unit = m.get(rxg, 18, 0, 1);
+            // RXG-18 carries the UCUM code (`[iU]`, `meq`); the record keeps its own spelling.
+            let amount_unit = record_unit_from_ucum(&m.get(rxg, 18, 0, 1));
             let volume = number(23, "bag volume")?;
             unit(24, "mL")?;
             first = Some((
@@ -271,12 +251,49 @@ pub fn read_rgv_o15(m: &Message) -> Result<PumpProgramme, Refusal> {
             vtbi_ml,
         });
     }
-    let Some((drug_id, drug_name, bag_amount, dose_unit, bag_volume_ml)) = first else {
+    let Some(first) = first else {
         return Err(err(Problem::new(
             E::SegmentSequence,
             "RGV^O15 holds no RXG give segment",
         )));
     };
+    Ok((steps, first))
+}
+
+/// Reads an `RGV^O15` back into a programme (what the pump does on receipt).
+pub fn read_rgv_o15(m: &Message) -> Result<PumpProgramme, Refusal> {
+    let err = |p: Problem| Refusal {
+        code: AckCode::Error,
+        problems: vec![p],
+    };
+    let h = m.header();
+    if (h.message_code.as_str(), h.trigger_event.as_str()) != ("RGV", "O15") {
+        return Err(Refusal {
+            code: AckCode::Reject,
+            problems: vec![
+                Problem::new(
+                    E::UnsupportedMessageType,
+                    format!("{}^{} is not RGV^O15", h.message_code, h.trigger_event),
+                )
+                .at("MSH", 1, 9),
+            ],
+        });
+    }
+    let pid = m
+        .segment("PID")
+        .ok_or_else(|| err(Problem::new(E::SegmentSequence, "no PID")))?;
+    let orc = m
+        .segment("ORC")
+        .ok_or_else(|| err(Problem::new(E::SegmentSequence, "no ORC")))?;
+    let order_id = m.get(orc, 2, 0, 1);
+    if order_id.is_empty() {
+        return Err(err(Problem::new(
+            E::RequiredFieldMissing,
+            "ORC-2 (placer order number) is empty",
+        )
+        .at("ORC", 1, 2)));
+    }
+    let (steps, (drug_id, drug_name, bag_amount, dose_unit, bag_volume_ml)) = read_gives(m)?;
     let obx_value = |code: &str| {
         m.all("OBX")
             .find(|o| m.get(o, 3, 0, 1) == code || m.get(o, 3, 0, 2) == code)
@@ -593,6 +610,21 @@ mod tests {
         let m = Message::parse(&text).expect("parses");
         assert_eq!(m.header().structure, "RGV_O15");
         assert_eq!(read_rgv_o15(&m), Ok(programme()));
+    }
+
+    #[test]
+    fn units_and_milliequivalents_go_out_as_ucum_codes() {
+        // Regression: RXG-18 carried the record's `units`, which is no UCUM code.
+        for (record, code) in [("units", "[iU]"), ("mEq", "meq"), ("mg", "mg")] {
+            let mut p = programme();
+            p.dose_unit = record.into();
+            let text = build_rgv_o15(&Sender::default(), "PUMP", &p, "C1", 0);
+            let m = Message::parse(&text).expect("parses");
+            let rxg = m.segment("RXG").expect("RXG");
+            assert_eq!(m.get(rxg, 18, 0, 1), code);
+            assert_eq!(m.get(rxg, 18, 0, 2), record);
+            assert_eq!(read_rgv_o15(&m), Ok(p));
+        }
     }
 
     #[test]

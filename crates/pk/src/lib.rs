@@ -9,11 +9,14 @@
 //! - [`regimen`]: steady-state and daily exposure; dose recommendation.
 //! - [`pta`]: seeded Monte Carlo probability of target attainment.
 //! - [`typed`]: the same with units in the types (mg, h, L, mg/L).
+//! - [`contract`]: the JSON contract of `infusio pk` (simulate, fit, recommend, pta) with its
+//!   defaults, limits and plot, called alike by the CLI, the web UI and the API.
 //!
 //! Invariants: no I/O, no clock, no global state, no randomness without an explicit seed.
 //! Inside the hot loops values are plain `f64` in consistent units; the public clinical API
 //! ([`typed`]) takes and returns the typed quantities of `infusio-core` (mg, L, h, mg/L).
 
+pub mod contract;
 pub mod linear;
 pub mod map;
 pub mod ode;

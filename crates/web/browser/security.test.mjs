@@ -20,12 +20,21 @@ test('pages need a session; sign-in is keyboard-only friendly and sets a strict 
   await page.keyboard.press('Enter');
   await page.waitForLoadState();
   assert.match(await page.locator('[role="alert"]').textContent(), /not recognised/);
-  // Keyboard only: the user name field has focus, Tab to the password, Enter submits.
+  // Keyboard only: the user name field has focus, Tab to the password, Enter submits. Each
+  // key goes out only once the field it is meant for has the focus (autofocus is applied
+  // after load, later on a loaded machine), and the board is awaited as the answer to the
+  // sign-in post, not by a timeout.
   await page.goto(`${env.base}/ui/sign-in`);
+  await page.locator('#username:focus').waitFor();
   await page.keyboard.type('nurse');
   await page.keyboard.press('Tab');
+  await page.locator('#password:focus').waitFor();
   await page.keyboard.type(PASSWORD);
-  await page.keyboard.press('Enter');
+  const [board] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/ui/board'),
+    page.keyboard.press('Enter'),
+  ]);
+  assert.equal(board.status(), 200);
   await page.waitForURL(/\/ui\/board/);
   const [cookie] = (await context.cookies()).filter((c) => c.name === 'infusio_session');
   assert.equal(cookie.httpOnly, true);
@@ -83,4 +92,41 @@ test('a role without the right is refused on the page, with the reason', async (
   const r = await page.goto(`${env.base}/ui/audit`);
   assert.equal(r.status(), 403);
   assert.match(await page.locator('[role="alert"]').textContent(), /needs the role/);
+});
+
+test('pages keep their Content-Security-Policy: nothing on them is refused by the browser', async () => {
+  const page = await signIn(env, 'nurse');
+  // Registered before any page script runs; the policy does not apply to it.
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  for (const path of ['/ui/board', '/ui/patients', '/ui/library', '/ui/library/carboplatin', '/ui/schedule']) {
+    const r = await page.goto(`${env.base}${path}`);
+    const headers = r.headers();
+    assert.match(headers['content-security-policy'], /default-src 'self'/, path);
+    assert.match(headers['content-security-policy'], /frame-ancestors 'none'/, path);
+    assert.equal(headers['x-content-type-options'], 'nosniff', path);
+    assert.equal(headers['cache-control'], 'no-store', path);
+    assert.equal(headers['referrer-policy'], 'same-origin', path);
+    await page.waitForLoadState('load');
+    // The board's grid is laid out by stylesheet classes (no inline style): every quarter
+    // hour is a column and each appointment sits in its chair's row.
+    const grid = await page.evaluate(() => {
+      const b = document.querySelector('.board');
+      if (!b) return null;
+      const appt = b.querySelector('.appt');
+      return {
+        columns: getComputedStyle(b).gridTemplateColumns.split(' ').length,
+        apptRow: appt ? getComputedStyle(appt).gridRowStart : null,
+      };
+    });
+    if (grid) {
+      assert.ok(grid.columns >= 5, `${path}: ${JSON.stringify(grid)}`);
+      if (grid.apptRow !== null) assert.notEqual(grid.apptRow, 'auto', path);
+    }
+    assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], path);
+  }
 });

@@ -1,39 +1,16 @@
-//! HTML building blocks: escaping, ISMP-safe numbers with their units, tall-man drug names,
-//! the page frame, the error box and a renderer for derivations.
+//! HTML building blocks: ISMP-safe numbers with their units, tall-man drug names, form fields,
+//! the error box and renderers for findings, derivations and JSON records.
 //!
-//! Every piece of text that did not come from this crate goes through [`e`] (or a helper that
-//! calls it) before it reaches a page.
-
-use std::fmt::{self, Display, Write as _};
+//! Every page is built with `maud`'s `html!`, which escapes every interpolated value by
+//! default: text that did not come from this crate cannot become markup. Raw markup is an
+//! explicit opt-out (`PreEscaped`), allowed only in the vetted places listed in
+//! `tests/tidy.rs`.
 
 use infusio_app::AppError;
 use infusio_core::library::Library;
 use infusio_core::units::{display_decimals, format_quantity};
+use maud::{Markup, html};
 use serde_json::Value as Json;
-
-/// Text escaped for HTML element content and quoted attribute values.
-pub struct Esc<'a>(pub &'a str);
-
-impl Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '&' => f.write_str("&amp;")?,
-                '<' => f.write_str("&lt;")?,
-                '>' => f.write_str("&gt;")?,
-                '"' => f.write_str("&quot;")?,
-                '\'' => f.write_str("&#39;")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Escapes `s`.
-pub fn e(s: &str) -> Esc<'_> {
-    Esc(s)
-}
 
 /// A quantity for display: ISMP number format (leading zero, no trailing zero, thousands
 /// separators) with the unit beside it, at the clinical display precision of the unit.
@@ -113,55 +90,45 @@ pub fn hhmm_us(us: i64) -> String {
 }
 
 /// A status badge.
-pub fn badge(text: &str, class: &str) -> String {
-    format!(
-        "<span class=\"badge {}\">{}</span>",
-        e(class),
-        e(&text.replace('_', " "))
-    )
+pub fn badge(text: &str, class: &str) -> Markup {
+    html! { span class={ "badge " (class) } { (text.replace('_', " ")) } }
 }
 
 /// The error of a refused step, shown at the top of the page: what was refused, the field,
 /// the value as given and what is accepted; for a block, every finding. Internal details are
 /// logged, never shown.
-pub fn error_box(err: &AppError) -> String {
-    let mut out = String::new();
+pub fn error_box(err: &AppError) -> Markup {
     match err {
-        AppError::Invalid(ie) => {
-            let _ = write!(
-                out,
-                "<div class=\"error\" role=\"alert\" data-error=\"invalid\"><h2>Not accepted</h2>\
-                 <dl><dt>Field</dt><dd class=\"field\">{}</dd><dt>Value given</dt><dd>{}</dd>\
-                 <dt>Accepted</dt><dd>{}</dd></dl></div>",
-                e(&ie.field),
-                if ie.value.is_empty() {
-                    "(empty)".to_string()
-                } else {
-                    e(&ie.value).to_string()
-                },
-                e(&ie.message)
-            );
-        }
+        AppError::Invalid(ie) => html! {
+            div.error role="alert" data-error="invalid" {
+                h2 { "Not accepted" }
+                dl {
+                    dt { "Field" } dd.field { (ie.field) }
+                    dt { "Value given" }
+                    dd { @if ie.value.is_empty() { "(empty)" } @else { (ie.value) } }
+                    dt { "Accepted" } dd { (ie.message) }
+                }
+            }
+        },
         AppError::Blocked {
             code,
             message,
             findings,
-        } => {
-            let _ = write!(
-                out,
-                "<div class=\"error hardstop\" role=\"alert\" data-error=\"blocked\" data-code=\"{}\">\
-                 <h2>✖ BLOCKED</h2><p>{}</p>{}</div>",
-                e(code),
-                e(message),
-                findings_list(findings)
-            );
-        }
+        } => html! {
+            div.error.hardstop role="alert" data-error="blocked" data-code=(code) {
+                h2 { "✖ BLOCKED" }
+                p { (message) }
+                (findings_list(findings))
+            }
+        },
         AppError::Internal(detail) => {
             tracing::error!(detail, "internal error on a web page");
-            out.push_str(
-                "<div class=\"error\" role=\"alert\" data-error=\"internal\"><h2>Something went wrong</h2>\
-                 <p>The step was not recorded. The error has been logged; try again or call support.</p></div>",
-            );
+            html! {
+                div.error role="alert" data-error="internal" {
+                    h2 { "Something went wrong" }
+                    p { "The step was not recorded. The error has been logged; try again or call support." }
+                }
+            }
         }
         other => {
             let kind = match other {
@@ -173,23 +140,23 @@ pub fn error_box(err: &AppError) -> String {
                 AppError::Locked { .. } => "locked",
                 _ => "refused",
             };
-            let _ = write!(
-                out,
-                "<div class=\"error\" role=\"alert\" data-error=\"{kind}\"><h2>Refused</h2><p>{}</p></div>",
-                e(&other.to_string())
-            );
+            html! {
+                div.error role="alert" data-error=(kind) {
+                    h2 { "Refused" }
+                    p { (other.to_string()) }
+                }
+            }
         }
     }
-    out
 }
 
 /// The findings of a check, hard stops first and unmissable.
-pub fn findings_list(findings: &Json) -> String {
+pub fn findings_list(findings: &Json) -> Markup {
     let Some(items) = findings.as_array() else {
-        return String::new();
+        return html! {};
     };
     if items.is_empty() {
-        return "<p class=\"ok\">No findings.</p>".into();
+        return html! { p.ok { "No findings." } };
     }
     let mut sorted: Vec<&Json> = items.iter().collect();
     sorted.sort_by_key(|f| match f["severity"].as_str() {
@@ -197,152 +164,139 @@ pub fn findings_list(findings: &Json) -> String {
         Some("warning") => 1,
         _ => 2,
     });
-    let mut out = String::from("<ul class=\"findings\">");
-    for f in sorted {
-        let sev = f["severity"].as_str().unwrap_or("info");
-        let label = match sev {
-            "hard_stop" => "HARD STOP",
-            "warning" => "Warning",
-            _ => "Info",
-        };
-        let _ = write!(
-            out,
-            "<li class=\"finding {}\" data-code=\"{}\"><strong>{label}</strong> <code>{}</code> {}</li>",
-            e(sev),
-            e(f["code"].as_str().unwrap_or("")),
-            e(f["code"].as_str().unwrap_or("")),
-            e(f["message"].as_str().unwrap_or(""))
-        );
+    html! {
+        ul.findings {
+            @for f in sorted {
+                @let sev = f["severity"].as_str().unwrap_or("info");
+                @let label = match sev {
+                    "hard_stop" => "HARD STOP",
+                    "warning" => "Warning",
+                    _ => "Info",
+                };
+                @let code = f["code"].as_str().unwrap_or("");
+                li class={ "finding " (sev) } data-code=(code) {
+                    strong { (label) } " " code { (code) } " " (f["message"].as_str().unwrap_or(""))
+                }
+            }
+        }
     }
-    out.push_str("</ul>");
-    out
+}
+
+/// One step of a calculation: description, formula, inputs, result and rounding.
+fn step(s: &Json) -> Markup {
+    let inputs = s["inputs"].as_array().filter(|i| !i.is_empty());
+    html! {
+        li {
+            span.desc { (s["description"].as_str().unwrap_or("")) }
+            @if let Some(f) = s["formula"].as_str().filter(|f| !f.is_empty()) {
+                " " code { (f) }
+            }
+            @if let Some(inputs) = inputs {
+                " "
+                span.inputs {
+                    "("
+                    @for (n, i) in inputs.iter().enumerate() {
+                        @if n > 0 { "; " }
+                        (i["name"].as_str().unwrap_or("")) " = " (qty_json(i).unwrap_or_default())
+                    }
+                    ")"
+                }
+            }
+            @if let Some(r) = qty_json(&s["result"]) {
+                " → " strong { (r) }
+            }
+            @if let Some(r) = s["rounding"].as_str() {
+                " " em { "(" (r) ")" }
+            }
+        }
+    }
 }
 
 /// The steps of a calculation (`{"steps": [{"description", "formula", "inputs", "result"}]}`)
 /// as an ordered list: every number with where it came from.
-pub fn steps(calc: &Json) -> String {
+pub fn steps(calc: &Json) -> Markup {
     let Some(items) = calc["steps"].as_array() else {
-        return String::new();
+        return html! {};
     };
-    let mut out = String::from("<ol class=\"steps\">");
-    for s in items {
-        let _ = write!(
-            out,
-            "<li><span class=\"desc\">{}</span>",
-            e(s["description"].as_str().unwrap_or(""))
-        );
-        if let Some(f) = s["formula"].as_str().filter(|f| !f.is_empty()) {
-            let _ = write!(out, " <code>{}</code>", e(f));
+    html! {
+        ol.steps { @for s in items { (step(s)) } }
+        @if let Some(sources) = calc["sources"].as_array().filter(|s| !s.is_empty()) {
+            details {
+                summary { "Sources" }
+                ul.sources {
+                    @for s in sources {
+                        li {
+                            (s["citation"].as_str().or_else(|| s.as_str()).map(str::to_string)
+                                .unwrap_or_else(|| s.to_string()))
+                        }
+                    }
+                }
+            }
         }
-        if let Some(inputs) = s["inputs"].as_array().filter(|i| !i.is_empty()) {
-            out.push_str(" <span class=\"inputs\">(");
-            let parts: Vec<String> = inputs
-                .iter()
-                .map(|i| {
-                    format!(
-                        "{} = {}",
-                        e(i["name"].as_str().unwrap_or("")),
-                        e(&qty_json(i).unwrap_or_default())
-                    )
-                })
-                .collect();
-            out.push_str(&parts.join("; "));
-            out.push(')');
-            out.push_str("</span>");
-        }
-        if let Some(r) = qty_json(&s["result"]) {
-            let _ = write!(out, " → <strong>{}</strong>", e(&r));
-        }
-        if let Some(r) = s["rounding"].as_str() {
-            let _ = write!(out, " <em>({})</em>", e(r));
-        }
-        out.push_str("</li>");
     }
-    out.push_str("</ol>");
-    if let Some(sources) = calc["sources"].as_array().filter(|s| !s.is_empty()) {
-        out.push_str("<details><summary>Sources</summary><ul class=\"sources\">");
-        for s in sources {
-            let text = s["citation"]
-                .as_str()
-                .or_else(|| s.as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| s.to_string());
-            let _ = write!(out, "<li>{}</li>", e(&text));
-        }
-        out.push_str("</ul></details>");
-    }
-    out
 }
 
 /// Any JSON value as nested definition lists (library entries, audit details).
-pub fn json_view(v: &Json) -> String {
+pub fn json_view(v: &Json) -> Markup {
     match v {
-        Json::Null => "<span class=\"muted\">—</span>".into(),
-        Json::Bool(b) => if *b { "yes" } else { "no" }.into(),
-        Json::Number(n) => e(&n.to_string()).to_string(),
-        Json::String(s) => e(s).to_string(),
-        Json::Array(items) => {
-            if items.is_empty() {
-                return "<span class=\"muted\">none</span>".into();
+        Json::Null => html! { span.muted { "—" } },
+        Json::Bool(b) => html! { @if *b { "yes" } @else { "no" } },
+        Json::Number(n) => html! { (n.to_string()) },
+        Json::String(s) => html! { (s) },
+        Json::Array(items) if items.is_empty() => html! { span.muted { "none" } },
+        Json::Array(items) => html! {
+            ul.jv { @for i in items { li { (json_view(i)) } } }
+        },
+        Json::Object(m) => html! {
+            dl.jv {
+                @for (k, val) in m {
+                    dt { (k.replace('_', " ")) } dd { (json_view(val)) }
+                }
             }
-            let mut out = String::from("<ul class=\"jv\">");
-            for i in items {
-                let _ = write!(out, "<li>{}</li>", json_view(i));
-            }
-            out.push_str("</ul>");
-            out
-        }
-        Json::Object(m) => {
-            let mut out = String::from("<dl class=\"jv\">");
-            for (k, val) in m {
-                let _ = write!(
-                    out,
-                    "<dt>{}</dt><dd>{}</dd>",
-                    e(&k.replace('_', " ")),
-                    json_view(val)
-                );
-            }
-            out.push_str("</dl>");
-            out
-        }
+        },
     }
 }
 
-/// A labelled text input. `value` is pre-filled (escaped).
-pub fn input(name: &str, label: &str, value: &str, hint: &str) -> String {
-    let id = format!("f-{}", name.replace(['.', '[', ']'], "-"));
-    format!(
-        "<label for=\"{id}\">{}</label><input id=\"{id}\" name=\"{}\" value=\"{}\" autocomplete=\"off\"{}>",
-        e(label),
-        e(name),
-        e(value),
-        if hint.is_empty() {
-            String::new()
-        } else {
-            format!(" placeholder=\"{}\"", e(hint))
-        }
-    )
+/// The element id of a form field named `name`.
+pub fn field_id(name: &str) -> String {
+    format!("f-{}", name.replace(['.', '[', ']'], "-"))
+}
+
+/// A labelled text input. `value` is pre-filled.
+pub fn input(name: &str, label: &str, value: &str, hint: &str) -> Markup {
+    input_with_id(&field_id(name), name, label, value, hint)
+}
+
+/// A labelled text input with its own element id (for a name used twice on one page).
+pub fn input_with_id(id: &str, name: &str, label: &str, value: &str, hint: &str) -> Markup {
+    let placeholder = (!hint.is_empty()).then_some(hint);
+    html! {
+        label for=(id) { (label) }
+        input id=(id) name=(name) value=(value) autocomplete="off" placeholder=[placeholder];
+    }
 }
 
 /// A labelled select.
-pub fn select(name: &str, label: &str, options: &[(String, String)], selected: &str) -> String {
-    let id = format!("f-{}", name.replace(['.', '[', ']'], "-"));
-    let mut out = format!(
-        "<label for=\"{id}\">{}</label><select id=\"{id}\" name=\"{}\">",
-        e(label),
-        e(name)
-    );
-    for (value, text) in options {
-        let _ = write!(
-            out,
-            "<option value=\"{}\"{}>{}</option>",
-            e(value),
-            if value == selected { " selected" } else { "" },
-            e(text)
-        );
+pub fn select(name: &str, label: &str, options: &[(String, String)], selected: &str) -> Markup {
+    select_with_id(&field_id(name), name, label, options, selected)
+}
+
+/// A labelled select with its own element id (for a name used twice on one page).
+pub fn select_with_id(
+    id: &str,
+    name: &str,
+    label: &str,
+    options: &[(String, String)],
+    selected: &str,
+) -> Markup {
+    html! {
+        label for=(id) { (label) }
+        select id=(id) name=(name) {
+            @for (value, text) in options {
+                option value=(value) selected[value == selected] { (text) }
+            }
+        }
     }
-    out.push_str("</select>");
-    out
 }
 
 #[cfg(test)]
@@ -350,10 +304,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(
-            e("<script>\"a\" & 'b'</script>").to_string(),
-            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+    fn interpolated_text_is_escaped_in_content_and_attributes() {
+        let evil = "<script>\"a\" & 'b'</script>";
+        let page = html! { p title=(evil) { (evil) } }.into_string();
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("&lt;script&gt;"), "{page}");
+        assert!(page.contains("&quot;a&quot; &amp;"), "{page}");
+        let field = input("note", evil, evil, evil).into_string();
+        assert!(
+            !field.contains("<script>") && !field.contains("\"a\""),
+            "{field}"
         );
     }
 
@@ -382,12 +342,29 @@ mod tests {
             message: "a hard stop blocks this order".into(),
             findings: serde_json::json!([{"code": "dose.above_hard_max", "severity": "hard_stop", "message": "1,500 mg is above 1,275 mg"}]),
         };
-        let html = error_box(&blocked);
+        let html = error_box(&blocked).into_string();
         assert!(html.contains("HARD STOP") && html.contains("dose.above_hard_max"));
         let invalid = AppError::invalid("volume", "abc", "a volume such as '250 mL'");
-        let html = error_box(&invalid);
+        let html = error_box(&invalid).into_string();
         assert!(html.contains("volume") && html.contains("abc") && html.contains("250 mL"));
-        let internal = error_box(&AppError::Internal("db password is hunter2".into()));
+        let internal =
+            error_box(&AppError::Internal("db password is hunter2".into())).into_string();
         assert!(!internal.contains("hunter2"));
+    }
+
+    #[test]
+    fn a_selected_option_is_marked_and_an_empty_hint_leaves_no_placeholder() {
+        let opts = vec![
+            ("a".to_string(), "A".to_string()),
+            ("b".to_string(), "B".to_string()),
+        ];
+        let s = select("x", "X", &opts, "b").into_string();
+        assert!(s.contains("<option value=\"b\" selected>B</option>"), "{s}");
+        assert!(s.contains("<option value=\"a\">A</option>"), "{s}");
+        assert!(
+            !input("x", "X", "", "")
+                .into_string()
+                .contains("placeholder")
+        );
     }
 }

@@ -10,7 +10,12 @@
 //! - Every page needs a cookie session (the same cookie as the JSON API); a form that changes
 //!   anything carries the session's CSRF token in a hidden field and, when the browser sends
 //!   one, a same-host `Origin`.
-//! - Everything not written by this crate is HTML-escaped ([`html::e`]).
+//! - Pages are built with `maud`'s `html!`, which escapes every interpolated value: nothing
+//!   that a user, a record or a file supplied can become markup. Raw markup (`PreEscaped`)
+//!   is used only in the vetted places listed in `tests/tidy.rs`.
+//! - Every response carries the security headers of [`security_headers`]: a
+//!   Content-Security-Policy without inline script or style, `nosniff`, no referrer to
+//!   another site, no framing; pages (which show patient data) are never stored by a cache.
 //! - The router sets no fallback: unknown paths get the API's answer.
 
 mod html;
@@ -25,8 +30,7 @@ use axum::routing::{get, post};
 use infusio_app::auth::{Session, SessionKind};
 use infusio_app::{Actor, AppError};
 use infusio_server::{AppState, SESSION_COOKIE, cookie_value};
-
-use html::e;
+use maud::{DOCTYPE, Markup, html};
 
 const STYLE: &str = include_str!("../assets/style.css");
 const SCRIPT: &str = include_str!("../assets/app.js");
@@ -85,6 +89,76 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/library", get(pages::library::list))
         .route("/ui/library/{id}", get(pages::library::entry))
         .route("/ui/audit", get(pages::audit::view))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The Content-Security-Policy of every UI response: scripts, styles, images, fonts and
+/// form targets only from this server; no inline script, no inline event handler, no inline
+/// style; no plugins, no `<base>`, no framing by any page (clickjacking).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; \
+     frame-ancestors 'none'; form-action 'self'";
+
+/// Adds the security headers to every response of the UI's routes. A response that set its
+/// own `Cache-Control` (the static assets) keeps it; every other one (pages with patient
+/// data, redirects, refusals) is `no-store`.
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null`
+    // with a form post, which the same-origin check must refuse. No URL (with its patient
+    // and order ids) leaves for another site either way.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// The largest number of hours, chairs and quarter-hour columns the board can place (a
+/// whole day in quarter hours; chairs beyond the limit share its last row).
+pub(crate) const BOARD_MAX_HOURS: i64 = 24;
+pub(crate) const BOARD_MAX_ROWS: usize = 200;
+
+/// The stylesheet: the hand-written one, then the board's grid placement classes. The
+/// Content-Security-Policy allows no inline `style` attribute, so each grid position the
+/// board uses is a class (`cols-H`: H hours of quarter-hour columns; `row-N`, `from-N`,
+/// `to-N`: grid row, first and last grid line), generated once.
+fn stylesheet() -> &'static str {
+    static CSS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSS.get_or_init(|| {
+        use std::fmt::Write as _;
+        let mut css = String::from(STYLE);
+        css.push_str("\n/* Board grid placement (generated). */\n.board .hour { grid-column: span 4; }\n");
+        for hours in 1..=BOARD_MAX_HOURS {
+            let _ = writeln!(
+                css,
+                ".board.cols-{hours} {{ grid-template-columns: 5rem repeat({}, minmax(1.1rem, 1fr)); }}",
+                hours * 4
+            );
+        }
+        for row in 1..=BOARD_MAX_ROWS {
+            let _ = writeln!(css, ".board .row-{row} {{ grid-row: {row}; }}");
+        }
+        for line in 1..=(BOARD_MAX_HOURS * 4 + 2) {
+            let _ = writeln!(
+                css,
+                ".board .from-{line} {{ grid-column-start: {line}; }} .board .to-{line} {{ grid-column-end: {line}; }}"
+            );
+        }
+        css
+    })
 }
 
 async fn style() -> Response {
@@ -93,7 +167,7 @@ async fn style() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "max-age=3600"),
         ],
-        STYLE,
+        stylesheet(),
     )
         .into_response()
 }
@@ -121,11 +195,8 @@ impl Viewer {
     }
 
     /// The hidden CSRF field every changing form carries.
-    pub fn csrf_field(&self) -> String {
-        format!(
-            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-            e(&self.session.csrf_token)
-        )
+    pub fn csrf_field(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.session.csrf_token); }
     }
 
     /// Checks the form's CSRF token against the session's.
@@ -231,8 +302,8 @@ pub(crate) fn status_of(err: &AppError) -> StatusCode {
 
 /// A minimal page for a refusal outside any screen (no session, cross-origin).
 fn plain_error(status: StatusCode, err: &AppError) -> Response {
-    let body = frame("Refused", None, "", &html::error_box(err));
-    (status, Html(body)).into_response()
+    let body = frame("Refused", None, "", html::error_box(err));
+    (status, Html(body.into_string())).into_response()
 }
 
 /// The navigation, by what each role does.
@@ -246,44 +317,52 @@ const NAV: &[(&str, &str, &str)] = &[
     ("audit", "/ui/audit", "Audit"),
 ];
 
-/// The page frame: head, navigation with the user and sign-out, and `body`.
-pub(crate) fn frame(title: &str, viewer: Option<&Viewer>, current: &str, body: &str) -> String {
-    let mut nav = String::new();
-    if let Some(v) = viewer {
-        nav.push_str("<nav aria-label=\"Main\"><ul>");
-        for (key, href, label) in NAV {
-            nav.push_str(&format!(
-                "<li><a href=\"{href}\"{}>{label}</a></li>",
-                if *key == current {
-                    " aria-current=\"page\""
-                } else {
-                    ""
+/// The main navigation with the signed-in user and the sign-out button.
+fn nav(v: &Viewer, current: &str) -> Markup {
+    let roles: Vec<&str> = v.actor().roles.iter().map(|r| r.as_str()).collect();
+    html! {
+        nav aria-label="Main" {
+            ul {
+                @for (key, href, label) in NAV {
+                    li { a href=(href) aria-current=[(*key == current).then_some("page")] { (label) } }
                 }
-            ));
+            }
+            form method="post" action="/ui/sign-out" class="who" {
+                (v.csrf_field())
+                span { (v.actor().display_name) " " small { "(" (roles.join(", ").replace('_', " ")) ")" } }
+                " "
+                button type="submit" { "Sign out" }
+            }
         }
-        let roles: Vec<&str> = v.actor().roles.iter().map(|r| r.as_str()).collect();
-        nav.push_str(&format!(
-            "</ul><form method=\"post\" action=\"/ui/sign-out\" class=\"who\">{}<span>{} <small>({})</small></span> <button type=\"submit\">Sign out</button></form></nav>",
-            v.csrf_field(),
-            e(&v.actor().display_name),
-            e(&roles.join(", ").replace('_', " "))
-        ));
     }
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · Infusio</title><link rel=\"stylesheet\" href=\"/ui/assets/style.css\">\
-         <script src=\"/ui/assets/app.js\" defer></script></head><body>\
-         <header><a class=\"brand\" href=\"/ui/board\">Infusio</a>{nav}</header>\
-         <main id=\"main\"><h1>{}</h1>{body}</main></body></html>",
-        e(title),
-        e(title)
-    )
+}
+
+/// The page frame: head, navigation with the user and sign-out, and `body`.
+pub(crate) fn frame(title: &str, viewer: Option<&Viewer>, current: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Infusio" }
+                link rel="stylesheet" href="/ui/assets/style.css";
+                script src="/ui/assets/app.js" defer {}
+            }
+            body {
+                header {
+                    a.brand href="/ui/board" { "Infusio" }
+                    @if let Some(v) = viewer { (nav(v, current)) }
+                }
+                main #main { h1 { (title) } (body) }
+            }
+        }
+    }
 }
 
 /// A rendered page with status 200.
-pub(crate) fn page(title: &str, viewer: &Viewer, current: &str, body: &str) -> Response {
-    Html(frame(title, Some(viewer), current, body)).into_response()
+pub(crate) fn page(title: &str, viewer: &Viewer, current: &str, body: Markup) -> Response {
+    Html(frame(title, Some(viewer), current, body).into_string()).into_response()
 }
 
 /// A page showing a refusal with its status code, above the page body.
@@ -292,11 +371,15 @@ pub(crate) fn page_with_error(
     viewer: &Viewer,
     current: &str,
     err: &AppError,
-    body: &str,
+    body: Markup,
 ) -> Response {
     let status = status_of(err);
-    let full = format!("{}{body}", html::error_box(err));
-    (status, Html(frame(title, Some(viewer), current, &full))).into_response()
+    let full = html! { (html::error_box(err)) (body) };
+    (
+        status,
+        Html(frame(title, Some(viewer), current, full).into_string()),
+    )
+        .into_response()
 }
 
 /// After a successful change: go to `to` (303, so reload does not repeat the post).

@@ -119,6 +119,7 @@ async fn pages_without_a_session_go_to_sign_in_and_bad_passwords_are_refused_on_
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(header_of(&headers, "set-cookie").is_none());
+    assert_security_headers("refused sign-in", &headers);
     assert!(body.contains("not recognised"), "{body}");
     // An unknown path is still the API's answer (the UI sets no fallback).
     let (status, _, body) = send(
@@ -152,9 +153,13 @@ async fn changes_need_the_csrf_token_and_the_same_origin() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("CSRF"), "{body}");
     let with_token = format!("csrf={csrf}&{form}");
-    let (status, _, body) = send(&r, post(with_token.clone(), Some("http://evil.example"))).await;
+    let (status, headers, body) =
+        send(&r, post(with_token.clone(), Some("http://evil.example"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("cross-origin"), "{body}");
+    // A refusal outside any screen is a page too: same headers, never stored.
+    assert_security_headers("cross-origin refusal", &headers);
+    assert_eq!(header_of(&headers, "cache-control"), Some("no-store"));
     // With the token from the same origin the step reaches the application, which refuses
     // the unknown patient on the page.
     let (status, _, body) = send(&r, post(with_token, Some("http://infusio.test"))).await;
@@ -197,5 +202,186 @@ async fn record_text_is_escaped_and_a_missing_role_is_refused_with_the_reason() 
     let (status, _, body) = send(&r, get("/ui/audit")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("needs the role"), "{body}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Every `name=value` directive of a Content-Security-Policy.
+fn csp_directives(csp: &str) -> Vec<(String, String)> {
+    csp.split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let (name, value) = d.split_once(' ').unwrap_or((d, ""));
+            (name.to_string(), value.trim().to_string())
+        })
+        .collect()
+}
+
+fn assert_security_headers(uri: &str, headers: &[(String, String)]) {
+    let csp = header_of(headers, "content-security-policy")
+        .unwrap_or_else(|| panic!("{uri}: no Content-Security-Policy"));
+    let directives = csp_directives(csp);
+    let directive = |name: &str| {
+        directives
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    for (name, expected) in [
+        ("default-src", "'self'"),
+        ("script-src", "'self'"),
+        ("style-src", "'self'"),
+        ("object-src", "'none'"),
+        ("base-uri", "'none'"),
+        ("frame-ancestors", "'none'"),
+        ("form-action", "'self'"),
+    ] {
+        assert_eq!(directive(name), Some(expected), "{uri}: {name} in {csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{uri}: {csp}"
+    );
+    assert_eq!(
+        header_of(headers, "x-content-type-options"),
+        Some("nosniff"),
+        "{uri}"
+    );
+    assert_eq!(
+        header_of(headers, "referrer-policy"),
+        Some("same-origin"),
+        "{uri}"
+    );
+}
+
+/// Inline script, inline event handlers and inline styles would be refused by the policy
+/// (and are what an injection would use): no page has any.
+fn assert_no_inline_code(uri: &str, body: &str) {
+    let lower = body.to_lowercase();
+    for (i, _) in lower.match_indices("<script") {
+        let tag = &lower[i..lower[i..].find('>').map_or(lower.len(), |e| i + e)];
+        assert!(tag.contains(" src="), "{uri}: inline script {tag}");
+    }
+    for attr in [
+        " onclick=",
+        " onload=",
+        " onerror=",
+        " onsubmit=",
+        " style=",
+        "javascript:",
+    ] {
+        assert!(!lower.contains(attr), "{uri}: {attr} in {body}");
+    }
+    assert!(!lower.contains("<style"), "{uri}: a style element");
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers_and_patient_pages_are_never_stored() {
+    let (r, app, dir) = router().await;
+    let scheduler = infusio_app::Actor {
+        user_id: String::new(),
+        username: "scheduler".into(),
+        display_name: "scheduler".into(),
+        roles: vec![Role::Scheduler],
+    };
+    let patient = app
+        .create_patient(
+            &scheduler,
+            &serde_json::json!({"mrn": "MRN8", "family_name": "Doe", "given_name": "Jo",
+                                "birth_date": "1970-05-01", "sex": "male"}),
+        )
+        .await
+        .expect("patient");
+    let (cookie, _) = sign_in(&r, "scheduler").await;
+    // Without a session: the sign-in page and the redirect to it.
+    for uri in ["/ui/sign-in", "/ui/board"] {
+        let (_, headers, body) =
+            send(&r, Request::get(uri).body(Body::empty()).expect("request")).await;
+        assert_security_headers(uri, &headers);
+        assert_eq!(
+            header_of(&headers, "cache-control"),
+            Some("no-store"),
+            "{uri}"
+        );
+        assert_no_inline_code(uri, &body);
+    }
+    let chart = format!("/ui/patients/{}", patient.id);
+    for uri in [
+        "/ui/board",
+        "/ui/patients",
+        chart.as_str(),
+        "/ui/schedule",
+        "/ui/library",
+        "/ui/library/carboplatin",
+        "/ui/audit",
+    ] {
+        let (status, headers, body) = send(
+            &r,
+            Request::get(uri)
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::FORBIDDEN,
+            "{uri}: {status}"
+        );
+        assert_security_headers(uri, &headers);
+        assert_eq!(
+            header_of(&headers, "cache-control"),
+            Some("no-store"),
+            "{uri}"
+        );
+        assert_eq!(
+            header_of(&headers, "content-type"),
+            Some("text/html; charset=utf-8"),
+            "{uri}"
+        );
+        assert_no_inline_code(uri, &body);
+    }
+    // The static assets may be cached (they hold no patient data) and are never sniffed.
+    for (uri, kind) in [
+        ("/ui/assets/style.css", "text/css"),
+        ("/ui/assets/app.js", "text/javascript"),
+    ] {
+        let (status, headers, _) =
+            send(&r, Request::get(uri).body(Body::empty()).expect("request")).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_security_headers(uri, &headers);
+        assert!(
+            header_of(&headers, "content-type").is_some_and(|t| t.starts_with(kind)),
+            "{uri}"
+        );
+        assert_eq!(
+            header_of(&headers, "cache-control"),
+            Some("max-age=3600"),
+            "{uri}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_board_places_appointments_by_stylesheet_classes_that_exist() {
+    let (r, _, dir) = router().await;
+    let (_, _, css) = send(
+        &r,
+        Request::get("/ui/assets/style.css")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    // Whole days of quarter hours, the first grid line and the last, are all placeable.
+    for class in [
+        ".board.cols-1 ",
+        ".board.cols-24 ",
+        ".board .row-2 ",
+        ".board .from-1 ",
+        ".board .to-98 ",
+    ] {
+        assert!(css.contains(class), "{class} missing from the stylesheet");
+    }
+    assert!(css.contains(".board.cols-24 { grid-template-columns: 5rem repeat(96,"));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -184,26 +184,62 @@ pub fn dosing_weight(
             WeightBasis::Actual,
             "height and sex are required for {basis:?}"
         );
-        calc.step(
-            Step::new(
-                "Dosing weight: actual body weight",
-                "weight_used = actual weight",
-                weight.qty(),
-            )
-            .input("weight", weight.qty()),
-        );
-        return weight;
+        return actual_weight(calc, weight);
     };
-    let ibw = ideal_body_weight(sex, height);
-    let ideal_step = |calc: &mut Calculation| {
+    let patient = MeasuredPatient {
+        weight,
+        height,
+        sex,
+        ideal: ideal_body_weight(sex, height),
+    };
+    match basis {
+        WeightBasis::Actual => actual_weight(calc, weight),
+        WeightBasis::Ideal => {
+            patient.ideal_weight_steps(calc);
+            patient.ideal
+        }
+        WeightBasis::Adjusted => patient.adjusted_weight(calc),
+        WeightBasis::Lean => patient.lean_weight(calc),
+        WeightBasis::Auto => patient.auto_weight(calc),
+    }
+}
+
+/// The actual body weight as the dosing weight, with its step.
+fn actual_weight(calc: &mut Calculation, weight: BodyWeight) -> BodyWeight {
+    calc.step(
+        Step::new(
+            "Dosing weight: actual body weight",
+            "weight_used = actual weight",
+            weight.qty(),
+        )
+        .input("weight", weight.qty()),
+    );
+    weight
+}
+
+/// A patient with the measures every weight basis but `Actual` needs, and the Devine ideal
+/// body weight that follows from them.
+struct MeasuredPatient {
+    weight: BodyWeight,
+    height: Length,
+    sex: Sex,
+    ideal: BodyWeight,
+}
+
+impl MeasuredPatient {
+    /// The ideal body weight's source, its out-of-range finding and its step.
+    fn ideal_weight_steps(&self, calc: &mut Calculation) {
         calc.source(sources::DEVINE);
-        if let Some(f) = devine_range_finding(height) {
+        if let Some(f) = devine_range_finding(self.height) {
             calc.finding(f);
         }
-        calc.step(ideal_weight_step(sex, height, ibw));
-    };
-    let adjusted = |calc: &mut Calculation| -> BodyWeight {
-        ideal_step(calc);
+        calc.step(ideal_weight_step(self.sex, self.height, self.ideal));
+    }
+
+    /// Adjusted body weight, or the actual weight when it is at or below ideal.
+    fn adjusted_weight(&self, calc: &mut Calculation) -> BodyWeight {
+        let (weight, ibw) = (self.weight, self.ideal);
+        self.ideal_weight_steps(calc);
         calc.source(sources::ADJUSTED_WEIGHT);
         if weight.value() <= ibw.value() {
             calc.step(
@@ -229,75 +265,63 @@ pub fn dosing_weight(
             );
             adj
         }
-    };
-    match basis {
-        WeightBasis::Actual => {
-            calc.step(
-                Step::new(
-                    "Dosing weight: actual body weight",
-                    "weight_used = actual weight",
-                    weight.qty(),
-                )
-                .input("weight", weight.qty()),
-            );
+    }
+
+    /// Janmahasatian lean body weight.
+    fn lean_weight(&self, calc: &mut Calculation) -> BodyWeight {
+        let (weight, height) = (self.weight, self.height);
+        calc.source(sources::JANMAHASATIAN);
+        let lbw = lean_body_weight(self.sex, weight, height);
+        calc.step(
+            Step::new(
+                "Lean body weight (Janmahasatian)",
+                match self.sex {
+                    Sex::Male => "LBW = 9270 × W / (6680 + 216 × BMI)",
+                    Sex::Female => "LBW = 9270 × W / (8780 + 244 × BMI)",
+                },
+                lbw.qty(),
+            )
+            .input("weight", weight.qty())
+            .input("bmi", bmi(weight, height).qty()),
+        );
+        lbw
+    }
+
+    /// By BMI: actual below 18.5, the lower of ideal and actual below 25, else adjusted.
+    fn auto_weight(&self, calc: &mut Calculation) -> BodyWeight {
+        let (weight, ibw) = (self.weight, self.ideal);
+        let b = bmi(weight, self.height);
+        calc.step(
+            Step::new(
+                "Body-mass index for the automatic weight choice",
+                "BMI = weight_kg / height_m²",
+                b.qty(),
+            )
+            .input("weight", weight.qty())
+            .input("height", self.height.qty()),
+        );
+        if b.value() < 18.5 {
+            calc.step(Step::new(
+                "BMI < 18.5: actual body weight",
+                "weight_used = actual weight",
+                weight.qty(),
+            ));
             weight
-        }
-        WeightBasis::Ideal => {
-            ideal_step(calc);
-            ibw
-        }
-        WeightBasis::Adjusted => adjusted(calc),
-        WeightBasis::Lean => {
-            calc.source(sources::JANMAHASATIAN);
-            let lbw = lean_body_weight(sex, weight, height);
-            calc.step(
-                Step::new(
-                    "Lean body weight (Janmahasatian)",
-                    match sex {
-                        Sex::Male => "LBW = 9270 × W / (6680 + 216 × BMI)",
-                        Sex::Female => "LBW = 9270 × W / (8780 + 244 × BMI)",
-                    },
-                    lbw.qty(),
-                )
-                .input("weight", weight.qty())
-                .input("bmi", bmi(weight, height).qty()),
-            );
-            lbw
-        }
-        WeightBasis::Auto => {
-            let b = bmi(weight, height);
-            calc.step(
-                Step::new(
-                    "Body-mass index for the automatic weight choice",
-                    "BMI = weight_kg / height_m²",
-                    b.qty(),
-                )
-                .input("weight", weight.qty())
-                .input("height", height.qty()),
-            );
-            if b.value() < 18.5 {
-                calc.step(Step::new(
-                    "BMI < 18.5: actual body weight",
-                    "weight_used = actual weight",
-                    weight.qty(),
-                ));
-                weight
-            } else if b.value() < 25.0 {
-                ideal_step(calc);
-                let used = if ibw.value() < weight.value() {
-                    ibw
-                } else {
-                    weight
-                };
-                calc.step(Step::new(
-                    "18.5 ≤ BMI < 25: the lower of ideal and actual weight",
-                    "weight_used = min(IBW, TBW)",
-                    used.qty(),
-                ));
-                used
+        } else if b.value() < 25.0 {
+            self.ideal_weight_steps(calc);
+            let used = if ibw.value() < weight.value() {
+                ibw
             } else {
-                adjusted(calc)
-            }
+                weight
+            };
+            calc.step(Step::new(
+                "18.5 ≤ BMI < 25: the lower of ideal and actual weight",
+                "weight_used = min(IBW, TBW)",
+                used.qty(),
+            ));
+            used
+        } else {
+            self.adjusted_weight(calc)
         }
     }
 }

@@ -99,17 +99,28 @@ pub fn factor_dose(weight: BodyWeight, rise: Percent, units_per_kg_per_rise: f64
     IntlUnits::new(weight.value() * rise.value() * units_per_kg_per_rise)
 }
 
-/// `infusio calc factor-dose`.
-pub fn factor_dose_json(input: &Value) -> Result<Calculation, InputError> {
-    let mut f = Fields::new(input, "")?;
+/// The factor-dose calculator's inputs, read and checked, with the units/kg per IU/dL that
+/// follow from them.
+struct FactorInput {
+    factor: Factor,
+    product: Option<FactorIxProduct>,
+    weight: BodyWeight,
+    rise: Percent,
+    age: Option<Age>,
+    /// Units/kg per IU/dL of rise for this factor, product and age.
+    units_per_kg_per_rise: f64,
+}
+
+/// Reads the calculator's fields in their documented order.
+fn read_factor_input(f: &mut Fields) -> Result<FactorInput, InputError> {
     let factor = match f.choice("factor", &["viii", "ix"])?.as_str() {
         "viii" => Factor::VIII,
         _ => Factor::IX,
     };
-    let weight = common::weight(&mut f, "weight")?;
+    let weight = common::weight(f, "weight")?;
     const RISE_WHAT: &str = "a desired rise such as '30 %' or '30 IU/dL' (1 IU/dL = 1%)";
     let rise = ranged(
-        &mut f,
+        f,
         "desired_rise",
         RISE_WHAT,
         |q| {
@@ -122,9 +133,34 @@ pub fn factor_dose_json(input: &Value) -> Result<Calculation, InputError> {
         RISE_MAX_IU_PER_DL,
         "IU/dL",
     )?
-    .ok_or_else(|| missing(&f, "desired_rise", RISE_WHAT))?;
+    .ok_or_else(|| missing(f, "desired_rise", RISE_WHAT))?;
+    let product = read_factor_product(f, factor)?;
+    let age = common::opt_age(f, "age")?;
+    let per_rise = units_per_kg_per_rise(factor, product, age).map_err(|e| match e {
+        FactorError::ProductRequired => missing(f, "product", "the factor IX product: plasma-derived or benefix"),
+        FactorError::AgeRequired => missing(
+            f,
+            "age",
+            "an age such as '30 y' (BeneFIX: 1.4 units/kg per IU/dL under 12 years, 1.3 at 12 and over)",
+        ),
+    })?;
+    Ok(FactorInput {
+        factor,
+        product,
+        weight,
+        rise,
+        age,
+        units_per_kg_per_rise: per_rise,
+    })
+}
+
+/// `product`: refused for factor VIII (one recovery for every product), required for IX.
+fn read_factor_product(
+    f: &mut Fields,
+    factor: Factor,
+) -> Result<Option<FactorIxProduct>, InputError> {
     let product_given = f.raw("product").map(as_given);
-    let product = match factor {
+    match factor {
         Factor::VIII => {
             if let Some(given) = product_given {
                 return Err(InputError::new(
@@ -133,36 +169,28 @@ pub fn factor_dose_json(input: &Value) -> Result<Calculation, InputError> {
                     "not used for factor VIII (0.5 units/kg per IU/dL for every product); give product only for factor IX",
                 ));
             }
-            None
+            Ok(None)
         }
         Factor::IX => {
             let name = f.opt_choice("product", &FactorIxProduct::NAMES)?.ok_or_else(|| {
                 missing(
-                    &f,
+                    f,
                     "product",
                     "the factor IX product (plasma-derived or benefix): recovery differs by product",
                 )
             })?;
-            Some(if name == "benefix" {
+            Ok(Some(if name == "benefix" {
                 FactorIxProduct::BeneFix
             } else {
                 FactorIxProduct::PlasmaDerived
-            })
+            }))
         }
-    };
-    let age = common::opt_age(&mut f, "age")?;
-    let per_rise = units_per_kg_per_rise(factor, product, age).map_err(|e| match e {
-        FactorError::ProductRequired => missing(&f, "product", "the factor IX product: plasma-derived or benefix"),
-        FactorError::AgeRequired => missing(
-            &f,
-            "age",
-            "an age such as '30 y' (BeneFIX: 1.4 units/kg per IU/dL under 12 years, 1.3 at 12 and over)",
-        ),
-    })?;
-    f.finish()?;
+    }
+}
 
-    let mut calc = Calculation::new("factor-dose");
-    let (description, formula) = match (factor, product) {
+/// The step stating the units/kg per IU/dL used, and why.
+fn units_per_rise_step(input: &FactorInput) -> Step {
+    let (description, formula) = match (input.factor, input.product) {
         (Factor::VIII, _) => (
             "Factor VIII: 0.5 units/kg per IU/dL",
             "factor = 0.5 units/kg per IU/dL",
@@ -179,12 +207,23 @@ pub fn factor_dose_json(input: &Value) -> Result<Calculation, InputError> {
     let mut step = Step::new(
         description,
         formula,
-        Qty::new(per_rise, "units/kg per IU/dL"),
+        Qty::new(input.units_per_kg_per_rise, "units/kg per IU/dL"),
     );
-    if let Some(a) = age {
+    if let Some(a) = input.age {
         step = step.input("age", a.qty());
     }
-    calc.step(step);
+    step
+}
+
+/// `infusio calc factor-dose`.
+pub fn factor_dose_json(input: &Value) -> Result<Calculation, InputError> {
+    let mut f = Fields::new(input, "")?;
+    let input = read_factor_input(&mut f)?;
+    f.finish()?;
+    let (weight, rise, per_rise) = (input.weight, input.rise, input.units_per_kg_per_rise);
+
+    let mut calc = Calculation::new("factor-dose");
+    calc.step(units_per_rise_step(&input));
     let dose = factor_dose(weight, rise, per_rise);
     calc.step(
         Step::new(
@@ -197,7 +236,7 @@ pub fn factor_dose_json(input: &Value) -> Result<Calculation, InputError> {
         .input("factor", Qty::new(per_rise, "units/kg per IU/dL"))
         .rounding("none (round to whole vials per local policy)"),
     );
-    calc.source(match product {
+    calc.source(match input.product {
         None => sources::FACTOR_VIII,
         Some(p) => p.source(),
     });

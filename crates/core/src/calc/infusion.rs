@@ -13,8 +13,8 @@ use super::sources;
 use crate::derivation::{Calculation, Finding, Severity, Step};
 use crate::input::{Fields, InputError, as_given, check_range};
 use crate::units::{
-    AmountKind, Concentration, DoseBasis, DosePer, DropFactor, DropRate, Duration, Qty, Volume,
-    VolumeRate, format_number, parse_unit,
+    AmountKind, BodyWeight, Concentration, DoseBasis, DosePer, DropFactor, DropRate, Duration, Qty,
+    Volume, VolumeRate, format_number, parse_unit,
 };
 
 const VOLUME_WHAT: &str = "a volume such as '250 mL' or '1 L'";
@@ -127,7 +127,7 @@ impl AbsoluteDoseRate {
 /// Converts a dose rate (`5 mcg/kg/min`, `10 mEq/h`) to an absolute rate per hour.
 pub fn absolute_dose_rate(
     dose_rate: &DosePer,
-    weight: Option<crate::units::BodyWeight>,
+    weight: Option<BodyWeight>,
 ) -> Result<AbsoluteDoseRate, RateError> {
     let Some((_, minutes_per_time_unit)) = dose_rate.per_time else {
         return Err(RateError::NotARate);
@@ -234,133 +234,168 @@ pub fn infusion_rate_json(input: &Value) -> Result<Calculation, InputError> {
         ));
     }
     let rate = if has_volume {
-        let rate = volume_over_duration(&mut f, &mut calc)?
-            .ok_or_else(|| missing(&f, "volume", VOLUME_WHAT))?;
-        calc.source(sources::INFUSION_RATE);
-        rate
+        volume_over_duration(&mut f, &mut calc)?
+            .ok_or_else(|| missing(&f, "volume", VOLUME_WHAT))?
     } else {
-        let text = f.raw("dose_rate").map(as_given);
-        let dose_rate = f
-            .opt_quantity("dose_rate", DOSE_RATE_WHAT, DosePer::from_quantity)?
-            .ok_or_else(|| {
-                missing(
-                    &f,
-                    "dose_rate",
-                    &format!("{DOSE_RATE_WHAT} with a concentration, or a volume with a duration"),
-                )
-            })?;
-        let given = text.unwrap_or_default();
-        let dose_path = f.path_of("dose_rate");
-        if dose_rate.per_time.is_none() {
-            return Err(InputError::new(
-                dose_path,
-                given,
-                format!("not a rate (no time unit); expected {DOSE_RATE_WHAT}"),
-            ));
-        }
-        if !(dose_rate.value > 0.0 && dose_rate.value <= DOSE_RATE_NUMBER_MAX) {
-            return Err(InputError::new(
-                dose_path,
-                given,
-                "outside the accepted range: above 0 up to 1,000,000 in its unit",
-            ));
-        }
-        if dose_rate.basis == DoseBasis::PerM2 {
-            return Err(InputError::new(
-                dose_path,
-                given,
-                "a per-m2 dose rate is not accepted here; multiply by the body-surface area (calc dose) and give the rate per hour or per minute",
-            ));
-        }
-        let weight = common::opt_weight(&mut f, "weight")?;
-        let concentration_text = f.raw("concentration").map(as_given).unwrap_or_default();
-        let concentration_path = f.path_of("concentration");
-        let concentration = f.opt_quantity(
-            "concentration",
-            CONCENTRATION_WHAT,
-            Concentration::from_quantity,
-        )?;
-        let per_kg = dose_rate.basis == DoseBasis::PerKg;
-        if per_kg && weight.is_none() {
-            return Err(missing(
-                &f,
-                "weight",
-                &format!("a body weight such as '70 kg' (the dose rate {given} is per kg)"),
-            ));
-        }
-        if !per_kg && let Some(w) = weight {
-            calc.finding(Finding::new(
-                "infusion_rate.weight_unused",
-                Severity::Info,
-                format!(
-                    "The dose rate {given} is not per kg, so the weight {} kg was not used. Check that the dose rate was not meant per kg.",
-                    format_number(w.value(), 2)
-                ),
-            ));
-        }
-        let absolute = absolute_dose_rate(&dose_rate, weight)
-            .map_err(|e| InputError::new(f.path_of("dose_rate"), given.clone(), e.to_string()))?;
-        let mut step = Step::new(
-            "Dose rate per hour",
-            if per_kg {
-                "dose_rate_per_hour = dose_rate × weight × (minutes or hours per hour)"
-            } else {
-                "dose_rate_per_hour = dose_rate × (minutes or hours per hour)"
-            },
-            absolute.qty(),
-        )
-        .input("dose_rate", dose_rate.qty());
-        if let (true, Some(w)) = (per_kg, weight) {
-            step = step.input("weight", w.qty());
-        }
-        calc.step(step);
-        let rate = if dose_rate.amount_kind == AmountKind::Volume {
-            if concentration.is_some() {
-                return Err(InputError::new(
-                    concentration_path,
-                    concentration_text,
-                    "not used: the dose rate is already a volume rate (mL), so no concentration applies",
-                ));
-            }
-            VolumeRate::new(absolute.amount_per_h)
-        } else {
-            let concentration =
-                concentration.ok_or_else(|| missing(&f, "concentration", CONCENTRATION_WHAT))?;
-            let unit = concentration.unit();
-            check_range(
-                &concentration_path,
-                &concentration_text,
-                concentration.per_ml,
-                CONCENTRATION_PER_ML_RANGE.0,
-                CONCENTRATION_PER_ML_RANGE.1,
-                &unit,
-            )?;
-            let rate = rate_from_dose(absolute, &concentration).map_err(|e| {
-                InputError::new(
-                    concentration_path,
-                    concentration_text.clone(),
-                    e.to_string(),
-                )
-            })?;
-            calc.step(
-                Step::new(
-                    "Pump rate",
-                    "rate = dose_rate_per_hour ÷ concentration",
-                    rate.qty(),
-                )
-                .input("dose_rate_per_hour", absolute.qty())
-                .input("concentration", concentration.qty())
-                .rounding("none (pumps are usually programmed to 0.1 mL/h)"),
-            );
-            rate
-        };
-        calc.source(sources::INFUSION_RATE);
-        rate
+        let input = read_dose_rate_input(&mut f)?;
+        pump_rate_from_dose_rate(&f, &mut calc, input)?
     };
+    calc.source(sources::INFUSION_RATE);
     f.finish()?;
     pump_range_findings(&mut calc, rate);
     calc.output("rate", rate.qty());
     Ok(calc)
+}
+
+/// The dose-rate form's inputs: the dose rate, the weight for a per-kg rate and the
+/// concentration (checked later: a volume dose rate takes none), with their texts as given.
+struct DoseRateInput {
+    dose_rate: DosePer,
+    /// `dose_rate` as given.
+    given: String,
+    weight: Option<BodyWeight>,
+    concentration: Option<Concentration>,
+    concentration_path: String,
+    concentration_text: String,
+}
+
+/// Reads `dose_rate` (a positive rate, not per m2), `weight` and `concentration`; a per-kg rate
+/// requires the weight.
+fn read_dose_rate_input(f: &mut Fields) -> Result<DoseRateInput, InputError> {
+    let text = f.raw("dose_rate").map(as_given);
+    let dose_rate = f
+        .opt_quantity("dose_rate", DOSE_RATE_WHAT, DosePer::from_quantity)?
+        .ok_or_else(|| {
+            missing(
+                f,
+                "dose_rate",
+                &format!("{DOSE_RATE_WHAT} with a concentration, or a volume with a duration"),
+            )
+        })?;
+    let given = text.unwrap_or_default();
+    let dose_path = f.path_of("dose_rate");
+    if dose_rate.per_time.is_none() {
+        return Err(InputError::new(
+            dose_path,
+            given,
+            format!("not a rate (no time unit); expected {DOSE_RATE_WHAT}"),
+        ));
+    }
+    if !(dose_rate.value > 0.0 && dose_rate.value <= DOSE_RATE_NUMBER_MAX) {
+        return Err(InputError::new(
+            dose_path,
+            given,
+            "outside the accepted range: above 0 up to 1,000,000 in its unit",
+        ));
+    }
+    if dose_rate.basis == DoseBasis::PerM2 {
+        return Err(InputError::new(
+            dose_path,
+            given,
+            "a per-m2 dose rate is not accepted here; multiply by the body-surface area (calc dose) and give the rate per hour or per minute",
+        ));
+    }
+    let weight = common::opt_weight(f, "weight")?;
+    let concentration_text = f.raw("concentration").map(as_given).unwrap_or_default();
+    let concentration_path = f.path_of("concentration");
+    let concentration = f.opt_quantity(
+        "concentration",
+        CONCENTRATION_WHAT,
+        Concentration::from_quantity,
+    )?;
+    if dose_rate.basis == DoseBasis::PerKg && weight.is_none() {
+        return Err(missing(
+            f,
+            "weight",
+            &format!("a body weight such as '70 kg' (the dose rate {given} is per kg)"),
+        ));
+    }
+    Ok(DoseRateInput {
+        dose_rate,
+        given,
+        weight,
+        concentration,
+        concentration_path,
+        concentration_text,
+    })
+}
+
+/// The dose rate per hour (× weight for a per-kg rate), then the pump rate: the volume rate
+/// itself for a dose rate in mL, else ÷ the concentration.
+fn pump_rate_from_dose_rate(
+    f: &Fields,
+    calc: &mut Calculation,
+    input: DoseRateInput,
+) -> Result<VolumeRate, InputError> {
+    let DoseRateInput {
+        dose_rate,
+        given,
+        weight,
+        concentration,
+        concentration_path,
+        concentration_text,
+    } = input;
+    let per_kg = dose_rate.basis == DoseBasis::PerKg;
+    if !per_kg && let Some(w) = weight {
+        calc.finding(Finding::new(
+            "infusion_rate.weight_unused",
+            Severity::Info,
+            format!(
+                "The dose rate {given} is not per kg, so the weight {} kg was not used. Check that the dose rate was not meant per kg.",
+                format_number(w.value(), 2)
+            ),
+        ));
+    }
+    let absolute = absolute_dose_rate(&dose_rate, weight)
+        .map_err(|e| InputError::new(f.path_of("dose_rate"), given.clone(), e.to_string()))?;
+    let mut step = Step::new(
+        "Dose rate per hour",
+        if per_kg {
+            "dose_rate_per_hour = dose_rate × weight × (minutes or hours per hour)"
+        } else {
+            "dose_rate_per_hour = dose_rate × (minutes or hours per hour)"
+        },
+        absolute.qty(),
+    )
+    .input("dose_rate", dose_rate.qty());
+    if let (true, Some(w)) = (per_kg, weight) {
+        step = step.input("weight", w.qty());
+    }
+    calc.step(step);
+    if dose_rate.amount_kind == AmountKind::Volume {
+        if concentration.is_some() {
+            return Err(InputError::new(
+                concentration_path,
+                concentration_text,
+                "not used: the dose rate is already a volume rate (mL), so no concentration applies",
+            ));
+        }
+        return Ok(VolumeRate::new(absolute.amount_per_h));
+    }
+    let concentration =
+        concentration.ok_or_else(|| missing(f, "concentration", CONCENTRATION_WHAT))?;
+    let unit = concentration.unit();
+    check_range(
+        &concentration_path,
+        &concentration_text,
+        concentration.per_ml,
+        CONCENTRATION_PER_ML_RANGE.0,
+        CONCENTRATION_PER_ML_RANGE.1,
+        &unit,
+    )?;
+    let rate = rate_from_dose(absolute, &concentration)
+        .map_err(|e| InputError::new(concentration_path, concentration_text, e.to_string()))?;
+    calc.step(
+        Step::new(
+            "Pump rate",
+            "rate = dose_rate_per_hour ÷ concentration",
+            rate.qty(),
+        )
+        .input("dose_rate_per_hour", absolute.qty())
+        .input("concentration", concentration.qty())
+        .rounding("none (pumps are usually programmed to 0.1 mL/h)"),
+    );
+    Ok(rate)
 }
 
 /// Findings for a pump rate outside what infusion pumps deliver: usually a unit slip (mg for

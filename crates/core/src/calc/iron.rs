@@ -157,45 +157,61 @@ fn conversion_step(calc: &mut Calculation, name: &str, hb: Hemoglobin, given: &s
     }
 }
 
-/// `infusio calc iron-deficit`.
-pub fn iron_deficit_json(input: &Value) -> Result<Calculation, InputError> {
-    let mut f = Fields::new(input, "")?;
-    let weight = common::weight(&mut f, "weight")?;
-    let (hb, hb_given) = read_hb(&mut f, "hemoglobin", HB_RANGE_G_PER_DL)?.ok_or_else(|| {
+/// The iron-deficit calculator's inputs, each haemoglobin with its text as given (to show a
+/// g/L conversion).
+struct IronInput {
+    weight: BodyWeight,
+    hemoglobin: (Hemoglobin, String),
+    target: Option<(Hemoglobin, String)>,
+    stores: Option<IronStores>,
+}
+
+/// Reads the calculator's fields in their documented order.
+fn read_iron_input(f: &mut Fields) -> Result<IronInput, InputError> {
+    let weight = common::weight(f, "weight")?;
+    let hemoglobin = read_hb(f, "hemoglobin", HB_RANGE_G_PER_DL)?.ok_or_else(|| {
         missing(
-            &f,
+            f,
             "hemoglobin",
             "a haemoglobin such as '9.5 g/dL' or '95 g/L'",
         )
     })?;
-    let target_given = read_hb(&mut f, "target_hemoglobin", TARGET_HB_RANGE_G_PER_DL)?;
+    let target = read_hb(f, "target_hemoglobin", TARGET_HB_RANGE_G_PER_DL)?;
     let stores_text = f.raw("iron_stores").map(as_given).unwrap_or_default();
     let stores_path = f.path_of("iron_stores");
-    let stores_given = f.opt_quantity(
+    let stores = f.opt_quantity(
         "iron_stores",
         "iron stores such as '500 mg' or '15 mg/kg'",
         IronStores::from_quantity,
     )?;
-    if let Some(s) = stores_given {
+    if let Some(s) = stores {
         let (max, unit) = match s {
             IronStores::Flat(_) => (1_500.0, "mg"),
             IronStores::MgPerKg(_) => (30.0, "mg/kg"),
         };
         crate::input::check_range(&stores_path, &stores_text, s.per_kg_value(), 0.0, max, unit)?;
     }
-    f.finish()?;
+    Ok(IronInput {
+        weight,
+        hemoglobin,
+        target,
+        stores,
+    })
+}
 
-    let mut calc = Calculation::new("iron-deficit");
+/// The target haemoglobin and the iron stores, as given or by the label's defaults for the
+/// weight band (a step for each default or g/L conversion).
+fn target_and_stores(calc: &mut Calculation, input: &IronInput) -> (Hemoglobin, IronStores) {
+    let weight = input.weight;
     let (default_target, default_stores) = label_defaults(weight);
     let band = if weight.value() <= CHILD_DEFAULTS_MAX_KG {
         "weight at or below 35 kg: target 13 g/dL, stores 15 mg/kg"
     } else {
         "weight above 35 kg: target 15 g/dL, stores 500 mg"
     };
-    conversion_step(&mut calc, "hemoglobin", hb, &hb_given);
-    let target = match &target_given {
+    let target = match &input.target {
         Some((t, given)) => {
-            conversion_step(&mut calc, "target_hemoglobin", *t, given);
+            conversion_step(calc, "target_hemoglobin", *t, given);
             *t
         }
         None => {
@@ -210,7 +226,7 @@ pub fn iron_deficit_json(input: &Value) -> Result<Calculation, InputError> {
             default_target
         }
     };
-    let stores = match stores_given {
+    let stores = match input.stores {
         Some(s) => s,
         None => {
             calc.step(
@@ -224,6 +240,21 @@ pub fn iron_deficit_json(input: &Value) -> Result<Calculation, InputError> {
             default_stores
         }
     };
+    (target, stores)
+}
+
+/// `infusio calc iron-deficit`.
+pub fn iron_deficit_json(input: &Value) -> Result<Calculation, InputError> {
+    let mut f = Fields::new(input, "")?;
+    let input = read_iron_input(&mut f)?;
+    f.finish()?;
+    let weight = input.weight;
+    let (hb, hb_given) = &input.hemoglobin;
+    let hb = *hb;
+
+    let mut calc = Calculation::new("iron-deficit");
+    conversion_step(&mut calc, "hemoglobin", hb, hb_given);
+    let (target, stores) = target_and_stores(&mut calc, &input);
     let hb_iron = hemoglobin_iron(weight, hb, target);
     calc.step(
         Step::new(

@@ -156,13 +156,45 @@ fn read_daily<T>(
     )
 }
 
-/// `infusio calc parenteral-nutrition`.
-pub fn parenteral_nutrition_json(input: &Value) -> Result<Calculation, InputError> {
-    let mut f = Fields::new(input, "")?;
-    let weight = common::weight(&mut f, "weight")?;
+/// Reads grams of `name` per day (`250 g` or `250 g/day`), accepted from 0 to `max_g`.
+fn read_daily_grams(
+    f: &mut Fields,
+    key: &str,
+    name: &str,
+    max_g: f64,
+) -> Result<Option<Mass>, InputError> {
+    read_daily(
+        f,
+        key,
+        &daily_grams_what(name),
+        "g",
+        |g| Mass::new(g * 1000.0),
+        |m| m.value() / 1000.0,
+        (0.0, max_g),
+        "g/day",
+    )
+}
+
+fn daily_grams_what(name: &str) -> String {
+    format!("grams of {name} per day, such as '250 g' or '250 g/day'")
+}
+
+/// The parenteral-nutrition calculator's inputs, read and checked, with defaults applied.
+struct PnInput {
+    weight: BodyWeight,
+    pn: DailyPn,
+    /// Whether `lipid_energy` was given (else the default, which the derivation says).
+    lipid_energy_given: bool,
+    line: Line,
+    peripheral_limit: Osmolarity,
+}
+
+/// Reads the calculator's fields in their documented order.
+fn read_pn_input(f: &mut Fields) -> Result<PnInput, InputError> {
+    let weight = common::weight(f, "weight")?;
     const VOLUME_WHAT: &str = "the daily volume such as '2400 mL' or '2400 mL/day'";
     let volume = read_daily(
-        &mut f,
+        f,
         "volume",
         VOLUME_WHAT,
         "mL",
@@ -171,45 +203,14 @@ pub fn parenteral_nutrition_json(input: &Value) -> Result<Calculation, InputErro
         (POSITIVE, 10_000.0),
         "mL/day",
     )?
-    .ok_or_else(|| missing(&f, "volume", VOLUME_WHAT))?;
-    let grams_what =
-        |name: &str| format!("grams of {name} per day, such as '250 g' or '250 g/day'");
-    let mg = |g: f64| Mass::new(g * 1000.0);
-    let g_of = |m: &Mass| m.value() / 1000.0;
-    let dextrose = read_daily(
-        &mut f,
-        "dextrose",
-        &grams_what("dextrose"),
-        "g",
-        mg,
-        g_of,
-        (0.0, 2_000.0),
-        "g/day",
-    )?
-    .ok_or_else(|| missing(&f, "dextrose", &grams_what("dextrose")))?;
-    let amino_acids = read_daily(
-        &mut f,
-        "amino_acids",
-        &grams_what("amino acids"),
-        "g",
-        mg,
-        g_of,
-        (0.0, 500.0),
-        "g/day",
-    )?
-    .ok_or_else(|| missing(&f, "amino_acids", &grams_what("amino acids")))?;
-    let lipid = read_daily(
-        &mut f,
-        "lipid",
-        &grams_what("lipid"),
-        "g",
-        mg,
-        g_of,
-        (0.0, 300.0),
-        "g/day",
-    )?;
+    .ok_or_else(|| missing(f, "volume", VOLUME_WHAT))?;
+    let dextrose = read_daily_grams(f, "dextrose", "dextrose", 2_000.0)?
+        .ok_or_else(|| missing(f, "dextrose", &daily_grams_what("dextrose")))?;
+    let amino_acids = read_daily_grams(f, "amino_acids", "amino acids", 500.0)?
+        .ok_or_else(|| missing(f, "amino_acids", &daily_grams_what("amino acids")))?;
+    let lipid = read_daily_grams(f, "lipid", "lipid", 300.0)?;
     let lipid_energy_given = ranged(
-        &mut f,
+        f,
         "lipid_energy",
         "the lipid emulsion's energy such as '10 kcal/g' or '9 kcal/g'",
         EnergyDensity::from_quantity,
@@ -219,7 +220,7 @@ pub fn parenteral_nutrition_json(input: &Value) -> Result<Calculation, InputErro
         "kcal/g",
     )?;
     let cations = read_daily(
-        &mut f,
+        f,
         "cations",
         "the cations per day in mEq, such as '140 mEq' or '140 mEq/day'",
         "mEq",
@@ -228,13 +229,13 @@ pub fn parenteral_nutrition_json(input: &Value) -> Result<Calculation, InputErro
         (0.0, 2_000.0),
         "mEq/day",
     )?;
-    let duration_given = opt_duration(&mut f, "infusion_duration", DEFAULT_INFUSION_H)?;
+    let duration_given = opt_duration(f, "infusion_duration", DEFAULT_INFUSION_H)?;
     let line = match f.opt_choice("line", &["central", "peripheral"])?.as_deref() {
         Some("peripheral") => Line::Peripheral,
         _ => Line::Central,
     };
     let limit_given = ranged(
-        &mut f,
+        f,
         "peripheral_osmolarity_limit",
         "an osmolarity limit such as '900 mOsm/L'",
         Osmolarity::from_quantity,
@@ -243,49 +244,116 @@ pub fn parenteral_nutrition_json(input: &Value) -> Result<Calculation, InputErro
         2_000.0,
         "mOsm/L",
     )?;
+    Ok(PnInput {
+        weight,
+        pn: DailyPn {
+            volume,
+            dextrose,
+            amino_acids,
+            lipid,
+            lipid_energy: lipid_energy_given
+                .unwrap_or(EnergyDensity::new(DEFAULT_LIPID_KCAL_PER_G)),
+            cations,
+            infusion_duration: duration_given.unwrap_or(Duration::new(DEFAULT_INFUSION_H)),
+        },
+        lipid_energy_given: lipid_energy_given.is_some(),
+        line,
+        peripheral_limit: limit_given
+            .unwrap_or(Osmolarity::new(DEFAULT_PERIPHERAL_LIMIT_MOSM_PER_L)),
+    })
+}
+
+/// A daily mass as its derivation quantity (g/day).
+fn grams_per_day(m: Mass) -> Qty {
+    Qty::new(grams(m), "g/day")
+}
+
+/// An energy as its derivation quantity (kcal/day).
+fn kcal_per_day(e: Energy) -> Qty {
+    Qty::new(e.value(), "kcal/day")
+}
+
+/// `infusio calc parenteral-nutrition`.
+pub fn parenteral_nutrition_json(input: &Value) -> Result<Calculation, InputError> {
+    let mut f = Fields::new(input, "")?;
+    let input = read_pn_input(&mut f)?;
     f.finish()?;
+    let (pn, weight) = (&input.pn, input.weight);
 
-    let pn = DailyPn {
-        volume,
-        dextrose,
-        amino_acids,
-        lipid,
-        lipid_energy: lipid_energy_given.unwrap_or(EnergyDensity::new(DEFAULT_LIPID_KCAL_PER_G)),
-        cations,
-        infusion_duration: duration_given.unwrap_or(Duration::new(DEFAULT_INFUSION_H)),
-    };
-    let limit = limit_given.unwrap_or(Osmolarity::new(DEFAULT_PERIPHERAL_LIMIT_MOSM_PER_L));
     let mut calc = Calculation::new("parenteral-nutrition");
-    let g = |m: Mass| Qty::new(grams(m), "g/day");
-    let per_day = |e: Energy| Qty::new(e.value(), "kcal/day");
+    let e = energy(pn);
+    let (energy_per_kg, protein_per_kg) = energy_steps(&mut calc, &input, &e);
+    calc.source(sources::PN_ENERGY);
+    let gir = glucose_infusion_rate_mg_per_kg_min(pn.dextrose, weight, pn.infusion_duration);
+    calc.step(
+        Step::new(
+            "Glucose infusion rate",
+            "GIR = dextrose_mg ÷ weight_kg ÷ (infusion_duration_h × 60 min/h)",
+            Qty::new(gir, "mg/kg/min"),
+        )
+        .input("dextrose", grams_per_day(pn.dextrose))
+        .input("weight", weight.qty())
+        .input("infusion_duration", pn.infusion_duration.qty()),
+    );
+    calc.source(sources::PN_GIR);
+    let osm = osmolarity(pn);
+    calc.step(
+        Step::new(
+            "Osmolarity estimate (lipid excluded)",
+            "osmolarity = (5 × dextrose_g + 10 × amino_acids_g + 2 × cations_mEq) ÷ volume_L",
+            osm.qty(),
+        )
+        .input("dextrose", grams_per_day(pn.dextrose))
+        .input("amino_acids", grams_per_day(pn.amino_acids))
+        .input(
+            "cations",
+            Qty::new(pn.cations.map_or(0.0, |c| c.value()), "mEq/day"),
+        )
+        .input("volume", Qty::new(pn.volume.value(), "mL/day")),
+    );
+    calc.source(sources::PN_OSMOLARITY);
+    osmolarity_and_gir_findings(&mut calc, &input, osm, gir);
+    calc.output("energy", kcal_per_day(e.total));
+    calc.output("energy_per_kg", Qty::new(energy_per_kg, "kcal/kg/day"));
+    calc.output("protein_per_kg", Qty::new(protein_per_kg, "g/kg/day"));
+    calc.output("gir", Qty::new(gir, "mg/kg/min"));
+    calc.output("osmolarity", osm.qty());
+    if let Some(lipid) = pn.lipid {
+        lipid_per_kg_steps(&mut calc, lipid, weight);
+    }
+    Ok(calc)
+}
 
-    let e = energy(&pn);
+/// Energy of each part, the total, and energy and protein per kg (returned, in kcal/kg/day
+/// and g/kg/day).
+fn energy_steps(calc: &mut Calculation, input: &PnInput, e: &PnEnergy) -> (f64, f64) {
+    let (pn, weight) = (&input.pn, input.weight);
     calc.step(
         Step::new(
             "Energy from dextrose",
             "kcal = dextrose_g × 3.4 kcal/g",
-            per_day(e.dextrose),
+            kcal_per_day(e.dextrose),
         )
-        .input("dextrose", g(pn.dextrose)),
+        .input("dextrose", grams_per_day(pn.dextrose)),
     );
     calc.step(
         Step::new(
             "Energy from amino acids",
             "kcal = amino_acids_g × 4 kcal/g",
-            per_day(e.amino_acids),
+            kcal_per_day(e.amino_acids),
         )
-        .input("amino_acids", g(pn.amino_acids)),
+        .input("amino_acids", grams_per_day(pn.amino_acids)),
     );
     if let Some(lipid) = pn.lipid {
         calc.step(
             Step::new(
                 "Energy from lipid",
                 "kcal = lipid_g × lipid_energy",
-                per_day(e.lipid),
+                kcal_per_day(e.lipid),
             )
-            .input("lipid", g(lipid))
+            .input("lipid", grams_per_day(lipid))
             .input("lipid_energy", pn.lipid_energy.qty())
-            .rounding(if lipid_energy_given.is_some() {
+            .rounding(if input.lipid_energy_given {
                 "none (lipid_energy as given)"
             } else {
                 "none (lipid_energy default 10 kcal/g)"
@@ -295,7 +363,7 @@ pub fn parenteral_nutrition_json(input: &Value) -> Result<Calculation, InputErro
     calc.step(Step::new(
         "Total energy",
         "energy = dextrose + amino acids + lipid kcal",
-        per_day(e.total),
+        kcal_per_day(e.total),
     ));
     let energy_per_kg = e.total.value() / weight.value();
     calc.step(
@@ -313,98 +381,73 @@ pub fn parenteral_nutrition_json(input: &Value) -> Result<Calculation, InputErro
             "protein_per_kg = amino_acids_g ÷ weight",
             Qty::new(protein_per_kg, "g/kg/day"),
         )
-        .input("amino_acids", g(pn.amino_acids))
+        .input("amino_acids", grams_per_day(pn.amino_acids))
         .input("weight", weight.qty()),
     );
-    calc.source(sources::PN_ENERGY);
+    (energy_per_kg, protein_per_kg)
+}
 
-    let gir = glucose_infusion_rate_mg_per_kg_min(pn.dextrose, weight, pn.infusion_duration);
-    calc.step(
-        Step::new(
-            "Glucose infusion rate",
-            "GIR = dextrose_mg ÷ weight_kg ÷ (infusion_duration_h × 60 min/h)",
-            Qty::new(gir, "mg/kg/min"),
-        )
-        .input("dextrose", g(pn.dextrose))
-        .input("weight", weight.qty())
-        .input("infusion_duration", pn.infusion_duration.qty()),
-    );
-    calc.source(sources::PN_GIR);
-
-    let osm = osmolarity(&pn);
-    calc.step(
-        Step::new(
-            "Osmolarity estimate (lipid excluded)",
-            "osmolarity = (5 × dextrose_g + 10 × amino_acids_g + 2 × cations_mEq) ÷ volume_L",
-            osm.qty(),
-        )
-        .input("dextrose", g(pn.dextrose))
-        .input("amino_acids", g(pn.amino_acids))
-        .input(
-            "cations",
-            Qty::new(pn.cations.map_or(0.0, |c| c.value()), "mEq/day"),
-        )
-        .input("volume", Qty::new(pn.volume.value(), "mL/day")),
-    );
-    calc.source(sources::PN_OSMOLARITY);
-    if pn.cations.is_none() {
+/// Findings on the osmolarity (no cations given; above the peripheral limit) and the GIR.
+fn osmolarity_and_gir_findings(
+    calc: &mut Calculation,
+    input: &PnInput,
+    osm: Osmolarity,
+    gir_mg_per_kg_min: f64,
+) {
+    if input.pn.cations.is_none() {
         calc.finding(Finding::new(
             "pn.osmolarity_without_cations",
             Severity::Info,
             "No cations were given: the osmolarity estimate excludes electrolytes and is too low.",
         ));
     }
-    if line == Line::Peripheral && osm.value() > limit.value() {
+    if input.line == Line::Peripheral && osm.value() > input.peripheral_limit.value() {
         calc.finding(Finding::new(
             "pn.osmolarity_above_peripheral_limit",
             Severity::Warning,
             format!(
                 "Estimated osmolarity {} mOsm/L is above the peripheral limit of {} mOsm/L: give through a central line, or dilute.",
                 format_number(osm.value(), 0),
-                format_number(limit.value(), 0)
+                format_number(input.peripheral_limit.value(), 0)
             ),
         ));
     }
-    if gir > GIR_WARNING_MG_PER_KG_MIN {
+    if gir_mg_per_kg_min > GIR_WARNING_MG_PER_KG_MIN {
         calc.finding(Finding::new(
             "pn.gir_above_limit",
             Severity::Warning,
             format!(
                 "Glucose infusion rate {} mg/kg/min is above 5 mg/kg/min: risk of hyperglycaemia and hepatic steatosis in adults; check the target for the patient's age.",
-                format_number(gir, 2)
+                format_number(gir_mg_per_kg_min, 2)
             ),
         ));
     }
-    calc.output("energy", per_day(e.total));
-    calc.output("energy_per_kg", Qty::new(energy_per_kg, "kcal/kg/day"));
-    calc.output("protein_per_kg", Qty::new(protein_per_kg, "g/kg/day"));
-    calc.output("gir", Qty::new(gir, "mg/kg/min"));
-    calc.output("osmolarity", osm.qty());
-    if let Some(lipid) = pn.lipid {
-        let lipid_per_kg = grams(lipid) / weight.value();
-        calc.step(
-            Step::new(
-                "Lipid per kg",
-                "lipid_per_kg = lipid_g ÷ weight",
-                Qty::new(lipid_per_kg, "g/kg/day"),
-            )
-            .input("lipid", g(lipid))
-            .input("weight", weight.qty()),
-        );
-        if lipid_per_kg > LIPID_WARNING_G_PER_KG_DAY {
-            calc.source(sources::PN_LIPID_LIMIT);
-            calc.finding(Finding::new(
-                "pn.lipid_above_limit",
-                Severity::Warning,
-                format!(
-                    "Lipid {} g/kg/day is above 2.5 g/kg/day.",
-                    format_number(lipid_per_kg, 2)
-                ),
-            ));
-        }
-        calc.output("lipid_per_kg", Qty::new(lipid_per_kg, "g/kg/day"));
+}
+
+/// Lipid per kg with its step, output and a finding above 2.5 g/kg/day.
+fn lipid_per_kg_steps(calc: &mut Calculation, lipid: Mass, weight: BodyWeight) {
+    let lipid_per_kg = grams(lipid) / weight.value();
+    calc.step(
+        Step::new(
+            "Lipid per kg",
+            "lipid_per_kg = lipid_g ÷ weight",
+            Qty::new(lipid_per_kg, "g/kg/day"),
+        )
+        .input("lipid", grams_per_day(lipid))
+        .input("weight", weight.qty()),
+    );
+    if lipid_per_kg > LIPID_WARNING_G_PER_KG_DAY {
+        calc.source(sources::PN_LIPID_LIMIT);
+        calc.finding(Finding::new(
+            "pn.lipid_above_limit",
+            Severity::Warning,
+            format!(
+                "Lipid {} g/kg/day is above 2.5 g/kg/day.",
+                format_number(lipid_per_kg, 2)
+            ),
+        ));
     }
-    Ok(calc)
+    calc.output("lipid_per_kg", Qty::new(lipid_per_kg, "g/kg/day"));
 }
 
 #[cfg(test)]

@@ -5,13 +5,14 @@
 use serde_json::Value;
 
 use super::body::{self, BsaMethod, WeightBasis};
-use super::common;
+use super::common::{self, Sex};
 use super::renal;
 use super::sources;
 use crate::derivation::{Calculation, Finding, Severity, Step};
 use crate::input::{Fields, InputError, as_given, check_range, parse_quantity_value};
 use crate::units::{
-    Amount, Area, AucMgMinPerMl, Clearance, DoseBasis, DosePer, Mass, Qty, format_number,
+    Amount, Area, AucMgMinPerMl, BodyWeight, Clearance, DoseBasis, DosePer, Length, Mass, Qty,
+    format_number,
 };
 
 /// Default carboplatin GFR cap (US prescribing information; NCCN): 125 mL/min.
@@ -25,6 +26,19 @@ pub fn calvert(target_auc: AucMgMinPerMl, gfr: Clearance) -> Mass {
 /// `infusio calc carboplatin`.
 pub fn carboplatin_json(input: &Value) -> Result<Calculation, InputError> {
     let mut f = Fields::new(input, "")?;
+    let (auc, cap) = read_auc_and_gfr_cap(&mut f)?;
+    let mut calc = Calculation::new("carboplatin");
+    let gfr = if f.has("gfr") {
+        gfr_as_given(f, &mut calc)?
+    } else {
+        gfr_from_creatinine_clearance(f, &mut calc)?
+    };
+    calvert_steps(&mut calc, auc, gfr, cap);
+    Ok(calc)
+}
+
+/// `target_auc` (0.5 to 10 mg/mL.min) and `gfr_cap` (10 to 250 mL/min, default 125).
+fn read_auc_and_gfr_cap(f: &mut Fields) -> Result<(AucMgMinPerMl, Clearance), InputError> {
     let auc_text = f.raw("target_auc").map(as_given).unwrap_or_default();
     let auc = f.quantity(
         "target_auc",
@@ -41,71 +55,82 @@ pub fn carboplatin_json(input: &Value) -> Result<Calculation, InputError> {
         )?
         .unwrap_or(Clearance::new(CARBOPLATIN_GFR_CAP_ML_PER_MIN));
     check_range("gfr_cap", &cap_text, cap.value(), 10.0, 250.0, "mL/min")?;
+    Ok((auc, cap))
+}
 
-    let mut calc = Calculation::new("carboplatin");
-    let gfr = if f.has("gfr") {
-        for key in [
-            "age",
-            "sex",
-            "weight",
-            "serum_creatinine",
-            "height",
-            "weight_basis",
-            "scr_floor",
-        ] {
-            if f.has(key) {
-                return Err(InputError::new(
-                    key,
-                    f.raw(key).map(as_given).unwrap_or_default(),
-                    "give either 'gfr' or the creatinine-clearance inputs, not both",
-                ));
-            }
+/// A measured or estimated `gfr` (mL/min), refused beside the creatinine-clearance inputs.
+fn gfr_as_given(mut f: Fields, calc: &mut Calculation) -> Result<Clearance, InputError> {
+    for key in [
+        "age",
+        "sex",
+        "weight",
+        "serum_creatinine",
+        "height",
+        "weight_basis",
+        "scr_floor",
+    ] {
+        if f.has(key) {
+            return Err(InputError::new(
+                key,
+                f.raw(key).map(as_given).unwrap_or_default(),
+                "give either 'gfr' or the creatinine-clearance inputs, not both",
+            ));
         }
-        let text = f.raw("gfr").map(as_given).unwrap_or_default();
-        let gfr = f.quantity(
-            "gfr",
-            "an absolute GFR in mL/min (a value in mL/min/1.73m2 must first be de-normalised by BSA)",
-            Clearance::from_quantity,
-        )?;
-        check_range("gfr", &text, gfr.value(), 0.0, 300.0, "mL/min")?;
-        f.finish()?;
-        calc.step(Step::new(
-            "GFR as given",
-            "GFR = measured or estimated GFR (mL/min)",
-            gfr.qty(),
-        ));
-        gfr
-    } else {
-        let inputs = renal::read_crcl_inputs(&mut f)?;
-        f.finish()?;
-        let (crcl, _) = renal::crcl_steps(&mut calc, &inputs);
-        if let Some(height) = inputs.height {
-            let bmi = body::bmi(inputs.weight, height);
-            if bmi.value() >= 30.0 && inputs.basis == WeightBasis::Actual {
-                calc.finding(Finding::new(
-                    "carboplatin.obesity_weight",
-                    Severity::Warning,
-                    format!(
-                        "BMI {} kg/m2 and clearance on actual weight: NCCN suggests considering adjusted body weight (weight_basis 'adjusted').",
-                        format_number(bmi.value(), 1)
-                    ),
-                ));
-            }
-        }
-        if inputs.scr.value() < 0.7 && inputs.scr_floor.is_none() {
+    }
+    let text = f.raw("gfr").map(as_given).unwrap_or_default();
+    let gfr = f.quantity(
+        "gfr",
+        "an absolute GFR in mL/min (a value in mL/min/1.73m2 must first be de-normalised by BSA)",
+        Clearance::from_quantity,
+    )?;
+    check_range("gfr", &text, gfr.value(), 0.0, 300.0, "mL/min")?;
+    f.finish()?;
+    calc.step(Step::new(
+        "GFR as given",
+        "GFR = measured or estimated GFR (mL/min)",
+        gfr.qty(),
+    ));
+    Ok(gfr)
+}
+
+/// Cockcroft-Gault clearance as the GFR, with NCCN's warnings for obesity on actual weight
+/// and for a low creatinine without a floor.
+fn gfr_from_creatinine_clearance(
+    mut f: Fields,
+    calc: &mut Calculation,
+) -> Result<Clearance, InputError> {
+    let inputs = renal::read_crcl_inputs(&mut f)?;
+    f.finish()?;
+    let (crcl, _) = renal::crcl_steps(calc, &inputs);
+    if let Some(height) = inputs.height {
+        let bmi = body::bmi(inputs.weight, height);
+        if bmi.value() >= 30.0 && inputs.basis == WeightBasis::Actual {
             calc.finding(Finding::new(
-                "carboplatin.low_creatinine",
+                "carboplatin.obesity_weight",
                 Severity::Warning,
                 format!(
-                    "Serum creatinine {} mg/dL is below 0.7 mg/dL: clearance may be overestimated; NCCN suggests considering a creatinine floor of 0.7 mg/dL (scr_floor).",
-                    format_number(inputs.scr.value(), 2)
+                    "BMI {} kg/m2 and clearance on actual weight: NCCN suggests considering adjusted body weight (weight_basis 'adjusted').",
+                    format_number(bmi.value(), 1)
                 ),
             ));
         }
-        calc.source(sources::NCCN_CARBOPLATIN);
-        crcl
-    };
+    }
+    if inputs.scr.value() < 0.7 && inputs.scr_floor.is_none() {
+        calc.finding(Finding::new(
+            "carboplatin.low_creatinine",
+            Severity::Warning,
+            format!(
+                "Serum creatinine {} mg/dL is below 0.7 mg/dL: clearance may be overestimated; NCCN suggests considering a creatinine floor of 0.7 mg/dL (scr_floor).",
+                format_number(inputs.scr.value(), 2)
+            ),
+        ));
+    }
+    calc.source(sources::NCCN_CARBOPLATIN);
+    Ok(crcl)
+}
 
+/// The Calvert dose before and after the GFR cap, with the outputs.
+fn calvert_steps(calc: &mut Calculation, auc: AucMgMinPerMl, gfr: Clearance, cap: Clearance) {
     let uncapped = calvert(auc, gfr);
     calc.step(
         Step::new(
@@ -156,7 +181,6 @@ pub fn carboplatin_json(input: &Value) -> Result<Calculation, InputError> {
     calc.output("dose", dose.qty());
     calc.output("dose_uncapped", uncapped.qty());
     calc.output("gfr_used", gfr_used.qty());
-    Ok(calc)
 }
 
 /// How a dose is rounded.
@@ -313,9 +337,39 @@ fn read_amount_in(
     }
 }
 
-/// `infusio calc dose`.
-pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
-    let mut f = Fields::new(input, "")?;
+/// What a dose is multiplied by, as read: nothing (flat), a dosing weight chosen by a weight
+/// basis, or a body-surface area (given, or Mosteller from weight and height).
+enum BasisMeasure {
+    Flat,
+    Weight {
+        weight: BodyWeight,
+        basis: WeightBasis,
+        height: Option<Length>,
+        sex: Option<Sex>,
+    },
+    AreaGiven(Area),
+    AreaMosteller(BodyWeight, Length),
+}
+
+/// The dose calculator's inputs, read and checked.
+struct DoseInput {
+    dose_per: DosePer,
+    measure: BasisMeasure,
+    /// In the dose's amount unit.
+    max_dose: Option<f64>,
+    /// The rounding rule and its `tolerance_percent` (default applied later).
+    rounding: Option<(Rounding, Option<f64>)>,
+}
+
+impl DoseInput {
+    /// The dose's amount unit (`mg`, `g`, `units` …).
+    fn unit(&self) -> &str {
+        &self.dose_per.amount_unit
+    }
+}
+
+/// Reads the dose calculator's fields in their documented order.
+fn read_dose_input(f: &mut Fields) -> Result<DoseInput, InputError> {
     let dose_text = f.raw("dose_per").map(as_given).unwrap_or_default();
     let dose_per = f.quantity(
         "dose_per",
@@ -336,10 +390,32 @@ pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
             "must be greater than zero",
         ));
     }
+    let measure = read_basis_measure(f, &dose_per)?;
     let unit = dose_per.amount_unit.clone();
-    let weight = common::opt_weight(&mut f, "weight")?;
-    let height = common::opt_height(&mut f, "height")?;
-    let sex = common::opt_sex(&mut f, "sex")?;
+    let max_dose = read_amount_in(f, "max_dose", &unit, "a maximum dose such as '2 mg'")?;
+    let rounding = match f.opt_object("rounding")? {
+        None => None,
+        Some(mut r) => {
+            let tolerance = common::percent_field(&mut r, "tolerance_percent", 0.0, 50.0)?;
+            let rule = read_rounding_rule(&mut r, &unit)?;
+            r.finish()?;
+            Some((rule, tolerance))
+        }
+    };
+    Ok(DoseInput {
+        dose_per,
+        measure,
+        max_dose: max_dose.map(|(max, _)| max),
+        rounding,
+    })
+}
+
+/// Reads `weight`, `height`, `sex`, `bsa` and `weight_basis`, and requires what the dose basis
+/// needs.
+fn read_basis_measure(f: &mut Fields, dose_per: &DosePer) -> Result<BasisMeasure, InputError> {
+    let weight = common::opt_weight(f, "weight")?;
+    let height = common::opt_height(f, "height")?;
+    let sex = common::opt_sex(f, "sex")?;
     let bsa_text = f.raw("bsa").map(as_given).unwrap_or_default();
     let bsa_given = f.opt_quantity(
         "bsa",
@@ -349,11 +425,10 @@ pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
     if let Some(b) = bsa_given {
         check_range("bsa", &bsa_text, b.value(), 0.1, 3.5, "m2")?;
     }
-    let mut calc = Calculation::new("dose");
-    let basis_measure = match dose_per.basis {
+    match dose_per.basis {
         DoseBasis::Flat => {
-            let _ = body::read_weight_basis(&mut f, height, sex, WeightBasis::Actual)?;
-            None
+            let _ = body::read_weight_basis(f, height, sex, WeightBasis::Actual)?;
+            Ok(BasisMeasure::Flat)
         }
         DoseBasis::PerKg => {
             let weight = weight.ok_or_else(|| {
@@ -363,112 +438,133 @@ pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
                     format!("required for a per-kg dose ({})", dose_per.unit()),
                 )
             })?;
-            let basis = body::read_weight_basis(&mut f, height, sex, WeightBasis::Actual)?;
-            let used = body::dosing_weight(&mut calc, basis, weight, height, sex);
-            Some(Qty::new(used.value(), "kg"))
+            let basis = body::read_weight_basis(f, height, sex, WeightBasis::Actual)?;
+            Ok(BasisMeasure::Weight {
+                weight,
+                basis,
+                height,
+                sex,
+            })
         }
         DoseBasis::PerM2 => {
-            let _ = body::read_weight_basis(&mut f, height, sex, WeightBasis::Actual)?;
-            let area = match (bsa_given, weight, height) {
-                (Some(b), _, _) => {
-                    calc.step(Step::new(
-                        "Body-surface area as given",
-                        "BSA = given",
-                        b.qty(),
-                    ));
-                    b
-                }
-                (None, Some(w), Some(h)) => {
-                    let b = body::bsa(BsaMethod::Mosteller, w, h);
-                    calc.step(
-                        Step::new(
-                            "Body-surface area (Mosteller)",
-                            BsaMethod::Mosteller.formula(),
-                            b.qty(),
-                        )
-                        .input("weight", w.qty())
-                        .input("height", h.qty()),
-                    );
-                    calc.source(sources::MOSTELLER);
-                    b
-                }
-                (None, None, _) => {
-                    return Err(InputError::new(
-                        "weight",
-                        "",
-                        "required for a per-m2 dose when 'bsa' is not given",
-                    ));
-                }
-                (None, Some(_), None) => {
-                    return Err(InputError::new(
-                        "height",
-                        "",
-                        "required for a per-m2 dose when 'bsa' is not given",
-                    ));
-                }
-            };
-            Some(area.qty())
-        }
-    };
-    let max_dose = read_amount_in(&mut f, "max_dose", &unit, "a maximum dose such as '2 mg'")?;
-    let rounding = match f.opt_object("rounding")? {
-        None => None,
-        Some(mut r) => {
-            let tolerance = common::percent_field(&mut r, "tolerance_percent", 0.0, 50.0)?;
-            let has_inc = r.has("increment");
-            let has_vials = r.has("vials");
-            let rule = if has_inc && !has_vials {
-                let (inc, _) =
-                    read_amount_in(&mut r, "increment", &unit, "an increment such as '100 mg'")?
-                        .ok_or_else(|| InputError::new("rounding.increment", "", "required"))?;
-                Rounding::Increment(inc)
-            } else if has_vials && !has_inc {
-                let items = r.opt_array("vials")?.unwrap_or_default();
-                if items.is_empty() {
-                    return Err(InputError::new(
-                        "rounding.vials",
-                        "[]",
-                        "at least one vial size such as '100 mg'",
-                    ));
-                }
-                let mut sizes = Vec::new();
-                for (path, v) in items {
-                    let a = parse_quantity_value(
-                        v,
-                        &path,
-                        "a vial size such as '100 mg'",
-                        Amount::from_quantity,
-                    )?;
-                    let s = a.value_in(&unit).map_err(|e| {
-                        InputError::new(
-                            &path,
-                            as_given(v),
-                            format!("{e}; expected a vial size in {unit}"),
-                        )
-                    })?;
-                    if !(s.is_finite() && s > 0.0) {
-                        return Err(InputError::new(
-                            path,
-                            as_given(v),
-                            "must be greater than zero",
-                        ));
-                    }
-                    sizes.push(s);
-                }
-                Rounding::Vials(sizes)
-            } else {
-                return Err(InputError::new(
-                    "rounding",
+            let _ = body::read_weight_basis(f, height, sex, WeightBasis::Actual)?;
+            match (bsa_given, weight, height) {
+                (Some(b), _, _) => Ok(BasisMeasure::AreaGiven(b)),
+                (None, Some(w), Some(h)) => Ok(BasisMeasure::AreaMosteller(w, h)),
+                (None, None, _) => Err(InputError::new(
+                    "weight",
                     "",
-                    "give exactly one of 'increment' (e.g. '100 mg') or 'vials' (e.g. ['100 mg', '500 mg'])",
-                ));
-            };
-            r.finish()?;
-            Some((rule, tolerance))
+                    "required for a per-m2 dose when 'bsa' is not given",
+                )),
+                (None, Some(_), None) => Err(InputError::new(
+                    "height",
+                    "",
+                    "required for a per-m2 dose when 'bsa' is not given",
+                )),
+            }
         }
-    };
+    }
+}
+
+/// Exactly one of `increment` or `vials`, in the dose's amount unit.
+fn read_rounding_rule(r: &mut Fields, unit: &str) -> Result<Rounding, InputError> {
+    let has_inc = r.has("increment");
+    let has_vials = r.has("vials");
+    if has_inc && !has_vials {
+        let (inc, _) = read_amount_in(r, "increment", unit, "an increment such as '100 mg'")?
+            .ok_or_else(|| InputError::new("rounding.increment", "", "required"))?;
+        return Ok(Rounding::Increment(inc));
+    }
+    if !has_vials || has_inc {
+        return Err(InputError::new(
+            "rounding",
+            "",
+            "give exactly one of 'increment' (e.g. '100 mg') or 'vials' (e.g. ['100 mg', '500 mg'])",
+        ));
+    }
+    let items = r.opt_array("vials")?.unwrap_or_default();
+    if items.is_empty() {
+        return Err(InputError::new(
+            "rounding.vials",
+            "[]",
+            "at least one vial size such as '100 mg'",
+        ));
+    }
+    let mut sizes = Vec::new();
+    for (path, v) in items {
+        let a = parse_quantity_value(
+            v,
+            &path,
+            "a vial size such as '100 mg'",
+            Amount::from_quantity,
+        )?;
+        let s = a.value_in(unit).map_err(|e| {
+            InputError::new(
+                &path,
+                as_given(v),
+                format!("{e}; expected a vial size in {unit}"),
+            )
+        })?;
+        if !(s.is_finite() && s > 0.0) {
+            return Err(InputError::new(
+                path,
+                as_given(v),
+                "must be greater than zero",
+            ));
+        }
+        sizes.push(s);
+    }
+    Ok(Rounding::Vials(sizes))
+}
+
+/// The dosing weight (kg) or body-surface area (m2) the dose is multiplied by, with its
+/// steps; `None` for a flat dose.
+fn basis_measure_steps(calc: &mut Calculation, measure: &BasisMeasure) -> Option<Qty> {
+    match *measure {
+        BasisMeasure::Flat => None,
+        BasisMeasure::Weight {
+            weight,
+            basis,
+            height,
+            sex,
+        } => {
+            let used = body::dosing_weight(calc, basis, weight, height, sex);
+            Some(Qty::new(used.value(), "kg"))
+        }
+        BasisMeasure::AreaGiven(b) => {
+            calc.step(Step::new(
+                "Body-surface area as given",
+                "BSA = given",
+                b.qty(),
+            ));
+            Some(b.qty())
+        }
+        BasisMeasure::AreaMosteller(w, h) => {
+            let b = body::bsa(BsaMethod::Mosteller, w, h);
+            calc.step(
+                Step::new(
+                    "Body-surface area (Mosteller)",
+                    BsaMethod::Mosteller.formula(),
+                    b.qty(),
+                )
+                .input("weight", w.qty())
+                .input("height", h.qty()),
+            );
+            calc.source(sources::MOSTELLER);
+            Some(b.qty())
+        }
+    }
+}
+
+/// `infusio calc dose`.
+pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
+    let mut f = Fields::new(input, "")?;
+    let input = read_dose_input(&mut f)?;
     f.finish()?;
 
+    let mut calc = Calculation::new("dose");
+    let basis_measure = basis_measure_steps(&mut calc, &input.measure);
+    let (dose_per, unit) = (&input.dose_per, input.unit());
     let raw = match &basis_measure {
         None => dose_per.value,
         Some(m) => dose_per.value * m.value,
@@ -480,7 +576,7 @@ pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
             DoseBasis::PerKg => "dose = dose_per_kg × weight_used".to_string(),
             DoseBasis::PerM2 => "dose = dose_per_m2 × BSA".to_string(),
         },
-        Qty::new(raw, &unit),
+        Qty::new(raw, unit),
     )
     .input("dose_per", dose_per.qty());
     if let Some(m) = &basis_measure {
@@ -492,16 +588,16 @@ pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
     calc.step(step);
     calc.source(sources::ASCO_OBESITY);
 
-    let capped = match max_dose {
-        Some((max, _)) if raw > max => {
+    let capped = match input.max_dose {
+        Some(max) if raw > max => {
             calc.step(
                 Step::new(
                     "Dose capped at the maximum",
                     "dose = min(dose, max_dose)",
-                    Qty::new(max, &unit),
+                    Qty::new(max, unit),
                 )
-                .input("dose_uncapped", Qty::new(raw, &unit))
-                .input("max_dose", Qty::new(max, &unit)),
+                .input("dose_uncapped", Qty::new(raw, unit))
+                .input("max_dose", Qty::new(max, unit)),
             );
             calc.finding(Finding::new(
                 "dose.capped",
@@ -517,68 +613,86 @@ pub fn dose_json(input: &Value) -> Result<Calculation, InputError> {
         }
         _ => raw,
     };
-    calc.output("dose", Qty::new(capped, &unit));
-    calc.output("dose_uncapped", Qty::new(raw, &unit));
-
-    if let Some((rule, tolerance)) = rounding {
-        let tolerance = tolerance.unwrap_or(10.0);
-        let cap = max_dose.map(|(m, _)| m);
-        let r = round_dose(capped, &rule, tolerance, cap);
-        let rule_text = match &rule {
-            Rounding::Increment(inc) => format!(
-                "nearest {} {unit} (ties up, never above the maximum), kept when within ±{}%",
-                format_number(*inc, 4),
-                format_number(tolerance, 2)
-            ),
-            Rounding::Vials(sizes) => format!(
-                "nearest sum of whole vials of {} (ties up, never above the maximum), kept when within ±{}%",
-                sizes
-                    .iter()
-                    .map(|s| format!("{} {unit}", format_number(*s, 4)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                format_number(tolerance, 2)
-            ),
-        };
-        let mut step = Step::new(
-            "Dose rounded",
-            "dose_rounded = round(dose)",
-            Qty::new(r.dose, &unit),
-        )
-        .input("dose", Qty::new(capped, &unit))
-        .rounding(rule_text);
-        if !r.vial_counts.is_empty() {
-            step.description = format!(
-                "Dose rounded to whole vials: {}",
-                r.vial_counts
-                    .iter()
-                    .map(|(s, n)| format!("{n} × {} {unit}", format_number(*s, 4)))
-                    .collect::<Vec<_>>()
-                    .join(" + ")
-            );
-        }
-        calc.step(step);
-        calc.step(Step::new(
-            "Deviation of the rounded dose",
-            "deviation = (dose_rounded − dose) / dose × 100",
-            Qty::new(r.deviation_percent, "%"),
-        ));
-        calc.source(sources::HOPA_ROUNDING);
-        if !r.within_tolerance {
-            calc.finding(Finding::new(
-                "dose.rounding_outside_tolerance",
-                Severity::Warning,
-                format!(
-                    "No rounded dose lies within ±{}% of {} {unit}: the calculated dose is kept unrounded.",
-                    format_number(tolerance, 2),
-                    format_number(capped, 3)
-                ),
-            ));
-        }
-        calc.output("dose_rounded", Qty::new(r.dose, &unit));
-        calc.output("deviation_percent", Qty::new(r.deviation_percent, "%"));
+    calc.output("dose", Qty::new(capped, unit));
+    calc.output("dose_uncapped", Qty::new(raw, unit));
+    if let Some((rule, tolerance)) = &input.rounding {
+        rounding_steps(
+            &mut calc,
+            capped,
+            rule,
+            tolerance.unwrap_or(10.0),
+            input.max_dose,
+            unit,
+        );
     }
     Ok(calc)
+}
+
+/// Rounds the capped dose (in `unit`) by `rule` within `tolerance_percent`, with its steps,
+/// finding and outputs.
+fn rounding_steps(
+    calc: &mut Calculation,
+    capped: f64,
+    rule: &Rounding,
+    tolerance_percent: f64,
+    max_dose: Option<f64>,
+    unit: &str,
+) {
+    let tolerance = tolerance_percent;
+    let r = round_dose(capped, rule, tolerance, max_dose);
+    let rule_text = match rule {
+        Rounding::Increment(inc) => format!(
+            "nearest {} {unit} (ties up, never above the maximum), kept when within ±{}%",
+            format_number(*inc, 4),
+            format_number(tolerance, 2)
+        ),
+        Rounding::Vials(sizes) => format!(
+            "nearest sum of whole vials of {} (ties up, never above the maximum), kept when within ±{}%",
+            sizes
+                .iter()
+                .map(|s| format!("{} {unit}", format_number(*s, 4)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            format_number(tolerance, 2)
+        ),
+    };
+    let mut step = Step::new(
+        "Dose rounded",
+        "dose_rounded = round(dose)",
+        Qty::new(r.dose, unit),
+    )
+    .input("dose", Qty::new(capped, unit))
+    .rounding(rule_text);
+    if !r.vial_counts.is_empty() {
+        step.description = format!(
+            "Dose rounded to whole vials: {}",
+            r.vial_counts
+                .iter()
+                .map(|(s, n)| format!("{n} × {} {unit}", format_number(*s, 4)))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        );
+    }
+    calc.step(step);
+    calc.step(Step::new(
+        "Deviation of the rounded dose",
+        "deviation = (dose_rounded − dose) / dose × 100",
+        Qty::new(r.deviation_percent, "%"),
+    ));
+    calc.source(sources::HOPA_ROUNDING);
+    if !r.within_tolerance {
+        calc.finding(Finding::new(
+            "dose.rounding_outside_tolerance",
+            Severity::Warning,
+            format!(
+                "No rounded dose lies within ±{}% of {} {unit}: the calculated dose is kept unrounded.",
+                format_number(tolerance, 2),
+                format_number(capped, 3)
+            ),
+        ));
+    }
+    calc.output("dose_rounded", Qty::new(r.dose, unit));
+    calc.output("deviation_percent", Qty::new(r.deviation_percent, "%"));
 }
 
 #[cfg(test)]

@@ -252,11 +252,16 @@ fn read_level(f: &mut Fields, key: &str) -> Result<Level, InputError> {
     })
 }
 
-/// `infusio calc vancomycin-levels`.
-pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> {
-    let mut f = Fields::new(input, "")?;
+/// The vancomycin-levels calculator's inputs, read and checked.
+struct LevelsInput {
+    levels: TwoLevels,
+    target: Option<AucMgHourPerL>,
+}
+
+/// Reads the regimen, the two levels and the optional target, in their documented order.
+fn read_levels_input(f: &mut Fields) -> Result<LevelsInput, InputError> {
     let dose = ranged(
-        &mut f,
+        f,
         "dose",
         "a dose such as '1000 mg' or '1 g'",
         Mass::from_quantity,
@@ -265,15 +270,9 @@ pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> 
         DOSE_MG_MAX,
         "mg",
     )?
-    .ok_or_else(|| {
-        missing(
-            &f,
-            "dose",
-            "the dose given each interval, such as '1000 mg'",
-        )
-    })?;
+    .ok_or_else(|| missing(f, "dose", "the dose given each interval, such as '1000 mg'"))?;
     let interval = ranged(
-        &mut f,
+        f,
         "interval",
         "a dosing interval such as '12 h'",
         Duration::from_quantity,
@@ -282,9 +281,9 @@ pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> 
         INTERVAL_H_MAX,
         "h",
     )?
-    .ok_or_else(|| missing(&f, "interval", "a dosing interval such as '12 h'"))?;
+    .ok_or_else(|| missing(f, "interval", "a dosing interval such as '12 h'"))?;
     let infusion_duration = ranged(
-        &mut f,
+        f,
         "infusion_duration",
         "an infusion duration such as '1 h' or '90 min'",
         Duration::from_quantity,
@@ -293,18 +292,11 @@ pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> 
         INTERVAL_H_MAX,
         "h",
     )?
-    .ok_or_else(|| {
-        missing(
-            &f,
-            "infusion_duration",
-            "an infusion duration such as '1 h'",
-        )
-    })?;
-    let infusion_text = f.raw("infusion_duration").map(as_given).unwrap_or_default();
-    let level_1 = read_level(&mut f, "level_1")?;
-    let level_2 = read_level(&mut f, "level_2")?;
+    .ok_or_else(|| missing(f, "infusion_duration", "an infusion duration such as '1 h'"))?;
+    let level_1 = read_level(f, "level_1")?;
+    let level_2 = read_level(f, "level_2")?;
     let target = ranged(
-        &mut f,
+        f,
         "target_auc24",
         "a target AUC24 such as '500 mg.h/L'",
         AucMgHourPerL::from_quantity,
@@ -313,36 +305,92 @@ pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> 
         TARGET_AUC24_RANGE.1,
         "mg.h/L",
     )?;
-    let level_text = |f: &mut Fields, key: &str, sub: &str| -> String {
+    Ok(LevelsInput {
+        levels: TwoLevels {
+            dose,
+            interval,
+            infusion_duration,
+            level_1,
+            level_2,
+        },
+        target,
+    })
+}
+
+/// The input error for levels that cannot be used, naming the field at fault and its value as
+/// given.
+fn levels_input_error(f: &mut Fields, e: &LevelsError) -> InputError {
+    let mut level_text = |key: &str, sub: &str| -> String {
         f.raw(key)
             .and_then(|v| v.get(sub))
             .map(as_given)
             .unwrap_or_default()
     };
-    let levels = TwoLevels {
-        dose,
-        interval,
-        infusion_duration,
-        level_1,
-        level_2,
+    let given = match e.field() {
+        "infusion_duration" => f.raw("infusion_duration").map(as_given).unwrap_or_default(),
+        "level_1.time_after_start" => level_text("level_1", "time_after_start"),
+        "level_2.time_after_start" => level_text("level_2", "time_after_start"),
+        _ => level_text("level_2", "concentration"),
     };
-    let result = match sawchuk_zaske(&levels) {
-        Ok(r) => r,
-        Err(e) => {
-            let given = match e.field() {
-                "infusion_duration" => infusion_text,
-                "level_1.time_after_start" => level_text(&mut f, "level_1", "time_after_start"),
-                "level_2.time_after_start" => level_text(&mut f, "level_2", "time_after_start"),
-                _ => level_text(&mut f, "level_2", "concentration"),
-            };
-            return Err(InputError::new(e.field(), given, e.to_string()));
-        }
-    };
+    InputError::new(e.field(), given, e.to_string())
+}
+
+/// `infusio calc vancomycin-levels`.
+pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> {
+    let mut f = Fields::new(input, "")?;
+    let LevelsInput { levels, target } = read_levels_input(&mut f)?;
+    let result = sawchuk_zaske(&levels).map_err(|e| levels_input_error(&mut f, &e))?;
     f.finish()?;
 
     let mut calc = Calculation::new("vancomycin-levels");
-    let (c1, c2) = (level_1.concentration, level_2.concentration);
-    let (t1, t2) = (level_1.time_after_start, level_2.time_after_start);
+    concentration_steps(&mut calc, &levels, &result);
+    exposure_steps(&mut calc, &levels, &result);
+    calc.source(sources::SAWCHUK_ZASKE);
+    calc.source(sources::VANCOMYCIN_AUC_2020);
+    let auc = result.auc24.value();
+    let (low, high) = AUC24_TARGET_MG_H_PER_L;
+    if auc < low {
+        calc.finding(Finding::new(
+            "vancomycin.auc24_below_target",
+            Severity::Warning,
+            format!(
+                "AUC24 {} mg.h/L is below the 400 to 600 mg.h/L target (MIC 1 mg/L): risk of treatment failure.",
+                format_number(auc, 0)
+            ),
+        ));
+    } else if auc > high {
+        calc.finding(Finding::new(
+            "vancomycin.auc24_above_target",
+            Severity::Warning,
+            format!(
+                "AUC24 {} mg.h/L is above the 400 to 600 mg.h/L target: risk of acute kidney injury.",
+                format_number(auc, 0)
+            ),
+        ));
+    }
+    calc.output("elimination_rate", result.elimination_rate.qty());
+    calc.output("half_life", result.half_life.qty());
+    calc.output("cmax", result.cmax.qty());
+    calc.output("cmin", result.cmin.qty());
+    calc.output(
+        "volume_of_distribution",
+        result.volume_of_distribution.qty(),
+    );
+    calc.output("clearance", result.clearance.qty());
+    calc.output("auc24", result.auc24.qty());
+    if let Some(target) = target {
+        target_dose_steps(&mut calc, target, levels.interval, &result);
+    }
+    Ok(calc)
+}
+
+/// Steps 1–4: elimination rate, half-life, peak and true trough.
+fn concentration_steps(calc: &mut Calculation, levels: &TwoLevels, result: &SawchukZaske) {
+    let (c1, c2) = (levels.level_1.concentration, levels.level_2.concentration);
+    let (t1, t2) = (
+        levels.level_1.time_after_start,
+        levels.level_2.time_after_start,
+    );
     calc.step(
         Step::new(
             "Elimination rate constant from the two levels",
@@ -367,7 +415,7 @@ pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> 
         )
         .input("level_1", c1.qty())
         .input("time_level_1", t1.qty())
-        .input("infusion_duration", infusion_duration.qty()),
+        .input("infusion_duration", levels.infusion_duration.qty()),
     );
     calc.step(
         Step::new(
@@ -377,8 +425,14 @@ pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> 
         )
         .input("level_2", c2.qty())
         .input("time_level_2", t2.qty())
-        .input("interval", interval.qty()),
+        .input("interval", levels.interval.qty()),
     );
+}
+
+/// Steps 5–9 and the check: the AUC by trapezoids, volume, clearance, AUC24 from the dose.
+fn exposure_steps(calc: &mut Calculation, levels: &TwoLevels, result: &SawchukZaske) {
+    let (dose, interval, infusion_duration) =
+        (levels.dose, levels.interval, levels.infusion_duration);
     calc.step(
         Step::new(
             "AUC during the infusion (linear trapezoid)",
@@ -443,77 +497,50 @@ pub fn vancomycin_levels_json(input: &Value) -> Result<Calculation, InputError> 
         .input("dose", dose.qty())
         .input("interval", interval.qty()),
     );
-    calc.source(sources::SAWCHUK_ZASKE);
-    calc.source(sources::VANCOMYCIN_AUC_2020);
+}
 
-    let auc = result.auc24.value();
+/// The daily and per-interval dose that reach `target` at the estimated clearance, with their
+/// steps, outputs and a finding when the target is outside the guideline range.
+fn target_dose_steps(
+    calc: &mut Calculation,
+    target: AucMgHourPerL,
+    interval: Duration,
+    result: &SawchukZaske,
+) {
     let (low, high) = AUC24_TARGET_MG_H_PER_L;
-    if auc < low {
-        calc.finding(Finding::new(
-            "vancomycin.auc24_below_target",
-            Severity::Warning,
-            format!(
-                "AUC24 {} mg.h/L is below the 400 to 600 mg.h/L target (MIC 1 mg/L): risk of treatment failure.",
-                format_number(auc, 0)
-            ),
-        ));
-    } else if auc > high {
-        calc.finding(Finding::new(
-            "vancomycin.auc24_above_target",
-            Severity::Warning,
-            format!(
-                "AUC24 {} mg.h/L is above the 400 to 600 mg.h/L target: risk of acute kidney injury.",
-                format_number(auc, 0)
-            ),
-        ));
-    }
-
-    calc.output("elimination_rate", result.elimination_rate.qty());
-    calc.output("half_life", result.half_life.qty());
-    calc.output("cmax", result.cmax.qty());
-    calc.output("cmin", result.cmin.qty());
-    calc.output(
-        "volume_of_distribution",
-        result.volume_of_distribution.qty(),
+    let daily = daily_dose_for_target(target, result.clearance);
+    calc.step(
+        Step::new(
+            "Daily dose for the target AUC24",
+            "daily_dose = target_AUC24 × CL",
+            daily.qty(),
+        )
+        .input("target_auc24", target.qty())
+        .input("clearance", result.clearance.qty())
+        .rounding("none (round to the product's increment when ordering)"),
     );
-    calc.output("clearance", result.clearance.qty());
-    calc.output("auc24", result.auc24.qty());
-    if let Some(target) = target {
-        let daily = daily_dose_for_target(target, result.clearance);
-        calc.step(
-            Step::new(
-                "Daily dose for the target AUC24",
-                "daily_dose = target_AUC24 × CL",
-                daily.qty(),
-            )
-            .input("target_auc24", target.qty())
-            .input("clearance", result.clearance.qty())
-            .rounding("none (round to the product's increment when ordering)"),
-        );
-        let per_interval = Mass::new(daily.value() * interval.value() / 24.0);
-        calc.step(
-            Step::new(
-                "Dose per interval for the target AUC24",
-                "dose_per_interval = daily_dose × τ ÷ 24",
-                per_interval.qty(),
-            )
-            .input("daily_dose", daily.qty())
-            .input("interval", interval.qty()),
-        );
-        if !(low..=high).contains(&target.value()) {
-            calc.finding(Finding::new(
-                "vancomycin.target_outside_guideline",
-                Severity::Warning,
-                format!(
-                    "The target AUC24 {} mg.h/L is outside the guideline range of 400 to 600 mg.h/L.",
-                    format_number(target.value(), 0)
-                ),
-            ));
-        }
-        calc.output("daily_dose_for_target", daily.qty());
-        calc.output("dose_per_interval_for_target", per_interval.qty());
+    let per_interval = Mass::new(daily.value() * interval.value() / 24.0);
+    calc.step(
+        Step::new(
+            "Dose per interval for the target AUC24",
+            "dose_per_interval = daily_dose × τ ÷ 24",
+            per_interval.qty(),
+        )
+        .input("daily_dose", daily.qty())
+        .input("interval", interval.qty()),
+    );
+    if !(low..=high).contains(&target.value()) {
+        calc.finding(Finding::new(
+            "vancomycin.target_outside_guideline",
+            Severity::Warning,
+            format!(
+                "The target AUC24 {} mg.h/L is outside the guideline range of 400 to 600 mg.h/L.",
+                format_number(target.value(), 0)
+            ),
+        ));
     }
-    Ok(calc)
+    calc.output("daily_dose_for_target", daily.qty());
+    calc.output("dose_per_interval_for_target", per_interval.qty());
 }
 
 #[cfg(test)]

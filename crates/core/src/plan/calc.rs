@@ -12,13 +12,14 @@
 use serde_json::{Value, json};
 
 use super::preparation::{
-    BagMode, Dilution, PreparationError, PreparationRequest, Stability, Storage, UspCategory,
-    VialSpec, prepare,
+    BagMode, Dilution, PreparationError, PreparationPlan, PreparationRequest, Stability, Storage,
+    UspCategory, VialSpec, prepare,
 };
 use super::pump::{PumpProgramme, RateLimit};
 use super::sources;
 use super::titration::{
-    Bag, RampUnit, Reaction, Schedule, StepSpec, TitrationError, plan, replan_after_reaction,
+    Bag, RampUnit, Reaction, Schedule, StepSpec, TitrationError, TitrationPlan, plan,
+    replan_after_reaction,
 };
 use crate::derivation::{Calculation, Finding, Severity, Source, Step};
 use crate::input::{Fields, InputError, as_given, check_range};
@@ -427,16 +428,42 @@ fn reaction(f: &mut Fields) -> Result<Option<Reaction>, InputError> {
     }))
 }
 
-/// `infusio calc titration`.
-pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, InputError> {
-    let mut f = Fields::new(input, "")?;
-    let entry = entry(&mut f, library)?;
-    let product = named_product(&mut f, entry)?;
+/// The titration calculator's inputs, read and checked: the library schedule and the bag it
+/// runs.
+struct TitrationInput<'a> {
+    entry: &'a DrugEntry,
+    product_id: Option<&'a str>,
+    titration: &'a Titration,
+    schedule: Schedule,
+    /// Dose in its kind's canonical unit (`bag.amount_unit`), volume and weight.
+    bag: Bag,
+    care_area: Option<String>,
+    reaction: Option<Reaction>,
+}
+
+impl TitrationInput<'_> {
+    fn concentration_unit(&self) -> String {
+        format!("{}/mL", self.bag.amount_unit)
+    }
+
+    /// Bag concentration in `concentration_unit()`.
+    fn concentration(&self) -> f64 {
+        self.bag.dose_amount / self.bag.volume.value()
+    }
+}
+
+/// Reads the titration calculator's fields in their documented order (so the first error is
+/// the same whichever fields are wrong).
+fn read_titration_input<'a>(
+    f: &mut Fields,
+    library: &'a Library,
+) -> Result<TitrationInput<'a>, InputError> {
+    let entry = entry(f, library)?;
+    let product = named_product(f, entry)?;
     let product_id = product.map(|p| p.id.as_str());
-    let t = choose_titration(&mut f, entry, product_id)?;
+    let t = choose_titration(f, entry, product_id)?;
     let schedule = to_schedule(t).map_err(|m| refuse("schedule", &t.id, m))?;
-    let unit = schedule.unit();
-    let dose = dose(&mut f)?;
+    let dose = dose(f)?;
     let kind_unit = dose.kind.unit();
     let dose_canonical = dose.value_in(kind_unit).map_err(|e| {
         refuse(
@@ -446,7 +473,7 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
         )
     })?;
     if matches!(
-        unit,
+        schedule.unit(),
         RampUnit::AmountPerHour | RampUnit::AmountPerKgPerMinute
     ) {
         let ramp_amount = t.unit.split('/').next().unwrap_or("");
@@ -461,6 +488,30 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
             ));
         }
     }
+    let volume_ml = bag_volume_ml(f, &dose, dose_canonical)?;
+    let weight = schedule_weight(f, t, schedule.unit())?;
+    let care_area = f.opt_choice("care_area", &crate::library::CARE_AREAS)?;
+    let reaction = reaction(f)?;
+    Ok(TitrationInput {
+        entry,
+        product_id,
+        titration: t,
+        schedule,
+        bag: Bag {
+            dose_amount: dose_canonical,
+            amount_unit: kind_unit.to_string(),
+            volume: Volume::new(volume_ml),
+            weight,
+        },
+        care_area,
+        reaction,
+    })
+}
+
+/// The bag volume (mL), from either `concentration` (in the dose's unit per mL) or
+/// `final_volume`, never both.
+fn bag_volume_ml(f: &mut Fields, dose: &Amount, dose_canonical: f64) -> Result<f64, InputError> {
+    let kind_unit = dose.kind.unit();
     let conc_path = f.path_of("concentration");
     let conc_given = f.raw("concentration").map(as_given);
     let concentration = f.opt_quantity(
@@ -531,6 +582,15 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
             ),
         ));
     }
+    Ok(volume_ml)
+}
+
+/// The optional `weight`, required when the schedule is per kg.
+fn schedule_weight(
+    f: &mut Fields,
+    t: &Titration,
+    unit: RampUnit,
+) -> Result<Option<BodyWeight>, InputError> {
     let weight_path = f.path_of("weight");
     let weight_given = f.raw("weight").map(as_given);
     let weight = f.opt_quantity(
@@ -555,78 +615,68 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
             format!("required: the schedule '{}' is in {}", t.id, t.unit),
         ));
     }
-    let care_area = f.opt_choice("care_area", &crate::library::CARE_AREAS)?;
-    let reaction = reaction(&mut f)?;
+    Ok(weight)
+}
+
+/// `infusio calc titration`.
+pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, InputError> {
+    let mut f = Fields::new(input, "")?;
+    let input = read_titration_input(&mut f, library)?;
     f.finish()?;
 
-    let bag = Bag {
-        dose_amount: dose_canonical,
-        amount_unit: kind_unit.to_string(),
-        volume: Volume::new(volume_ml),
-        weight,
-    };
+    let t = input.titration;
     let map_err = |e: TitrationError| match e {
         TitrationError::WeightRequired => refuse("weight", "", e.to_string()),
         TitrationError::EmptyBag => refuse("dose", "", e.to_string()),
-        TitrationError::BadSchedule(_) if reaction.is_some() => {
+        TitrationError::BadSchedule(_) if input.reaction.is_some() => {
             refuse("reaction", "", e.to_string())
         }
         _ => refuse("schedule", &t.id, e.to_string()),
     };
-    let base = plan(&schedule, &bag).map_err(map_err)?;
-    let result = match &reaction {
-        Some(r) => replan_after_reaction(&schedule, &bag, r).map_err(map_err)?,
+    let base = plan(&input.schedule, &input.bag).map_err(map_err)?;
+    let result = match &input.reaction {
+        Some(r) => replan_after_reaction(&input.schedule, &input.bag, r).map_err(map_err)?,
         None => base.clone(),
     };
 
     let mut c = Calculation::new("titration");
-    for s in label_sources(entry, product_id) {
+    for s in label_sources(input.entry, input.product_id) {
         c.source(s);
     }
-    let conc_unit = format!("{kind_unit}/mL");
-    let conc = dose_canonical / volume_ml;
-    c.step(
-        Step::new(
-            format!(
-                "Schedule '{}': {} [source: {}]",
-                t.id,
-                t.description,
-                citation(entry, &t.source)
-            ),
-            if t.steps.is_empty() {
-                format!(
-                    "start {} {u}, +{} {u} every {} min, to at most {} {u}",
-                    fmt(t.start_rate),
-                    fmt(t.increment),
-                    fmt(t.interval_min),
-                    fmt(t.max_rate),
-                    u = t.unit
-                )
-            } else {
-                "explicit step table (rate or fraction of the dose for a number of minutes; the last row until the bag is empty)".to_string()
-            },
-            if t.steps.is_empty() {
-                Qty::new(t.start_rate, &t.unit)
-            } else {
-                // A table's first rate (a dose-fraction row has no rate of its own).
-                result
-                    .steps
-                    .first()
-                    .map(|s| s.dose_rate.clone())
-                    .unwrap_or_else(|| Qty::new(t.start_rate, &t.unit))
-            },
-        ),
-    );
+    titration_derivation(&mut c, &input, &base, &result);
+    let programme = titration_programme(&input, &result);
+    for finding in programme.check_limits() {
+        c.finding(finding);
+    }
+    titration_outputs(&mut c, &input, &result, &programme);
+    Ok(c)
+}
+
+/// The schedule, bag and pump-step steps, the concentration and reaction findings.
+fn titration_derivation(
+    c: &mut Calculation,
+    input: &TitrationInput,
+    base: &TitrationPlan,
+    result: &TitrationPlan,
+) {
+    let (entry, t) = (input.entry, input.titration);
+    let conc_unit = input.concentration_unit();
+    let conc = input.concentration();
+    c.step(schedule_step(entry, t, result));
     c.step(
         Step::new(
             "Bag volume and concentration",
             "volume = dose ÷ concentration",
-            Qty::new(volume_ml, "mL"),
+            input.bag.volume.qty(),
         )
-        .input("dose", Qty::new(dose_canonical, kind_unit))
+        .input(
+            "dose",
+            Qty::new(input.bag.dose_amount, &input.bag.amount_unit),
+        )
         .input("concentration", Qty::new(conc, &conc_unit)),
     );
-    if let Some((lo, hi, block)) = concentration_range(entry, product_id, kind_unit)
+    if let Some((lo, hi, block)) =
+        concentration_range(entry, input.product_id, &input.bag.amount_unit)
         && (lo.is_some_and(|l| conc < l * (1.0 - 1e-9))
             || hi.is_some_and(|h| conc > h * (1.0 + 1e-9)))
     {
@@ -659,7 +709,7 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
             .input("rate", Qty::new(s.rate_ml_per_h, "mL/h")),
         );
     }
-    if let Some(r) = &reaction {
+    if let Some(r) = &input.reaction {
         c.finding(Finding::new(
             "titration.replanned_after_reaction",
             Severity::Info,
@@ -683,13 +733,54 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
         "schedule maximum converted to mL/h (÷ concentration, or × weight for per-kg rates)",
         result.max_rate.qty(),
     ));
+}
 
-    // Pump programme with the library's rate limits.
+/// The first step: which library schedule, with its citation, and its starting rate.
+fn schedule_step(entry: &DrugEntry, t: &Titration, result: &TitrationPlan) -> Step {
+    let formula = if t.steps.is_empty() {
+        format!(
+            "start {} {u}, +{} {u} every {} min, to at most {} {u}",
+            fmt(t.start_rate),
+            fmt(t.increment),
+            fmt(t.interval_min),
+            fmt(t.max_rate),
+            u = t.unit
+        )
+    } else {
+        "explicit step table (rate or fraction of the dose for a number of minutes; the last row until the bag is empty)".to_string()
+    };
+    let start = if t.steps.is_empty() {
+        Qty::new(t.start_rate, &t.unit)
+    } else {
+        // A table's first rate (a dose-fraction row has no rate of its own).
+        result
+            .steps
+            .first()
+            .map(|s| s.dose_rate.clone())
+            .unwrap_or_else(|| Qty::new(t.start_rate, &t.unit))
+    };
+    Step::new(
+        format!(
+            "Schedule '{}': {} [source: {}]",
+            t.id,
+            t.description,
+            citation(entry, &t.source)
+        ),
+        formula,
+        start,
+    )
+}
+
+/// The pump programme of the plan, with the library's dose-rate limits for this product, care
+/// area and infusion.
+fn titration_programme(input: &TitrationInput, result: &TitrationPlan) -> PumpProgramme {
+    let entry = input.entry;
+    let care_area = input.care_area.as_deref();
     let limits: Vec<RateLimit> = applicable(
         &entry.administration.dose_rate,
-        product_id,
-        care_area.as_deref(),
-        t.infusion.as_deref(),
+        input.product_id,
+        care_area,
+        input.titration.infusion.as_deref(),
     )
     .into_iter()
     .filter_map(|l| {
@@ -701,22 +792,30 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
         })
     })
     .collect();
-    let programme = PumpProgramme::from_plan(
+    PumpProgramme::from_plan(
         &entry.id,
-        product_id,
-        Qty::new(conc, &conc_unit),
-        care_area.as_deref().unwrap_or("unspecified"),
-        &result,
+        input.product_id,
+        Qty::new(input.concentration(), &input.concentration_unit()),
+        care_area.unwrap_or("unspecified"),
+        result,
         limits,
-        weight.map(|w| w.value()),
-    );
-    for finding in programme.check_limits() {
-        c.finding(finding);
-    }
+        input.bag.weight.map(|w| w.value()),
+    )
+}
 
+/// Outputs and the structured details (`schedule`, `pump_steps`, `pump_programme`).
+fn titration_outputs(
+    c: &mut Calculation,
+    input: &TitrationInput,
+    result: &TitrationPlan,
+    programme: &PumpProgramme,
+) {
     c.output("duration", result.duration.qty());
     c.output("total_volume", result.total_volume.qty());
-    c.output("concentration", Qty::new(conc, &conc_unit));
+    c.output(
+        "concentration",
+        Qty::new(input.concentration(), &input.concentration_unit()),
+    );
     c.output(
         "initial_rate",
         Qty::new(
@@ -725,26 +824,42 @@ pub fn titration_json(input: &Value, library: &Library) -> Result<Calculation, I
         ),
     );
     c.output("max_rate", result.max_rate.qty());
-    c.details.insert("schedule".into(), json!(t.id));
+    c.details
+        .insert("schedule".into(), json!(input.titration.id));
     c.details.insert(
         "pump_steps".into(),
         serde_json::to_value(&result.steps).unwrap_or(Value::Null),
     );
     c.details.insert(
         "pump_programme".into(),
-        serde_json::to_value(&programme).unwrap_or(Value::Null),
+        serde_json::to_value(programme).unwrap_or(Value::Null),
     );
-    Ok(c)
 }
 
 // ---------------------------------------------------------------------------------------------
 // preparation
 
-/// `infusio calc preparation`.
-pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation, InputError> {
-    let mut f = Fields::new(input, "")?;
-    let entry = entry(&mut f, library)?;
-    let product = match named_product(&mut f, entry)? {
+/// The preparation calculator's inputs, read and checked.
+struct PreparationInput<'a> {
+    entry: &'a DrugEntry,
+    /// The named product, or the entry's first product with vial sizes.
+    product: &'a Product,
+    dose: Amount,
+    /// `usp_category` and `storage` as given; absent ones are assumed (and said so).
+    category_name: Option<String>,
+    storage_name: Option<String>,
+    /// Bag sizes in stock (mL), replacing the library's.
+    bag_sizes_ml: Option<Vec<f64>>,
+    final_volume: Option<Volume>,
+}
+
+/// Reads the preparation calculator's fields in their documented order.
+fn read_preparation_input<'a>(
+    f: &mut Fields,
+    library: &'a Library,
+) -> Result<PreparationInput<'a>, InputError> {
+    let entry = entry(f, library)?;
+    let product = match named_product(f, entry)? {
         Some(p) => p,
         None => entry
             .products
@@ -758,12 +873,10 @@ pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation,
                 )
             })?,
     };
-    let product_path = "product";
-    let dose = dose(&mut f)?;
-    let du = dose.display_unit.clone();
+    let dose = dose(f)?;
     let category_name = f.opt_choice("usp_category", &UspCategory::NAMES)?;
     let storage_name = f.opt_choice("storage", &Storage::NAMES)?;
-    let bag_sizes = match f.opt_array("bag_sizes")? {
+    let bag_sizes_ml = match f.opt_array("bag_sizes")? {
         None => None,
         Some(items) => {
             let mut out = Vec::new();
@@ -804,16 +917,27 @@ pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation,
             "mL",
         )?;
     }
-    f.finish()?;
+    Ok(PreparationInput {
+        entry,
+        product,
+        dose,
+        category_name,
+        storage_name,
+        bag_sizes_ml,
+        final_volume,
+    })
+}
 
-    let mut c = Calculation::new("preparation");
-    for s in label_sources(entry, Some(&product.id)) {
-        c.source(s);
-    }
-    c.source(sources::USP_797);
+/// An error in the drug library's product data, reported against `product`.
+fn product_data_error(product: &Product, message: String) -> InputError {
+    refuse("product", &product.id, message)
+}
 
-    // Vials in the dose's unit, with their volume once ready.
-    let data_error = |m: String| refuse(product_path, &product.id, m);
+/// The product's vials in the dose's unit, with their volume once ready (labelled vial volume,
+/// else reconstitution volume, else strength ÷ supplied concentration).
+fn vial_specs(product: &Product, dose: &Amount) -> Result<Vec<VialSpec>, InputError> {
+    let du = &dose.display_unit;
+    let data_error = |m: String| product_data_error(product, m);
     let supplied = product
         .concentration
         .as_deref()
@@ -834,9 +958,7 @@ pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation,
                 ),
             ));
         }
-        let strength = amount
-            .value_in(&du)
-            .map_err(|e| data_error(e.to_string()))?;
+        let strength = amount.value_in(du).map_err(|e| data_error(e.to_string()))?;
         let canonical = amount
             .value_in(amount.kind.unit())
             .map_err(|e| data_error(e.to_string()))?;
@@ -858,10 +980,16 @@ pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation,
             volume_ml,
         });
     }
+    Ok(vials)
+}
 
-    // Dilution.
-    let range = concentration_range(entry, Some(&product.id), &du);
-    let fixed = final_volume
+/// How the dose is diluted: into a bag whose volume is replaced (a fixed final volume) or
+/// added to, within the labelled concentration range; `None` when it is given undiluted.
+fn dilution(input: &PreparationInput) -> Result<Option<Dilution>, InputError> {
+    let (entry, product) = (input.entry, input.product);
+    let range = concentration_range(entry, Some(&product.id), &input.dose.display_unit);
+    let fixed = input
+        .final_volume
         .map(|v| v.value())
         .or(entry.administration.final_volume_ml);
     let mode = match product.dilution.as_deref() {
@@ -872,45 +1000,64 @@ pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation,
         None if range.is_some() => Some(BagMode::AddToBag),
         None => None,
     };
-    let dilution = match mode {
-        None => None,
-        Some(mode) => {
-            let sizes = bag_sizes
-                .clone()
-                .unwrap_or_else(|| product.bag_sizes_ml.clone());
-            if fixed.is_none() && sizes.is_empty() {
-                return Err(refuse(
-                    "bag_sizes",
-                    "",
-                    format!(
-                        "required: the drug library lists no bag sizes for {}; give the sizes in stock, e.g. [\"100 mL\", \"250 mL\", \"500 mL\"]",
-                        product.id
-                    ),
-                ));
-            }
-            Some(Dilution {
-                diluent: product
-                    .diluents
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "diluent".to_string()),
-                bag_sizes_ml: sizes,
-                final_volume_ml: fixed,
-                concentration_min: range.and_then(|r| r.0),
-                concentration_max: range.and_then(|r| r.1),
-                mode,
-            })
-        }
+    let Some(mode) = mode else {
+        return Ok(None);
     };
-    let category = category_name
+    let sizes = input
+        .bag_sizes_ml
+        .clone()
+        .unwrap_or_else(|| product.bag_sizes_ml.clone());
+    if fixed.is_none() && sizes.is_empty() {
+        return Err(refuse(
+            "bag_sizes",
+            "",
+            format!(
+                "required: the drug library lists no bag sizes for {}; give the sizes in stock, e.g. [\"100 mL\", \"250 mL\", \"500 mL\"]",
+                product.id
+            ),
+        ));
+    }
+    Ok(Some(Dilution {
+        diluent: product
+            .diluents
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "diluent".to_string()),
+        bag_sizes_ml: sizes,
+        final_volume_ml: fixed,
+        concentration_min: range.and_then(|r| r.0),
+        concentration_max: range.and_then(|r| r.1),
+        mode,
+    }))
+}
+
+/// `infusio calc preparation`.
+pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation, InputError> {
+    let mut f = Fields::new(input, "")?;
+    let input = read_preparation_input(&mut f, library)?;
+    f.finish()?;
+    let (entry, product, dose) = (input.entry, input.product, &input.dose);
+    let du = &dose.display_unit;
+
+    let mut c = Calculation::new("preparation");
+    for s in label_sources(entry, Some(&product.id)) {
+        c.source(s);
+    }
+    c.source(sources::USP_797);
+
+    let vials = vial_specs(product, dose)?;
+    let dilution = dilution(&input)?;
+    let category = input
+        .category_name
         .as_deref()
         .and_then(UspCategory::parse)
         .unwrap_or(UspCategory::Category1);
-    let storage = storage_name
+    let storage = input
+        .storage_name
         .as_deref()
         .and_then(Storage::parse)
         .unwrap_or(Storage::RoomTemperature);
-    if category_name.is_none() || storage_name.is_none() {
+    if input.category_name.is_none() || input.storage_name.is_none() {
         c.step(Step::new(
             format!(
                 "Assumed {} stored at {} (give usp_category and storage to change; these defaults give the shorter beyond-use time of the usual choices)",
@@ -945,7 +1092,7 @@ pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation,
         PreparationError::TooManyVials(_) => {
             refuse("dose", &format!("{} {du}", fmt(dose.value)), e.to_string())
         }
-        _ => data_error(e.to_string()),
+        _ => product_data_error(product, e.to_string()),
     })?;
     if let Some(stability) = &product.stability {
         c.step(Step::new(
@@ -964,11 +1111,23 @@ pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation,
     for finding in p.findings.clone() {
         c.finding(finding);
     }
+    preparation_outputs(&mut c, product, &request, &p);
+    Ok(c)
+}
+
+/// Outputs and the structured details (`vials`, `reconstitution`, `bag`, handling).
+fn preparation_outputs(
+    c: &mut Calculation,
+    product: &Product,
+    request: &PreparationRequest,
+    p: &PreparationPlan,
+) {
+    let du = &request.amount_unit;
     let conc_unit = format!("{du}/mL");
-    c.output("dose", Qty::new(dose.value, &du));
+    c.output("dose", Qty::new(request.dose, du));
     c.output("vial_count", Qty::new(f64::from(p.vial_count), "vials"));
-    c.output("total_in_vials", Qty::new(p.total_in_vials, &du));
-    c.output("waste", Qty::new(p.waste, &du));
+    c.output("total_in_vials", Qty::new(p.total_in_vials, du));
+    c.output("waste", Qty::new(p.waste, du));
     c.output("withdraw_volume", Qty::new(p.withdraw_volume_ml, "mL"));
     c.output("final_volume", Qty::new(p.final_volume_ml, "mL"));
     c.output(
@@ -986,7 +1145,7 @@ pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation,
         Value::Array(
             p.reconstitution_ml
                 .iter()
-                .map(|(s, ml)| json!({"strength": Qty::new(*s, &du), "diluent_ml": ml}))
+                .map(|(s, ml)| json!({"strength": Qty::new(*s, du), "diluent_ml": ml}))
                 .collect(),
         ),
     );
@@ -1000,12 +1159,12 @@ pub fn preparation_json(input: &Value, library: &Library) -> Result<Calculation,
         },
     );
     c.details
-        .insert("usp_category".into(), json!(category.as_str()));
-    c.details.insert("storage".into(), json!(storage.as_str()));
+        .insert("usp_category".into(), json!(request.category.as_str()));
+    c.details
+        .insert("storage".into(), json!(request.storage.as_str()));
     c.details
         .insert("light_protection".into(), json!(request.light_protection));
     c.details.insert("filter".into(), json!(request.filter));
     c.details
         .insert("hazardous".into(), json!(request.hazardous));
-    Ok(c)
 }

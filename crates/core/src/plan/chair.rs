@@ -2,7 +2,7 @@
 //! infusion durations (titrated ones from their titration plan) + hydration after +
 //! observation (first or later infusion) + take-down. The scheduler and the UI call this.
 
-use super::protocol::{HydrationTiming, Protocol};
+use super::protocol::{HydrationTiming, Phase, Protocol, ProtocolDrug};
 use crate::derivation::Step;
 use crate::units::{Duration, Qty};
 
@@ -54,7 +54,7 @@ pub fn chair_time(
     if infusion_number == 0 {
         return Err(ChairError::BadInfusionNumber);
     }
-    let drugs: Vec<_> = ph.drugs.iter().filter(|d| d.days.contains(&day)).collect();
+    let drugs: Vec<&ProtocolDrug> = ph.drugs.iter().filter(|d| d.days.contains(&day)).collect();
     if drugs.is_empty() {
         return Err(ChairError::NotATreatmentDay {
             phase: ph.name.clone(),
@@ -62,8 +62,68 @@ pub fn chair_time(
         });
     }
     let mut steps = Vec::new();
+    let infusion = infusion_minutes(&drugs, durations, &mut steps)?;
+    let around = AroundInfusions::of_day(ph, day);
+    let first = infusion_number == 1 || ph.infusion.as_deref() == Some("first");
+    let c = &protocol.chair;
+    let observation = if first {
+        c.observation_min_first
+    } else {
+        c.observation_min_subsequent
+    };
+    let total_min = c.setup_min
+        + around.lead_min
+        + around.hydration_before_min
+        + infusion
+        + around.hydration_after_min
+        + observation
+        + c.takedown_min;
+    steps.push(
+        Step::new(
+            format!(
+                "Chair time, {} infusion",
+                if first { "first" } else { "a later" }
+            ),
+            "set-up + premedication lead + hydration before + infusions + hydration after + observation + take-down",
+            Qty::new(total_min / 60.0, "h"),
+        )
+        .input("set-up", Qty::new(c.setup_min, "min"))
+        .input("premedication lead", Qty::new(around.lead_min, "min"))
+        .input(
+            "hydration before",
+            Qty::new(around.hydration_before_min, "min"),
+        )
+        .input("infusions", Qty::new(infusion, "min"))
+        .input(
+            "hydration after",
+            Qty::new(around.hydration_after_min, "min"),
+        )
+        .input("observation", Qty::new(observation, "min"))
+        .input("take-down", Qty::new(c.takedown_min, "min")),
+    );
+    Ok(ChairTime {
+        total: Duration::new(total_min / 60.0),
+        setup_min: c.setup_min,
+        premedication_lead_min: around.lead_min,
+        hydration_before_min: around.hydration_before_min,
+        infusion_min: infusion,
+        hydration_after_min: around.hydration_after_min,
+        observation_min: observation,
+        takedown_min: c.takedown_min,
+        steps,
+    })
+}
+
+/// The drugs' infusion minutes in the chair, one after another, each with its step: the
+/// duration from its titration plan when given, else the protocol's; an ambulatory drug
+/// counts 0 and a non-IV drug without a duration counts 0.
+fn infusion_minutes(
+    drugs: &[&ProtocolDrug],
+    durations: &[(&str, Duration)],
+    steps: &mut Vec<Step>,
+) -> Result<f64, ChairError> {
     let mut infusion = 0.0;
-    for d in &drugs {
+    for d in drugs {
         let given = durations
             .iter()
             .find(|(m, _)| *m == d.medication)
@@ -104,56 +164,36 @@ pub fn chair_time(
         ));
         infusion += minutes;
     }
-    let on_day = |days: &[u32]| days.is_empty() || days.contains(&day);
-    let lead = ph
-        .premedications
-        .iter()
-        .filter(|p| on_day(&p.days) && !p.optional)
-        .map(|p| p.lead_min)
-        .fold(0.0, f64::max);
-    let hydration = |timing: HydrationTiming| -> f64 {
-        ph.hydration
-            .iter()
-            .filter(|h| h.timing == timing && on_day(&h.days))
-            .map(|h| h.duration_min)
-            .sum()
-    };
-    let before = hydration(HydrationTiming::Before);
-    let after = hydration(HydrationTiming::After);
-    let first = infusion_number == 1 || ph.infusion.as_deref() == Some("first");
-    let c = &protocol.chair;
-    let observation = if first {
-        c.observation_min_first
-    } else {
-        c.observation_min_subsequent
-    };
-    let total_min = c.setup_min + lead + before + infusion + after + observation + c.takedown_min;
-    steps.push(
-        Step::new(
-            format!(
-                "Chair time, {} infusion",
-                if first { "first" } else { "a later" }
-            ),
-            "set-up + premedication lead + hydration before + infusions + hydration after + observation + take-down",
-            Qty::new(total_min / 60.0, "h"),
-        )
-        .input("set-up", Qty::new(c.setup_min, "min"))
-        .input("premedication lead", Qty::new(lead, "min"))
-        .input("hydration before", Qty::new(before, "min"))
-        .input("infusions", Qty::new(infusion, "min"))
-        .input("hydration after", Qty::new(after, "min"))
-        .input("observation", Qty::new(observation, "min"))
-        .input("take-down", Qty::new(c.takedown_min, "min")),
-    );
-    Ok(ChairTime {
-        total: Duration::new(total_min / 60.0),
-        setup_min: c.setup_min,
-        premedication_lead_min: lead,
-        hydration_before_min: before,
-        infusion_min: infusion,
-        hydration_after_min: after,
-        observation_min: observation,
-        takedown_min: c.takedown_min,
-        steps,
-    })
+    Ok(infusion)
+}
+
+/// What a treatment day adds around the infusions (minutes).
+struct AroundInfusions {
+    /// The longest lead of the day's non-optional premedications.
+    lead_min: f64,
+    hydration_before_min: f64,
+    hydration_after_min: f64,
+}
+
+impl AroundInfusions {
+    fn of_day(ph: &Phase, day: u32) -> Self {
+        let on_day = |days: &[u32]| days.is_empty() || days.contains(&day);
+        let hydration = |timing: HydrationTiming| -> f64 {
+            ph.hydration
+                .iter()
+                .filter(|h| h.timing == timing && on_day(&h.days))
+                .map(|h| h.duration_min)
+                .sum()
+        };
+        AroundInfusions {
+            lead_min: ph
+                .premedications
+                .iter()
+                .filter(|p| on_day(&p.days) && !p.optional)
+                .map(|p| p.lead_min)
+                .fold(0.0, f64::max),
+            hydration_before_min: hydration(HydrationTiming::Before),
+            hydration_after_min: hydration(HydrationTiming::After),
+        }
+    }
 }

@@ -296,64 +296,79 @@ fn fmt(v: f64) -> String {
     crate::units::format_number(v, 3)
 }
 
-/// Plans the preparation.
-pub fn prepare(req: &PreparationRequest) -> Result<PreparationPlan, PreparationError> {
-    let u = req.amount_unit.as_str();
-    let conc_unit = format!("{u}/mL");
-    if req
-        .vials
-        .iter()
-        .any(|v| !(v.volume_ml.is_finite() && v.volume_ml > 0.0))
-    {
-        return Err(PreparationError::BadVial);
-    }
-    let strengths: Vec<f64> = req.vials.iter().map(|v| v.strength).collect();
-    let counts = least_waste(req.dose, &strengths)?;
-    let mut steps = Vec::new();
-    let mut findings = Vec::new();
+/// The vials chosen, in the request's order of strengths.
+struct VialSelection {
+    vials: Vec<VialUse>,
+    /// Number of vials opened.
+    count: u32,
+    /// Drug in the opened vials, in the dose's unit.
+    total: f64,
+    /// Diluent per vial by strength, for powders: `(strength, mL)`.
+    reconstitution_ml: Vec<(f64, f64)>,
+}
 
-    let mut vials = Vec::new();
-    let mut total = 0.0;
-    let mut n = 0;
-    let mut recon = Vec::new();
-    for (v, &c) in req.vials.iter().zip(&counts) {
+/// The vials used by `counts` (per strength, as from [`least_waste`]).
+fn select_vials(req: &PreparationRequest, counts: &[u32]) -> VialSelection {
+    let u = req.amount_unit.as_str();
+    let mut selection = VialSelection {
+        vials: Vec::new(),
+        count: 0,
+        total: 0.0,
+        reconstitution_ml: Vec::new(),
+    };
+    for (v, &c) in req.vials.iter().zip(counts) {
         if c == 0 {
             continue;
         }
-        vials.push(VialUse {
+        selection.vials.push(VialUse {
             strength: Qty::new(v.strength, u),
             count: c,
         });
-        total += f64::from(c) * v.strength;
-        n += c;
+        selection.total += f64::from(c) * v.strength;
+        selection.count += c;
         if let Some(r) = v.reconstitution_ml {
-            recon.push((v.strength, r));
+            selection.reconstitution_ml.push((v.strength, r));
         }
     }
-    let waste = total - req.dose;
-    let combo = vials
+    selection
+}
+
+/// The steps of the vial choice (with its waste) and of each reconstitution.
+fn vial_steps(req: &PreparationRequest, selection: &VialSelection, waste: f64) -> Vec<Step> {
+    let u = req.amount_unit.as_str();
+    let combo = selection
+        .vials
         .iter()
         .map(|v| format!("{} × {} {u}", v.count, fmt(v.strength.value)))
         .collect::<Vec<_>>()
         .join(" + ");
-    steps.push(
+    let mut steps = vec![
         Step::new(
             format!("Vials: {combo} (least waste; ties: fewest vials)"),
             "waste = Σ(count × strength) − dose, minimised over every combination",
             Qty::new(waste, u),
         )
         .input("dose", Qty::new(req.dose, u))
-        .input("total in vials", Qty::new(total, u)),
-    );
-    for (strength, ml) in &recon {
+        .input("total in vials", Qty::new(selection.total, u)),
+    ];
+    for (strength, ml) in &selection.reconstitution_ml {
         steps.push(Step::new(
             format!("Reconstitute each {} {u} vial", fmt(*strength)),
             "diluent volume per vial (label)",
             Qty::new(*ml, "mL"),
         ));
     }
+    steps
+}
 
-    // Withdraw: all vials whole except the smallest strength used, which supplies the rest.
+/// The volume of drug solution to withdraw (mL), with its step: all vials whole except the
+/// smallest strength used, which supplies the rest.
+fn withdraw_volume(
+    req: &PreparationRequest,
+    counts: &[u32],
+    total: f64,
+) -> Result<(f64, Step), PreparationError> {
+    let u = req.amount_unit.as_str();
     let used: Vec<(&VialSpec, u32)> = req
         .vials
         .iter()
@@ -372,20 +387,39 @@ pub fn prepare(req: &PreparationRequest) -> Result<PreparationPlan, PreparationE
         .sum::<f64>()
         - partial.volume_ml;
     let withdraw = whole_volume + (req.dose - whole_amount) / partial.concentration();
-    steps.push(
-        Step::new(
-            "Volume of drug solution to withdraw",
-            "whole vials' volume + (dose − whole vials' amount) ÷ concentration of the partial vial",
-            Qty::new(withdraw, "mL"),
-        )
-        .input("dose", Qty::new(req.dose, u))
-        .input(
-            "vial concentration",
-            Qty::new(partial.concentration(), &conc_unit),
-        ),
+    let step = Step::new(
+        "Volume of drug solution to withdraw",
+        "whole vials' volume + (dose − whole vials' amount) ÷ concentration of the partial vial",
+        Qty::new(withdraw, "mL"),
+    )
+    .input("dose", Qty::new(req.dose, u))
+    .input(
+        "vial concentration",
+        Qty::new(partial.concentration(), &format!("{u}/mL")),
     );
+    Ok((withdraw, step))
+}
 
-    // Bag.
+/// Plans the preparation.
+pub fn prepare(req: &PreparationRequest) -> Result<PreparationPlan, PreparationError> {
+    let u = req.amount_unit.as_str();
+    let conc_unit = format!("{u}/mL");
+    if req
+        .vials
+        .iter()
+        .any(|v| !(v.volume_ml.is_finite() && v.volume_ml > 0.0))
+    {
+        return Err(PreparationError::BadVial);
+    }
+    let strengths: Vec<f64> = req.vials.iter().map(|v| v.strength).collect();
+    let counts = least_waste(req.dose, &strengths)?;
+    let mut findings = Vec::new();
+    let selection = select_vials(req, &counts);
+    let waste = selection.total - req.dose;
+    let mut steps = vial_steps(req, &selection, waste);
+    let (withdraw, withdraw_step) = withdraw_volume(req, &counts, selection.total)?;
+    steps.push(withdraw_step);
+
     let (bag, final_volume) = match &req.dilution {
         None => {
             steps.push(Step::new(
@@ -423,8 +457,28 @@ pub fn prepare(req: &PreparationRequest) -> Result<PreparationPlan, PreparationE
             ),
         ));
     }
+    let (beyond_use_h, beyond_use_step) = beyond_use(req);
+    steps.push(beyond_use_step);
+    findings.extend(handling_findings(req, waste));
+    Ok(PreparationPlan {
+        vials: selection.vials,
+        vial_count: selection.count,
+        total_in_vials: selection.total,
+        waste,
+        reconstitution_ml: selection.reconstitution_ml,
+        withdraw_volume_ml: withdraw,
+        bag,
+        final_volume_ml: final_volume,
+        final_concentration,
+        beyond_use_h,
+        steps,
+        findings,
+    })
+}
 
-    // Beyond-use.
+/// The beyond-use time (h), with its step: the shorter of the USP <797> limit and the label's
+/// stability and begin-within limits.
+fn beyond_use(req: &PreparationRequest) -> (f64, Step) {
     let usp = usp797_limit_h(req.category, req.storage);
     let product = match req.storage {
         Storage::RoomTemperature => req.stability.room_temperature_h,
@@ -446,11 +500,18 @@ pub fn prepare(req: &PreparationRequest) -> Result<PreparationPlan, PreparationE
             bud = bud.min(h);
         }
     }
-    steps.push(Step::new(
+    let step = Step::new(
         format!("Beyond-use: the shorter limit ({why})"),
         "min(USP <797> limit, product stability)",
         Qty::new(bud, "h"),
-    ));
+    );
+    (bud, step)
+}
+
+/// Handling findings: light protection, filter, hazardous drug, discarded vial remainder.
+fn handling_findings(req: &PreparationRequest, waste: f64) -> Vec<Finding> {
+    let u = req.amount_unit.as_str();
+    let mut findings = Vec::new();
     if req.light_protection {
         findings.push(Finding::new(
             "preparation.protect_from_light",
@@ -482,20 +543,7 @@ pub fn prepare(req: &PreparationRequest) -> Result<PreparationPlan, PreparationE
             ),
         ));
     }
-    Ok(PreparationPlan {
-        vials,
-        vial_count: n,
-        total_in_vials: total,
-        waste,
-        reconstitution_ml: recon,
-        withdraw_volume_ml: withdraw,
-        bag,
-        final_volume_ml: final_volume,
-        final_concentration,
-        beyond_use_h: bud,
-        steps,
-        findings,
-    })
+    findings
 }
 
 fn in_range(c: f64, d: &Dilution) -> bool {
@@ -520,6 +568,16 @@ fn final_for(size: f64, drug_ml: f64, mode: BagMode) -> f64 {
     }
 }
 
+/// Diluent removed from a bag of `size_ml` before the drug is added (mL).
+fn remove_ml(d: &Dilution, size_ml: f64, drug_ml: f64) -> f64 {
+    match d.mode {
+        BagMode::ReplaceVolume => drug_ml.min(size_ml),
+        BagMode::AddToBag => 0.0,
+    }
+}
+
+/// The bag and the final volume (mL): the label's fixed final volume when there is one,
+/// otherwise the smallest bag in stock that keeps the concentration in range.
 fn choose_bag(
     d: &Dilution,
     dose: f64,
@@ -528,46 +586,10 @@ fn choose_bag(
     steps: &mut Vec<Step>,
     findings: &mut Vec<Finding>,
 ) -> (Option<BagChoice>, f64) {
-    let conc_unit = format!("{u}/mL");
-    let remove = |size: f64| match d.mode {
-        BagMode::ReplaceVolume => drug_ml.min(size),
-        BagMode::AddToBag => 0.0,
-    };
     if let Some(fixed) = d.final_volume_ml {
-        let fin = fixed.max(drug_ml);
-        steps.push(
-            Step::new(
-                format!(
-                    "Dilute to the label's final volume with {}: remove {} mL from the {} mL bag, add the drug",
-                    d.diluent,
-                    fmt(remove(fixed)),
-                    fmt(fixed)
-                ),
-                "final volume = bag volume (an equal volume of diluent removed first)",
-                Qty::new(fin, "mL"),
-            )
-            .input("drug volume", Qty::new(drug_ml, "mL")),
-        );
-        if drug_ml > fixed {
-            findings.push(Finding::new(
-                "preparation.drug_volume_exceeds_bag",
-                Severity::HardStop,
-                format!(
-                    "the drug volume {} mL exceeds the {} mL final volume",
-                    fmt(drug_ml),
-                    fmt(fixed)
-                ),
-            ));
-        }
-        return (
-            Some(BagChoice {
-                size_ml: fixed,
-                diluent: d.diluent.clone(),
-                remove_ml: remove(fixed),
-            }),
-            fin,
-        );
+        return fixed_volume_bag(d, fixed, drug_ml, steps, findings);
     }
+    let conc_unit = format!("{u}/mL");
     let mut sizes = d.bag_sizes_ml.clone();
     sizes.retain(|s| s.is_finite() && *s > 0.0);
     sizes.sort_by(f64::total_cmp);
@@ -575,20 +597,9 @@ fn choose_bag(
         let fin = final_for(size, drug_ml, d.mode);
         (d.mode == BagMode::AddToBag || drug_ml < size) && in_range(dose / fin, d)
     };
-    let chosen = sizes.iter().copied().find(|&s| fits(s));
-    let size = match chosen {
+    let size = match sizes.iter().copied().find(|&s| fits(s)) {
         Some(s) => s,
         None => {
-            // Nothing fits: report it and show the bag closest to the range.
-            let target = d
-                .concentration_max
-                .or(d.concentration_min)
-                .unwrap_or(dose / drug_ml);
-            let best = sizes.iter().copied().min_by(|a, b| {
-                let da = (dose / final_for(*a, drug_ml, d.mode) - target).abs();
-                let db = (dose / final_for(*b, drug_ml, d.mode) - target).abs();
-                da.total_cmp(&db)
-            });
             findings.push(Finding::new(
                 "preparation.no_bag_fits",
                 Severity::Warning,
@@ -598,7 +609,7 @@ fn choose_bag(
                     range_text(d, &conc_unit)
                 ),
             ));
-            match best {
+            match closest_bag(d, &sizes, dose, drug_ml) {
                 Some(s) => s,
                 None => return (None, drug_ml),
             }
@@ -628,7 +639,65 @@ fn choose_bag(
         Some(BagChoice {
             size_ml: size,
             diluent: d.diluent.clone(),
-            remove_ml: remove(size),
+            remove_ml: remove_ml(d, size, drug_ml),
+        }),
+        fin,
+    )
+}
+
+/// When no bag fits: the bag whose concentration is closest to the range (its upper end,
+/// else its lower end), to show; `None` without any bag size.
+fn closest_bag(d: &Dilution, sizes: &[f64], dose: f64, drug_ml: f64) -> Option<f64> {
+    let target = d
+        .concentration_max
+        .or(d.concentration_min)
+        .unwrap_or(dose / drug_ml);
+    sizes.iter().copied().min_by(|a, b| {
+        let da = (dose / final_for(*a, drug_ml, d.mode) - target).abs();
+        let db = (dose / final_for(*b, drug_ml, d.mode) - target).abs();
+        da.total_cmp(&db)
+    })
+}
+
+/// A label's fixed final volume: an equal volume of diluent is removed first; a drug volume
+/// above it is a hard stop.
+fn fixed_volume_bag(
+    d: &Dilution,
+    fixed_ml: f64,
+    drug_ml: f64,
+    steps: &mut Vec<Step>,
+    findings: &mut Vec<Finding>,
+) -> (Option<BagChoice>, f64) {
+    let fin = fixed_ml.max(drug_ml);
+    steps.push(
+        Step::new(
+            format!(
+                "Dilute to the label's final volume with {}: remove {} mL from the {} mL bag, add the drug",
+                d.diluent,
+                fmt(remove_ml(d, fixed_ml, drug_ml)),
+                fmt(fixed_ml)
+            ),
+            "final volume = bag volume (an equal volume of diluent removed first)",
+            Qty::new(fin, "mL"),
+        )
+        .input("drug volume", Qty::new(drug_ml, "mL")),
+    );
+    if drug_ml > fixed_ml {
+        findings.push(Finding::new(
+            "preparation.drug_volume_exceeds_bag",
+            Severity::HardStop,
+            format!(
+                "the drug volume {} mL exceeds the {} mL final volume",
+                fmt(drug_ml),
+                fmt(fixed_ml)
+            ),
+        ));
+    }
+    (
+        Some(BagChoice {
+            size_ml: fixed_ml,
+            diluent: d.diluent.clone(),
+            remove_ml: remove_ml(d, fixed_ml, drug_ml),
         }),
         fin,
     )

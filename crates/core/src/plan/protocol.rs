@@ -367,49 +367,116 @@ fn positive(v: f64) -> bool {
     v.is_finite() && v > 0.0
 }
 
-/// The semantic checks; each problem is `(dotted field, message)`.
-pub fn validate(p: &Protocol, file: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut push = |f: String, m: String| out.push((f, m));
-    let declared: BTreeSet<&str> = p.sources.iter().map(|s| s.id.as_str()).collect();
-    let source = |push: &mut dyn FnMut(String, String), field: String, id: &str| {
+/// The problems found so far, each `(dotted field, message)`, and the source ids declared in
+/// `[[sources]]` that every `source` field must name.
+struct Problems<'p> {
+    out: Vec<(String, String)>,
+    declared: BTreeSet<&'p str>,
+}
+
+impl<'p> Problems<'p> {
+    fn new(p: &'p Protocol) -> Self {
+        Problems {
+            out: Vec::new(),
+            declared: p.sources.iter().map(|s| s.id.as_str()).collect(),
+        }
+    }
+
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.out.push((field.into(), message.into()));
+    }
+
+    /// A `source` field must name a declared `[[sources]]` entry.
+    fn source(&mut self, field: String, id: &str) {
         if id.trim().is_empty() {
-            push(field, "every clinical number needs a source: add `source = \"<id of a [[sources]] entry>\"`".into());
-        } else if !declared.contains(id) {
-            push(
+            self.push(field, "every clinical number needs a source: add `source = \"<id of a [[sources]] entry>\"`");
+        } else if !self.declared.contains(id) {
+            let declared = self.declared.iter().copied().collect::<Vec<_>>().join(", ");
+            self.push(
                 field,
-                format!(
-                    "source '{id}' is not declared in [[sources]] (declared: {})",
-                    declared.iter().copied().collect::<Vec<_>>().join(", ")
-                ),
+                format!("source '{id}' is not declared in [[sources]] (declared: {declared})"),
             );
         }
-    };
+    }
+
+    /// Each day of `days` (at `at.days[j]`) must be a treatment day of the phase.
+    fn treatment_days(&mut self, at: &str, days: &[u32], treatment_days: &BTreeSet<u32>) {
+        for (j, &day) in days.iter().enumerate() {
+            if !treatment_days.contains(&day) {
+                self.push(
+                    format!("{at}.days[{j}]"),
+                    format!("day {day} is not a treatment day of this phase"),
+                );
+            }
+        }
+    }
+}
+
+/// The semantic checks; each problem is `(dotted field, message)`.
+pub fn validate(p: &Protocol, file: &str) -> Vec<(String, String)> {
+    let mut problems = Problems::new(p);
+    validate_header(p, file, &mut problems);
+    let mut medications = BTreeSet::new();
+    for (pi, ph) in p.phases.iter().enumerate() {
+        validate_phase(
+            &format!("phases[{pi}]"),
+            ph,
+            &mut medications,
+            &mut problems,
+        );
+    }
+    for (i, l) in p.labs.iter().enumerate() {
+        validate_lab(&format!("labs[{i}]"), l, &mut problems);
+    }
+    for (i, dl) in p.dose_levels.iter().enumerate() {
+        validate_dose_levels(
+            &format!("dose_levels[{i}]"),
+            dl,
+            &medications,
+            &mut problems,
+        );
+    }
+    validate_chair(&p.chair, &mut problems);
+    if !["pending-clinical-signoff", "reviewed"].contains(&p.review.status.as_str()) {
+        problems.push(
+            "review.status",
+            format!(
+                "'{}' must be pending-clinical-signoff or reviewed",
+                p.review.status
+            ),
+        );
+    }
+    problems.out
+}
+
+/// Id (equal to the file name), class, care area, the `[[sources]]` list and that there is
+/// at least one phase.
+fn validate_header(p: &Protocol, file: &str, problems: &mut Problems) {
     let stem = file
         .rsplit('/')
         .next()
         .unwrap_or(file)
         .trim_end_matches(".toml");
     if !is_id(&p.id) {
-        push(
-            "id".into(),
+        problems.push(
+            "id",
             format!("'{}' must be lowercase letters, digits and hyphens", p.id),
         );
     } else if stem != p.id {
-        push(
-            "id".into(),
+        problems.push(
+            "id",
             format!("'{}' must equal the file name '{stem}'", p.id),
         );
     }
     if !CLASSES.contains(&p.class.as_str()) {
-        push(
-            "class".into(),
+        problems.push(
+            "class",
             format!("unknown class '{}'; one of {}", p.class, CLASSES.join(", ")),
         );
     }
     if !CARE_AREAS.contains(&p.care_area.as_str()) {
-        push(
-            "care_area".into(),
+        problems.push(
+            "care_area",
             format!(
                 "unknown care area '{}'; one of {}",
                 p.care_area,
@@ -418,305 +485,320 @@ pub fn validate(p: &Protocol, file: &str) -> Vec<(String, String)> {
         );
     }
     if p.sources.is_empty() {
-        push(
-            "sources".into(),
-            "a protocol needs at least one [[sources]] citation".into(),
+        problems.push(
+            "sources",
+            "a protocol needs at least one [[sources]] citation",
         );
     }
     for (i, s) in p.sources.iter().enumerate() {
         if s.citation.trim().len() < 10 {
-            push(
+            problems.push(
                 format!("sources[{i}].citation"),
-                "a citation names the label or guideline (author, title, year)".into(),
+                "a citation names the label or guideline (author, title, year)",
             );
         }
         if p.sources[..i].iter().any(|t| t.id == s.id) {
-            push(
+            problems.push(
                 format!("sources[{i}].id"),
                 format!("duplicate source id '{}'", s.id),
             );
         }
     }
     if p.phases.is_empty() {
-        push(
-            "phases".into(),
-            "a protocol needs at least one phase".into(),
+        problems.push("phases", "a protocol needs at least one phase");
+    }
+}
+
+/// One phase: its cycle, its drugs (collecting their medication ids), premedications and
+/// hydration, which may only fall on the phase's treatment days.
+fn validate_phase(
+    at: &str,
+    ph: &Phase,
+    medications: &mut BTreeSet<String>,
+    problems: &mut Problems,
+) {
+    if ph.cycle_length_days == 0 {
+        problems.push(format!("{at}.cycle_length_days"), "must be at least 1 day");
+    }
+    match (ph.cycles, &ph.until) {
+        (Some(0), _) => problems.push(format!("{at}.cycles"), "must be at least 1"),
+        (None, None) => problems.push(
+            format!("{at}.cycles"),
+            "give a cycle count, or `until` for an open-ended phase",
+        ),
+        (Some(_), Some(_)) => problems.push(
+            format!("{at}.until"),
+            "give either `cycles` or `until`, not both",
+        ),
+        _ => {}
+    }
+    if let Some(i) = &ph.infusion
+        && i != "first"
+        && i != "subsequent"
+    {
+        problems.push(
+            format!("{at}.infusion"),
+            format!("must be 'first' or 'subsequent', not '{i}'"),
         );
     }
-    let mut medications = BTreeSet::new();
-    for (pi, ph) in p.phases.iter().enumerate() {
-        let at = format!("phases[{pi}]");
-        if ph.cycle_length_days == 0 {
-            push(
-                format!("{at}.cycle_length_days"),
-                "must be at least 1 day".into(),
+    if ph.drugs.is_empty() {
+        problems.push(format!("{at}.drugs"), "a phase needs at least one drug");
+    }
+    let mut treatment_days = BTreeSet::new();
+    for (di, d) in ph.drugs.iter().enumerate() {
+        medications.insert(d.medication.clone());
+        let at = format!("{at}.drugs[{di}]");
+        validate_drug(&at, d, ph.cycle_length_days, &mut treatment_days, problems);
+    }
+    for (k, pm) in ph.premedications.iter().enumerate() {
+        let at = format!("{at}.premedications[{k}]");
+        validate_premedication(&at, pm, problems);
+        problems.treatment_days(&at, &pm.days, &treatment_days);
+        problems.source(format!("{at}.source"), &pm.source);
+    }
+    for (k, h) in ph.hydration.iter().enumerate() {
+        let at = format!("{at}.hydration[{k}]");
+        validate_hydration(&at, h, problems);
+        problems.treatment_days(&at, &h.days, &treatment_days);
+        problems.source(format!("{at}.source"), &h.source);
+    }
+}
+
+/// One drug of a phase; its days (within the cycle, each once) are added to `treatment_days`.
+fn validate_drug(
+    at: &str,
+    d: &ProtocolDrug,
+    cycle_length_days: u32,
+    treatment_days: &mut BTreeSet<u32>,
+    problems: &mut Problems,
+) {
+    if !is_id(&d.medication) {
+        problems.push(
+            format!("{at}.medication"),
+            format!(
+                "'{}' is not a library id (lowercase, hyphens)",
+                d.medication
+            ),
+        );
+    }
+    if !positive(d.dose) {
+        problems.push(
+            format!("{at}.dose"),
+            format!("must be a positive number, not {}", d.dose),
+        );
+    }
+    validate_dose_unit(at, d, problems);
+    if d.days.is_empty() {
+        problems.push(
+            format!("{at}.days"),
+            "list the days of the cycle (day 1 = first day)",
+        );
+    }
+    for (k, &day) in d.days.iter().enumerate() {
+        if !(day >= 1 && day <= cycle_length_days) {
+            problems.push(
+                format!("{at}.days[{k}]"),
+                format!("day {day} is outside the cycle (1 to {cycle_length_days})"),
             );
         }
-        match (ph.cycles, &ph.until) {
-            (Some(0), _) => push(format!("{at}.cycles"), "must be at least 1".into()),
-            (None, None) => push(
-                format!("{at}.cycles"),
-                "give a cycle count, or `until` for an open-ended phase".into(),
-            ),
-            (Some(_), Some(_)) => push(
-                format!("{at}.until"),
-                "give either `cycles` or `until`, not both".into(),
-            ),
-            _ => {}
+        if d.days[..k].contains(&day) {
+            problems.push(
+                format!("{at}.days[{k}]"),
+                format!("day {day} is listed twice"),
+            );
         }
-        if let Some(i) = &ph.infusion
-            && i != "first"
-            && i != "subsequent"
+        treatment_days.insert(day);
+    }
+    validate_drug_administration(at, d, problems);
+    problems.source(format!("{at}.source"), &d.source);
+}
+
+/// The dose unit must fit the dose basis and be a known unit; a formula basis names its
+/// formula.
+fn validate_dose_unit(at: &str, d: &ProtocolDrug, problems: &mut Problems) {
+    let unit_ok = match d.basis {
+        DoseBasis::PerKg => d.dose_unit.contains("/kg"),
+        DoseBasis::PerM2 => d.dose_unit.ends_with("/m2"),
+        DoseBasis::PerAuc => d.dose_unit == "mg/mL.min",
+        DoseBasis::Flat => !d.dose_unit.contains('/'),
+        DoseBasis::Formula => true,
+    };
+    if !unit_ok {
+        problems.push(
+            format!("{at}.dose_unit"),
+            format!("'{}' does not match basis '{:?}'", d.dose_unit, d.basis).to_lowercase(),
+        );
+    } else if crate::units::parse_unit(&d.dose_unit).is_err() {
+        problems.push(
+            format!("{at}.dose_unit"),
+            format!("unknown unit '{}'", d.dose_unit),
+        );
+    }
+    if d.basis == DoseBasis::Formula && d.formula.as_deref().is_none_or(|f| f.trim().is_empty()) {
+        problems.push(
+            format!("{at}.formula"),
+            "basis 'formula' needs the formula's name",
+        );
+    }
+}
+
+/// Route, duration or titration (so chair time can be planned), and the dose and rate caps.
+fn validate_drug_administration(at: &str, d: &ProtocolDrug, problems: &mut Problems) {
+    if !ROUTES.contains(&d.route.as_str()) {
+        problems.push(
+            format!("{at}.route"),
+            format!("unknown route '{}'; one of {}", d.route, ROUTES.join(", ")),
+        );
+    }
+    if d.route == "iv" && d.duration_min.is_none() && d.titration.is_none() {
+        problems.push(
+            format!("{at}.duration_min"),
+            "an IV drug needs a duration (minutes) or a titration schedule, so chair time can be planned",
+        );
+    }
+    if let Some(m) = d.duration_min
+        && !positive(m)
+    {
+        problems.push(
+            format!("{at}.duration_min"),
+            format!("must be a positive number of minutes, not {m}"),
+        );
+    }
+    if let Some(t) = &d.titration
+        && !is_id(t)
+    {
+        problems.push(
+            format!("{at}.titration"),
+            format!("'{t}' must be first, subsequent, rapid or a library titration id"),
+        );
+    }
+    for (key, q) in [("max_dose", &d.max_dose), ("max_rate", &d.max_rate)] {
+        if let Some(q) = q
+            && crate::units::parse_quantity(q).is_err()
         {
-            push(
-                format!("{at}.infusion"),
-                format!("must be 'first' or 'subsequent', not '{i}'"),
+            problems.push(
+                format!("{at}.{key}"),
+                format!("'{q}' is not a quantity such as '2 mg' or '10 mEq/h'"),
             );
-        }
-        if ph.drugs.is_empty() {
-            push(
-                format!("{at}.drugs"),
-                "a phase needs at least one drug".into(),
-            );
-        }
-        let day_ok = |d: u32| d >= 1 && d <= ph.cycle_length_days;
-        let mut treatment_days = BTreeSet::new();
-        for (di, d) in ph.drugs.iter().enumerate() {
-            let at = format!("{at}.drugs[{di}]");
-            medications.insert(d.medication.clone());
-            if !is_id(&d.medication) {
-                push(
-                    format!("{at}.medication"),
-                    format!(
-                        "'{}' is not a library id (lowercase, hyphens)",
-                        d.medication
-                    ),
-                );
-            }
-            if !positive(d.dose) {
-                push(
-                    format!("{at}.dose"),
-                    format!("must be a positive number, not {}", d.dose),
-                );
-            }
-            let unit_ok = match d.basis {
-                DoseBasis::PerKg => d.dose_unit.contains("/kg"),
-                DoseBasis::PerM2 => d.dose_unit.ends_with("/m2"),
-                DoseBasis::PerAuc => d.dose_unit == "mg/mL.min",
-                DoseBasis::Flat => !d.dose_unit.contains('/'),
-                DoseBasis::Formula => true,
-            };
-            if !unit_ok {
-                push(
-                    format!("{at}.dose_unit"),
-                    format!("'{}' does not match basis '{:?}'", d.dose_unit, d.basis)
-                        .to_lowercase(),
-                );
-            } else if crate::units::parse_unit(&d.dose_unit).is_err() {
-                push(
-                    format!("{at}.dose_unit"),
-                    format!("unknown unit '{}'", d.dose_unit),
-                );
-            }
-            if d.basis == DoseBasis::Formula
-                && d.formula.as_deref().is_none_or(|f| f.trim().is_empty())
-            {
-                push(
-                    format!("{at}.formula"),
-                    "basis 'formula' needs the formula's name".into(),
-                );
-            }
-            if d.days.is_empty() {
-                push(
-                    format!("{at}.days"),
-                    "list the days of the cycle (day 1 = first day)".into(),
-                );
-            }
-            for (k, &day) in d.days.iter().enumerate() {
-                if !day_ok(day) {
-                    push(
-                        format!("{at}.days[{k}]"),
-                        format!(
-                            "day {day} is outside the cycle (1 to {})",
-                            ph.cycle_length_days
-                        ),
-                    );
-                }
-                if d.days[..k].contains(&day) {
-                    push(
-                        format!("{at}.days[{k}]"),
-                        format!("day {day} is listed twice"),
-                    );
-                }
-                treatment_days.insert(day);
-            }
-            if !ROUTES.contains(&d.route.as_str()) {
-                push(
-                    format!("{at}.route"),
-                    format!("unknown route '{}'; one of {}", d.route, ROUTES.join(", ")),
-                );
-            }
-            if d.route == "iv" && d.duration_min.is_none() && d.titration.is_none() {
-                push(
-                    format!("{at}.duration_min"),
-                    "an IV drug needs a duration (minutes) or a titration schedule, so chair time can be planned".into(),
-                );
-            }
-            if let Some(m) = d.duration_min
-                && !positive(m)
-            {
-                push(
-                    format!("{at}.duration_min"),
-                    format!("must be a positive number of minutes, not {m}"),
-                );
-            }
-            if let Some(t) = &d.titration
-                && !is_id(t)
-            {
-                push(
-                    format!("{at}.titration"),
-                    format!("'{t}' must be first, subsequent, rapid or a library titration id"),
-                );
-            }
-            for (key, q) in [("max_dose", &d.max_dose), ("max_rate", &d.max_rate)] {
-                if let Some(q) = q
-                    && crate::units::parse_quantity(q).is_err()
-                {
-                    push(
-                        format!("{at}.{key}"),
-                        format!("'{q}' is not a quantity such as '2 mg' or '10 mEq/h'"),
-                    );
-                }
-            }
-            source(&mut push, format!("{at}.source"), &d.source);
-        }
-        for (k, pm) in ph.premedications.iter().enumerate() {
-            let at = format!("{at}.premedications[{k}]");
-            if !is_id(&pm.medication) {
-                push(
-                    format!("{at}.medication"),
-                    format!("'{}' is not a library id", pm.medication),
-                );
-            }
-            if crate::units::Amount::parse(&pm.dose).is_err() {
-                push(
-                    format!("{at}.dose"),
-                    format!("'{}' is not a dose such as '650 mg'", pm.dose),
-                );
-            }
-            if !ROUTES.contains(&pm.route.as_str()) {
-                push(
-                    format!("{at}.route"),
-                    format!("unknown route '{}'", pm.route),
-                );
-            }
-            if !(pm.lead_min.is_finite() && (0.0..=240.0).contains(&pm.lead_min)) {
-                push(
-                    format!("{at}.lead_min"),
-                    format!("must be 0 to 240 minutes, not {}", pm.lead_min),
-                );
-            }
-            for (j, &day) in pm.days.iter().enumerate() {
-                if !treatment_days.contains(&day) {
-                    push(
-                        format!("{at}.days[{j}]"),
-                        format!("day {day} is not a treatment day of this phase"),
-                    );
-                }
-            }
-            source(&mut push, format!("{at}.source"), &pm.source);
-        }
-        for (k, h) in ph.hydration.iter().enumerate() {
-            let at = format!("{at}.hydration[{k}]");
-            if !is_id(&h.fluid) {
-                push(
-                    format!("{at}.fluid"),
-                    format!("'{}' is not a library id", h.fluid),
-                );
-            }
-            if !positive(h.volume_ml) || h.volume_ml > 5000.0 {
-                push(
-                    format!("{at}.volume_ml"),
-                    format!("must be above 0 and at most 5000 mL, not {}", h.volume_ml),
-                );
-            }
-            if !positive(h.duration_min) {
-                push(
-                    format!("{at}.duration_min"),
-                    format!(
-                        "must be a positive number of minutes, not {}",
-                        h.duration_min
-                    ),
-                );
-            }
-            for (j, &day) in h.days.iter().enumerate() {
-                if !treatment_days.contains(&day) {
-                    push(
-                        format!("{at}.days[{j}]"),
-                        format!("day {day} is not a treatment day of this phase"),
-                    );
-                }
-            }
-            source(&mut push, format!("{at}.source"), &h.source);
         }
     }
-    for (i, l) in p.labs.iter().enumerate() {
-        let at = format!("labs[{i}]");
-        if !LABS.contains(&l.lab.as_str()) {
-            push(
-                format!("{at}.lab"),
-                format!("unknown lab '{}'; one of {}", l.lab, LABS.join(", ")),
-            );
-        }
-        if crate::units::parse_unit(&l.unit).is_err() {
-            push(format!("{at}.unit"), format!("unknown unit '{}'", l.unit));
-        }
-        match (l.min, l.max) {
-            (None, None) => push(
-                format!("{at}.min"),
-                "a lab gate needs min, max or both".into(),
+}
+
+/// A premedication's own fields (its days and source are checked by the phase).
+fn validate_premedication(at: &str, pm: &Premedication, problems: &mut Problems) {
+    if !is_id(&pm.medication) {
+        problems.push(
+            format!("{at}.medication"),
+            format!("'{}' is not a library id", pm.medication),
+        );
+    }
+    if crate::units::Amount::parse(&pm.dose).is_err() {
+        problems.push(
+            format!("{at}.dose"),
+            format!("'{}' is not a dose such as '650 mg'", pm.dose),
+        );
+    }
+    if !ROUTES.contains(&pm.route.as_str()) {
+        problems.push(
+            format!("{at}.route"),
+            format!("unknown route '{}'", pm.route),
+        );
+    }
+    if !(pm.lead_min.is_finite() && (0.0..=240.0).contains(&pm.lead_min)) {
+        problems.push(
+            format!("{at}.lead_min"),
+            format!("must be 0 to 240 minutes, not {}", pm.lead_min),
+        );
+    }
+}
+
+/// A hydration's own fields (its days and source are checked by the phase).
+fn validate_hydration(at: &str, h: &Hydration, problems: &mut Problems) {
+    if !is_id(&h.fluid) {
+        problems.push(
+            format!("{at}.fluid"),
+            format!("'{}' is not a library id", h.fluid),
+        );
+    }
+    if !positive(h.volume_ml) || h.volume_ml > 5000.0 {
+        problems.push(
+            format!("{at}.volume_ml"),
+            format!("must be above 0 and at most 5000 mL, not {}", h.volume_ml),
+        );
+    }
+    if !positive(h.duration_min) {
+        problems.push(
+            format!("{at}.duration_min"),
+            format!(
+                "must be a positive number of minutes, not {}",
+                h.duration_min
             ),
-            (Some(a), Some(b)) if a >= b => push(
-                format!("{at}.max"),
-                format!("max {b} must be above min {a}"),
-            ),
-            _ => {}
-        }
-        for (k, v) in [("min", l.min), ("max", l.max)] {
-            if let Some(v) = v
-                && !(v.is_finite() && v >= 0.0)
-            {
-                push(
-                    format!("{at}.{k}"),
-                    format!("must be a finite number ≥ 0, not {v}"),
-                );
-            }
-        }
-        source(&mut push, format!("{at}.source"), &l.source);
+        );
     }
-    for (i, dl) in p.dose_levels.iter().enumerate() {
-        let at = format!("dose_levels[{i}]");
-        if !medications.contains(&dl.medication) {
-            push(
-                format!("{at}.medication"),
-                format!("'{}' is not a drug of this protocol", dl.medication),
-            );
-        }
-        if dl.levels.len() < 2 {
-            push(
-                format!("{at}.levels"),
-                "list level 0 and at least one reduced level".into(),
-            );
-        }
-        if dl.levels.iter().any(|v| !positive(*v)) || dl.levels.windows(2).any(|w| w[1] >= w[0]) {
-            push(
-                format!("{at}.levels"),
-                "levels must be positive and strictly decreasing (level 0, −1, −2 …)".into(),
-            );
-        }
-        source(&mut push, format!("{at}.source"), &dl.source);
+}
+
+/// A go/no-go lab: a known lab and unit, and a valid min/max window.
+fn validate_lab(at: &str, l: &LabGate, problems: &mut Problems) {
+    if !LABS.contains(&l.lab.as_str()) {
+        problems.push(
+            format!("{at}.lab"),
+            format!("unknown lab '{}'; one of {}", l.lab, LABS.join(", ")),
+        );
     }
-    let c = &p.chair;
+    if crate::units::parse_unit(&l.unit).is_err() {
+        problems.push(format!("{at}.unit"), format!("unknown unit '{}'", l.unit));
+    }
+    match (l.min, l.max) {
+        (None, None) => problems.push(format!("{at}.min"), "a lab gate needs min, max or both"),
+        (Some(a), Some(b)) if a >= b => problems.push(
+            format!("{at}.max"),
+            format!("max {b} must be above min {a}"),
+        ),
+        _ => {}
+    }
+    for (k, v) in [("min", l.min), ("max", l.max)] {
+        if let Some(v) = v
+            && !(v.is_finite() && v >= 0.0)
+        {
+            problems.push(
+                format!("{at}.{k}"),
+                format!("must be a finite number ≥ 0, not {v}"),
+            );
+        }
+    }
+    problems.source(format!("{at}.source"), &l.source);
+}
+
+/// Dose levels of a drug of this protocol: level 0 and at least one reduction, decreasing.
+fn validate_dose_levels(
+    at: &str,
+    dl: &DoseLevels,
+    medications: &BTreeSet<String>,
+    problems: &mut Problems,
+) {
+    if !medications.contains(&dl.medication) {
+        problems.push(
+            format!("{at}.medication"),
+            format!("'{}' is not a drug of this protocol", dl.medication),
+        );
+    }
+    if dl.levels.len() < 2 {
+        problems.push(
+            format!("{at}.levels"),
+            "list level 0 and at least one reduced level",
+        );
+    }
+    if dl.levels.iter().any(|v| !positive(*v)) || dl.levels.windows(2).any(|w| w[1] >= w[0]) {
+        problems.push(
+            format!("{at}.levels"),
+            "levels must be positive and strictly decreasing (level 0, −1, −2 …)",
+        );
+    }
+    problems.source(format!("{at}.source"), &dl.source);
+}
+
+/// Chair-time parameters: each 0 to 480 minutes.
+fn validate_chair(c: &ChairSpec, problems: &mut Problems) {
     for (k, v) in [
         ("setup_min", c.setup_min),
         ("takedown_min", c.takedown_min),
@@ -724,23 +806,13 @@ pub fn validate(p: &Protocol, file: &str) -> Vec<(String, String)> {
         ("observation_min_subsequent", c.observation_min_subsequent),
     ] {
         if !(v.is_finite() && (0.0..=480.0).contains(&v)) {
-            push(
+            problems.push(
                 format!("chair.{k}"),
                 format!("must be 0 to 480 minutes, not {v}"),
             );
         }
     }
-    source(&mut push, "chair.source".into(), &c.source);
-    if !["pending-clinical-signoff", "reviewed"].contains(&p.review.status.as_str()) {
-        push(
-            "review.status".into(),
-            format!(
-                "'{}' must be pending-clinical-signoff or reviewed",
-                p.review.status
-            ),
-        );
-    }
-    out
+    problems.source("chair.source".into(), &c.source);
 }
 
 /// Checks a validated protocol against the drug library: every IV drug and hydration fluid is

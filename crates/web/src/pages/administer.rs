@@ -3,8 +3,6 @@
 //! the second nurse's double check for high-alert drugs; then rate changes, titration steps
 //! with a timer, vitals, reactions with their grade, stop and complete.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
 use infusio_app::AppError;
@@ -12,11 +10,16 @@ use infusio_app::orders::OrderView;
 use infusio_app::patients::number;
 use infusio_core::calc;
 use infusio_server::AppState;
+use infusio_store::Stored;
+use infusio_store::records::{Administration, AdministrationEvent};
+use maud::{Markup, html};
 use serde_json::{Value as Json, json};
 
 use super::order::{figures, order_header, pump_table, version_of};
 use super::{Posted, form_data};
-use crate::html::{e, error_box, hhmm_us, input, q, select, steps, when_us};
+use crate::html::{
+    badge, error_box, hhmm_us, input, input_with_id, q, qty_json, select, steps, when_us,
+};
 use crate::{FormData, Viewer, page, page_with_error, see_other};
 
 const RIGHTS: &[(&str, &str)] = &[
@@ -32,24 +35,59 @@ const RIGHTS: &[(&str, &str)] = &[
 ];
 
 /// The five-rights table from the problems of a blocked start.
-fn rights_table(findings: &Json) -> String {
+fn rights_table(findings: &Json) -> Markup {
     let codes: Vec<&str> = findings
         .as_array()
         .map(|fs| fs.iter().filter_map(|f| f["code"].as_str()).collect())
         .unwrap_or_default();
-    let mut out = String::from("<table class=\"rights\" aria-label=\"Five-rights result\"><tbody>");
-    for (code, label) in RIGHTS {
-        let bad = codes.contains(code);
-        let _ = write!(
-            out,
-            "<tr class=\"{}\" data-right=\"{}\"><th scope=\"row\">{label}</th><td>{}</td></tr>",
-            if bad { "diff-out" } else { "diff-ok" },
-            e(code),
-            if bad { "✗ NOT MET" } else { "✓" }
-        );
+    html! {
+        table.rights aria-label="Five-rights result" {
+            tbody {
+                @for (code, label) in RIGHTS {
+                    @let bad = codes.contains(code);
+                    tr class=(if bad { "diff-out" } else { "diff-ok" }) data-right=(code) {
+                        th scope="row" { (label) }
+                        td { @if bad { "✗ NOT MET" } @else { "✓" } }
+                    }
+                }
+            }
+        }
     }
-    out.push_str("</tbody></table>");
-    out
+}
+
+/// The scans, what was keyed on the pump and, for a high-alert drug, the second nurse.
+fn start_form(viewer: &Viewer, v: &OrderView, version: i64, f: &FormData) -> Markup {
+    html! {
+        form method="post" action={ "/ui/orders/" (v.id) "/administer" } class="card" {
+            (viewer.csrf_field())
+            input type="hidden" name="version" value=(version);
+            h2 { "Scan and confirm" }
+            div.grid {
+                div { (input("wristband", "Wristband scan", f.val("wristband"), "scan the patient’s wristband")) }
+                div { (input("bag", "Bag scan", f.val("bag"), "scan the bag label")) }
+                div { (input("dose", "Dose on the label", f.val("dose"), "e.g. 340 mg")) }
+                div { (input("route", "Route", f.get("route").unwrap_or(&v.route), "iv")) }
+            }
+            h3 { "What you keyed on the pump" }
+            div.grid {
+                div { (input("pump_rate", "Pump rate keyed", f.val("pump_rate"), "e.g. 125 mL/h")) }
+                div { (input("pump_vtbi", "Pump VTBI keyed", f.val("pump_vtbi"), "e.g. 250 mL")) }
+            }
+            @if v.high_alert {
+                fieldset {
+                    legend { "Second nurse: independent double check (high-alert)" }
+                    div.grid {
+                        div { (input("second_username", "Second nurse’s user name", f.val("second_username"), "")) }
+                        div {
+                            label for="f-second_password" { "Second nurse’s password" }
+                            input id="f-second_password" name="second_password" type="password" autocomplete="off";
+                        }
+                    }
+                }
+            }
+            div.actions { button type="submit" class="primary" { "Check five rights and start" } }
+        }
+    }
 }
 
 async fn render_start(
@@ -62,67 +100,23 @@ async fn render_start(
     let title = "Administer";
     let (v, version) = match s.app.get_order(viewer.actor(), id).await {
         Ok(x) => x,
-        Err(err) => return page_with_error(title, viewer, "board", &err, ""),
+        Err(err) => return page_with_error(title, viewer, "board", &err, html! {}),
     };
-    let mut b = order_header(s, viewer, &v).await;
-    if let Some(AppError::Blocked { findings, .. }) = &err {
-        b.push_str("<section class=\"card\"><h2>Five-rights result</h2>");
-        b.push_str(&rights_table(findings));
-        b.push_str("</section>");
-    }
-    b.push_str(&figures(&v));
-    b.push_str("<section><h2>Pump programme to key</h2>");
-    b.push_str(&pump_table(
-        v.pump_programme.as_ref().unwrap_or(&Json::Null),
-    ));
-    b.push_str("</section>");
-    let second = if v.high_alert {
-        format!(
-            "<fieldset><legend>Second nurse: independent double check (high-alert)</legend><div class=\"grid\"><div>{}</div><div><label for=\"f-second_password\">Second nurse’s password</label>\
-             <input id=\"f-second_password\" name=\"second_password\" type=\"password\" autocomplete=\"off\"></div></div></fieldset>",
-            input(
-                "second_username",
-                "Second nurse’s user name",
-                f.val("second_username"),
-                ""
-            )
-        )
-    } else {
-        String::new()
+    let body = html! {
+        (order_header(s, viewer, &v).await)
+        @if let Some(AppError::Blocked { findings, .. }) = &err {
+            section.card { h2 { "Five-rights result" } (rights_table(findings)) }
+        }
+        (figures(&v))
+        section {
+            h2 { "Pump programme to key" }
+            (pump_table(v.pump_programme.as_ref().unwrap_or(&Json::Null)))
+        }
+        (start_form(viewer, &v, version, f))
     };
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/ui/orders/{}/administer\" class=\"card\">{}<input type=\"hidden\" name=\"version\" value=\"{version}\">\
-         <h2>Scan and confirm</h2><div class=\"grid\"><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div>\
-         <h3>What you keyed on the pump</h3><div class=\"grid\"><div>{}</div><div>{}</div></div>{second}\
-         <div class=\"actions\"><button type=\"submit\" class=\"primary\">Check five rights and start</button></div></form>",
-        e(id),
-        viewer.csrf_field(),
-        input(
-            "wristband",
-            "Wristband scan",
-            f.val("wristband"),
-            "scan the patient’s wristband"
-        ),
-        input("bag", "Bag scan", f.val("bag"), "scan the bag label"),
-        input("dose", "Dose on the label", f.val("dose"), "e.g. 340 mg"),
-        input("route", "Route", f.get("route").unwrap_or(&v.route), "iv"),
-        input(
-            "pump_rate",
-            "Pump rate keyed",
-            f.val("pump_rate"),
-            "e.g. 125 mL/h"
-        ),
-        input(
-            "pump_vtbi",
-            "Pump VTBI keyed",
-            f.val("pump_vtbi"),
-            "e.g. 250 mL"
-        ),
-    );
     match err {
-        Some(err) => page_with_error(title, viewer, "board", &err, &b),
-        None => page(title, viewer, "board", &b),
+        Some(err) => page_with_error(title, viewer, "board", &err, body),
+        None => page(title, viewer, "board", body),
     }
 }
 
@@ -210,6 +204,217 @@ async fn titration(s: &AppState, viewer: &Viewer, v: &OrderView) -> Option<Resul
     )
 }
 
+/// The administration's status, who started it, what was keyed and scanned.
+fn status_section(
+    a: &Stored<Administration>,
+    name: &dyn Fn(&str) -> String,
+    started: bool,
+) -> Markup {
+    let keyed = &a.data.pump_programme_json;
+    let keyed_qty = |k: &str, unit: &str| keyed[k].as_f64().map(|r| q(r, unit)).unwrap_or_default();
+    html! {
+        section.card {
+            p data-admin-status=(a.data.status) {
+                (badge(&a.data.status, &a.data.status)) " · started " (when_us(a.data.started_at_us))
+                " by " (name(&a.data.nurse_id))
+                @if let Some(n) = &a.data.second_nurse_id { " · double-checked by " (name(n)) }
+            }
+            @if started {
+                div.success role="status" { h2 { "✓ Five rights confirmed — infusion started" } }
+                (rights_table(&json!([])))
+            }
+            p {
+                "Pump keyed: " (keyed_qty("rate_ml_per_h", "mL/h")) " · VTBI " (keyed_qty("vtbi_ml", "mL"))
+                " · wristband " code { (a.data.wristband_scan) } " · bag " code { (a.data.bag_scan) }
+            }
+            @if let Some(r) = &a.data.stop_reason { p { "Stop reason: " (r) } }
+        }
+    }
+}
+
+/// The titration schedule for this patient and bag, the next step's timer while running,
+/// and the derivation.
+fn titration_section(a: &Stored<Administration>, c: &Json, running: bool) -> Markup {
+    let pump_steps = c["pump_steps"].as_array().cloned().unwrap_or_default();
+    let qty =
+        |st: &Json, k: &str, unit: &str| st[k].as_f64().map(|r| q(r, unit)).unwrap_or_default();
+    // The next step: by minutes from the start, the first step after the elapsed time.
+    let elapsed_min = (infusio_store::now_us() - a.data.started_at_us) as f64 / 60_000_000.0;
+    let next = pump_steps
+        .iter()
+        .find(|st| st["start_minute"].as_f64().unwrap_or(0.0) > elapsed_min);
+    html! {
+        table.pump {
+            thead { tr { th { "From minute" } th { "Rate" } th { "Drug rate" } th { "VTBI" } th { "For" } } }
+            tbody {
+                @for st in &pump_steps {
+                    tr data-titration-step {
+                        td.num { (infusio_core::units::format_number(st["start_minute"].as_f64().unwrap_or(0.0), 0)) }
+                        td.num { (qty(st, "rate_ml_per_h", "mL/h")) }
+                        td.num { (qty_json(&st["dose_rate"]).unwrap_or_default()) }
+                        td.num { (qty(st, "vtbi_ml", "mL")) }
+                        td.num { (qty(st, "duration_minutes", "min")) }
+                    }
+                }
+            }
+        }
+        @if running {
+            @if let Some(n) = next {
+                @let due_us = a.data.started_at_us
+                    + (n["start_minute"].as_f64().unwrap_or(0.0) * 60_000_000.0) as i64;
+                p.timer data-due-ms=(due_us / 1000) {
+                    "Next step to " (qty(n, "rate_ml_per_h", "mL/h")) " due at " (hhmm_us(due_us)) " UTC "
+                    span data-countdown {}
+                }
+            } @else {
+                p { "At the final rate of the schedule." }
+            }
+        }
+        details { summary { "Derivation" } (steps(c)) }
+    }
+}
+
+/// What an event says, in words: `rate change to 60 mL/h`, `reaction — grade 2`.
+fn event_what(ev: &AdministrationEvent) -> String {
+    let mut what = ev.kind.replace('_', " ");
+    if let Some(r) = &ev.rate_ml_per_h {
+        what = format!("{what} to {}", q(number(r), "mL/h"));
+    }
+    if let Some(g) = ev.reaction_grade {
+        what = format!("{what} — grade {g}");
+    }
+    what
+}
+
+/// An event's details as `key: value; …`.
+fn event_detail(ev: &AdministrationEvent) -> String {
+    ev.detail_json
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    format!("{}: {v}", k.replace('_', " "))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default()
+}
+
+fn events_section(events: &[Stored<AdministrationEvent>], name: &dyn Fn(&str) -> String) -> Markup {
+    html! {
+        section {
+            h2 { "Events" }
+            @if events.is_empty() {
+                p { "None yet." }
+            } @else {
+                table.events {
+                    thead { tr { th { "Time" } th { "What" } th { "Detail" } th { "By" } } }
+                    tbody {
+                        @for ev in events {
+                            tr class={ "ev-" (ev.data.kind) } {
+                                td { (hhmm_us(ev.data.at_us)) }
+                                td { (event_what(&ev.data)) }
+                                td { (event_detail(&ev.data)) }
+                                td { (name(&ev.data.recorded_by)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One event form: its kind, heading, fields and button.
+fn event_form(
+    viewer: &Viewer,
+    id: &str,
+    kind: &str,
+    heading: &str,
+    fields: Markup,
+    button: &str,
+) -> Markup {
+    html! {
+        form method="post" action={ "/ui/administrations/" (id) "/event" } class="card event" {
+            (viewer.csrf_field())
+            input type="hidden" name="kind" value=(kind);
+            h3 { (heading) }
+            (fields)
+            button type="submit" { (button) }
+        }
+    }
+}
+
+/// A field of an event form, its id prefixed by the form's key (one name, several forms).
+fn event_field(key: &str, name: &str, label: &str, hint: &str) -> Markup {
+    input_with_id(&format!("{key}-{name}"), name, label, "", hint)
+}
+
+/// The forms for what happens during the infusion: titration, rate change, vitals, reaction,
+/// note.
+fn event_forms(viewer: &Viewer, id: &str) -> Markup {
+    let grades: Vec<(String, String)> = [
+        ("", "— grade —"),
+        ("1", "1 — mild"),
+        ("2", "2 — moderate"),
+        ("3", "3 — severe"),
+        ("4", "4 — life-threatening"),
+        ("5", "5 — death"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    let vitals = html! {
+        div.grid {
+            div { (event_field("v", "bp", "Blood pressure (mmHg)", "e.g. 120/80")) }
+            div { (event_field("v", "heart_rate", "Heart rate (/min)", "e.g. 72")) }
+            div { (event_field("v", "temperature", "Temperature (°C)", "e.g. 36.8")) }
+            div { (event_field("v", "resp_rate", "Respiratory rate (/min)", "e.g. 16")) }
+            div { (event_field("v", "spo2", "SpO₂ (%)", "e.g. 98")) }
+        }
+    };
+    let reaction = html! {
+        (select("grade", "Grade", &grades, ""))
+        (event_field("r", "symptoms", "Symptoms and action taken", "e.g. flushing; rate halved"))
+    };
+    html! {
+        div.events-forms {
+            (event_form(viewer, id, "titration", "Titration step",
+                event_field("t", "rate", "New rate (titration)", "e.g. 110 mL/h"), "Record titration step"))
+            (event_form(viewer, id, "rate_change", "Rate change",
+                event_field("rc", "rate", "New rate", "e.g. 60 mL/h"), "Record rate change"))
+            (event_form(viewer, id, "vitals", "Vitals", vitals, "Record vitals"))
+            (event_form(viewer, id, "reaction", "Infusion reaction (CTCAE grade)", reaction, "Record reaction"))
+            (event_form(viewer, id, "note", "Note", event_field("n", "text", "Note", ""), "Add note"))
+        }
+    }
+}
+
+/// Complete or stop the infusion (each asks for confirmation; a stop needs a reason).
+fn finish_section(viewer: &Viewer, id: &str, f: &FormData) -> Markup {
+    html! {
+        section.card.finish {
+            h2 { "Finish" }
+            form method="post" action={ "/ui/administrations/" (id) "/finish" } data-confirm="Mark the infusion complete?" {
+                (viewer.csrf_field())
+                input type="hidden" name="outcome" value="completed";
+                button type="submit" class="primary" { "Complete infusion" }
+            }
+            form method="post" action={ "/ui/administrations/" (id) "/finish" } data-confirm="Stop the infusion? The order will be discontinued." {
+                (viewer.csrf_field())
+                input type="hidden" name="outcome" value="stopped";
+                (input("reason", "Reason to stop", f.val("reason"), "required"))
+                button type="submit" class="danger" { "Stop infusion" }
+            }
+        }
+    }
+}
+
 pub(crate) async fn render_running(
     s: &AppState,
     viewer: &Viewer,
@@ -221,253 +426,37 @@ pub(crate) async fn render_running(
     let title = "Administration";
     let (a, events) = match s.app.administration(viewer.actor(), id).await {
         Ok(x) => x,
-        Err(err) => return page_with_error(title, viewer, "board", &err, ""),
+        Err(err) => return page_with_error(title, viewer, "board", &err, html! {}),
     };
     let (v, _) = match s.app.get_order(viewer.actor(), &a.data.order_id).await {
         Ok(x) => x,
-        Err(err) => return page_with_error(title, viewer, "board", &err, ""),
+        Err(err) => return page_with_error(title, viewer, "board", &err, html! {}),
     };
     let names = s.app.user_names(viewer.actor()).await.unwrap_or_default();
     let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
-    let mut b = order_header(s, viewer, &v).await;
     let running = a.data.status == "in_progress";
-    let _ = write!(
-        b,
-        "<section class=\"card\"><p data-admin-status=\"{}\">{} · started {} by {}{}</p>",
-        e(&a.data.status),
-        crate::html::badge(&a.data.status, &a.data.status),
-        e(&when_us(a.data.started_at_us)),
-        e(&name(&a.data.nurse_id)),
-        a.data
-            .second_nurse_id
-            .as_ref()
-            .map(|n| format!(" · double-checked by {}", e(&name(n))))
-            .unwrap_or_default()
-    );
-    if started {
-        b.push_str("<div class=\"success\" role=\"status\"><h2>✓ Five rights confirmed — infusion started</h2></div>");
-        b.push_str(&rights_table(&json!([])));
-    }
-    let keyed = &a.data.pump_programme_json;
-    let _ = write!(
-        b,
-        "<p>Pump keyed: {} · VTBI {} · wristband <code>{}</code> · bag <code>{}</code></p>",
-        e(&keyed["rate_ml_per_h"]
-            .as_f64()
-            .map(|r| q(r, "mL/h"))
-            .unwrap_or_default()),
-        e(&keyed["vtbi_ml"]
-            .as_f64()
-            .map(|r| q(r, "mL"))
-            .unwrap_or_default()),
-        e(&a.data.wristband_scan),
-        e(&a.data.bag_scan)
-    );
-    if let Some(r) = &a.data.stop_reason {
-        let _ = write!(b, "<p>Stop reason: {}</p>", e(r));
-    }
-    b.push_str("</section>");
-    // Titration schedule and timer.
-    let last_rate_event = events
-        .iter()
-        .rev()
-        .find(|ev| matches!(ev.data.kind.as_str(), "titration" | "rate_change"));
-    if let Some(t) = titration(s, viewer, &v).await {
-        b.push_str("<section class=\"card\"><h2>Titration schedule</h2>");
-        match t {
-            Ok(c) => {
-                let pump_steps = c["pump_steps"].as_array().cloned().unwrap_or_default();
-                b.push_str("<table class=\"pump\"><thead><tr><th>From minute</th><th>Rate</th><th>Drug rate</th><th>VTBI</th><th>For</th></tr></thead><tbody>");
-                for st in &pump_steps {
-                    let _ = write!(
-                        b,
-                        "<tr data-titration-step><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                        e(&infusio_core::units::format_number(
-                            st["start_minute"].as_f64().unwrap_or(0.0),
-                            0
-                        )),
-                        e(&st["rate_ml_per_h"]
-                            .as_f64()
-                            .map(|r| q(r, "mL/h"))
-                            .unwrap_or_default()),
-                        e(&crate::html::qty_json(&st["dose_rate"]).unwrap_or_default()),
-                        e(&st["vtbi_ml"]
-                            .as_f64()
-                            .map(|r| q(r, "mL"))
-                            .unwrap_or_default()),
-                        e(&st["duration_minutes"]
-                            .as_f64()
-                            .map(|r| q(r, "min"))
-                            .unwrap_or_default())
-                    );
+    let titration = titration(s, viewer, &v).await;
+    let body = html! {
+        (order_header(s, viewer, &v).await)
+        (status_section(&a, &name, started))
+        @if let Some(t) = titration {
+            section.card {
+                h2 { "Titration schedule" }
+                @match t {
+                    Ok(c) => { (titration_section(&a, &c, running)) }
+                    Err(err) => { (error_box(&err)) }
                 }
-                b.push_str("</tbody></table>");
-                // The next step: by minutes from the start, the first step after the elapsed time.
-                if running {
-                    let now = infusio_store::now_us();
-                    let elapsed_min = (now - a.data.started_at_us) as f64 / 60_000_000.0;
-                    let next = pump_steps
-                        .iter()
-                        .find(|st| st["start_minute"].as_f64().unwrap_or(0.0) > elapsed_min);
-                    if let Some(n) = next {
-                        let due_us = a.data.started_at_us
-                            + (n["start_minute"].as_f64().unwrap_or(0.0) * 60_000_000.0) as i64;
-                        let _ = write!(
-                            b,
-                            "<p class=\"timer\" data-due-ms=\"{}\">Next step to {} due at {} UTC <span data-countdown></span></p>",
-                            due_us / 1000,
-                            e(&n["rate_ml_per_h"]
-                                .as_f64()
-                                .map(|r| q(r, "mL/h"))
-                                .unwrap_or_default()),
-                            hhmm_us(due_us)
-                        );
-                    } else {
-                        b.push_str("<p>At the final rate of the schedule.</p>");
-                    }
-                }
-                b.push_str("<details><summary>Derivation</summary>");
-                b.push_str(&steps(&c));
-                b.push_str("</details>");
             }
-            Err(err) => b.push_str(&error_box(&err)),
         }
-        b.push_str("</section>");
-    }
-    let _ = last_rate_event;
-    // Events.
-    b.push_str("<section><h2>Events</h2>");
-    if events.is_empty() {
-        b.push_str("<p>None yet.</p>");
-    } else {
-        b.push_str("<table class=\"events\"><thead><tr><th>Time</th><th>What</th><th>Detail</th><th>By</th></tr></thead><tbody>");
-        for ev in &events {
-            let mut what = ev.data.kind.replace('_', " ");
-            if let Some(r) = &ev.data.rate_ml_per_h {
-                what = format!("{what} to {}", q(number(r), "mL/h"));
-            }
-            if let Some(g) = ev.data.reaction_grade {
-                what = format!("{what} — grade {g}");
-            }
-            let detail = ev
-                .data
-                .detail_json
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| {
-                            format!(
-                                "{}: {}",
-                                k.replace('_', " "),
-                                v.as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| v.to_string())
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .unwrap_or_default();
-            let _ = write!(
-                b,
-                "<tr class=\"ev-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e(&ev.data.kind),
-                hhmm_us(ev.data.at_us),
-                e(&what),
-                e(&detail),
-                e(&name(&ev.data.recorded_by))
-            );
+        (events_section(&events, &name))
+        @if running {
+            (event_forms(viewer, id))
+            (finish_section(viewer, id, f))
         }
-        b.push_str("</tbody></table>");
-    }
-    b.push_str("</section>");
-    if running {
-        let form = |kind: &str, heading: &str, fields: String, button: &str| {
-            format!(
-                "<form method=\"post\" action=\"/ui/administrations/{}/event\" class=\"card event\">{}<input type=\"hidden\" name=\"kind\" value=\"{kind}\">\
-                 <h3>{heading}</h3>{fields}<button type=\"submit\">{button}</button></form>",
-                e(id),
-                viewer.csrf_field()
-            )
-        };
-        let idf = |k: &str, name: &str, label: &str, hint: &str| {
-            input(name, label, "", hint)
-                .replace(&format!("\"f-{name}\""), &format!("\"{k}-{name}\""))
-        };
-        b.push_str("<div class=\"events-forms\">");
-        b.push_str(&form(
-            "titration",
-            "Titration step",
-            idf("t", "rate", "New rate (titration)", "e.g. 110 mL/h"),
-            "Record titration step",
-        ));
-        b.push_str(&form(
-            "rate_change",
-            "Rate change",
-            idf("rc", "rate", "New rate", "e.g. 60 mL/h"),
-            "Record rate change",
-        ));
-        b.push_str(&form(
-            "vitals",
-            "Vitals",
-            format!(
-                "<div class=\"grid\"><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div>",
-                idf("v", "bp", "Blood pressure (mmHg)", "e.g. 120/80"),
-                idf("v", "heart_rate", "Heart rate (/min)", "e.g. 72"),
-                idf("v", "temperature", "Temperature (°C)", "e.g. 36.8"),
-                idf("v", "resp_rate", "Respiratory rate (/min)", "e.g. 16"),
-                idf("v", "spo2", "SpO₂ (%)", "e.g. 98")
-            ),
-            "Record vitals",
-        ));
-        let grades: Vec<(String, String)> = [
-            ("", "— grade —"),
-            ("1", "1 — mild"),
-            ("2", "2 — moderate"),
-            ("3", "3 — severe"),
-            ("4", "4 — life-threatening"),
-            ("5", "5 — death"),
-        ]
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-        b.push_str(&form(
-            "reaction",
-            "Infusion reaction (CTCAE grade)",
-            format!(
-                "{}{}",
-                select("grade", "Grade", &grades, ""),
-                idf(
-                    "r",
-                    "symptoms",
-                    "Symptoms and action taken",
-                    "e.g. flushing; rate halved"
-                )
-            ),
-            "Record reaction",
-        ));
-        b.push_str(&form(
-            "note",
-            "Note",
-            idf("n", "text", "Note", ""),
-            "Add note",
-        ));
-        b.push_str("</div>");
-        let _ = write!(
-            b,
-            "<section class=\"card finish\"><h2>Finish</h2>\
-             <form method=\"post\" action=\"/ui/administrations/{id}/finish\" data-confirm=\"Mark the infusion complete?\">{csrf}<input type=\"hidden\" name=\"outcome\" value=\"completed\">\
-             <button type=\"submit\" class=\"primary\">Complete infusion</button></form>\
-             <form method=\"post\" action=\"/ui/administrations/{id}/finish\" data-confirm=\"Stop the infusion? The order will be discontinued.\">{csrf}<input type=\"hidden\" name=\"outcome\" value=\"stopped\">\
-             {reason}<button type=\"submit\" class=\"danger\">Stop infusion</button></form></section>",
-            id = e(id),
-            csrf = viewer.csrf_field(),
-            reason = input("reason", "Reason to stop", f.val("reason"), "required")
-        );
-    }
+    };
     match err {
-        Some(err) => page_with_error(title, viewer, "board", &err, &b),
-        None => page(title, viewer, "board", &b),
+        Some(err) => page_with_error(title, viewer, "board", &err, body),
+        None => page(title, viewer, "board", body),
     }
 }
 

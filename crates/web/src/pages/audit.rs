@@ -1,12 +1,13 @@
 //! The audit trail with its chain verification.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Query, State};
 use axum::response::Response;
 use infusio_server::AppState;
+use infusio_store::AuditEvent;
+use maud::{Markup, html};
+use std::collections::HashMap;
 
-use crate::html::{e, when_us};
+use crate::html::when_us;
 use crate::{FormData, Viewer, page, page_with_error};
 
 const PAGE: i64 = 100;
@@ -20,72 +21,65 @@ pub async fn view(
     let query = FormData(query);
     let report = match s.app.audit_verify(viewer.actor()).await {
         Ok(r) => r,
-        Err(err) => return page_with_error(title, &viewer, "audit", &err, ""),
+        Err(err) => return page_with_error(title, &viewer, "audit", &err, html! {}),
     };
     let head = report.head.seq;
     let from = query
         .get("from")
         .and_then(|f| f.parse::<i64>().ok())
         .unwrap_or((head - PAGE + 1).max(1));
-    let mut b = match &report.broken {
-        None => format!(
-            "<div class=\"success\" role=\"status\" data-chain=\"intact\"><h2>✓ Chain intact</h2><p>{} events verified; head at sequence {} (hash <code>{}</code>).</p></div>",
-            report.events_verified,
-            head,
-            e(&report.head.hash)
-        ),
-        Some(br) => format!(
-            "<div class=\"error hardstop\" role=\"alert\" data-chain=\"broken\"><h2>✖ Chain broken at sequence {}</h2><p>{:?}: {}</p></div>",
-            br.seq,
-            br.kind,
-            e(&br.detail)
-        ),
+    let chain = match &report.broken {
+        None => html! {
+            div.success role="status" data-chain="intact" {
+                h2 { "✓ Chain intact" }
+                p { (report.events_verified) " events verified; head at sequence " (head)
+                    " (hash " code { (report.head.hash) } ")." }
+            }
+        },
+        Some(br) => html! {
+            div.error.hardstop role="alert" data-chain="broken" {
+                h2 { "✖ Chain broken at sequence " (br.seq) }
+                p { (format!("{:?}", br.kind)) ": " (br.detail) }
+            }
+        },
     };
     let events = match s.app.audit_events(viewer.actor(), from, PAGE).await {
         Ok(ev) => ev,
-        Err(err) => return page_with_error(title, &viewer, "audit", &err, &b),
+        Err(err) => return page_with_error(title, &viewer, "audit", &err, chain),
     };
     let names = s.app.user_names(viewer.actor()).await.unwrap_or_default();
-    let _ = write!(
-        b,
-        "<p>Events {} to {} of {}. {} {}</p>",
-        from,
-        (from + events.len() as i64 - 1).max(from),
-        head,
-        if from > 1 {
-            format!(
-                "<a href=\"/ui/audit?from={}\">← earlier</a>",
-                (from - PAGE).max(1)
-            )
-        } else {
-            String::new()
-        },
-        if from + PAGE <= head {
-            format!("<a href=\"/ui/audit?from={}\">later →</a>", from + PAGE)
-        } else {
-            String::new()
+    let last = (from + events.len() as i64 - 1).max(from);
+    let body = html! {
+        (chain)
+        p {
+            "Events " (from) " to " (last) " of " (head) ". "
+            @if from > 1 { a href={ "/ui/audit?from=" ((from - PAGE).max(1)) } { "← earlier" } }
+            " "
+            @if from + PAGE <= head { a href={ "/ui/audit?from=" (from + PAGE) } { "later →" } }
         }
-    );
-    b.push_str("<table class=\"audit\"><thead><tr><th>Seq</th><th>When</th><th>Who</th><th>Action</th><th>Record</th><th>Reason</th><th>Hash</th></tr></thead><tbody>");
-    for ev in events.iter().rev() {
-        let _ = write!(
-            b,
-            "<tr><td class=\"num\">{}</td><td>{}</td><td>{} <small>({})</small></td><td>{}</td><td>{} <small>{}</small></td><td>{}</td><td><code title=\"{}\">{}</code></td></tr>",
-            ev.seq,
-            e(&when_us(ev.at_us)),
-            e(names
-                .get(&ev.actor)
-                .map(String::as_str)
-                .unwrap_or(&ev.actor)),
-            e(&ev.actor_role),
-            e(&ev.action),
-            e(&ev.entity_type),
-            e(&ev.entity_id),
-            e(ev.reason.as_deref().unwrap_or("")),
-            e(&ev.hash),
-            e(&ev.hash[..12.min(ev.hash.len())])
-        );
+        (events_table(&events, &names))
+    };
+    page(title, &viewer, "audit", body)
+}
+
+/// The events of one page of the trail, newest first.
+fn events_table(events: &[AuditEvent], names: &HashMap<String, String>) -> Markup {
+    html! {
+        table.audit {
+            thead { tr { th { "Seq" } th { "When" } th { "Who" } th { "Action" } th { "Record" } th { "Reason" } th { "Hash" } } }
+            tbody {
+                @for ev in events.iter().rev() {
+                    tr {
+                        td.num { (ev.seq) }
+                        td { (when_us(ev.at_us)) }
+                        td { (names.get(&ev.actor).map(String::as_str).unwrap_or(&ev.actor)) " " small { "(" (ev.actor_role) ")" } }
+                        td { (ev.action) }
+                        td { (ev.entity_type) " " small { (ev.entity_id) } }
+                        td { (ev.reason.as_deref().unwrap_or("")) }
+                        td { code title=(ev.hash) { (ev.hash[..12.min(ev.hash.len())]) } }
+                    }
+                }
+            }
+        }
     }
-    b.push_str("</tbody></table>");
-    page(title, &viewer, "audit", &b)
 }

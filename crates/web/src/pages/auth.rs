@@ -7,25 +7,26 @@ use axum::response::{Html, IntoResponse, Response};
 use infusio_app::AppError;
 use infusio_app::auth::SessionKind;
 use infusio_server::{AppState, SESSION_COOKIE, cookie_value};
+use maud::{Markup, html};
 
 use super::{Posted, form_data};
-use crate::html::{e, error_box};
+use crate::html::error_box;
 use crate::{Viewer, frame, see_other};
 
-fn form(username: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"/ui/sign-in\" class=\"card narrow\">\
-         <label for=\"username\">User name</label>\
-         <input id=\"username\" name=\"username\" autocomplete=\"username\" autofocus required value=\"{}\">\
-         <label for=\"password\">Password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\" class=\"primary\">Sign in</button></form>",
-        e(username)
-    )
+fn form(username: &str) -> Markup {
+    html! {
+        form method="post" action="/ui/sign-in" class="card narrow" {
+            label for="username" { "User name" }
+            input id="username" name="username" autocomplete="username" autofocus required value=(username);
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" autocomplete="current-password" required;
+            button type="submit" class="primary" { "Sign in" }
+        }
+    }
 }
 
 pub async fn sign_in_page() -> Response {
-    Html(frame("Sign in", None, "", &form(""))).into_response()
+    Html(frame("Sign in", None, "", form("")).into_string()).into_response()
 }
 
 pub async fn sign_in(State(s): State<AppState>, posted: Posted) -> Response {
@@ -58,13 +59,13 @@ pub async fn sign_in(State(s): State<AppState>, posted: Posted) -> Response {
             res
         }
         Err(err) => {
-            let body = format!("{}{}", error_box(&err), form(&username));
+            let body = html! { (error_box(&err)) (form(&username)) };
             let status = match err {
                 AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
                 AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::UNAUTHORIZED,
             };
-            (status, Html(frame("Sign in", None, "", &body))).into_response()
+            (status, Html(frame("Sign in", None, "", body).into_string())).into_response()
         }
     }
 }
@@ -77,12 +78,12 @@ pub async fn sign_out(
 ) -> Response {
     let f = form_data(posted);
     if let Err(err) = viewer.check_csrf(&f) {
-        return crate::page_with_error("Sign out", &viewer, "", &err, "");
+        return crate::page_with_error("Sign out", &viewer, "", &err, html! {});
     }
     if let Some(t) = cookie_value(&headers, SESSION_COOKIE)
         && let Err(err) = s.app.sign_out(&t).await
     {
-        return crate::page_with_error("Sign out", &viewer, "", &err, "");
+        return crate::page_with_error("Sign out", &viewer, "", &err, html! {});
     }
     let mut res = see_other("/ui/sign-in");
     res.headers_mut().insert(

@@ -2,17 +2,18 @@
 //! for a blocked one, the finding that blocks it.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
 use axum::response::Response;
 use infusio_app::ui_support::BoardRow;
+use infusio_core::library::Library;
 use infusio_server::AppState;
 use infusio_store::OrderStatus;
+use maud::{Markup, html};
 
 use super::today;
-use crate::html::{drug_name, e, hhmm_us, q};
-use crate::{FormData, Viewer, page, page_with_error};
+use crate::html::{badge, drug_name, hhmm_us, q};
+use crate::{BOARD_MAX_HOURS, BOARD_MAX_ROWS, FormData, Viewer, page, page_with_error};
 
 /// The board's status of one appointment and the findings that block it (if any).
 pub(crate) fn status_of(row: &BoardRow) -> (&'static str, Vec<String>) {
@@ -93,158 +94,198 @@ pub async fn board(
     let title = format!("Today’s board — {date}");
     let rows = match s.app.board_day(viewer.actor(), &date).await {
         Ok(r) => r,
-        Err(err) => return page_with_error(&title, &viewer, "board", &err, &date_form(&date)),
+        Err(err) => return page_with_error(&title, &viewer, "board", &err, date_form(&date)),
     };
     let names = s.app.user_names(viewer.actor()).await.unwrap_or_default();
     let body = render(&s, &rows, &names, &date);
-    page(&title, &viewer, "board", &body)
+    page(&title, &viewer, "board", body)
 }
 
-fn date_form(date: &str) -> String {
-    format!(
-        "<form method=\"get\" action=\"/ui/board\" class=\"inline\"><label for=\"date\">Day (UTC)</label>\
-         <input id=\"date\" name=\"date\" type=\"date\" value=\"{}\"><button type=\"submit\">Show</button></form>",
-        e(date)
-    )
-}
-
-fn render(s: &AppState, rows: &[BoardRow], names: &HashMap<String, String>, date: &str) -> String {
-    let lib = s.app.library();
-    let mut out = date_form(date);
-    if rows.is_empty() {
-        out.push_str("<p>No appointments on this day. <a href=\"/ui/schedule\">Book one</a>.</p>");
-        return out;
+fn date_form(date: &str) -> Markup {
+    html! {
+        form method="get" action="/ui/board" class="inline" {
+            label for="date" { "Day (UTC)" }
+            input id="date" name="date" type="date" value=(date);
+            button type="submit" { "Show" }
+        }
     }
-    // Time axis: whole hours covering every appointment (clipped to the day).
-    let day_start = rows[0].appointment.data.start_at_us
-        - rows[0]
-            .appointment
-            .data
-            .start_at_us
-            .rem_euclid(86_400_000_000);
-    let hour = 3_600_000_000i64;
-    let first_h = rows
-        .iter()
-        .map(|r| (r.appointment.data.start_at_us - day_start) / hour)
-        .min()
-        .unwrap_or(8)
-        .clamp(0, 23);
-    let last_h = rows
-        .iter()
-        .map(|r| (r.appointment.data.end_at_us - day_start + hour - 1) / hour)
-        .max()
-        .unwrap_or(18)
-        .clamp(first_h + 1, 24);
-    let slots = (last_h - first_h) * 4; // quarter hours
+}
+
+fn render(s: &AppState, rows: &[BoardRow], names: &HashMap<String, String>, date: &str) -> Markup {
+    let lib = s.app.library();
+    html! {
+        (date_form(date))
+        @if rows.is_empty() {
+            p { "No appointments on this day. " a href="/ui/schedule" { "Book one" } "." }
+        } @else {
+            (grid(lib, rows, names))
+            (by_time(lib, rows))
+        }
+    }
+}
+
+const HOUR_US: i64 = 3_600_000_000;
+
+/// The time axis of the grid: the start of the day and whole hours covering every
+/// appointment (clipped to the day).
+struct Axis {
+    day_start: i64,
+    first_h: i64,
+    last_h: i64,
+}
+
+impl Axis {
+    fn of(rows: &[BoardRow]) -> Axis {
+        let first_start = rows
+            .first()
+            .map(|r| r.appointment.data.start_at_us)
+            .unwrap_or(0);
+        let day_start = first_start - first_start.rem_euclid(86_400_000_000);
+        let first_h = rows
+            .iter()
+            .map(|r| (r.appointment.data.start_at_us - day_start) / HOUR_US)
+            .min()
+            .unwrap_or(8)
+            .clamp(0, BOARD_MAX_HOURS - 1);
+        let last_h = rows
+            .iter()
+            .map(|r| (r.appointment.data.end_at_us - day_start + HOUR_US - 1) / HOUR_US)
+            .max()
+            .unwrap_or(18)
+            .clamp(first_h + 1, BOARD_MAX_HOURS);
+        Axis {
+            day_start,
+            first_h,
+            last_h,
+        }
+    }
+
+    /// Quarter-hour columns.
+    fn slots(&self) -> i64 {
+        (self.last_h - self.first_h) * 4
+    }
+
+    /// The first and last (exclusive) quarter-hour slot of an appointment.
+    fn span(&self, start_us: i64, end_us: i64) -> (i64, i64) {
+        let origin = self.day_start + self.first_h * HOUR_US;
+        let quarter = HOUR_US / 4;
+        let start_slot = ((start_us - origin) / quarter).max(0);
+        let end_slot =
+            ((end_us - origin + quarter - 1) / quarter).clamp(start_slot + 1, self.slots());
+        (start_slot, end_slot)
+    }
+}
+
+/// Chairs by time: one grid row per chair, one column per quarter hour. Positions are
+/// classes of the stylesheet (the Content-Security-Policy allows no inline style).
+fn grid(lib: &Library, rows: &[BoardRow], names: &HashMap<String, String>) -> Markup {
+    let axis = Axis::of(rows);
     let chairs: BTreeSet<&str> = rows
         .iter()
         .map(|r| r.appointment.data.chair.as_str())
         .collect();
-    let _ = write!(
-        out,
-        "<h2>Chairs by time</h2><div class=\"board\" style=\"grid-template-columns: 5rem repeat({slots}, minmax(1.1rem, 1fr))\">\
-         <div class=\"corner\">Chair</div>"
-    );
-    for h in first_h..last_h {
-        let _ = write!(
-            out,
-            "<div class=\"hour\" style=\"grid-column: span 4\">{h:02}:00</div>"
-        );
-    }
-    for (ci, chair) in chairs.iter().enumerate() {
-        let row_n = ci + 2;
-        let _ = write!(
-            out,
-            "<div class=\"chair\" style=\"grid-row: {row_n}; grid-column: 1\">{}</div>",
-            e(chair)
-        );
-        for r in rows.iter().filter(|r| r.appointment.data.chair == *chair) {
-            let a = &r.appointment.data;
-            let start_slot = ((a.start_at_us - day_start - first_h * hour) / (hour / 4)).max(0);
-            let end_slot = ((a.end_at_us - day_start - first_h * hour + hour / 4 - 1) / (hour / 4))
-                .clamp(start_slot + 1, slots);
-            let (status, blocking) = status_of(r);
-            let patient = r
-                .patient
-                .as_ref()
-                .map(|p| format!("{}, {}", p.data.family_name, p.data.given_name))
-                .unwrap_or_else(|| "(patient)".into());
-            let drug = r
-                .order
-                .as_ref()
-                .map(|o| {
-                    format!(
-                        "{} {}",
-                        drug_name(lib, &o.data.drug_id),
-                        q(
-                            infusio_app::patients::number(&o.data.dose),
-                            &o.data.dose_unit
-                        )
-                    )
-                })
-                .unwrap_or_default();
-            let nurse = r
-                .administration
-                .as_ref()
-                .and_then(|(ad, _)| names.get(&ad.data.nurse_id))
-                .map(|n| format!("Nurse: {n}"))
-                .unwrap_or_else(|| "Nurse: not yet assigned".into());
-            let href = r
-                .order
-                .as_ref()
-                .map(|o| format!("/ui/orders/{}", o.id))
-                .unwrap_or_else(|| format!("/ui/patients/{}", a.patient_id));
-            let _ = write!(
-                out,
-                "<a class=\"appt {}{}\" href=\"{}\" data-status=\"{}\" style=\"grid-row: {row_n}; grid-column: {} / {}\">\
-                 <span class=\"t\">{}–{}</span> <strong>{}</strong><span class=\"drug\">{}</span>\
-                 <span class=\"status\">{}</span><span class=\"nurse\">{}</span>",
-                status_class(status),
-                if blocking.is_empty() { "" } else { " blocked" },
-                e(&href),
-                e(status),
-                start_slot + 2,
-                end_slot + 2,
-                hhmm_us(a.start_at_us),
-                hhmm_us(a.end_at_us),
-                e(&patient),
-                e(&drug),
-                e(status),
-                e(&nurse)
-            );
-            for b in &blocking {
-                let _ = write!(out, "<span class=\"blocker\">✖ {}</span>", e(b));
+    html! {
+        h2 { "Chairs by time" }
+        div class={ "board cols-" (axis.last_h - axis.first_h) } {
+            div.corner { "Chair" }
+            @for h in axis.first_h..axis.last_h {
+                div.hour { (format!("{h:02}:00")) }
             }
-            out.push_str("</a>");
+            @for (ci, chair) in chairs.iter().enumerate() {
+                @let row_n = (ci + 2).min(BOARD_MAX_ROWS);
+                div class={ "chair row-" (row_n) " from-1" } { (chair) }
+                @for r in rows.iter().filter(|r| r.appointment.data.chair == *chair) {
+                    (appointment(lib, r, names, &axis, row_n))
+                }
+            }
         }
     }
-    out.push_str("</div>");
-    // The same day as a list by time: for reading aloud and narrow screens.
-    out.push_str("<h2>By time</h2><table class=\"by-time\"><thead><tr><th>Time</th><th>Chair</th><th>Patient</th><th>Drug</th><th>Status</th><th>Blocked by</th></tr></thead><tbody>");
-    for r in rows {
-        let (status, blocking) = status_of(r);
-        let _ = write!(
-            out,
-            "<tr><td>{}–{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"alert-text\">{}</td></tr>",
-            hhmm_us(r.appointment.data.start_at_us),
-            hhmm_us(r.appointment.data.end_at_us),
-            e(&r.appointment.data.chair),
-            e(&r.patient
-                .as_ref()
-                .map(|p| format!("{}, {}", p.data.family_name, p.data.given_name))
-                .unwrap_or_default()),
-            match &r.order {
-                Some(o) => format!(
-                    "<a href=\"/ui/orders/{}\">{}</a>",
-                    e(&o.id),
-                    e(&drug_name(lib, &o.data.drug_id))
-                ),
-                None => String::new(),
-            },
-            crate::html::badge(status, status_class(status)),
-            e(&blocking.join("; "))
-        );
+}
+
+/// One appointment on the grid: time, patient, drug, status, nurse and what blocks it.
+fn appointment(
+    lib: &Library,
+    r: &BoardRow,
+    names: &HashMap<String, String>,
+    axis: &Axis,
+    row_n: usize,
+) -> Markup {
+    let a = &r.appointment.data;
+    let (start_slot, end_slot) = axis.span(a.start_at_us, a.end_at_us);
+    let (status, blocking) = status_of(r);
+    let patient = r
+        .patient
+        .as_ref()
+        .map(|p| format!("{}, {}", p.data.family_name, p.data.given_name))
+        .unwrap_or_else(|| "(patient)".into());
+    let drug = r
+        .order
+        .as_ref()
+        .map(|o| {
+            format!(
+                "{} {}",
+                drug_name(lib, &o.data.drug_id),
+                q(
+                    infusio_app::patients::number(&o.data.dose),
+                    &o.data.dose_unit
+                )
+            )
+        })
+        .unwrap_or_default();
+    let nurse = r
+        .administration
+        .as_ref()
+        .and_then(|(ad, _)| names.get(&ad.data.nurse_id))
+        .map(|n| format!("Nurse: {n}"))
+        .unwrap_or_else(|| "Nurse: not yet assigned".into());
+    let href = r
+        .order
+        .as_ref()
+        .map(|o| format!("/ui/orders/{}", o.id))
+        .unwrap_or_else(|| format!("/ui/patients/{}", a.patient_id));
+    let class = format!(
+        "appt {}{} row-{row_n} from-{} to-{}",
+        status_class(status),
+        if blocking.is_empty() { "" } else { " blocked" },
+        start_slot + 2,
+        end_slot + 2
+    );
+    html! {
+        a class=(class) href=(href) data-status=(status) {
+            span.t { (hhmm_us(a.start_at_us)) "–" (hhmm_us(a.end_at_us)) }
+            " "
+            strong { (patient) }
+            span.drug { (drug) }
+            span.status { (status) }
+            span.nurse { (nurse) }
+            @for b in &blocking { span.blocker { "✖ " (b) } }
+        }
     }
-    out.push_str("</tbody></table>");
-    out
+}
+
+/// The same day as a list by time: for reading aloud and narrow screens.
+fn by_time(lib: &Library, rows: &[BoardRow]) -> Markup {
+    html! {
+        h2 { "By time" }
+        table.by-time {
+            thead { tr { th { "Time" } th { "Chair" } th { "Patient" } th { "Drug" } th { "Status" } th { "Blocked by" } } }
+            tbody {
+                @for r in rows {
+                    @let (status, blocking) = status_of(r);
+                    tr {
+                        td { (hhmm_us(r.appointment.data.start_at_us)) "–" (hhmm_us(r.appointment.data.end_at_us)) }
+                        td { (r.appointment.data.chair) }
+                        td { (r.patient.as_ref().map(|p| format!("{}, {}", p.data.family_name, p.data.given_name)).unwrap_or_default()) }
+                        td {
+                            @if let Some(o) = &r.order {
+                                a href={ "/ui/orders/" (o.id) } { (drug_name(lib, &o.data.drug_id)) }
+                            }
+                        }
+                        td { (badge(status, status_class(status))) }
+                        td.alert-text { (blocking.join("; ")) }
+                    }
+                }
+            }
+        }
+    }
 }

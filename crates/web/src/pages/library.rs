@@ -1,13 +1,13 @@
 //! The drug library browser.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use infusio_app::AppError;
+use infusio_core::library::DrugEntry;
 use infusio_server::AppState;
+use maud::{Markup, html};
 
-use crate::html::{badge, drug_name, e, json_view};
+use crate::html::{badge, drug_name, json_view};
 use crate::{FormData, Viewer, page, page_with_error};
 
 pub async fn list(
@@ -29,40 +29,39 @@ pub async fn list(
         })
         .collect();
     entries.sort_by_key(|d| d.generic_name.to_lowercase());
-    let mut b = format!(
-        "<form method=\"get\" action=\"/ui/library\" role=\"search\" class=\"inline\"><label for=\"q\">Find a drug</label>\
-         <input id=\"q\" name=\"q\" value=\"{}\"><button type=\"submit\">Find</button></form>\
-         <table><thead><tr><th>Drug</th><th>Brands</th><th>Class</th><th>Routes</th><th>Flags</th><th>Review</th></tr></thead><tbody>",
-        e(&filter)
-    );
-    for d in entries {
-        let mut flags = String::new();
-        if d.flags.high_alert {
-            flags.push_str(&badge("high-alert", "high-alert"));
+    let body = html! {
+        form method="get" action="/ui/library" role="search" class="inline" {
+            label for="q" { "Find a drug" }
+            input id="q" name="q" value=(filter);
+            button type="submit" { "Find" }
         }
-        if d.flags.hazardous {
-            flags.push_str(&badge("hazardous", "hazardous"));
+        table {
+            thead { tr { th { "Drug" } th { "Brands" } th { "Class" } th { "Routes" } th { "Flags" } th { "Review" } } }
+            tbody {
+                @for d in entries {
+                    tr {
+                        td { a href={ "/ui/library/" (d.id) } { (drug_name(lib, &d.id)) } }
+                        td { (d.brands.join(", ")) }
+                        td { (d.class.as_str()) }
+                        td { (d.routes.join(", ")) }
+                        td { (flags(d)) }
+                        td { (d.review.status) " " (d.review.date) }
+                    }
+                }
+            }
         }
-        if d.flags.vesicant {
-            flags.push_str(&badge("vesicant", "hazardous"));
-        }
-        if d.flags.double_check {
-            flags.push_str(&badge("double check", "high-alert"));
-        }
-        let _ = write!(
-            b,
-            "<tr><td><a href=\"/ui/library/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{flags}</td><td>{} {}</td></tr>",
-            e(&d.id),
-            e(&drug_name(lib, &d.id)),
-            e(&d.brands.join(", ")),
-            e(d.class.as_str()),
-            e(&d.routes.join(", ")),
-            e(&d.review.status),
-            e(&d.review.date)
-        );
+    };
+    page("Drug library", &viewer, "library", body)
+}
+
+/// The safety flags of a drug as badges.
+fn flags(d: &DrugEntry) -> Markup {
+    html! {
+        @if d.flags.high_alert { (badge("high-alert", "high-alert")) }
+        @if d.flags.hazardous { (badge("hazardous", "hazardous")) }
+        @if d.flags.vesicant { (badge("vesicant", "hazardous")) }
+        @if d.flags.double_check { (badge("double check", "high-alert")) }
     }
-    b.push_str("</tbody></table>");
-    page("Drug library", &viewer, "library", &b)
 }
 
 pub async fn entry(State(s): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
@@ -73,12 +72,11 @@ pub async fn entry(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
             &viewer,
             "library",
             &AppError::NotFound { entity: "drug", id },
-            "",
+            html! {},
         );
     };
     let v = serde_json::to_value(d).unwrap_or_default();
-    let mut b = String::from("<p><a href=\"/ui/library\">← all drugs</a></p>");
-    for (k, heading) in [
+    let sections = [
         ("flags", "Safety flags"),
         ("dosing", "Dosing limits"),
         ("administration", "Administration"),
@@ -88,15 +86,14 @@ pub async fn entry(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
         ("premedication", "Premedication"),
         ("monitoring", "Monitoring"),
         ("sources", "Sources"),
-    ] {
-        if v[k].is_null() || v[k].as_array().is_some_and(|a| a.is_empty()) {
-            continue;
+    ];
+    let body = html! {
+        p { a href="/ui/library" { "← all drugs" } }
+        @for (k, heading) in sections {
+            @if !(v[k].is_null() || v[k].as_array().is_some_and(|a| a.is_empty())) {
+                section { h2 { (heading) } (json_view(&v[k])) }
+            }
         }
-        let _ = write!(
-            b,
-            "<section><h2>{heading}</h2>{}</section>",
-            json_view(&v[k])
-        );
-    }
-    page(&drug_name(lib, &d.id), &viewer, "library", &b)
+    };
+    page(&drug_name(lib, &d.id), &viewer, "library", body)
 }

@@ -2,20 +2,21 @@
 //! history, signing, and the simple steps (hold, release, cancel, discontinue).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use infusio_app::orders::OrderView;
+use infusio_app::orders::{Computed, OrderView};
 use infusio_app::ui_support::OrderActivity;
 use infusio_app::{App, AppError};
 use infusio_server::AppState;
 use infusio_store::OrderStatus;
+use maud::{Markup, html};
 use serde_json::{Value as Json, json};
 
 use super::{Posted, form_data};
 use crate::html::{
-    badge, drug_name, e, findings_list, input, q, qty_json, select, steps, when, when_us,
+    badge, drug_name, error_box, findings_list, input, input_with_id, q, qty_json, select, steps,
+    when, when_us,
 };
 use crate::{FormData, Viewer, page, page_with_error, see_other};
 
@@ -99,30 +100,23 @@ fn overrides_json(f: &FormData) -> Json {
     )
 }
 
-fn override_fields(warnings: &[&Json], f: &FormData) -> String {
-    let mut out = String::new();
-    for w in warnings {
-        let code = w["code"].as_str().unwrap_or("");
-        let name = format!("override.{code}");
-        let id = format!("ov-{}", code.replace('.', "-"));
-        let _ = write!(
-            out,
-            "<div class=\"override\"><p class=\"finding warning\"><strong>Warning</strong> <code>{}</code> {}</p>\
-             <label for=\"{}\">Reason to override {} (required to proceed)</label>\
-             <textarea id=\"{}\" name=\"{}\" rows=\"2\">{}</textarea></div>",
-            e(code),
-            e(w["message"].as_str().unwrap_or("")),
-            e(&id),
-            e(code),
-            e(&id),
-            e(&name),
-            e(f.val(&name))
-        );
+fn override_fields(warnings: &[&Json], f: &FormData) -> Markup {
+    html! {
+        @for w in warnings {
+            @let code = w["code"].as_str().unwrap_or("");
+            @let name = format!("override.{code}");
+            @let id = format!("ov-{}", code.replace('.', "-"));
+            div.override {
+                p.finding.warning { strong { "Warning" } " " code { (code) } " " (w["message"].as_str().unwrap_or("")) }
+                label for=(id) { "Reason to override " (code) " (required to proceed)" }
+                textarea id=(id) name=(name) rows="2" { (f.val(&name)) }
+            }
+        }
     }
-    out
 }
 
-fn order_form(app: &App, viewer: &Viewer, f: &FormData) -> String {
+/// The order fields of the new-order form (inside its `form`).
+fn order_fields(app: &App, viewer: &Viewer, f: &FormData) -> Markup {
     let lib = app.library();
     let mut meds: Vec<(String, String)> = lib
         .entries()
@@ -131,57 +125,35 @@ fn order_form(app: &App, viewer: &Viewer, f: &FormData) -> String {
         .collect();
     meds.sort_by_key(|(_, n)| n.to_lowercase());
     meds.insert(0, (String::new(), "— choose —".into()));
-    let mut out = format!(
-        "<form method=\"post\" action=\"/ui/orders/new\" class=\"card order-form\">{}\
-         <input type=\"hidden\" name=\"patient_id\" value=\"{}\">\
-         <input type=\"hidden\" name=\"idem\" value=\"{}\"><div class=\"grid\"><div>{}</div>",
-        viewer.csrf_field(),
-        e(f.val("patient_id")),
-        e(f.get("idem")
-            .map(str::to_string)
-            .unwrap_or_else(infusio_store::new_id)
-            .as_str()),
-        select("medication", "Drug", &meds, f.val("medication"))
-    );
-    for (k, label, hint) in ORDER_FIELDS {
-        let default = if *k == "route" && f.get("route").is_none() {
-            "iv"
-        } else {
-            f.val(k)
-        };
-        let _ = write!(out, "<div>{}</div>", input(k, label, default, hint));
-    }
     let opts = |xs: &[&str]| -> Vec<(String, String)> {
         xs.iter()
             .map(|x| {
-                (
-                    x.to_string(),
-                    if x.is_empty() {
-                        "—".into()
-                    } else {
-                        x.to_string()
-                    },
-                )
+                let text = if x.is_empty() { "—" } else { x };
+                (x.to_string(), text.to_string())
             })
             .collect()
     };
-    let _ = write!(
-        out,
-        "<div>{}</div><div>{}</div></div>",
-        select(
-            "weight_basis",
-            "Weight basis",
-            &opts(&["", "actual", "ideal", "adjusted", "lean", "auto"]),
-            f.val("weight_basis")
-        ),
-        select(
-            "line",
-            "Line",
-            &opts(&["", "peripheral", "central"]),
-            f.val("line")
-        )
-    );
-    out
+    let idem = f
+        .get("idem")
+        .map(str::to_string)
+        .unwrap_or_else(infusio_store::new_id);
+    html! {
+        (viewer.csrf_field())
+        input type="hidden" name="patient_id" value=(f.val("patient_id"));
+        input type="hidden" name="idem" value=(idem);
+        div.grid {
+            div { (select("medication", "Drug", &meds, f.val("medication"))) }
+            @for (k, label, hint) in ORDER_FIELDS {
+                @let default = if *k == "route" && f.get("route").is_none() { "iv" } else { f.val(k) };
+                div { (input(k, label, default, hint)) }
+            }
+            div {
+                (select("weight_basis", "Weight basis",
+                    &opts(&["", "actual", "ideal", "adjusted", "lean", "auto"]), f.val("weight_basis")))
+            }
+            div { (select("line", "Line", &opts(&["", "peripheral", "central"]), f.val("line"))) }
+        }
+    }
 }
 
 /// The embedded protocol templates, loaded once.
@@ -254,7 +226,7 @@ fn protocol_picker(
     lib: &infusio_core::library::Library,
     patient_id: &str,
     selected: &str,
-) -> String {
+) -> Markup {
     let mut opts = vec![(String::new(), "— choose a protocol drug —".to_string())];
     for p in protocols() {
         for (pi, ph) in p.phases.iter().enumerate() {
@@ -272,11 +244,27 @@ fn protocol_picker(
             }
         }
     }
-    format!(
-        "<form method=\"get\" action=\"/ui/orders/new\" class=\"inline\"><input type=\"hidden\" name=\"patient_id\" value=\"{}\">{}<button type=\"submit\">Start from this protocol</button></form>",
-        e(patient_id),
-        select("from", "Start from a protocol", &opts, selected)
-    )
+    html! {
+        form method="get" action="/ui/orders/new" class="inline" {
+            input type="hidden" name="patient_id" value=(patient_id);
+            (select("from", "Start from a protocol", &opts, selected))
+            button type="submit" { "Start from this protocol" }
+        }
+    }
+}
+
+/// Allergies as a banner item, or nothing when none is recorded.
+fn allergy_note(c: &infusio_app::patients::Chart) -> Markup {
+    let substances: Vec<&str> = c
+        .allergies
+        .iter()
+        .map(|a| a.data.substance.as_str())
+        .collect();
+    html! {
+        @if !substances.is_empty() {
+            " · " strong.alert-text { "Allergies: " (substances.join(", ")) }
+        }
+    }
 }
 
 async fn render_new(
@@ -287,169 +275,156 @@ async fn render_new(
 ) -> Response {
     let title = "New order";
     let Some(patient_id) = f.get("patient_id") else {
-        let body = "<p>Choose the patient first: <a href=\"/ui/patients\">patient list</a>.</p>";
+        let body = html! { p { "Choose the patient first: " a href="/ui/patients" { "patient list" } "." } };
         return page(title, viewer, "patients", body);
     };
-    let mut body = String::new();
-    match s.app.chart(viewer.actor(), patient_id).await {
+    let banner = match s.app.chart(viewer.actor(), patient_id).await {
         Ok(c) => {
             let p = &c.patient.data;
-            let _ = write!(
-                body,
-                "<p class=\"patient-banner\">Patient: <a href=\"/ui/patients/{}\"><strong>{}, {}</strong></a> {} · born {} · {}{}</p>",
-                e(&c.patient.id),
-                e(&p.family_name),
-                e(&p.given_name),
-                e(&p.mrn),
-                e(&p.birth_date),
-                e(&p.sex),
-                if c.allergies.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " · <strong class=\"alert-text\">Allergies: {}</strong>",
-                        e(&c.allergies
-                            .iter()
-                            .map(|a| a.data.substance.clone())
-                            .collect::<Vec<_>>()
-                            .join(", "))
-                    )
+            html! {
+                p.patient-banner {
+                    "Patient: " a href={ "/ui/patients/" (c.patient.id) } { strong { (p.family_name) ", " (p.given_name) } }
+                    " " (p.mrn) " · born " (p.birth_date) " · " (p.sex) (allergy_note(&c))
                 }
-            );
+            }
         }
-        Err(err) => return page_with_error(title, viewer, "patients", &err, ""),
-    }
-    body.push_str(&protocol_picker(s.app.library(), patient_id, f.val("from")));
+        Err(err) => return page_with_error(title, viewer, "patients", &err, html! {}),
+    };
     let prefilled;
-    let f = match f.get("from").and_then(from_protocol) {
+    let (f, note) = match f.get("from").and_then(from_protocol) {
         Some((fields, note)) if f.get("medication").is_none() => {
-            let _ = write!(body, "<p class=\"notice\">{}</p>", e(&note));
             let mut all = f.0.clone();
             all.extend(fields);
             prefilled = FormData(all);
-            &prefilled
+            (&prefilled, Some(note))
         }
-        _ => f,
+        _ => (f, None),
     };
-    body.push_str(&order_form(&s.app, viewer, f));
-    if f.get("medication") == Some("vancomycin") {
-        let _ = write!(
-            body,
-            "<p><a class=\"button\" href=\"/ui/pk/vancomycin?patient_id={}\">Vancomycin dosing from levels (Bayesian)</a></p>",
-            e(patient_id)
-        );
+    let (preview, can_create) = if f.get("medication").is_some() {
+        preview(s, viewer, f).await
+    } else {
+        (html! {}, false)
+    };
+    let body = html! {
+        (banner)
+        (protocol_picker(s.app.library(), patient_id, f.val("from")))
+        @if let Some(note) = note { p.notice { (note) } }
+        form method="post" action="/ui/orders/new" class="card order-form" {
+            (order_fields(&s.app, viewer, f))
+            @if f.get("medication") == Some("vancomycin") {
+                p { a.button href={ "/ui/pk/vancomycin?patient_id=" (patient_id) } { "Vancomycin dosing from levels (Bayesian)" } }
+            }
+            div.actions {
+                button type="submit" name="action" value="preview" { "Calculate / preview" }
+                @if can_create {
+                    " " button type="submit" name="action" value="create" class="primary" { "Create order" }
+                } @else if f.get("medication").is_some() {
+                    " " button type="button" disabled aria-disabled="true" { "Create order (blocked)" }
+                }
+            }
+            (preview)
+        }
+    };
+    match err {
+        Some(err) => page_with_error(title, viewer, "patients", &err, body),
+        None => page(title, viewer, "patients", body),
     }
-    // The engine's figures for what is on the form, when a drug is chosen.
-    let mut preview_html = String::new();
-    let mut can_create = false;
-    if f.get("medication").is_some() {
-        let req = request_json(f);
-        let preview = match req {
-            Ok(r) => s.app.preview_order(viewer.actor(), &r).await,
-            Err(e) => Err(e),
-        };
-        match preview {
-            Ok(p) => {
-                let c = &p.computed;
-                let hard = c.hard_stops();
-                let warnings = c.warnings();
-                let _ = write!(
-                    preview_html,
-                    "<section class=\"preview\" aria-live=\"polite\"><h2>Derived order</h2>\
-                     <dl class=\"figures\"><dt>Dose</dt><dd data-figure=\"dose\">{}</dd><dt>Final volume</dt><dd data-figure=\"volume\">{}</dd>\
-                     <dt>Rate</dt><dd data-figure=\"rate\">{}</dd><dt>Duration</dt><dd>{}</dd></dl>{}",
-                    e(&q(c.dose, &c.dose_unit)),
-                    e(&c.volume_ml
-                        .map(|v| q(v, "mL"))
-                        .unwrap_or_else(|| "—".into())),
-                    e(&c.rate_ml_per_h
-                        .map(|v| q(v, "mL/h"))
-                        .unwrap_or_else(|| "—".into())),
-                    e(&c.duration_h
-                        .map(|v| q(v, "h"))
-                        .unwrap_or_else(|| "—".into())),
-                    if c.double_check {
-                        "<p class=\"badge high-alert\">High-alert: independent double check at the bedside</p>"
-                    } else {
-                        ""
-                    }
-                );
-                if !hard.is_empty() {
-                    let _ = write!(
-                        preview_html,
-                        "<div class=\"error hardstop\" role=\"alert\" data-error=\"hard-stop\"><h2>✖ HARD STOP — this order cannot be created</h2>\
-                         <p>Change the order; a hard stop cannot be overridden.</p>{}</div>",
-                        findings_list(&Json::Array(hard.clone()))
-                    );
-                }
-                let others: Vec<Json> = c
-                    .findings
-                    .iter()
-                    .filter(|f| f["severity"] != "hard_stop" && f["severity"] != "warning")
-                    .cloned()
-                    .collect();
-                let warn_refs: Vec<&Json> = warnings.iter().collect();
-                if !warnings.is_empty() && hard.is_empty() {
-                    preview_html.push_str("<h3>Warnings</h3>");
-                    preview_html.push_str(&override_fields(&warn_refs, f));
-                }
-                if !others.is_empty() {
-                    preview_html.push_str("<h3>Information</h3>");
-                    preview_html.push_str(&findings_list(&Json::Array(others)));
-                }
-                preview_html
-                    .push_str("<details open><summary>How each number was derived</summary>");
-                let d = &c.derivation;
-                if let Some(pt) = d["patient"].as_object() {
-                    let mut facts = String::new();
-                    if let Some(w) = pt.get("weight_kg").filter(|w| !w.is_null()) {
-                        let _ = write!(
-                            facts,
-                            "Weight {} (measured {}). ",
-                            e(&q(w["value"].as_f64().unwrap_or(f64::NAN), "kg")),
-                            e(&when(w["measured_at"].as_str().unwrap_or("")))
-                        );
-                    }
-                    if let Some(h) = pt.get("height_cm").filter(|h| !h.is_null()) {
-                        let _ = write!(
-                            facts,
-                            "Height {} (measured {}). ",
-                            e(&q(h["value"].as_f64().unwrap_or(f64::NAN), "cm")),
-                            e(&when(h["measured_at"].as_str().unwrap_or("")))
-                        );
-                    }
-                    let _ = write!(preview_html, "<p>{facts}</p>");
-                }
-                if !d["dose_calculation"].is_null() {
-                    preview_html.push_str("<h3>Dose</h3>");
-                    preview_html.push_str(&steps(&d["dose_calculation"]));
-                }
-                if !d["rate_calculation"].is_null() {
-                    preview_html.push_str("<h3>Rate</h3>");
-                    preview_html.push_str(&steps(&d["rate_calculation"]));
-                }
-                preview_html.push_str("<h3>Safety check</h3>");
-                preview_html.push_str(&steps(&d["check"]));
-                preview_html.push_str("</details></section>");
-                can_create = hard.is_empty();
+}
+
+/// The engine's figures for what is on the form, and whether the order may be created (no
+/// hard stop).
+async fn preview(s: &AppState, viewer: &Viewer, f: &FormData) -> (Markup, bool) {
+    let preview = match request_json(f) {
+        Ok(r) => s.app.preview_order(viewer.actor(), &r).await,
+        Err(e) => Err(e),
+    };
+    let c = match preview {
+        Ok(p) => p.computed,
+        Err(err) => return (error_box(&err), false),
+    };
+    let hard = c.hard_stops();
+    let warnings = c.warnings();
+    let warn_refs: Vec<&Json> = warnings.iter().collect();
+    let others: Vec<Json> = c
+        .findings
+        .iter()
+        .filter(|f| f["severity"] != "hard_stop" && f["severity"] != "warning")
+        .cloned()
+        .collect();
+    let or_dash = |x: Option<f64>, unit: &str| x.map(|v| q(v, unit)).unwrap_or_else(|| "—".into());
+    let markup = html! {
+        section.preview aria-live="polite" {
+            h2 { "Derived order" }
+            dl.figures {
+                dt { "Dose" } dd data-figure="dose" { (q(c.dose, &c.dose_unit)) }
+                dt { "Final volume" } dd data-figure="volume" { (or_dash(c.volume_ml, "mL")) }
+                dt { "Rate" } dd data-figure="rate" { (or_dash(c.rate_ml_per_h, "mL/h")) }
+                dt { "Duration" } dd { (or_dash(c.duration_h, "h")) }
             }
-            Err(err) => {
-                preview_html.push_str(&crate::html::error_box(&err));
+            @if c.double_check {
+                p.badge.high-alert { "High-alert: independent double check at the bedside" }
             }
+            @if !hard.is_empty() {
+                div.error.hardstop role="alert" data-error="hard-stop" {
+                    h2 { "✖ HARD STOP — this order cannot be created" }
+                    p { "Change the order; a hard stop cannot be overridden." }
+                    (findings_list(&Json::Array(hard.clone())))
+                }
+            }
+            @if !warnings.is_empty() && hard.is_empty() {
+                h3 { "Warnings" }
+                (override_fields(&warn_refs, f))
+            }
+            @if !others.is_empty() {
+                h3 { "Information" }
+                (findings_list(&Json::Array(others)))
+            }
+            (preview_derivation(&c))
+        }
+    };
+    (markup, hard.is_empty())
+}
+
+/// How each number of a preview was derived: the patient's measurements, then the dose, rate
+/// and safety-check steps.
+fn preview_derivation(c: &Computed) -> Markup {
+    let d = &c.derivation;
+    let measured = |m: &Json, unit: &str| {
+        (
+            q(m["value"].as_f64().unwrap_or(f64::NAN), unit),
+            when(m["measured_at"].as_str().unwrap_or("")),
+        )
+    };
+    html! {
+        details open {
+            summary { "How each number was derived" }
+            @if let Some(pt) = d["patient"].as_object() {
+                p {
+                    @if let Some(w) = pt.get("weight_kg").filter(|w| !w.is_null()) {
+                        @let (value, at) = measured(w, "kg");
+                        "Weight " (value) " (measured " (at) "). "
+                    }
+                    @if let Some(h) = pt.get("height_cm").filter(|h| !h.is_null()) {
+                        @let (value, at) = measured(h, "cm");
+                        "Height " (value) " (measured " (at) "). "
+                    }
+                }
+            }
+            (derivation_steps(d))
         }
     }
-    body.push_str("<div class=\"actions\"><button type=\"submit\" name=\"action\" value=\"preview\">Calculate / preview</button>");
-    if can_create {
-        body.push_str(" <button type=\"submit\" name=\"action\" value=\"create\" class=\"primary\">Create order</button>");
-    } else if f.get("medication").is_some() {
-        body.push_str(" <button type=\"button\" disabled aria-disabled=\"true\">Create order (blocked)</button>");
-    }
-    body.push_str("</div>");
-    body.push_str(&preview_html);
-    body.push_str("</form>");
-    match err {
-        Some(err) => page_with_error(title, viewer, "patients", &err, &body),
-        None => page(title, viewer, "patients", &body),
+}
+
+/// The dose, rate and safety-check steps of a derivation.
+fn derivation_steps(d: &Json) -> Markup {
+    html! {
+        @if !d["dose_calculation"].is_null() {
+            h3 { "Dose" } (steps(&d["dose_calculation"]))
+        }
+        @if !d["rate_calculation"].is_null() {
+            h3 { "Rate" } (steps(&d["rate_calculation"]))
+        }
+        h3 { "Safety check" } (steps(&d["check"]))
     }
 }
 
@@ -485,225 +460,184 @@ pub async fn new_post(State(s): State<AppState>, viewer: Viewer, posted: Posted)
 }
 
 /// The order's figures as a definition list.
-pub(crate) fn figures(v: &OrderView) -> String {
+pub(crate) fn figures(v: &OrderView) -> Markup {
     if !v.figures_shown {
-        return "<p class=\"notice\" data-blind=\"true\">Figures hidden: verify blind — enter your own dose, volume and rate first.</p>".into();
+        return html! {
+            p.notice data-blind="true" { "Figures hidden: verify blind — enter your own dose, volume and rate first." }
+        };
     }
-    format!(
-        "<dl class=\"figures\"><dt>Dose</dt><dd data-figure=\"dose\">{}</dd><dt>Final volume</dt><dd data-figure=\"volume\">{}</dd>\
-         <dt>Rate</dt><dd data-figure=\"rate\">{}</dd><dt>Route</dt><dd>{}</dd></dl>",
-        e(&v.dose
-            .as_ref()
-            .and_then(qty_json)
-            .unwrap_or_else(|| "—".into())),
-        e(&v.volume_ml
-            .map(|x| q(x, "mL"))
-            .unwrap_or_else(|| "—".into())),
-        e(&v.rate_ml_per_h
-            .map(|x| q(x, "mL/h"))
-            .unwrap_or_else(|| "—".into())),
-        e(&v.route)
-    )
+    html! {
+        dl.figures {
+            dt { "Dose" } dd data-figure="dose" { (v.dose.as_ref().and_then(qty_json).unwrap_or_else(|| "—".into())) }
+            dt { "Final volume" } dd data-figure="volume" { (v.volume_ml.map(|x| q(x, "mL")).unwrap_or_else(|| "—".into())) }
+            dt { "Rate" } dd data-figure="rate" { (v.rate_ml_per_h.map(|x| q(x, "mL/h")).unwrap_or_else(|| "—".into())) }
+            dt { "Route" } dd { (v.route) }
+        }
+    }
 }
 
 /// The pump programme's steps.
-pub(crate) fn pump_table(prog: &Json) -> String {
+pub(crate) fn pump_table(prog: &Json) -> Markup {
     let Some(steps) = prog["steps"].as_array().filter(|s| !s.is_empty()) else {
-        return "<p>No pump programme (no volume and duration ordered).</p>".into();
+        return html! { p { "No pump programme (no volume and duration ordered)." } };
     };
-    let mut out = String::from(
-        "<table class=\"pump\"><thead><tr><th>Step</th><th>Rate</th><th>VTBI</th><th>Time</th></tr></thead><tbody>",
-    );
-    for (i, st) in steps.iter().enumerate() {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            i + 1,
-            e(&st["rate_ml_per_h"]
-                .as_f64()
-                .map(|r| q(r, "mL/h"))
-                .unwrap_or_default()),
-            e(&st["vtbi_ml"]
-                .as_f64()
-                .map(|r| q(r, "mL"))
-                .unwrap_or_default()),
-            e(&st["duration_h"]
-                .as_f64()
-                .map(|r| q(r * 60.0, "min"))
-                .unwrap_or_else(|| "until empty".into()))
-        );
+    let qty =
+        |st: &Json, k: &str, unit: &str| st[k].as_f64().map(|r| q(r, unit)).unwrap_or_default();
+    html! {
+        table.pump {
+            thead { tr { th { "Step" } th { "Rate" } th { "VTBI" } th { "Time" } } }
+            tbody {
+                @for (i, st) in steps.iter().enumerate() {
+                    tr {
+                        td { (i + 1) }
+                        td.num { (qty(st, "rate_ml_per_h", "mL/h")) }
+                        td.num { (qty(st, "vtbi_ml", "mL")) }
+                        td.num { (st["duration_h"].as_f64().map(|r| q(r * 60.0, "min")).unwrap_or_else(|| "until empty".into())) }
+                    }
+                }
+            }
+        }
     }
-    out.push_str("</tbody></table>");
-    out
 }
 
 /// The header of an order page: patient, drug, status.
-pub(crate) async fn order_header(s: &AppState, viewer: &Viewer, v: &OrderView) -> String {
+pub(crate) async fn order_header(s: &AppState, viewer: &Viewer, v: &OrderView) -> Markup {
     let lib = s.app.library();
     let patient = match s.app.chart(viewer.actor(), &v.patient_id).await {
-        Ok(c) => format!(
-            "<a href=\"/ui/patients/{}\">{}, {}</a> {} · born {}{}",
-            e(&c.patient.id),
-            e(&c.patient.data.family_name),
-            e(&c.patient.data.given_name),
-            e(&c.patient.data.mrn),
-            e(&c.patient.data.birth_date),
-            if c.allergies.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " · <strong class=\"alert-text\">Allergies: {}</strong>",
-                    e(&c.allergies
-                        .iter()
-                        .map(|a| a.data.substance.clone())
-                        .collect::<Vec<_>>()
-                        .join(", "))
-                )
-            }
-        ),
-        Err(_) => e(&v.patient_id).to_string(),
+        Ok(c) => html! {
+            a href={ "/ui/patients/" (c.patient.id) } { (c.patient.data.family_name) ", " (c.patient.data.given_name) }
+            " " (c.patient.data.mrn) " · born " (c.patient.data.birth_date) (allergy_note(&c))
+        },
+        Err(_) => html! { (v.patient_id) },
     };
-    format!(
-        "<section class=\"card order-head\"><p class=\"patient-banner\">Patient: {patient}</p>\
-         <p class=\"drug-title\"><strong>{}</strong> {} {}</p></section>",
-        e(&drug_name(lib, &v.medication)),
-        badge(v.status.as_str(), v.status.as_str()),
-        if v.high_alert {
-            badge("high-alert · double check", "high-alert")
-        } else {
-            String::new()
-        }
-    )
-}
-
-fn activity_html(
-    s: &AppState,
-    act: &OrderActivity,
-    names: &HashMap<String, String>,
-    order_id: &str,
-) -> String {
-    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
-    let mut out = String::new();
-    if !act.verifications.is_empty() {
-        out.push_str("<section><h2>Verifications</h2><table><thead><tr><th>When</th><th>Pharmacist</th><th>Outcome</th><th>Differences</th></tr></thead><tbody>");
-        for v in &act.verifications {
-            let diffs: Vec<String> = v
-                .data
-                .differences_json
-                .as_array()
-                .map(|ds| {
-                    ds.iter()
-                        .map(|d| {
-                            format!(
-                                "{}: {} vs {} ({})",
-                                d["field"].as_str().unwrap_or(""),
-                                d["pharmacist"]
-                                    .as_f64()
-                                    .map(|x| q(x, d["unit"].as_str().unwrap_or("")))
-                                    .unwrap_or_default(),
-                                d["prescriber"]
-                                    .as_f64()
-                                    .map(|x| q(x, d["unit"].as_str().unwrap_or("")))
-                                    .unwrap_or_else(|| "—".into()),
-                                d["difference_percent"]
-                                    .as_f64()
-                                    .map(|p| format!(
-                                        "{}%",
-                                        infusio_core::units::format_number(p, 1)
-                                    ))
-                                    .unwrap_or_else(|| "n/a".into())
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e(&when_us(v.data.verified_at_us)),
-                e(&name(&v.data.pharmacist_id)),
-                badge(&v.data.outcome, &v.data.outcome),
-                e(&diffs.join("; "))
-            );
-        }
-        out.push_str("</tbody></table></section>");
-    }
-    if !act.preparations.is_empty() {
-        out.push_str("<section><h2>Preparations</h2>");
-        for (p, comps) in &act.preparations {
-            let _ = write!(
-                out,
-                "<div class=\"card\"><p>Prepared {} by {} · final volume {} · concentration {} · beyond use {} · bag barcode <code>{}</code> · {} · <a href=\"/ui/orders/{}/label\">label</a></p><ul>",
-                e(&when_us(p.data.prepared_at_us)),
-                e(&name(&p.data.prepared_by)),
-                e(&q(
-                    infusio_app::patients::number(&p.data.final_volume_ml),
-                    "mL"
-                )),
-                e(&q(
-                    infusio_app::patients::number(&p.data.concentration),
-                    &p.data.concentration_unit
-                )),
-                e(&when_us(p.data.beyond_use_at_us)),
-                e(&p.id),
-                e(&p.data.status),
-                e(order_id)
-            );
-            for c in comps {
-                let _ = write!(
-                    out,
-                    "<li>{} · lot {} · expires {} · {}</li>",
-                    e(&c.data.product),
-                    e(&c.data.lot),
-                    e(&c.data.expiry_date),
-                    e(&q(
-                        infusio_app::patients::number(&c.data.quantity),
-                        &c.data.quantity_unit
-                    ))
-                );
+    html! {
+        section.card.order-head {
+            p.patient-banner { "Patient: " (patient) }
+            p.drug-title {
+                strong { (drug_name(lib, &v.medication)) } " " (badge(v.status.as_str(), v.status.as_str())) " "
+                @if v.high_alert { (badge("high-alert · double check", "high-alert")) }
             }
-            out.push_str("</ul></div>");
         }
-        out.push_str("</section>");
     }
-    if !act.appointments.is_empty() {
-        out.push_str("<section><h2>Appointments</h2><ul>");
-        for a in &act.appointments {
-            let _ = write!(
-                out,
-                "<li>Chair {} · {} – {} · {}</li>",
-                e(&a.data.chair),
-                e(&when_us(a.data.start_at_us)),
-                e(&crate::html::hhmm_us(a.data.end_at_us)),
-                e(&a.data.status)
-            );
-        }
-        out.push_str("</ul></section>");
-    }
-    if !act.administrations.is_empty() {
-        out.push_str("<section><h2>Administrations</h2><ul>");
-        for (a, events) in &act.administrations {
-            let _ = write!(
-                out,
-                "<li><a href=\"/ui/administrations/{}\">Started {}</a> by {}{} · {} · {} events</li>",
-                e(&a.id),
-                e(&when_us(a.data.started_at_us)),
-                e(&name(&a.data.nurse_id)),
-                a.data
-                    .second_nurse_id
-                    .as_ref()
-                    .map(|n| format!(", double-checked by {}", e(&name(n))))
-                    .unwrap_or_default(),
-                e(&a.data.status.replace('_', " ")),
-                events.len()
-            );
-        }
-        out.push_str("</ul></section>");
-    }
-    let _ = s;
-    out
 }
 
+/// A pharmacist's differences as text: `dose: 340 mg vs 345 mg (1.4%)`.
+fn differences_text(differences: &Json) -> String {
+    let Some(ds) = differences.as_array() else {
+        return String::new();
+    };
+    ds.iter()
+        .map(|d| {
+            let unit = d["unit"].as_str().unwrap_or("");
+            format!(
+                "{}: {} vs {} ({})",
+                d["field"].as_str().unwrap_or(""),
+                d["pharmacist"]
+                    .as_f64()
+                    .map(|x| q(x, unit))
+                    .unwrap_or_default(),
+                d["prescriber"]
+                    .as_f64()
+                    .map(|x| q(x, unit))
+                    .unwrap_or_else(|| "—".into()),
+                d["difference_percent"]
+                    .as_f64()
+                    .map(|p| format!("{}%", infusio_core::units::format_number(p, 1)))
+                    .unwrap_or_else(|| "n/a".into())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The verifications, preparations, appointments and administrations of an order.
+fn activity(act: &OrderActivity, names: &HashMap<String, String>, order_id: &str) -> Markup {
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    html! {
+        @if !act.verifications.is_empty() {
+            section {
+                h2 { "Verifications" }
+                table {
+                    thead { tr { th { "When" } th { "Pharmacist" } th { "Outcome" } th { "Differences" } } }
+                    tbody {
+                        @for v in &act.verifications {
+                            tr {
+                                td { (when_us(v.data.verified_at_us)) }
+                                td { (name(&v.data.pharmacist_id)) }
+                                td { (badge(&v.data.outcome, &v.data.outcome)) }
+                                td { (differences_text(&v.data.differences_json)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !act.preparations.is_empty() {
+            (preparations(act, &name, order_id))
+        }
+        @if !act.appointments.is_empty() {
+            section {
+                h2 { "Appointments" }
+                ul {
+                    @for a in &act.appointments {
+                        li {
+                            "Chair " (a.data.chair) " · " (when_us(a.data.start_at_us)) " – "
+                            (crate::html::hhmm_us(a.data.end_at_us)) " · " (a.data.status)
+                        }
+                    }
+                }
+            }
+        }
+        @if !act.administrations.is_empty() {
+            section {
+                h2 { "Administrations" }
+                ul {
+                    @for (a, events) in &act.administrations {
+                        li {
+                            a href={ "/ui/administrations/" (a.id) } { "Started " (when_us(a.data.started_at_us)) }
+                            " by " (name(&a.data.nurse_id))
+                            @if let Some(n) = &a.data.second_nurse_id { ", double-checked by " (name(n)) }
+                            " · " (a.data.status.replace('_', " ")) " · " (events.len()) " events"
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The preparations of an order with their products and lots.
+fn preparations(act: &OrderActivity, name: &dyn Fn(&str) -> String, order_id: &str) -> Markup {
+    use infusio_app::patients::number;
+    html! {
+        section {
+            h2 { "Preparations" }
+            @for (p, comps) in &act.preparations {
+                div.card {
+                    p {
+                        "Prepared " (when_us(p.data.prepared_at_us)) " by " (name(&p.data.prepared_by))
+                        " · final volume " (q(number(&p.data.final_volume_ml), "mL"))
+                        " · concentration " (q(number(&p.data.concentration), &p.data.concentration_unit))
+                        " · beyond use " (when_us(p.data.beyond_use_at_us))
+                        " · bag barcode " code { (p.id) } " · " (p.data.status) " · "
+                        a href={ "/ui/orders/" (order_id) "/label" } { "label" }
+                    }
+                    ul {
+                        @for c in comps {
+                            li {
+                                (c.data.product) " · lot " (c.data.lot) " · expires " (c.data.expiry_date)
+                                " · " (q(number(&c.data.quantity), &c.data.quantity_unit))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One of the simple steps (hold, release, cancel, discontinue) as its own form; a step that
+/// cannot be undone asks for confirmation.
 fn step_form(
     viewer: &Viewer,
     id: &str,
@@ -712,70 +646,31 @@ fn step_form(
     label: &str,
     reason: bool,
     danger: bool,
-) -> String {
-    format!(
-        "<form method=\"post\" action=\"/ui/orders/{}/step\" class=\"step\"{}>{}\
-         <input type=\"hidden\" name=\"version\" value=\"{version}\"><input type=\"hidden\" name=\"step\" value=\"{step}\">{}\
-         <button type=\"submit\"{}>{label}</button></form>",
-        e(id),
-        if danger {
-            format!(" data-confirm=\"{label}: are you sure? This cannot be undone.\"")
-        } else {
-            String::new()
-        },
-        viewer.csrf_field(),
-        if reason {
-            input(
-                "reason",
-                &format!("Reason to {}", label.to_lowercase()),
-                "",
-                "required",
-            )
-            .replace("id=\"f-reason\"", &format!("id=\"r-{step}\""))
-            .replace("for=\"f-reason\"", &format!("for=\"r-{step}\""))
-        } else {
-            String::new()
-        },
-        if danger { " class=\"danger\"" } else { "" }
-    )
+) -> Markup {
+    let confirm = danger.then(|| format!("{label}: are you sure? This cannot be undone."));
+    html! {
+        form method="post" action={ "/ui/orders/" (id) "/step" } class="step" data-confirm=[confirm] {
+            (viewer.csrf_field())
+            input type="hidden" name="version" value=(version);
+            input type="hidden" name="step" value=(step);
+            @if reason {
+                (input_with_id(&format!("r-{step}"), "reason",
+                    &format!("Reason to {}", label.to_lowercase()), "", "required"))
+            }
+            button type="submit" class=[danger.then_some("danger")] { (label) }
+        }
+    }
 }
 
-pub(crate) async fn render_show(
-    s: &AppState,
+/// What can be done next, by status.
+fn next_step(
     viewer: &Viewer,
-    id: &str,
-    err: Option<AppError>,
+    v: &OrderView,
+    version: i64,
+    act: &OrderActivity,
     f: &FormData,
-) -> Response {
-    let (v, version) = match s.app.get_order(viewer.actor(), id).await {
-        Ok(x) => x,
-        Err(err) => return page_with_error("Order", viewer, "patients", &err, ""),
-    };
-    let lib = s.app.library();
-    let title = format!("Order: {}", drug_name(lib, &v.medication));
-    let names = s.app.user_names(viewer.actor()).await.unwrap_or_default();
-    let act = s
-        .app
-        .order_activity(viewer.actor(), id)
-        .await
-        .unwrap_or_default();
-    let mut b = order_header(s, viewer, &v).await;
-    b.push_str(&figures(&v));
-    let _ = write!(
-        b,
-        "<p>Prescriber: {} · written {}{}</p>",
-        e(names
-            .get(&v.prescriber_id)
-            .map(String::as_str)
-            .unwrap_or(&v.prescriber_id)),
-        e(&when(&v.created_at)),
-        v.signed_at
-            .as_ref()
-            .map(|t| format!(" · signed {}", e(&when(t))))
-            .unwrap_or_default()
-    );
-    // What can be done next, by status.
-    b.push_str("<section class=\"card next\"><h2>Next step</h2>");
+) -> Markup {
+    let id = v.id.as_str();
     match v.status {
         OrderStatus::Draft => {
             let warnings: Vec<&Json> = v
@@ -792,179 +687,144 @@ pub(crate) async fn render_show(
                         .collect()
                 })
                 .unwrap_or_default();
-            let _ = write!(
-                b,
-                "<form method=\"post\" action=\"/ui/orders/{}/sign\">{}<input type=\"hidden\" name=\"version\" value=\"{version}\">{}\
-                 <button type=\"submit\" class=\"primary\">Sign order</button></form>",
-                e(id),
-                viewer.csrf_field(),
-                override_fields(&warnings, f)
-            );
-        }
-        OrderStatus::Signed => {
-            let _ = write!(
-                b,
-                "<p>Awaiting pharmacist verification. <a class=\"button primary\" href=\"/ui/orders/{}/verify\">Verify (pharmacist)</a></p>",
-                e(id)
-            );
-        }
-        OrderStatus::Verified => {
-            let _ = write!(
-                b,
-                "<p>Verified; awaiting preparation. <a class=\"button primary\" href=\"/ui/orders/{}/prepare\">Prepare</a></p>",
-                e(id)
-            );
-        }
-        OrderStatus::Prepared | OrderStatus::Scheduled => {
-            let _ = write!(
-                b,
-                "<p>Prepared{}. <a class=\"button primary\" href=\"/ui/orders/{}/administer\">Administer at the bedside</a> <a class=\"button\" href=\"/ui/orders/{}/label\">Label</a></p>",
-                if v.status == OrderStatus::Scheduled {
-                    " and scheduled"
-                } else {
-                    ""
-                },
-                e(id),
-                e(id)
-            );
-        }
-        OrderStatus::InProgress => {
-            if let Some((a, _)) = act
-                .administrations
-                .iter()
-                .rev()
-                .find(|(a, _)| a.data.status == "in_progress")
-            {
-                let _ = write!(
-                    b,
-                    "<p>Running. <a class=\"button primary\" href=\"/ui/administrations/{}\">Open the administration</a></p>",
-                    e(&a.id)
-                );
+            html! {
+                form method="post" action={ "/ui/orders/" (id) "/sign" } {
+                    (viewer.csrf_field())
+                    input type="hidden" name="version" value=(version);
+                    (override_fields(&warnings, f))
+                    button type="submit" class="primary" { "Sign order" }
+                }
             }
         }
-        other => {
-            let _ = write!(
-                b,
-                "<p>This order is {}.</p>",
-                e(other.as_str().replace('_', " ").as_str())
-            );
+        OrderStatus::Signed => html! {
+            p { "Awaiting pharmacist verification. " a.button.primary href={ "/ui/orders/" (id) "/verify" } { "Verify (pharmacist)" } }
+        },
+        OrderStatus::Verified => html! {
+            p { "Verified; awaiting preparation. " a.button.primary href={ "/ui/orders/" (id) "/prepare" } { "Prepare" } }
+        },
+        OrderStatus::Prepared | OrderStatus::Scheduled => html! {
+            p {
+                "Prepared" @if v.status == OrderStatus::Scheduled { " and scheduled" } ". "
+                a.button.primary href={ "/ui/orders/" (id) "/administer" } { "Administer at the bedside" } " "
+                a.button href={ "/ui/orders/" (id) "/label" } { "Label" }
+            }
+        },
+        OrderStatus::InProgress => html! {
+            @if let Some((a, _)) = act.administrations.iter().rev().find(|(a, _)| a.data.status == "in_progress") {
+                p { "Running. " a.button.primary href={ "/ui/administrations/" (a.id) } { "Open the administration" } }
+            }
+        },
+        other => html! { p { "This order is " (other.as_str().replace('_', " ")) "." } },
+    }
+}
+
+/// Hold, release, cancel and discontinue, as the status allows.
+fn other_actions(viewer: &Viewer, v: &OrderView, version: i64) -> Markup {
+    use OrderStatus::*;
+    let id = v.id.as_str();
+    html! {
+        details.other-actions {
+            summary { "Hold, cancel, discontinue" }
+            @match v.status {
+                Held => { (step_form(viewer, id, version, "release", "Release", false, false)) }
+                Signed | Verified | Prepared | Scheduled => { (step_form(viewer, id, version, "hold", "Hold", true, false)) }
+                _ => {}
+            }
+            @if matches!(v.status, Draft | Signed | Verified | Prepared | Scheduled | Held) {
+                (step_form(viewer, id, version, "cancel", "Cancel order", true, true))
+            }
+            @if matches!(v.status, Verified | Prepared | Scheduled | InProgress | Held) {
+                (step_form(viewer, id, version, "discontinue", "Discontinue", true, true))
+            }
         }
     }
+}
+
+/// Findings with their overrides, the pump programme and the derivation (not for a blind
+/// pharmacist).
+fn clinical_detail(v: &OrderView, names: &HashMap<String, String>) -> Markup {
+    html! {
+        section {
+            h2 { "Findings" }
+            (findings_list(&v.findings))
+            @if let Some(os) = v.overrides.as_array().filter(|o| !o.is_empty()) {
+                h3 { "Overrides" }
+                ul {
+                    @for o in os {
+                        li {
+                            code { (o["code"].as_str().unwrap_or("")) }
+                            " — “" (o["reason"].as_str().unwrap_or("")) "” by "
+                            (names.get(o["by"].as_str().unwrap_or("")).map(String::as_str).unwrap_or(""))
+                            " (" (o["role"].as_str().unwrap_or("")) ") at " (when(o["at"].as_str().unwrap_or("")))
+                        }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "Pump programme" }
+            (pump_table(v.pump_programme.as_ref().unwrap_or(&Json::Null)))
+        }
+        @if let Some(d) = &v.derivation {
+            details {
+                summary { "How each number was derived" }
+                (derivation_steps(d))
+            }
+        }
+    }
+}
+
+pub(crate) async fn render_show(
+    s: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    err: Option<AppError>,
+    f: &FormData,
+) -> Response {
+    let (v, version) = match s.app.get_order(viewer.actor(), id).await {
+        Ok(x) => x,
+        Err(err) => return page_with_error("Order", viewer, "patients", &err, html! {}),
+    };
+    let lib = s.app.library();
+    let title = format!("Order: {}", drug_name(lib, &v.medication));
+    let names = s.app.user_names(viewer.actor()).await.unwrap_or_default();
+    let act = s
+        .app
+        .order_activity(viewer.actor(), id)
+        .await
+        .unwrap_or_default();
     let bookable = matches!(
         v.status,
         OrderStatus::Draft | OrderStatus::Signed | OrderStatus::Verified | OrderStatus::Prepared
     ) && !act.appointments.iter().any(|a| a.data.status == "booked");
-    if bookable {
-        let _ = write!(
-            b,
-            "<p><a class=\"button\" href=\"/ui/schedule?patient_id={}&amp;order_id={}\">Book a chair for this order</a></p>",
-            e(&v.patient_id),
-            e(id)
-        );
-    }
-    if v.medication == "vancomycin" {
-        let _ = write!(
-            b,
-            "<p><a class=\"button\" href=\"/ui/pk/vancomycin?patient_id={}\">Vancomycin dosing from levels</a></p>",
-            e(&v.patient_id)
-        );
-    }
-    b.push_str("<details class=\"other-actions\"><summary>Hold, cancel, discontinue</summary>");
-    match v.status {
-        OrderStatus::Held => b.push_str(&step_form(
-            viewer, id, version, "release", "Release", false, false,
-        )),
-        OrderStatus::Signed
-        | OrderStatus::Verified
-        | OrderStatus::Prepared
-        | OrderStatus::Scheduled => {
-            b.push_str(&step_form(viewer, id, version, "hold", "Hold", true, false))
+    let prescriber = names
+        .get(&v.prescriber_id)
+        .map(String::as_str)
+        .unwrap_or(&v.prescriber_id);
+    let body = html! {
+        (order_header(s, viewer, &v).await)
+        (figures(&v))
+        p {
+            "Prescriber: " (prescriber) " · written " (when(&v.created_at))
+            @if let Some(t) = &v.signed_at { " · signed " (when(t)) }
         }
-        _ => {}
-    }
-    if matches!(
-        v.status,
-        OrderStatus::Draft
-            | OrderStatus::Signed
-            | OrderStatus::Verified
-            | OrderStatus::Prepared
-            | OrderStatus::Scheduled
-            | OrderStatus::Held
-    ) {
-        b.push_str(&step_form(
-            viewer,
-            id,
-            version,
-            "cancel",
-            "Cancel order",
-            true,
-            true,
-        ));
-    }
-    if matches!(
-        v.status,
-        OrderStatus::Verified
-            | OrderStatus::Prepared
-            | OrderStatus::Scheduled
-            | OrderStatus::InProgress
-            | OrderStatus::Held
-    ) {
-        b.push_str(&step_form(
-            viewer,
-            id,
-            version,
-            "discontinue",
-            "Discontinue",
-            true,
-            true,
-        ));
-    }
-    b.push_str("</details></section>");
-    if v.figures_shown {
-        b.push_str("<section><h2>Findings</h2>");
-        b.push_str(&findings_list(&v.findings));
-        if let Some(os) = v.overrides.as_array().filter(|o| !o.is_empty()) {
-            b.push_str("<h3>Overrides</h3><ul>");
-            for o in os {
-                let _ = write!(
-                    b,
-                    "<li><code>{}</code> — “{}” by {} ({}) at {}</li>",
-                    e(o["code"].as_str().unwrap_or("")),
-                    e(o["reason"].as_str().unwrap_or("")),
-                    e(names
-                        .get(o["by"].as_str().unwrap_or(""))
-                        .map(String::as_str)
-                        .unwrap_or("")),
-                    e(o["role"].as_str().unwrap_or("")),
-                    e(&when(o["at"].as_str().unwrap_or("")))
-                );
+        section.card.next {
+            h2 { "Next step" }
+            (next_step(viewer, &v, version, &act, f))
+            @if bookable {
+                p { a.button href={ "/ui/schedule?patient_id=" (v.patient_id) "&order_id=" (id) } { "Book a chair for this order" } }
             }
-            b.push_str("</ul>");
+            @if v.medication == "vancomycin" {
+                p { a.button href={ "/ui/pk/vancomycin?patient_id=" (v.patient_id) } { "Vancomycin dosing from levels" } }
+            }
+            (other_actions(viewer, &v, version))
         }
-        b.push_str("</section><section><h2>Pump programme</h2>");
-        b.push_str(&pump_table(
-            v.pump_programme.as_ref().unwrap_or(&Json::Null),
-        ));
-        b.push_str("</section>");
-        if let Some(d) = &v.derivation {
-            b.push_str("<details><summary>How each number was derived</summary>");
-            if !d["dose_calculation"].is_null() {
-                b.push_str("<h3>Dose</h3>");
-                b.push_str(&steps(&d["dose_calculation"]));
-            }
-            if !d["rate_calculation"].is_null() {
-                b.push_str("<h3>Rate</h3>");
-                b.push_str(&steps(&d["rate_calculation"]));
-            }
-            b.push_str("<h3>Safety check</h3>");
-            b.push_str(&steps(&d["check"]));
-            b.push_str("</details>");
-        }
-    }
-    b.push_str(&activity_html(s, &act, &names, id));
+        @if v.figures_shown { (clinical_detail(&v, &names)) }
+        (activity(&act, &names, id))
+    };
     match err {
-        Some(err) => page_with_error(&title, viewer, "patients", &err, &b),
-        None => page(&title, viewer, "patients", &b),
+        Some(err) => page_with_error(&title, viewer, "patients", &err, body),
+        None => page(&title, viewer, "patients", body),
     }
 }
 

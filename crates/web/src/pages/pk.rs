@@ -5,19 +5,19 @@
 //! The page only gathers the inputs (the patient's covariates from the record, the history
 //! and levels from the form), calls `infusio-pk` and draws its answers.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Query, State};
 use axum::response::Response;
 use infusio_app::AppError;
+use infusio_core::derivation::Step;
 use infusio_core::units::{BodyWeight, format_number, format_quantity};
 use infusio_pk::linear::{Disposition, LinearParams, RawDose};
 use infusio_pk::map::{self, Level};
 use infusio_pk::population::{self, Covariates};
 use infusio_pk::regimen::{self, Regimen, Search, Target};
 use infusio_server::AppState;
+use maud::{Markup, html};
 
-use crate::html::{e, error_box, input, q};
+use crate::html::{error_box, input, q};
 use crate::{FormData, Viewer, page, page_with_error};
 
 const MODEL: &str = "vancomycin-goti-2018";
@@ -55,17 +55,92 @@ fn pk_err(field: &str, e: infusio_pk::PkError) -> AppError {
     AppError::invalid(field, "", e.to_string())
 }
 
-struct Answer {
-    html: String,
+/// The plot's geometry: the drawing area inside the margins and the scales.
+struct Plot {
+    end_h: f64,
+    ymax: f64,
 }
 
+impl Plot {
+    const W: f64 = 760.0;
+    const H: f64 = 300.0;
+    const LEFT: f64 = 50.0;
+    const RIGHT: f64 = 24.0;
+    const TOP: f64 = 10.0;
+    const BOTTOM: f64 = 30.0;
+
+    fn x(&self, v: f64) -> f64 {
+        Self::LEFT + (Self::W - Self::LEFT - Self::RIGHT) * v / self.end_h
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        Self::TOP + (Self::H - Self::TOP - Self::BOTTOM) * (1.0 - v / self.ymax)
+    }
+
+    /// An SVG path through the points `(t, c)`.
+    fn path(&self, ts: &[f64], cs: &[f64]) -> String {
+        ts.iter()
+            .zip(cs)
+            .enumerate()
+            .map(|(i, (tv, cv))| {
+                format!(
+                    "{}{:.1},{:.1}",
+                    if i == 0 { "M" } else { "L" },
+                    self.x(*tv),
+                    self.y(*cv)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Both axes with their ticks and labels.
+    fn axes(&self) -> Markup {
+        let (l, t, w, h, r, b) = (
+            Self::LEFT,
+            Self::TOP,
+            Self::W,
+            Self::H,
+            Self::RIGHT,
+            Self::BOTTOM,
+        );
+        let ystep = if self.ymax > 60.0 { 20.0 } else { 10.0 };
+        let yticks: Vec<f64> = (0..)
+            .map(|i| i as f64 * ystep)
+            .take_while(|v| *v <= self.ymax)
+            .collect();
+        let xstep = if self.end_h > 72.0 { 24.0 } else { 12.0 };
+        let xticks: Vec<f64> = (0..)
+            .map(|i| i as f64 * xstep)
+            .take_while(|v| *v <= self.end_h)
+            .collect();
+        html! {
+            line x1=(l) y1=(fmt1(h - b)) x2=(fmt1(w - r)) y2=(fmt1(h - b)) stroke="#333" {}
+            line x1=(l) y1=(t) x2=(l) y2=(fmt1(h - b)) stroke="#333" {}
+            @for yv in yticks {
+                text x=(fmt1(l - 4.0)) y=(fmt1(self.y(yv) + 4.0)) font-size="11" text-anchor="end" { (format_number(yv, 0)) }
+            }
+            @for xv in xticks {
+                text x=(fmt1(self.x(xv))) y=(fmt1(h - b + 16.0)) font-size="11" text-anchor="middle" { (format_number(xv, 0)) " h" }
+            }
+        }
+    }
+}
+
+/// A coordinate at one decimal.
+fn fmt1(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// The fitted and population concentration curves with the measured levels and the target
+/// band, as inline SVG built by `html!` (every value escaped like the rest of the page).
 fn svg(
     d: &Disposition,
     typical: &Disposition,
     doses: &[RawDose],
     levels: &[Level],
     end_h: f64,
-) -> String {
+) -> Markup {
     let n = 300;
     let ts: Vec<f64> = (0..=n).map(|i| end_h * i as f64 / n as f64).collect();
     let mut c = vec![0.0; ts.len()];
@@ -73,7 +148,7 @@ fn svg(
     let ok = d.simulate(doses, &ts, &mut c, None).is_ok()
         && typical.simulate(doses, &ts, &mut c0, None).is_ok();
     if !ok {
-        return String::new();
+        return html! {};
     }
     let (low, high) = match TARGET {
         Target::Auc24 { low, high } => (low / 24.0, high / 24.0),
@@ -86,88 +161,30 @@ fn svg(
         .chain(levels.iter().map(|l| l.concentration_mg_per_l))
         .fold(high, f64::max)
         * 1.1;
-    let (w, h, l, r, t, b) = (760.0, 300.0, 50.0, 24.0, 10.0, 30.0);
-    let x = |v: f64| l + (w - l - r) * v / end_h;
-    let y = |v: f64| t + (h - t - b) * (1.0 - v / ymax);
-    let mut s = format!(
-        "<svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"Fitted vancomycin concentration over time with the target band\" class=\"pk\" xmlns=\"http://www.w3.org/2000/svg\">\
-         <rect x=\"{l}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#dff3e6\"><title>Target: average concentration for AUC24 400–600 mg·h/L</title></rect>",
-        y(high),
-        w - l - r,
-        y(low) - y(high)
-    );
-    // Axes with ticks.
-    let _ = write!(
-        s,
-        "<line x1=\"{l}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#333\"/><line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{:.1}\" stroke=\"#333\"/>",
-        h - b,
-        w - r,
-        h - b,
-        h - b
-    );
-    let ystep = if ymax > 60.0 { 20.0 } else { 10.0 };
-    let mut yv = 0.0;
-    while yv <= ymax {
-        let _ = write!(
-            s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
-            l - 4.0,
-            y(yv) + 4.0,
-            format_number(yv, 0)
-        );
-        yv += ystep;
+    let plot = Plot { end_h, ymax };
+    let (l, w, r) = (Plot::LEFT, Plot::W, Plot::RIGHT);
+    html! {
+        svg viewBox={ "0 0 " (Plot::W) " " (Plot::H) } role="img"
+            aria-label="Fitted vancomycin concentration over time with the target band" class="pk"
+            xmlns="http://www.w3.org/2000/svg" {
+            rect x=(l) y=(fmt1(plot.y(high))) width=(fmt1(w - l - r)) height=(fmt1(plot.y(low) - plot.y(high))) fill="#dff3e6" {
+                title { "Target: average concentration for AUC24 400–600 mg·h/L" }
+            }
+            (plot.axes())
+            path d=(plot.path(&ts, &c0)) fill="none" stroke="#999" stroke-dasharray="5 4" {
+                title { "Population (typical) prediction" }
+            }
+            path d=(plot.path(&ts, &c)) fill="none" stroke="#0b5cad" stroke-width="2.5" data-curve="fitted" {
+                title { "Fitted (this patient)" }
+            }
+            @for lv in levels {
+                circle cx=(fmt1(plot.x(lv.time_h))) cy=(fmt1(plot.y(lv.concentration_mg_per_l))) r="5" fill="#b00020" data-level {
+                    title { "Level " (q(lv.concentration_mg_per_l, "mg/L")) " at " (q(lv.time_h, "h")) }
+                }
+            }
+            text x=(fmt1(l + 4.0)) y=(fmt1(Plot::TOP + 10.0)) font-size="11" { "mg/L" }
+        }
     }
-    let xstep = if end_h > 72.0 { 24.0 } else { 12.0 };
-    let mut xv = 0.0;
-    while xv <= end_h {
-        let _ = write!(
-            s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{} h</text>",
-            x(xv),
-            h - b + 16.0,
-            format_number(xv, 0)
-        );
-        xv += xstep;
-    }
-    let path = |cs: &[f64]| -> String {
-        ts.iter()
-            .zip(cs)
-            .enumerate()
-            .map(|(i, (tv, cv))| {
-                format!(
-                    "{}{:.1},{:.1}",
-                    if i == 0 { "M" } else { "L" },
-                    x(*tv),
-                    y(*cv)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let _ = write!(
-        s,
-        "<path d=\"{}\" fill=\"none\" stroke=\"#999\" stroke-dasharray=\"5 4\"><title>Population (typical) prediction</title></path>\
-         <path d=\"{}\" fill=\"none\" stroke=\"#0b5cad\" stroke-width=\"2.5\" data-curve=\"fitted\"><title>Fitted (this patient)</title></path>",
-        path(&c0),
-        path(&c)
-    );
-    for lv in levels {
-        let _ = write!(
-            s,
-            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"#b00020\" data-level><title>Level {} at {}</title></circle>",
-            x(lv.time_h),
-            y(lv.concentration_mg_per_l),
-            e(&q(lv.concentration_mg_per_l, "mg/L")),
-            e(&q(lv.time_h, "h"))
-        );
-    }
-    let _ = write!(
-        s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">mg/L</text></svg>",
-        l + 4.0,
-        t + 10.0
-    );
-    s
 }
 
 fn params_text(p: &LinearParams) -> String {
@@ -184,7 +201,45 @@ fn params_text(p: &LinearParams) -> String {
     }
 }
 
-async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<Answer>, AppError> {
+/// The measured levels from the form, timed from the first dose (the form gives hours after
+/// the start of the last dose, `last_start`). At least one is needed.
+fn levels_of(f: &FormData, last_start: f64) -> Result<Vec<Level>, AppError> {
+    let mut levels = Vec::new();
+    for i in 1..=2 {
+        let t = num(
+            f,
+            &format!("level{i}_after_h"),
+            0.0,
+            72.0,
+            "h after the start of the last dose",
+        )?;
+        let c = num(f, &format!("level{i}_mg_l"), 0.0, 200.0, "mg/L")?;
+        match (t, c) {
+            (Some(t), Some(c)) => levels.push(Level {
+                time_h: last_start + t,
+                concentration_mg_per_l: c,
+            }),
+            (None, None) => {}
+            _ => {
+                return Err(AppError::invalid(
+                    format!("level{i}"),
+                    "",
+                    "both the time after the last dose and the concentration",
+                ));
+            }
+        }
+    }
+    if levels.is_empty() {
+        return Err(AppError::invalid(
+            "level1_mg_l",
+            "",
+            "at least one measured level",
+        ));
+    }
+    Ok(levels)
+}
+
+async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<Markup>, AppError> {
     let model = population::model(MODEL)
         .ok_or_else(|| AppError::Internal(format!("population model {MODEL} missing")))?;
     let ctx = s.app.context(patient_id, infusio_store::now_us()).await?;
@@ -238,38 +293,7 @@ async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<
         })
         .collect();
     let last_start = (n - 1) as f64 * interval;
-    let mut levels = Vec::new();
-    for i in 1..=2 {
-        let t = num(
-            f,
-            &format!("level{i}_after_h"),
-            0.0,
-            72.0,
-            "h after the start of the last dose",
-        )?;
-        let c = num(f, &format!("level{i}_mg_l"), 0.0, 200.0, "mg/L")?;
-        match (t, c) {
-            (Some(t), Some(c)) => levels.push(Level {
-                time_h: last_start + t,
-                concentration_mg_per_l: c,
-            }),
-            (None, None) => {}
-            _ => {
-                return Err(AppError::invalid(
-                    format!("level{i}"),
-                    "",
-                    "both the time after the last dose and the concentration",
-                ));
-            }
-        }
-    }
-    if levels.is_empty() {
-        return Err(AppError::invalid(
-            "level1_mg_l",
-            "",
-            "at least one measured level",
-        ));
-    }
+    let levels = levels_of(f, last_start)?;
     let fit = map::fit(model, &cov, &doses, &levels).map_err(|e| pk_err("levels", e))?;
     let current = Regimen {
         dose_mg: dose,
@@ -291,67 +315,114 @@ async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<
         regimen::recommend(&fit.individual, &search, 5).map_err(|e| pk_err("regimen", e))?;
     let d = Disposition::new(&fit.individual).map_err(|e| pk_err("fit", e))?;
     let d0 = Disposition::new(&fit.typical).map_err(|e| pk_err("fit", e))?;
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<section class=\"card\"><h2>Fitted concentration</h2>{}<p class=\"muted\">Blue: fitted for this patient; dashed: population prediction; red: measured levels; green band: average concentration that gives AUC24 400–600 mg·h/L.</p></section>",
-        svg(&d, &d0, &doses, &levels, last_start + 2.0 * interval)
-    );
-    let _ = write!(
-        h,
-        "<section class=\"card\"><h2>Current regimen at steady state</h2><dl class=\"figures\"><dt>AUC24</dt><dd data-figure=\"auc24\">{}</dd><dt>Peak</dt><dd>{}</dd><dt>Trough</dt><dd>{}</dd></dl>\
-         <p>Fitted parameters: {} (population: {}).{}</p></section>",
-        e(&auc(exposure.auc24_steady_state)),
-        e(&conc(exposure.cmax_steady_state)),
-        e(&conc(exposure.cmin_steady_state)),
-        e(&params_text(&fit.individual)),
-        e(&params_text(&fit.typical)),
-        if fit.converged {
-            ""
-        } else {
-            " <strong class=\"alert-text\">The fit did not converge within its budget: interpret with care.</strong>"
-        }
-    );
-    h.push_str("<section class=\"card\"><h2>Recommended regimens (target AUC24 400–600 mg·h/L)</h2><table data-regimens><thead><tr><th>Dose</th><th>Every</th><th>Over</th><th>AUC24</th><th>Peak</th><th>Trough</th><th>On target</th></tr></thead><tbody>");
-    for c in &candidates {
-        let _ = write!(
-            h,
-            "<tr class=\"{}\"><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-            if c.meets_target {
-                "diff-ok"
-            } else {
-                "diff-out"
-            },
-            e(&q(c.regimen.dose_mg, "mg")),
-            e(&q(c.regimen.interval_h, "h")),
-            e(&q(c.regimen.duration_h, "h")),
-            e(&auc(c.auc24)),
-            e(&conc(c.cmax)),
-            e(&conc(c.cmin)),
-            if c.meets_target { "✓ yes" } else { "✗ no" }
-        );
-    }
-    h.push_str("</tbody></table></section><details class=\"card\"><summary>Derivation and sources</summary><h3>Creatinine clearance</h3>");
-    let crcl_json = serde_json::json!({"steps": crcl_steps});
-    h.push_str(&crate::html::steps(&crcl_json));
     let typical_steps = model
         .typical_steps(&cov)
         .map_err(|e| pk_err("patient", e))?;
-    h.push_str("<h3>Population parameters</h3>");
-    h.push_str(&crate::html::steps(
-        &serde_json::json!({"steps": typical_steps}),
-    ));
-    let _ = write!(
-        h,
-        "<h3>Model</h3><p>{} — {}. Population: {}. Fit: Bayesian maximum a posteriori (Sheiner LB, Beal SL. J Pharm Sci 1982;71:1344), objective {} after {} evaluations.</p>\
-         <p>Target: Rybak MJ, et al. Therapeutic monitoring of vancomycin for serious MRSA infections: a revised consensus guideline. Am J Health-Syst Pharm 2020;77:835-864.</p></details>",
-        e(model.id),
-        e(model.source.citation),
-        e(model.population),
-        e(&format_number(fit.objective, 2)),
-        fit.evaluations
-    );
-    Ok(Some(Answer { html: h }))
+    let plot = svg(&d, &d0, &doses, &levels, last_start + 2.0 * interval);
+    Ok(Some(html! {
+        section.card {
+            h2 { "Fitted concentration" }
+            (plot)
+            p.muted { "Blue: fitted for this patient; dashed: population prediction; red: measured levels; green band: average concentration that gives AUC24 400–600 mg·h/L." }
+        }
+        (current_regimen(&exposure, &fit))
+        (regimens(&candidates))
+        (derivation(model, &fit, &crcl_steps, &typical_steps))
+    }))
+}
+
+/// The current regimen's exposure at steady state and the fitted parameters.
+fn current_regimen(exposure: &regimen::Exposure, fit: &map::MapFit) -> Markup {
+    html! {
+        section.card {
+            h2 { "Current regimen at steady state" }
+            dl.figures {
+                dt { "AUC24" } dd data-figure="auc24" { (auc(exposure.auc24_steady_state)) }
+                dt { "Peak" } dd { (conc(exposure.cmax_steady_state)) }
+                dt { "Trough" } dd { (conc(exposure.cmin_steady_state)) }
+            }
+            p {
+                "Fitted parameters: " (params_text(&fit.individual)) " (population: " (params_text(&fit.typical)) ")."
+                @if !fit.converged {
+                    " " strong.alert-text { "The fit did not converge within its budget: interpret with care." }
+                }
+            }
+        }
+    }
+}
+
+/// The creatinine clearance and population parameter steps, the model and its sources.
+fn derivation(
+    model: &population::PopulationModel,
+    fit: &map::MapFit,
+    crcl_steps: &[Step],
+    typical_steps: &[Step],
+) -> Markup {
+    html! {
+        details.card {
+            summary { "Derivation and sources" }
+            h3 { "Creatinine clearance" }
+            (crate::html::steps(&serde_json::json!({"steps": crcl_steps})))
+            h3 { "Population parameters" }
+            (crate::html::steps(&serde_json::json!({"steps": typical_steps})))
+            h3 { "Model" }
+            p {
+                (model.id) " — " (model.source.citation) ". Population: " (model.population)
+                ". Fit: Bayesian maximum a posteriori (Sheiner LB, Beal SL. J Pharm Sci 1982;71:1344), objective "
+                (format_number(fit.objective, 2)) " after " (fit.evaluations) " evaluations."
+            }
+            p { "Target: Rybak MJ, et al. Therapeutic monitoring of vancomycin for serious MRSA infections: a revised consensus guideline. Am J Health-Syst Pharm 2020;77:835-864." }
+        }
+    }
+}
+
+/// The recommended regimens, those on target marked.
+fn regimens(candidates: &[regimen::Candidate]) -> Markup {
+    html! {
+        section.card {
+            h2 { "Recommended regimens (target AUC24 400–600 mg·h/L)" }
+            table data-regimens {
+                thead { tr { th { "Dose" } th { "Every" } th { "Over" } th { "AUC24" } th { "Peak" } th { "Trough" } th { "On target" } } }
+                tbody {
+                    @for c in candidates {
+                        tr class=(if c.meets_target { "diff-ok" } else { "diff-out" }) {
+                            td.num { (q(c.regimen.dose_mg, "mg")) }
+                            td.num { (q(c.regimen.interval_h, "h")) }
+                            td.num { (q(c.regimen.duration_h, "h")) }
+                            td.num { (auc(c.auc24)) }
+                            td.num { (conc(c.cmax)) }
+                            td.num { (conc(c.cmin)) }
+                            td { @if c.meets_target { "✓ yes" } @else { "✗ no" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The form: the doses given and the measured levels.
+fn levels_form(patient_id: &str, f: &FormData) -> Markup {
+    html! {
+        form method="get" action="/ui/pk/vancomycin" class="card" {
+            input type="hidden" name="patient_id" value=(patient_id);
+            h2 { "Doses given" }
+            div.grid {
+                div { (input("dose_mg", "Dose (mg)", f.val("dose_mg"), "e.g. 1000")) }
+                div { (input("interval_h", "Every (h)", f.val("interval_h"), "e.g. 12")) }
+                div { (input("infusion_h", "Infused over (h)", f.val("infusion_h"), "e.g. 1")) }
+                div { (input("doses_given", "Doses given so far", f.val("doses_given"), "e.g. 4")) }
+            }
+            h2 { "Measured levels" }
+            div.grid {
+                div { (input("level1_after_h", "Level 1: hours after the start of the last dose", f.val("level1_after_h"), "e.g. 2")) }
+                div { (input("level1_mg_l", "Level 1 (mg/L)", f.val("level1_mg_l"), "e.g. 30")) }
+                div { (input("level2_after_h", "Level 2: hours after the start of the last dose", f.val("level2_after_h"), "optional, e.g. 11.5")) }
+                div { (input("level2_mg_l", "Level 2 (mg/L)", f.val("level2_mg_l"), "optional")) }
+            }
+            div.actions { button type="submit" class="primary" { "Fit and recommend" } }
+        }
+    }
 }
 
 pub async fn vancomycin(
@@ -366,69 +437,23 @@ pub async fn vancomycin(
             title,
             &viewer,
             "patients",
-            "<p>Open it from a patient’s chart.</p>",
+            html! { p { "Open it from a patient’s chart." } },
         );
     };
-    let mut b = match s.app.chart(viewer.actor(), &patient_id).await {
-        Ok(c) => format!(
-            "<p class=\"patient-banner\">Patient: <a href=\"/ui/patients/{}\"><strong>{}, {}</strong></a> {}</p>",
-            e(&c.patient.id),
-            e(&c.patient.data.family_name),
-            e(&c.patient.data.given_name),
-            e(&c.patient.data.mrn)
-        ),
-        Err(err) => return page_with_error(title, &viewer, "patients", &err, ""),
+    let banner = match s.app.chart(viewer.actor(), &patient_id).await {
+        Ok(c) => html! {
+            p.patient-banner {
+                "Patient: " a href={ "/ui/patients/" (c.patient.id) } { strong { (c.patient.data.family_name) ", " (c.patient.data.given_name) } }
+                " " (c.patient.data.mrn)
+            }
+        },
+        Err(err) => return page_with_error(title, &viewer, "patients", &err, html! {}),
     };
-    let _ = write!(
-        b,
-        "<form method=\"get\" action=\"/ui/pk/vancomycin\" class=\"card\"><input type=\"hidden\" name=\"patient_id\" value=\"{}\">\
-         <h2>Doses given</h2><div class=\"grid\"><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div>\
-         <h2>Measured levels</h2><div class=\"grid\"><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div>\
-         <div class=\"actions\"><button type=\"submit\" class=\"primary\">Fit and recommend</button></div></form>",
-        e(&patient_id),
-        input("dose_mg", "Dose (mg)", f.val("dose_mg"), "e.g. 1000"),
-        input("interval_h", "Every (h)", f.val("interval_h"), "e.g. 12"),
-        input(
-            "infusion_h",
-            "Infused over (h)",
-            f.val("infusion_h"),
-            "e.g. 1"
-        ),
-        input(
-            "doses_given",
-            "Doses given so far",
-            f.val("doses_given"),
-            "e.g. 4"
-        ),
-        input(
-            "level1_after_h",
-            "Level 1: hours after the start of the last dose",
-            f.val("level1_after_h"),
-            "e.g. 2"
-        ),
-        input(
-            "level1_mg_l",
-            "Level 1 (mg/L)",
-            f.val("level1_mg_l"),
-            "e.g. 30"
-        ),
-        input(
-            "level2_after_h",
-            "Level 2: hours after the start of the last dose",
-            f.val("level2_after_h"),
-            "optional, e.g. 11.5"
-        ),
-        input(
-            "level2_mg_l",
-            "Level 2 (mg/L)",
-            f.val("level2_mg_l"),
-            "optional"
-        )
-    );
-    match compute(&s, &patient_id, &f).await {
-        Ok(Some(a)) => b.push_str(&a.html),
-        Ok(None) => {}
-        Err(err) => b.push_str(&error_box(&err)),
-    }
-    page(title, &viewer, "patients", &b)
+    let answer = match compute(&s, &patient_id, &f).await {
+        Ok(Some(a)) => a,
+        Ok(None) => html! {},
+        Err(err) => error_box(&err),
+    };
+    let body = html! { (banner) (levels_form(&patient_id, &f)) (answer) };
+    page(title, &viewer, "patients", body)
 }

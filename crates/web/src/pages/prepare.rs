@@ -1,8 +1,6 @@
 //! Pharmacy: the preparation queue, the preparation (products and lots, diluent, final
 //! concentration, beyond-use date) and a printable label.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use infusio_app::AppError;
@@ -10,16 +8,17 @@ use infusio_app::orders::OrderView;
 use infusio_app::patients::number;
 use infusio_core::calc;
 use infusio_server::AppState;
+use maud::{Markup, html};
 use serde_json::{Value as Json, json};
 
 use super::order::{figures, order_header, version_of};
 use super::{Posted, form_data};
-use crate::html::{drug_name, e, error_box, input, q, qty_json, select, steps, when_us};
+use crate::html::{drug_name, error_box, input, q, qty_json, select, steps, when_us};
 use crate::{FormData, Viewer, page, page_with_error, see_other};
 
 pub async fn queue(State(s): State<AppState>, viewer: Viewer) -> Response {
     let lib = s.app.library();
-    let mut b = String::new();
+    let mut sections = Vec::new();
     for (status, heading, action, label) in [
         ("verified", "To prepare", "prepare", "Prepare"),
         ("prepared", "Prepared, not yet scheduled", "label", "Label"),
@@ -27,36 +26,46 @@ pub async fn queue(State(s): State<AppState>, viewer: Viewer) -> Response {
     ] {
         let orders = match s.app.list_orders(viewer.actor(), Some(status), None).await {
             Ok(o) => o,
-            Err(err) => return page_with_error("Pharmacy", &viewer, "pharmacy", &err, ""),
-        };
-        let _ = write!(b, "<section><h2>{heading}</h2>");
-        if orders.is_empty() {
-            b.push_str("<p>None.</p>");
-        } else {
-            b.push_str("<table><thead><tr><th>Drug</th><th>Dose</th><th>Patient</th><th></th></tr></thead><tbody>");
-            for o in orders {
-                let patient = match s.app.chart(viewer.actor(), &o.patient_id).await {
-                    Ok(c) => format!(
-                        "{}, {} ({})",
-                        c.patient.data.family_name, c.patient.data.given_name, c.patient.data.mrn
-                    ),
-                    Err(_) => o.patient_id.clone(),
-                };
-                let _ = write!(
-                    b,
-                    "<tr><td><a href=\"/ui/orders/{}\">{}</a></td><td class=\"num\">{}</td><td>{}</td><td><a class=\"button\" href=\"/ui/orders/{}/{action}\">{label}</a></td></tr>",
-                    e(&o.id),
-                    e(&drug_name(lib, &o.medication)),
-                    e(&o.dose.as_ref().and_then(qty_json).unwrap_or_default()),
-                    e(&patient),
-                    e(&o.id)
-                );
+            Err(err) => {
+                return page_with_error("Pharmacy", &viewer, "pharmacy", &err, html! {});
             }
-            b.push_str("</tbody></table>");
+        };
+        let mut rows = Vec::new();
+        for o in orders {
+            let patient = match s.app.chart(viewer.actor(), &o.patient_id).await {
+                Ok(c) => format!(
+                    "{}, {} ({})",
+                    c.patient.data.family_name, c.patient.data.given_name, c.patient.data.mrn
+                ),
+                Err(_) => o.patient_id.clone(),
+            };
+            rows.push((o, patient));
         }
-        b.push_str("</section>");
+        sections.push(html! {
+            section {
+                h2 { (heading) }
+                @if rows.is_empty() {
+                    p { "None." }
+                } @else {
+                    table {
+                        thead { tr { th { "Drug" } th { "Dose" } th { "Patient" } th {} } }
+                        tbody {
+                            @for (o, patient) in &rows {
+                                tr {
+                                    td { a href={ "/ui/orders/" (o.id) } { (drug_name(lib, &o.medication)) } }
+                                    td.num { (o.dose.as_ref().and_then(qty_json).unwrap_or_default()) }
+                                    td { (patient) }
+                                    td { a.button href={ "/ui/orders/" (o.id) "/" (action) } { (label) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
     }
-    page("Pharmacy", &viewer, "pharmacy", &b)
+    let body = html! { @for section in sections { (section) } };
+    page("Pharmacy", &viewer, "pharmacy", body)
 }
 
 /// The core preparation plan for the order's dose (vials, reconstitution, bag, concentration,
@@ -84,163 +93,96 @@ fn plan(s: &AppState, v: &OrderView, f: &FormData) -> Result<Json, AppError> {
     serde_json::to_value(&c).map_err(|e| AppError::Internal(e.to_string()))
 }
 
-async fn render(
-    s: &AppState,
-    viewer: &Viewer,
-    id: &str,
-    f: &FormData,
-    err: Option<AppError>,
-) -> Response {
-    let title = "Prepare";
-    let (v, version) = match s.app.get_order(viewer.actor(), id).await {
-        Ok(x) => x,
-        Err(err) => return page_with_error(title, viewer, "pharmacy", &err, ""),
+/// The plan's figures, vials, diluent bag and derivation.
+fn plan_section(p: &Json) -> Markup {
+    let outputs = [
+        ("vial_count", "Vials"),
+        ("total_in_vials", "Total in vials"),
+        ("waste", "Waste"),
+        ("withdraw_volume", "Withdraw"),
+        ("final_volume", "Final volume"),
+        ("final_concentration", "Final concentration"),
+        ("beyond_use", "Beyond use after"),
+    ];
+    let ml = |x: Option<&Json>| {
+        x.and_then(Json::as_f64)
+            .map(|x| q(x, "mL"))
+            .unwrap_or_default()
     };
-    let mut b = order_header(s, viewer, &v).await;
-    b.push_str(&figures(&v));
-    let cat_opts: Vec<(String, String)> = ["category-1", "category-2", "immediate-use"]
-        .iter()
-        .map(|x| (x.to_string(), x.to_string()))
-        .collect();
-    let store_opts: Vec<(String, String)> = ["refrigerated", "room-temperature"]
-        .iter()
-        .map(|x| (x.to_string(), x.to_string()))
-        .collect();
-    let _ = write!(
-        b,
-        "<form method=\"get\" action=\"/ui/orders/{}/prepare\" class=\"inline\">{}{}<button type=\"submit\">Recalculate plan</button></form>",
-        e(id),
-        select(
-            "usp_category",
-            "USP <797> category",
-            &cat_opts,
-            f.get("usp_category").unwrap_or("category-1")
-        ),
-        select(
-            "storage",
-            "Storage",
-            &store_opts,
-            f.get("storage").unwrap_or("refrigerated")
-        )
-    );
-    let mut default_product = String::new();
-    let mut bud_h = 24.0;
-    match plan(s, &v, f) {
-        Ok(p) => {
-            b.push_str("<section class=\"card\"><h2>Preparation plan</h2><dl class=\"figures\">");
-            for (k, label) in [
-                ("vial_count", "Vials"),
-                ("total_in_vials", "Total in vials"),
-                ("waste", "Waste"),
-                ("withdraw_volume", "Withdraw"),
-                ("final_volume", "Final volume"),
-                ("final_concentration", "Final concentration"),
-                ("beyond_use", "Beyond use after"),
-            ] {
-                if let Some(x) = qty_json(&p["outputs"][k]) {
-                    let _ = write!(b, "<dt>{label}</dt><dd data-figure=\"{k}\">{}</dd>", e(&x));
+    html! {
+        section.card {
+            h2 { "Preparation plan" }
+            dl.figures {
+                @for (k, label) in outputs {
+                    @if let Some(x) = qty_json(&p["outputs"][k]) {
+                        dt { (label) } dd data-figure=(k) { (x) }
+                    }
                 }
             }
-            b.push_str("</dl>");
-            if let Some(vials) = p["vials"].as_array() {
-                b.push_str("<ul>");
-                for vl in vials {
-                    let _ = write!(
-                        b,
-                        "<li>{} × {} vial</li>",
-                        e(&vl["count"].to_string()),
-                        e(&qty_json(&vl["strength"]).unwrap_or_default())
-                    );
+            @if let Some(vials) = p["vials"].as_array() {
+                ul {
+                    @for vl in vials {
+                        li { (vl["count"].to_string()) " × " (qty_json(&vl["strength"]).unwrap_or_default()) " vial" }
+                    }
                 }
-                b.push_str("</ul>");
             }
-            if let Some(bag) = p["bag"].as_object() {
-                let _ = write!(
-                    b,
-                    "<p>Diluent: {} bag of {}; remove {} before adding the drug.</p>",
-                    e(bag.get("diluent").and_then(Json::as_str).unwrap_or("")),
-                    e(&bag
-                        .get("size_ml")
-                        .and_then(Json::as_f64)
-                        .map(|x| q(x, "mL"))
-                        .unwrap_or_default()),
-                    e(&bag
-                        .get("remove_ml")
-                        .and_then(Json::as_f64)
-                        .map(|x| q(x, "mL"))
-                        .unwrap_or_default())
-                );
+            @if let Some(bag) = p["bag"].as_object() {
+                p {
+                    "Diluent: " (bag.get("diluent").and_then(Json::as_str).unwrap_or("")) " bag of "
+                    (ml(bag.get("size_ml"))) "; remove " (ml(bag.get("remove_ml"))) " before adding the drug."
+                }
             }
-            b.push_str("<details><summary>Derivation</summary>");
-            b.push_str(&steps(&p));
-            b.push_str("</details></section>");
-            default_product = p["product"].as_str().unwrap_or("").to_string();
-            bud_h = p["outputs"]["beyond_use"]["value"].as_f64().unwrap_or(24.0);
-        }
-        Err(err) => {
-            b.push_str("<section class=\"card\"><h2>Preparation plan</h2>");
-            b.push_str(&error_box(&err));
-            b.push_str("</section>");
+            details { summary { "Derivation" } (steps(p)) }
         }
     }
-    let now = infusio_store::now_us();
-    let bud_default = infusio_app::time::iso_from_us(now + (bud_h * 3_600_000_000.0) as i64);
-    let bud_default = format!("{}Z", &bud_default[..16.min(bud_default.len())]);
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/ui/orders/{}/prepare\" class=\"card\">{}<input type=\"hidden\" name=\"version\" value=\"{version}\">\
-         <h2>Record the preparation</h2><p>Scan or type each product’s lot and expiry.</p>",
-        e(id),
-        viewer.csrf_field()
-    );
-    let dose_text = v
-        .dose
-        .as_ref()
-        .and_then(|d| d["text"].as_str())
-        .unwrap_or("")
-        .to_string();
-    for i in 0..3 {
-        let val = |k: &str, default: &str| {
-            let name = format!("c{i}.{k}");
-            f.get(&name).map(str::to_string).unwrap_or_else(|| {
+}
+
+/// One product of the preparation: product, GTIN, lot, expiry, quantity.
+fn component_fields(i: usize, f: &FormData, default_product: &str, dose_text: &str) -> Markup {
+    let val = |k: &str, default: &str| {
+        f.get(&format!("c{i}.{k}"))
+            .map(str::to_string)
+            .unwrap_or_else(|| {
                 if i == 0 {
                     default.to_string()
                 } else {
                     String::new()
                 }
             })
-        };
-        let _ = write!(
-            b,
-            "<fieldset><legend>Product {}</legend><div class=\"grid\"><div>{}</div><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div></fieldset>",
-            i + 1,
-            input(
-                &format!("c{i}.product"),
-                "Product",
-                &val("product", &default_product),
-                "name"
-            ),
-            input(
-                &format!("c{i}.gtin"),
-                "GTIN (optional)",
-                &val("gtin", ""),
-                "barcode"
-            ),
-            input(&format!("c{i}.lot"), "Lot", &val("lot", ""), "lot number"),
-            input(
-                &format!("c{i}.expiry_date"),
-                "Expiry date",
-                &val("expiry_date", ""),
-                "YYYY-MM-DD"
-            ),
-            input(
-                &format!("c{i}.quantity"),
-                "Quantity used",
-                &val("quantity", &dose_text),
-                "e.g. 340 mg"
-            )
-        );
+    };
+    let name = |k: &str| format!("c{i}.{k}");
+    html! {
+        fieldset {
+            legend { "Product " (i + 1) }
+            div.grid {
+                div { (input(&name("product"), "Product", &val("product", default_product), "name")) }
+                div { (input(&name("gtin"), "GTIN (optional)", &val("gtin", ""), "barcode")) }
+                div { (input(&name("lot"), "Lot", &val("lot", ""), "lot number")) }
+                div { (input(&name("expiry_date"), "Expiry date", &val("expiry_date", ""), "YYYY-MM-DD")) }
+                div { (input(&name("quantity"), "Quantity used", &val("quantity", dose_text), "e.g. 340 mg")) }
+            }
+        }
     }
+}
+
+/// The form that records the preparation: up to three products, final volume, beyond use.
+fn record_form(
+    viewer: &Viewer,
+    v: &OrderView,
+    version: i64,
+    f: &FormData,
+    default_product: &str,
+    bud_h: f64,
+) -> Markup {
+    let now = infusio_store::now_us();
+    let bud_default = infusio_app::time::iso_from_us(now + (bud_h * 3_600_000_000.0) as i64);
+    let bud_default = format!("{}Z", &bud_default[..16.min(bud_default.len())]);
+    let dose_text = v
+        .dose
+        .as_ref()
+        .and_then(|d| d["text"].as_str())
+        .unwrap_or("")
+        .to_string();
     let fv = f
         .get("final_volume")
         .map(str::to_string)
@@ -253,20 +195,66 @@ async fn render(
         .get("beyond_use_at")
         .map(str::to_string)
         .unwrap_or(bud_default);
-    let _ = write!(
-        b,
-        "<div class=\"grid\"><div>{}</div><div>{}</div></div><div class=\"actions\"><button type=\"submit\" class=\"primary\">Record preparation</button></div></form>",
-        input("final_volume", "Final volume", &fv, "e.g. 250 mL"),
-        input(
-            "beyond_use_at",
-            "Beyond-use date and time (UTC)",
-            &bud,
-            "YYYY-MM-DDTHH:MMZ"
-        )
-    );
+    html! {
+        form method="post" action={ "/ui/orders/" (v.id) "/prepare" } class="card" {
+            (viewer.csrf_field())
+            input type="hidden" name="version" value=(version);
+            h2 { "Record the preparation" }
+            p { "Scan or type each product’s lot and expiry." }
+            @for i in 0..3 { (component_fields(i, f, default_product, &dose_text)) }
+            div.grid {
+                div { (input("final_volume", "Final volume", &fv, "e.g. 250 mL")) }
+                div { (input("beyond_use_at", "Beyond-use date and time (UTC)", &bud, "YYYY-MM-DDTHH:MMZ")) }
+            }
+            div.actions { button type="submit" class="primary" { "Record preparation" } }
+        }
+    }
+}
+
+async fn render(
+    s: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    f: &FormData,
+    err: Option<AppError>,
+) -> Response {
+    let title = "Prepare";
+    let (v, version) = match s.app.get_order(viewer.actor(), id).await {
+        Ok(x) => x,
+        Err(err) => return page_with_error(title, viewer, "pharmacy", &err, html! {}),
+    };
+    let options = |xs: &[&str]| -> Vec<(String, String)> {
+        xs.iter().map(|x| (x.to_string(), x.to_string())).collect()
+    };
+    let (plan_markup, default_product, bud_h) = match plan(s, &v, f) {
+        Ok(p) => (
+            plan_section(&p),
+            p["product"].as_str().unwrap_or("").to_string(),
+            p["outputs"]["beyond_use"]["value"].as_f64().unwrap_or(24.0),
+        ),
+        Err(err) => (
+            html! { section.card { h2 { "Preparation plan" } (error_box(&err)) } },
+            String::new(),
+            24.0,
+        ),
+    };
+    let body = html! {
+        (order_header(s, viewer, &v).await)
+        (figures(&v))
+        form method="get" action={ "/ui/orders/" (id) "/prepare" } class="inline" {
+            (select("usp_category", "USP <797> category",
+                &options(&["category-1", "category-2", "immediate-use"]),
+                f.get("usp_category").unwrap_or("category-1")))
+            (select("storage", "Storage", &options(&["refrigerated", "room-temperature"]),
+                f.get("storage").unwrap_or("refrigerated")))
+            button type="submit" { "Recalculate plan" }
+        }
+        (plan_markup)
+        (record_form(viewer, &v, version, f, &default_product, bud_h))
+    };
     match err {
-        Some(err) => page_with_error(title, viewer, "pharmacy", &err, &b),
-        None => page(title, viewer, "pharmacy", &b),
+        Some(err) => page_with_error(title, viewer, "pharmacy", &err, body),
+        None => page(title, viewer, "pharmacy", body),
     }
 }
 
@@ -323,11 +311,11 @@ pub async fn label(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
     let lib = s.app.library();
     let (v, _) = match s.app.get_order(viewer.actor(), &id).await {
         Ok(x) => x,
-        Err(err) => return page_with_error(title, &viewer, "pharmacy", &err, ""),
+        Err(err) => return page_with_error(title, &viewer, "pharmacy", &err, html! {}),
     };
     let act = match s.app.order_activity(viewer.actor(), &id).await {
         Ok(a) => a,
-        Err(err) => return page_with_error(title, &viewer, "pharmacy", &err, ""),
+        Err(err) => return page_with_error(title, &viewer, "pharmacy", &err, html! {}),
     };
     let Some((p, comps)) = act.preparations.last() else {
         return page_with_error(
@@ -338,7 +326,7 @@ pub async fn label(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
                 "preparation.missing",
                 "no preparation recorded for this order yet",
             ),
-            "",
+            html! {},
         );
     };
     let patient = match s.app.chart(viewer.actor(), &v.patient_id).await {
@@ -351,43 +339,29 @@ pub async fn label(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
         ),
         Err(_) => v.patient_id.clone(),
     };
-    let mut b = format!(
-        "<p class=\"noprint\"><button type=\"button\" data-print>Print label</button> <a class=\"button\" href=\"/ui/orders/{}\">Back to the order</a></p>\
-         <article class=\"label\" aria-label=\"Preparation label\"><p class=\"lp\">{}</p>\
-         <p class=\"ld\"><strong>{}</strong> {}</p>\
-         <p>in {} final volume · {} · route {}</p><p>Rate {}</p>",
-        e(&id),
-        e(&patient),
-        e(&drug_name(lib, &v.medication)),
-        e(&v.dose.as_ref().and_then(qty_json).unwrap_or_default()),
-        e(&q(number(&p.data.final_volume_ml), "mL")),
-        e(&q(
-            number(&p.data.concentration),
-            &p.data.concentration_unit
-        )),
-        e(&v.route.to_uppercase()),
-        e(&v.rate_ml_per_h
-            .map(|r| q(r, "mL/h"))
-            .unwrap_or_else(|| "—".into()))
-    );
-    if v.high_alert {
-        b.push_str("<p class=\"badge high-alert\">HIGH-ALERT — independent double check</p>");
-    }
-    for c in comps {
-        let _ = write!(
-            b,
-            "<p class=\"small\">{} lot {} exp {}</p>",
-            e(&c.data.product),
-            e(&c.data.lot),
-            e(&c.data.expiry_date)
-        );
-    }
-    let _ = write!(
-        b,
-        "<p><strong>Beyond use: {}</strong></p><p>Prepared {}</p><p class=\"barcode\">Bag <code data-bag>{}</code></p></article>",
-        e(&when_us(p.data.beyond_use_at_us)),
-        e(&when_us(p.data.prepared_at_us)),
-        e(&p.id)
-    );
-    page(title, &viewer, "pharmacy", &b)
+    let body = html! {
+        p.noprint {
+            button type="button" data-print { "Print label" } " "
+            a.button href={ "/ui/orders/" (id) } { "Back to the order" }
+        }
+        article.label aria-label="Preparation label" {
+            p.lp { (patient) }
+            p.ld { strong { (drug_name(lib, &v.medication)) } " " (v.dose.as_ref().and_then(qty_json).unwrap_or_default()) }
+            p {
+                "in " (q(number(&p.data.final_volume_ml), "mL")) " final volume · "
+                (q(number(&p.data.concentration), &p.data.concentration_unit)) " · route " (v.route.to_uppercase())
+            }
+            p { "Rate " (v.rate_ml_per_h.map(|r| q(r, "mL/h")).unwrap_or_else(|| "—".into())) }
+            @if v.high_alert {
+                p.badge.high-alert { "HIGH-ALERT — independent double check" }
+            }
+            @for c in comps {
+                p.small { (c.data.product) " lot " (c.data.lot) " exp " (c.data.expiry_date) }
+            }
+            p { strong { "Beyond use: " (when_us(p.data.beyond_use_at_us)) } }
+            p { "Prepared " (when_us(p.data.prepared_at_us)) }
+            p.barcode { "Bag " code data-bag { (p.id) } }
+        }
+    };
+    page(title, &viewer, "pharmacy", body)
 }

@@ -1,60 +1,137 @@
 //! Pharmacist verification: the queue, the blind re-derivation (the pharmacist's own figures
 //! first), then the comparison with the prescriber's and the differences highlighted.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
 use infusio_app::AppError;
-use infusio_app::patients::number;
+use infusio_app::patients::{Chart, number};
 use infusio_core::units::format_number;
 use infusio_server::AppState;
+use maud::{Markup, html};
 use serde_json::{Value as Json, json};
 
 use super::order::{order_header, version_of};
 use super::{Posted, form_data};
-use crate::html::{drug_name, e, input, q, select, when, when_us};
+use crate::html::{drug_name, input, q, select, when, when_us};
 use crate::{FormData, Viewer, page, page_with_error};
 
 pub async fn queue(State(s): State<AppState>, viewer: Viewer) -> Response {
     let lib = s.app.library();
-    match s
+    let orders = match s
         .app
         .list_orders(viewer.actor(), Some("signed"), None)
         .await
     {
-        Ok(orders) => {
-            let mut b = String::from(
-                "<p>Signed orders awaiting an independent pharmacist check. You will enter your own figures before you see the prescriber’s.</p>",
-            );
-            if orders.is_empty() {
-                b.push_str("<p>Nothing to verify.</p>");
-            } else {
-                b.push_str("<table><thead><tr><th>Drug</th><th>Patient</th><th>Signed</th><th></th></tr></thead><tbody>");
-                for o in orders {
-                    let patient = match s.app.chart(viewer.actor(), &o.patient_id).await {
-                        Ok(c) => format!(
-                            "{}, {} ({})",
-                            c.patient.data.family_name,
-                            c.patient.data.given_name,
-                            c.patient.data.mrn
-                        ),
-                        Err(_) => o.patient_id.clone(),
-                    };
-                    let _ = write!(
-                        b,
-                        "<tr><td>{}</td><td>{}</td><td>{}</td><td><a class=\"button primary\" href=\"/ui/orders/{}/verify\">Verify</a></td></tr>",
-                        e(&drug_name(lib, &o.medication)),
-                        e(&patient),
-                        e(&o.signed_at.as_deref().map(when).unwrap_or_default()),
-                        e(&o.id)
-                    );
-                }
-                b.push_str("</tbody></table>");
-            }
-            page("Verification queue", &viewer, "verify", &b)
+        Ok(orders) => orders,
+        Err(err) => {
+            return page_with_error("Verification queue", &viewer, "verify", &err, html! {});
         }
-        Err(err) => page_with_error("Verification queue", &viewer, "verify", &err, ""),
+    };
+    let mut rows = Vec::new();
+    for o in &orders {
+        let patient = match s.app.chart(viewer.actor(), &o.patient_id).await {
+            Ok(c) => format!(
+                "{}, {} ({})",
+                c.patient.data.family_name, c.patient.data.given_name, c.patient.data.mrn
+            ),
+            Err(_) => o.patient_id.clone(),
+        };
+        rows.push((o, patient));
+    }
+    let body = html! {
+        p { "Signed orders awaiting an independent pharmacist check. You will enter your own figures before you see the prescriber’s." }
+        @if rows.is_empty() {
+            p { "Nothing to verify." }
+        } @else {
+            table {
+                thead { tr { th { "Drug" } th { "Patient" } th { "Signed" } th {} } }
+                tbody {
+                    @for (o, patient) in &rows {
+                        tr {
+                            td { (drug_name(lib, &o.medication)) }
+                            td { (patient) }
+                            td { (o.signed_at.as_deref().map(when).unwrap_or_default()) }
+                            td { a.button.primary href={ "/ui/orders/" (o.id) "/verify" } { "Verify" } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page("Verification queue", &viewer, "verify", body)
+}
+
+/// The patient's latest measurements and laboratory results, one of each kind.
+fn patient_data(c: &Chart) -> Markup {
+    let mut seen = std::collections::HashSet::new();
+    let measurements: Vec<_> = c
+        .measurements
+        .iter()
+        .filter(|m| seen.insert(m.data.kind.clone()))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let labs: Vec<_> = c
+        .labs
+        .iter()
+        .filter(|l| seen.insert(l.data.name.clone()))
+        .collect();
+    html! {
+        section.card {
+            h2 { "Patient data" }
+            ul {
+                @for m in measurements {
+                    li { (m.data.kind) " " (q(number(&m.data.value), &m.data.unit)) " (measured " (when_us(m.data.measured_at_us)) ")" }
+                }
+                @for l in labs {
+                    li { (l.data.name.replace('_', " ")) " " (q(number(&l.data.value), &l.data.unit)) " (collected " (when_us(l.data.collected_at_us)) ")" }
+                }
+            }
+        }
+    }
+}
+
+/// The pharmacist's own figures, the decision and, after a block, a reason for each warning.
+fn figures_form(
+    viewer: &Viewer,
+    id: &str,
+    version: i64,
+    f: &FormData,
+    err: Option<&AppError>,
+) -> Markup {
+    let warnings: Vec<&str> = match err {
+        Some(AppError::Blocked { findings, .. }) => findings
+            .as_array()
+            .map(|fs| {
+                fs.iter()
+                    .filter(|f| f["severity"] == "warning")
+                    .map(|w| w["code"].as_str().unwrap_or(""))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let decisions = [
+        ("verify".to_string(), "Verify".to_string()),
+        ("reject".to_string(), "Reject".to_string()),
+    ];
+    html! {
+        form method="post" action={ "/ui/orders/" (id) "/verify" } class="card" {
+            (viewer.csrf_field())
+            input type="hidden" name="version" value=(version);
+            h2 { "Your independent figures" }
+            div.grid {
+                div { (input("dose", "Dose", f.val("dose"), "e.g. 340 mg")) }
+                div { (input("volume", "Final volume", f.val("volume"), "e.g. 250 mL")) }
+                div { (input("rate", "Rate", f.val("rate"), "e.g. 125 mL/h")) }
+                div { (select("decision", "Decision", &decisions, f.val("decision"))) }
+            }
+            (input("note", "Note", f.val("note"), "optional"))
+            @for code in warnings {
+                @let name = format!("override.{code}");
+                (input(&name, &format!("Reason to override {code}"), f.val(&name), "required"))
+            }
+            div.actions { button type="submit" class="primary" { "Record my figures and compare" } }
+        }
     }
 }
 
@@ -68,86 +145,19 @@ async fn render(
     let title = "Verify order (blind)";
     let (v, version) = match s.app.get_order(viewer.actor(), id).await {
         Ok(x) => x,
-        Err(err) => return page_with_error(title, viewer, "verify", &err, ""),
+        Err(err) => return page_with_error(title, viewer, "verify", &err, html! {}),
     };
-    let mut b = order_header(s, viewer, &v).await;
-    // What the pharmacist re-derives from: the request without the prescriber's figures.
-    b.push_str("<section class=\"card\"><h2>The order as written</h2>");
-    b.push_str(&crate::html::json_view(&v.request));
-    b.push_str("</section>");
-    if let Ok(c) = s.app.chart(viewer.actor(), &v.patient_id).await {
-        b.push_str("<section class=\"card\"><h2>Patient data</h2><ul>");
-        let mut seen = std::collections::HashSet::new();
-        for m in c
-            .measurements
-            .iter()
-            .filter(|m| seen.insert(m.data.kind.clone()))
-        {
-            let _ = write!(
-                b,
-                "<li>{} {} (measured {})</li>",
-                e(&m.data.kind),
-                e(&q(number(&m.data.value), &m.data.unit)),
-                e(&when_us(m.data.measured_at_us))
-            );
-        }
-        let mut seen = std::collections::HashSet::new();
-        for l in c.labs.iter().filter(|l| seen.insert(l.data.name.clone())) {
-            let _ = write!(
-                b,
-                "<li>{} {} (collected {})</li>",
-                e(&l.data.name.replace('_', " ")),
-                e(&q(number(&l.data.value), &l.data.unit)),
-                e(&when_us(l.data.collected_at_us))
-            );
-        }
-        b.push_str("</ul></section>");
-    }
-    let extra = match &err {
-        Some(AppError::Blocked { findings, .. }) => findings
-            .as_array()
-            .map(|fs| {
-                fs.iter()
-                    .filter(|f| f["severity"] == "warning")
-                    .map(|w| {
-                        let code = w["code"].as_str().unwrap_or("");
-                        let name = format!("override.{code}");
-                        input(
-                            &name,
-                            &format!("Reason to override {code}"),
-                            f.val(&name),
-                            "required",
-                        )
-                    })
-                    .collect::<String>()
-            })
-            .unwrap_or_default(),
-        _ => String::new(),
+    let chart = s.app.chart(viewer.actor(), &v.patient_id).await.ok();
+    let body = html! {
+        (order_header(s, viewer, &v).await)
+        // What the pharmacist re-derives from: the request without the prescriber's figures.
+        section.card { h2 { "The order as written" } (crate::html::json_view(&v.request)) }
+        @if let Some(c) = &chart { (patient_data(c)) }
+        (figures_form(viewer, id, version, f, err.as_ref()))
     };
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/ui/orders/{}/verify\" class=\"card\">{}<input type=\"hidden\" name=\"version\" value=\"{version}\">\
-         <h2>Your independent figures</h2><div class=\"grid\"><div>{}</div><div>{}</div><div>{}</div><div>{}</div></div>{}{extra}\
-         <div class=\"actions\"><button type=\"submit\" class=\"primary\">Record my figures and compare</button></div></form>",
-        e(id),
-        viewer.csrf_field(),
-        input("dose", "Dose", f.val("dose"), "e.g. 340 mg"),
-        input("volume", "Final volume", f.val("volume"), "e.g. 250 mL"),
-        input("rate", "Rate", f.val("rate"), "e.g. 125 mL/h"),
-        select(
-            "decision",
-            "Decision",
-            &[
-                ("verify".into(), "Verify".into()),
-                ("reject".into(), "Reject".into())
-            ],
-            f.val("decision")
-        ),
-        input("note", "Note", f.val("note"), "optional"),
-    );
     match err {
-        Some(err) => page_with_error(title, viewer, "verify", &err, &b),
-        None => page(title, viewer, "verify", &b),
+        Some(err) => page_with_error(title, viewer, "verify", &err, body),
+        None => page(title, viewer, "verify", body),
     }
 }
 
@@ -191,52 +201,46 @@ pub async fn post(
         Ok(r) => r,
         Err(err) => return render(&s, &viewer, &id, &f, Some(err)).await,
     };
-    let title = "Verification result";
-    let mut b = order_header(&s, &viewer, &r.order).await;
-    let _ = write!(
-        b,
-        "<div class=\"{}\" role=\"status\" data-outcome=\"{}\"><h2>{}</h2><p>Tolerance: {}% of the prescriber’s figure.</p></div>",
-        if r.outcome == "verified" {
-            "success"
-        } else {
-            "error hardstop"
-        },
-        e(&r.outcome),
-        if r.outcome == "verified" {
-            "✓ Verified — your figures agree with the prescriber’s"
-        } else {
-            "✗ Not verified — the order stays awaiting verification"
-        },
-        e(&format_number(r.tolerance_percent, 2))
-    );
-    b.push_str("<table class=\"compare\"><thead><tr><th>Figure</th><th>Yours</th><th>Prescriber’s</th><th>Difference</th></tr></thead><tbody>");
-    for d in &r.differences {
-        let unit = d["unit"].as_str().unwrap_or("");
-        let within = d["within_tolerance"] == true;
-        let _ = write!(
-            b,
-            "<tr class=\"{}\"><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}{}</td></tr>",
-            if within { "diff-ok" } else { "diff-out" },
-            e(d["field"].as_str().unwrap_or("")),
-            e(&d["pharmacist"]
-                .as_f64()
-                .map(|x| q(x, unit))
-                .unwrap_or_default()),
-            e(&d["prescriber"]
-                .as_f64()
-                .map(|x| q(x, unit))
-                .unwrap_or_else(|| "—".into())),
-            e(&d["difference_percent"]
-                .as_f64()
-                .map(|p| format!("{}%", format_number(p, 1)))
-                .unwrap_or_else(|| "n/a".into())),
-            if within { "" } else { " ⚠ outside tolerance" }
-        );
+    let verified = r.outcome == "verified";
+    let body = html! {
+        (order_header(&s, &viewer, &r.order).await)
+        div class=(if verified { "success" } else { "error hardstop" }) role="status" data-outcome=(r.outcome) {
+            h2 {
+                @if verified { "✓ Verified — your figures agree with the prescriber’s" }
+                @else { "✗ Not verified — the order stays awaiting verification" }
+            }
+            p { "Tolerance: " (format_number(r.tolerance_percent, 2)) "% of the prescriber’s figure." }
+        }
+        (comparison(&r.differences))
+        p {
+            a.button.primary href={ "/ui/orders/" (id) } { "Back to the order" } " "
+            a.button href="/ui/verify" { "Verification queue" }
+        }
+    };
+    page("Verification result", &viewer, "verify", body)
+}
+
+/// The pharmacist's figures beside the prescriber's, each difference marked against the
+/// tolerance.
+fn comparison(differences: &[Json]) -> Markup {
+    html! {
+        table.compare {
+            thead { tr { th { "Figure" } th { "Yours" } th { "Prescriber’s" } th { "Difference" } } }
+            tbody {
+                @for d in differences {
+                    @let unit = d["unit"].as_str().unwrap_or("");
+                    @let within = d["within_tolerance"] == true;
+                    tr class=(if within { "diff-ok" } else { "diff-out" }) {
+                        th scope="row" { (d["field"].as_str().unwrap_or("")) }
+                        td.num { (d["pharmacist"].as_f64().map(|x| q(x, unit)).unwrap_or_default()) }
+                        td.num { (d["prescriber"].as_f64().map(|x| q(x, unit)).unwrap_or_else(|| "—".into())) }
+                        td.num {
+                            (d["difference_percent"].as_f64().map(|p| format!("{}%", format_number(p, 1))).unwrap_or_else(|| "n/a".into()))
+                            @if !within { " ⚠ outside tolerance" }
+                        }
+                    }
+                }
+            }
+        }
     }
-    let _ = write!(
-        b,
-        "</tbody></table><p><a class=\"button primary\" href=\"/ui/orders/{}\">Back to the order</a> <a class=\"button\" href=\"/ui/verify\">Verification queue</a></p>",
-        e(&id)
-    );
-    page(title, &viewer, "verify", &b)
 }
