@@ -615,7 +615,7 @@ pub(crate) fn opt_instant(f: &mut Fields, key: &str) -> Result<Option<i64>, AppE
     let path = f.path_of(key);
     match f.opt_string(key)? {
         None => Ok(None),
-        Some(s) => parse_instant(&path, &s).map(Some),
+        Some(s) => Ok(Some(parse_instant(&path, &s)?)),
     }
 }
 
