@@ -12,11 +12,11 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use infusio_store::records::{User, UserRole};
-use infusio_store::{AuditDraft, Change, Kind, Role, now_us};
+use infusio_store::{AuditDraft, Change, Role, SessionRow, SignInFailures};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::{as_int, as_text, exec, fetch, int, text};
+use crate::db::text;
 use crate::{Action, Actor, App, AppError};
 
 /// How the client will present the session.
@@ -260,19 +260,13 @@ impl App {
         password: &str,
         kind: SessionKind,
     ) -> Result<NewSession, AppError> {
-        let now = now_us();
+        let now = self.now_us();
         let mut tx = self.store().begin_snapshot().await?;
-        let locked = fetch(
-            &mut tx,
-            "SELECT failures, locked_until_us FROM app_sign_in_failures WHERE username = $1",
-            &[text(username)],
-            &[Kind::Int, Kind::Int],
-        )
-        .await?;
+        let locked = tx.sign_in_failures(username).await?;
         let users = tx.find_by::<User>("username", text(username)).await?;
         tx.rollback().await?;
-        if let Some(row) = locked.first() {
-            let until = as_int(&row[1]).unwrap_or(0);
+        if let Some(f) = locked {
+            let until = f.locked_until_us;
             if until > now {
                 return Err(AppError::Locked {
                     retry_after_s: (until - now) / 1_000_000 + 1,
@@ -295,30 +289,17 @@ impl App {
         let csrf_token = random_hex(16)?;
         let expires_at_us = now + self.config().session_max_age_s * 1_000_000;
         let mut tx = self.store().begin().await?;
-        exec(
-            &mut tx,
-            "DELETE FROM app_sign_in_failures WHERE username = $1",
-            &[text(username)],
-        )
-        .await?;
-        exec(
-            &mut tx,
-            "DELETE FROM app_sessions WHERE expires_at_us < $1",
-            &[int(now)],
-        )
-        .await?;
-        exec(
-            &mut tx,
-            "INSERT INTO app_sessions (token_hash, user_id, kind, csrf_token, created_at_us, last_seen_at_us, expires_at_us) VALUES ($1, $2, $3, $4, $5, $5, $6)",
-            &[
-                text(token_hash(&token)),
-                text(&user.id),
-                text(kind.as_str()),
-                text(&csrf_token),
-                int(now),
-                int(expires_at_us),
-            ],
-        )
+        tx.clear_sign_in_failures(username).await?;
+        tx.delete_expired_sessions(now).await?;
+        tx.insert_session(&SessionRow {
+            token_hash: token_hash(&token),
+            user_id: user.id.clone(),
+            kind: kind.as_str().to_string(),
+            csrf_token: csrf_token.clone(),
+            created_at_us: now,
+            last_seen_at_us: now,
+            expires_at_us,
+        })
         .await?;
         tx.append_audit(AuditDraft {
             actor: user.id.clone(),
@@ -350,24 +331,22 @@ impl App {
     async fn record_failure(&self, username: &str, now: i64) -> Result<(), AppError> {
         let cfg = self.config();
         let mut tx = self.store().begin().await?;
-        let rows = fetch(
-            &mut tx,
-            "SELECT failures FROM app_sign_in_failures WHERE username = $1",
-            &[text(username)],
-            &[Kind::Int],
-        )
-        .await?;
-        let failures = rows.first().and_then(|r| as_int(&r[0])).unwrap_or(0) + 1;
+        let failures = tx
+            .sign_in_failures(username)
+            .await?
+            .map_or(0, |f| f.failures)
+            + 1;
         let locked_until = if failures >= cfg.lockout_threshold {
             now + cfg.lockout_duration_s * 1_000_000
         } else {
             0
         };
-        exec(
-            &mut tx,
-            "INSERT INTO app_sign_in_failures (username, failures, locked_until_us) VALUES ($1, $2, $3)
-             ON CONFLICT (username) DO UPDATE SET failures = $2, locked_until_us = $3",
-            &[text(username), int(failures), int(locked_until)],
+        tx.put_sign_in_failures(
+            username,
+            SignInFailures {
+                failures,
+                locked_until_us: locked_until,
+            },
         )
         .await?;
         tx.append_audit(AuditDraft {
@@ -408,28 +387,19 @@ impl App {
     /// Finds the session of a token, ending it if it has expired or been idle too long. A
     /// cookie session's idle clock is reset at most every 30 s (one small write).
     pub async fn session(&self, token: &str) -> Result<Session, AppError> {
-        let now = now_us();
+        let now = self.now_us();
         let hash = token_hash(token);
         let mut tx = self.store().begin_snapshot().await?;
-        let rows = fetch(
-            &mut tx,
-            "SELECT user_id, kind, csrf_token, last_seen_at_us, expires_at_us FROM app_sessions WHERE token_hash = $1",
-            &[text(&hash)],
-            &[Kind::Text, Kind::Text, Kind::Text, Kind::Int, Kind::Int],
-        )
-        .await?;
+        let row = tx.session(&hash).await?;
         tx.rollback().await?;
-        let row = rows.first().ok_or(AppError::Unauthenticated)?;
-        let (Some(user_id), Some(kind), Some(csrf), Some(last_seen), Some(expires)) = (
-            as_text(&row[0]),
-            as_text(&row[1]),
-            as_text(&row[2]),
-            as_int(&row[3]),
-            as_int(&row[4]),
-        ) else {
-            return Err(AppError::Internal("malformed session row".into()));
-        };
-        let kind = if kind == "cookie" {
+        let row = row.ok_or(AppError::Unauthenticated)?;
+        let (user_id, csrf, last_seen, expires) = (
+            row.user_id.as_str(),
+            row.csrf_token.as_str(),
+            row.last_seen_at_us,
+            row.expires_at_us,
+        );
+        let kind = if row.kind == "cookie" {
             SessionKind::Cookie
         } else {
             SessionKind::Bearer
@@ -438,23 +408,13 @@ impl App {
         let idle_expired = kind == SessionKind::Cookie && now > idle_limit;
         if now > expires || idle_expired {
             let mut tx = self.store().begin().await?;
-            exec(
-                &mut tx,
-                "DELETE FROM app_sessions WHERE token_hash = $1",
-                &[text(&hash)],
-            )
-            .await?;
+            tx.delete_session(&hash).await?;
             tx.commit().await?;
             return Err(AppError::Unauthenticated);
         }
         if kind == SessionKind::Cookie && now - last_seen > 30_000_000 {
             let mut tx = self.store().begin().await?;
-            exec(
-                &mut tx,
-                "UPDATE app_sessions SET last_seen_at_us = $1 WHERE token_hash = $2",
-                &[int(now), text(&hash)],
-            )
-            .await?;
+            tx.set_session_last_seen(&hash, now).await?;
             tx.commit().await?;
         }
         let actor = self.load_actor(user_id).await?;
@@ -468,25 +428,19 @@ impl App {
     /// Ends a session.
     pub async fn sign_out(&self, token: &str) -> Result<(), AppError> {
         let mut tx = self.store().begin().await?;
-        exec(
-            &mut tx,
-            "DELETE FROM app_sessions WHERE token_hash = $1",
-            &[text(token_hash(token))],
-        )
-        .await?;
+        tx.delete_session(&token_hash(token)).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Test and demo helper: moves a session's idle clock back by `seconds`.
     pub async fn age_session(&self, token: &str, seconds: i64) -> Result<(), AppError> {
+        let hash = token_hash(token);
         let mut tx = self.store().begin().await?;
-        exec(
-            &mut tx,
-            "UPDATE app_sessions SET last_seen_at_us = last_seen_at_us - $1 WHERE token_hash = $2",
-            &[int(seconds * 1_000_000), text(token_hash(token))],
-        )
-        .await?;
+        if let Some(row) = tx.session(&hash).await? {
+            tx.set_session_last_seen(&hash, row.last_seen_at_us - seconds * 1_000_000)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

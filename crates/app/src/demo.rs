@@ -5,8 +5,10 @@
 //! Every demo user's password is [`DEMO_PASSWORD`]. Demo data is for trying Infusio out; never
 //! seed it into a record used for patients.
 
+use infusio_store::Role;
 use infusio_store::records::User;
-use infusio_store::{Role, now_us};
+
+use crate::patients::{NewAllergy, NewLab, NewMeasurement};
 use serde_json::{Value as Json, json};
 
 use crate::{Actor, App, AppError};
@@ -217,7 +219,7 @@ impl App {
         ) else {
             return Err(AppError::Internal("demo users missing".into()));
         };
-        let now = now_us();
+        let now = self.now_us();
         let day_start = now - now.rem_euclid(86_400_000_000);
         let hour = 3_600_000_000i64;
         let mut patient_ids: Vec<(&str, String)> = Vec::new();
@@ -231,15 +233,15 @@ impl App {
             self.add_measurement(
                 &nurse,
                 &patient.id,
-                &json!({"kind": "weight", "value": p.weight, "measured_at": at, "source": "scale"}),
+                &NewMeasurement::try_from(&json!({"kind": "weight", "value": p.weight, "measured_at": at, "source": "scale"}))?,
             )
             .await?;
-            self.add_measurement(&nurse, &patient.id, &json!({"kind": "height", "value": p.height, "measured_at": at, "source": "stated"})).await?;
+            self.add_measurement(&nurse, &patient.id, &NewMeasurement::try_from(&json!({"kind": "height", "value": p.height, "measured_at": at, "source": "stated"}))?).await?;
             for (name, value) in p.labs {
                 self.add_lab(
                     &nurse,
                     &patient.id,
-                    &json!({"name": name, "value": value, "collected_at": at}),
+                    &NewLab::try_from(&json!({"name": name, "value": value, "collected_at": at}))?,
                 )
                 .await?;
             }
@@ -247,7 +249,9 @@ impl App {
                 self.add_allergy(
                     &nurse,
                     &patient.id,
-                    &json!({"substance": a, "reaction": "rash", "severity": "moderate"}),
+                    &NewAllergy::try_from(
+                        &json!({"substance": a, "reaction": "rash", "severity": "moderate"}),
+                    )?,
                 )
                 .await?;
             }
@@ -281,7 +285,12 @@ impl App {
             let mut order_version = created.version;
             if i % 2 == 0
                 && let Ok(signed) = self
-                    .sign_order(&prescriber, &created.id, Some(order_version), &json!({}))
+                    .sign_order(
+                        &prescriber,
+                        &created.id,
+                        Some(order_version),
+                        &crate::commands::SignInput::default(),
+                    )
                     .await
             {
                 order_version = signed.version;

@@ -60,7 +60,74 @@ pub enum AppError {
     Internal(String),
 }
 
+/// What kind of refusal an [`AppError`] is: the one thing a transport needs to choose its
+/// answer. Each edge maps a kind once (the JSON API and the pages to an HTTP status, FHIR to an
+/// OperationOutcome issue code, HL7 to an acknowledgement code), so the same refusal gets the
+/// same answer everywhere — a stale write is always "precondition failed".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// No valid session or token.
+    Unauthenticated,
+    /// Wrong user name or password.
+    BadCredentials,
+    /// Too many failed sign-ins.
+    Locked,
+    /// Role or separation of duties forbids the step.
+    Forbidden,
+    NotFound,
+    /// Input refused, naming field, value and what is accepted.
+    Invalid,
+    /// The caller's copy is stale (optimistic concurrency).
+    Stale,
+    /// A change needs the version the caller read.
+    VersionRequired,
+    /// The step is not allowed from the record's current state.
+    InvalidState,
+    /// A clinical rule blocks the step (findings attached).
+    Blocked,
+    /// A clash with the record (idempotency key reuse, a double booking).
+    Conflict,
+    /// An operating failure: logged, never detailed to the caller.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, for transports' exhaustive tests.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::Unauthenticated,
+        ErrorKind::BadCredentials,
+        ErrorKind::Locked,
+        ErrorKind::Forbidden,
+        ErrorKind::NotFound,
+        ErrorKind::Invalid,
+        ErrorKind::Stale,
+        ErrorKind::VersionRequired,
+        ErrorKind::InvalidState,
+        ErrorKind::Blocked,
+        ErrorKind::Conflict,
+        ErrorKind::Internal,
+    ];
+}
+
 impl AppError {
+    /// The kind of refusal, for the transport's one mapping.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AppError::Unauthenticated => ErrorKind::Unauthenticated,
+            AppError::BadCredentials => ErrorKind::BadCredentials,
+            AppError::Locked { .. } => ErrorKind::Locked,
+            AppError::Forbidden { .. } => ErrorKind::Forbidden,
+            AppError::NotFound { .. } => ErrorKind::NotFound,
+            AppError::Invalid(_) => ErrorKind::Invalid,
+            AppError::Stale { .. } => ErrorKind::Stale,
+            AppError::VersionRequired => ErrorKind::VersionRequired,
+            AppError::InvalidState { .. } => ErrorKind::InvalidState,
+            AppError::Blocked { .. } => ErrorKind::Blocked,
+            AppError::Conflict(_) => ErrorKind::Conflict,
+            AppError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     pub fn invalid(
         field: impl Into<String>,
         value: impl Into<String>,

@@ -127,7 +127,7 @@ impl App {
         let role = actor.permit(Action::WritePatient)?;
         let change = Change::by(&actor.user_id, role.as_str()).action("patient.update");
         let version = version.ok_or(AppError::VersionRequired)?;
-        let row = read_patient(input)?;
+        let row = read_patient(input, self.now_us())?;
         let mut tx = self.store().begin().await?;
         let current = tx
             .get::<Patient>(id)

@@ -18,10 +18,13 @@ use infusio_store::records::{
     Administration, AdministrationEvent, Appointment, LabResult, Measurement, Order, Patient, User,
     UserRole,
 };
-use infusio_store::{Change, Kind, OrderStatus, Role, Stored, now_us};
+use infusio_store::{
+    AdministrationEventKind, AdministrationStatus, AppointmentStatus, Change, OrderStatus, Role,
+    Stored,
+};
 use serde_json::{Value as Json, json};
 
-use crate::db::{as_int, as_text, exec, fetch, int, text};
+use crate::db::text;
 use crate::patients::{decimal, number};
 use crate::{Action, Actor, App, AppError};
 
@@ -30,19 +33,6 @@ pub const INTERFACE_USERNAME: &str = "interface.hl7";
 
 /// Pump times may lead the server's clock by at most this much (clock drift), µs (5 min).
 pub const PUMP_CLOCK_TOLERANCE_US: i64 = 5 * 60 * 1_000_000;
-
-const TABLES: &[&str] = &["CREATE TABLE IF NOT EXISTS interface_inbound (
-        sender TEXT NOT NULL,
-        control_id TEXT NOT NULL,
-        message_hash TEXT NOT NULL,
-        message_type TEXT NOT NULL,
-        received_at_us BIGINT NOT NULL,
-        ack_code TEXT NOT NULL,
-        ack_text TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        message_text TEXT NOT NULL,
-        PRIMARY KEY (sender, control_id)
-    )"];
 
 /// What an observation is, for the record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,26 +68,8 @@ pub struct InterfacePatient {
     pub sex: String,
 }
 
-/// One row of the inbound message log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InboundRecord {
-    /// MSH-3 as sent (components joined by `^`), or `""` when the bytes were not a message.
-    pub sender: String,
-    /// MSH-10, or `sha256:<hash>` when the bytes were not a message.
-    pub control_id: String,
-    /// SHA-256 of the message text, hex.
-    pub message_hash: String,
-    /// e.g. `ORU^R01`.
-    pub message_type: String,
-    pub received_at_us: i64,
-    /// AA | AE | AR
-    pub ack_code: String,
-    /// The acknowledgement sent, as text.
-    pub ack_text: String,
-    /// What was done, or why not, for people reading the log.
-    pub outcome: String,
-    pub message_text: String,
-}
+/// One row of the inbound message log (kept by the store, table `interface_inbound`).
+pub use infusio_store::InboundRecord;
 
 /// A pump event for the record.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,22 +91,12 @@ pub struct PumpEventInput {
 pub struct PumpEventOutcome {
     pub administration_id: String,
     /// The administration's status afterwards.
-    pub status: String,
+    pub status: AdministrationStatus,
     /// Remarks on the reconciliation (e.g. the volume infused differs from the VTBI).
     pub remarks: Vec<String>,
 }
 
 impl App {
-    /// Creates the interface tables if absent. Called once by the gateway at start.
-    pub async fn interface_tables(&self) -> Result<(), AppError> {
-        let mut tx = self.store().begin().await?;
-        for statement in TABLES {
-            exec(&mut tx, statement, &[]).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The interface identity, created on first use (user [`INTERFACE_USERNAME`], no
     /// password, role nurse).
     pub async fn interface_actor(&self) -> Result<Actor, AppError> {
@@ -187,54 +149,16 @@ impl App {
         control_id: &str,
     ) -> Result<Option<InboundRecord>, AppError> {
         let mut tx = self.store().begin_snapshot().await?;
-        let rows = fetch(
-            &mut tx,
-            "SELECT message_hash, message_type, received_at_us, ack_code, ack_text, outcome, message_text
-             FROM interface_inbound WHERE sender = $1 AND control_id = $2",
-            &[text(sender), text(control_id)],
-            &[Kind::Text, Kind::Text, Kind::Int, Kind::Text, Kind::Text, Kind::Text, Kind::Text],
-        )
-        .await?;
+        let row = tx.inbound(sender, control_id).await?;
         tx.rollback().await?;
-        Ok(rows.into_iter().next().map(|r| {
-            let t = |i: usize| as_text(&r[i]).unwrap_or_default().to_string();
-            InboundRecord {
-                sender: sender.to_string(),
-                control_id: control_id.to_string(),
-                message_hash: t(0),
-                message_type: t(1),
-                received_at_us: as_int(&r[2]).unwrap_or_default(),
-                ack_code: t(3),
-                ack_text: t(4),
-                outcome: t(5),
-                message_text: t(6),
-            }
-        }))
+        Ok(row)
     }
 
     /// Logs a received message with the acknowledgement sent. A second row for the same
     /// (sender, control id) is not written: the first answer stands.
     pub async fn inbound_record(&self, r: &InboundRecord) -> Result<(), AppError> {
         let mut tx = self.store().begin().await?;
-        exec(
-            &mut tx,
-            "INSERT INTO interface_inbound (sender, control_id, message_hash, message_type, received_at_us,
-                 ack_code, ack_text, outcome, message_text)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (sender, control_id) DO NOTHING",
-            &[
-                text(&r.sender),
-                text(&r.control_id),
-                text(&r.message_hash),
-                text(&r.message_type),
-                int(r.received_at_us),
-                text(&r.ack_code),
-                text(&r.ack_text),
-                text(&r.outcome),
-                text(&r.message_text),
-            ],
-        )
-        .await?;
+        tx.insert_inbound(r).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -242,32 +166,9 @@ impl App {
     /// Every logged inbound message, oldest first (for audits and tests).
     pub async fn inbound_log(&self) -> Result<Vec<InboundRecord>, AppError> {
         let mut tx = self.store().begin_snapshot().await?;
-        let rows = fetch(
-            &mut tx,
-            "SELECT sender, control_id, message_hash, message_type, received_at_us, ack_code, ack_text, outcome, message_text
-             FROM interface_inbound ORDER BY received_at_us, sender, control_id",
-            &[],
-            &[Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Int, Kind::Text, Kind::Text, Kind::Text, Kind::Text],
-        )
-        .await?;
+        let rows = tx.inbound_log().await?;
         tx.rollback().await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let t = |i: usize| as_text(&r[i]).unwrap_or_default().to_string();
-                InboundRecord {
-                    sender: t(0),
-                    control_id: t(1),
-                    message_hash: t(2),
-                    message_type: t(3),
-                    received_at_us: as_int(&r[4]).unwrap_or_default(),
-                    ack_code: t(5),
-                    ack_text: t(6),
-                    outcome: t(7),
-                    message_text: t(8),
-                }
-            })
-            .collect())
+        Ok(rows)
     }
 
     /// The patient with this MRN, if registered.
@@ -295,7 +196,7 @@ impl App {
     ) -> Result<(Stored<Patient>, bool), AppError> {
         let role = actor.permit(Action::WritePatient)?;
         actor.permit(Action::RecordObservation)?;
-        let row = checked_patient(patient)?;
+        let row = checked_patient(patient, self.now_us())?;
         let mut tx = self.store().begin().await?;
         let existing = tx.find_by::<Patient>("mrn", text(&row.mrn)).await?;
         let (stored, created) = match existing.into_iter().next() {
@@ -323,7 +224,15 @@ impl App {
                 }
             }
         };
-        insert_observations(&mut tx, actor, &stored.id, observations, provenance).await?;
+        insert_observations(
+            &mut tx,
+            actor,
+            &stored.id,
+            observations,
+            provenance,
+            self.now_us(),
+        )
+        .await?;
         tx.commit().await?;
         Ok((stored, created))
     }
@@ -348,7 +257,15 @@ impl App {
                 entity: "patient with MRN",
                 id: mrn.to_string(),
             })?;
-        insert_observations(&mut tx, actor, &patient.id, observations, provenance).await?;
+        insert_observations(
+            &mut tx,
+            actor,
+            &patient.id,
+            observations,
+            provenance,
+            self.now_us(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(patient)
     }
@@ -371,7 +288,7 @@ impl App {
                 .action(action.to_string())
                 .derivation(json!({"interface": e.source}))
         };
-        let now = now_us();
+        let now = self.now_us();
         if e.at_us > now + PUMP_CLOCK_TOLERANCE_US {
             return Err(AppError::invalid(
                 "event time",
@@ -429,9 +346,9 @@ impl App {
             detail["volume_infused_ml"] = json!(v);
         }
         let mut remarks = Vec::new();
-        let event = |kind: &str, detail: Json| AdministrationEvent {
+        let event = |kind: AdministrationEventKind, detail: Json| AdministrationEvent {
             administration_id: a.id.clone(),
-            kind: kind.to_string(),
+            kind,
             at_us: e.at_us,
             recorded_by: actor.user_id.clone(),
             rate_ml_per_h: rate.clone(),
@@ -443,7 +360,7 @@ impl App {
                 detail["bedside_scan_at_us"] = json!(bedside_scan_at_us);
                 tx.insert(
                     &change("administration.pump_started"),
-                    event("note", detail),
+                    event(AdministrationEventKind::Note, detail),
                 )
                 .await?;
                 let mut row = a.data.clone();
@@ -464,7 +381,7 @@ impl App {
                     row,
                 )
                 .await?;
-                "in_progress"
+                AdministrationStatus::InProgress
             }
             "rate_changed" => {
                 if rate.is_none() {
@@ -472,15 +389,18 @@ impl App {
                 }
                 tx.insert(
                     &change("administration.event"),
-                    event("rate_change", detail),
+                    event(AdministrationEventKind::RateChange, detail),
                 )
                 .await?;
-                "in_progress"
+                AdministrationStatus::InProgress
             }
             "paused" | "resumed" => {
-                tx.insert(&change("administration.event"), event("note", detail))
-                    .await?;
-                "in_progress"
+                tx.insert(
+                    &change("administration.event"),
+                    event(AdministrationEventKind::Note, detail),
+                )
+                .await?;
+                AdministrationStatus::InProgress
             }
             "completed" => {
                 let volume = e.volume_infused_ml.ok_or_else(|| {
@@ -496,10 +416,13 @@ impl App {
                     detail["reconciliation"] = json!(remark);
                     remarks.push(remark);
                 }
-                tx.insert(&change("administration.event"), event("stop", detail))
-                    .await?;
+                tx.insert(
+                    &change("administration.event"),
+                    event(AdministrationEventKind::Stop, detail),
+                )
+                .await?;
                 let mut row = a.data.clone();
-                row.status = "completed".into();
+                row.status = AdministrationStatus::Completed;
                 row.stopped_at_us = Some(e.at_us);
                 let admin = tx
                     .update(&change("administration.finish"), &a.id, a.version, row)
@@ -512,11 +435,11 @@ impl App {
                 if let Some(aid) = &admin.data.appointment_id {
                     let ap = tx.get_for_update::<Appointment>(aid).await?;
                     let mut aprow = ap.data.clone();
-                    aprow.status = "completed".into();
+                    aprow.status = AppointmentStatus::Completed;
                     tx.update(&change("appointment.completed"), aid, ap.version, aprow)
                         .await?;
                 }
-                "completed"
+                AdministrationStatus::Completed
             }
             other => {
                 return Err(AppError::invalid(
@@ -529,7 +452,7 @@ impl App {
         tx.commit().await?;
         Ok(PumpEventOutcome {
             administration_id: a.id,
-            status: status.to_string(),
+            status,
             remarks,
         })
     }
@@ -559,7 +482,7 @@ impl App {
     }
 }
 
-fn checked_patient(p: &InterfacePatient) -> Result<Patient, AppError> {
+fn checked_patient(p: &InterfacePatient, now_us: i64) -> Result<Patient, AppError> {
     let required = |field: &str, value: &str, what: &str| -> Result<String, AppError> {
         let v = value.trim();
         if v.is_empty() || v.len() > 200 {
@@ -574,7 +497,7 @@ fn checked_patient(p: &InterfacePatient) -> Result<Patient, AppError> {
     };
     let birth_date = required("birth_date", &p.birth_date, "the birth date YYYY-MM-DD")?;
     crate::time::parse_date("birth_date", &birth_date)?;
-    if birth_date > crate::time::date_from_us(now_us()) {
+    if birth_date > crate::time::date_from_us(now_us) {
         return Err(AppError::invalid(
             "birth_date",
             birth_date,
@@ -604,9 +527,10 @@ async fn insert_observations(
     patient_id: &str,
     observations: &[InterfaceObservation],
     provenance: &Json,
+    now_us: i64,
 ) -> Result<(), AppError> {
     let role = actor.permit(Action::RecordObservation)?;
-    let latest_us = now_us() + PUMP_CLOCK_TOLERANCE_US;
+    let latest_us = now_us + PUMP_CLOCK_TOLERANCE_US;
     for o in observations {
         // A result dated in the future would be invisible to the checks until then (they
         // read what was known at the time); refuse it instead.
@@ -679,7 +603,7 @@ async fn insert_observations(
                         value: decimal(o.value)?,
                         unit: unit.into(),
                         collected_at_us: o.observed_at_us,
-                        resulted_at_us: Some(now_us()),
+                        resulted_at_us: Some(now_us),
                         source: "interface".into(),
                     },
                 )

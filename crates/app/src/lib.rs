@@ -17,6 +17,8 @@
 //! - Updates to existing records name the version the caller read; a stale one is refused.
 
 pub mod auth;
+pub mod bedside;
+pub mod commands;
 mod db;
 pub mod demo;
 mod error;
@@ -27,6 +29,7 @@ pub mod orders;
 pub mod patients;
 pub mod plans;
 pub mod roles;
+pub mod steps;
 pub mod time;
 pub mod ui_support;
 pub mod workflow;
@@ -36,8 +39,9 @@ use std::sync::Arc;
 use infusio_core::library::Library;
 use infusio_store::Store;
 
-pub use error::AppError;
+pub use error::{AppError, ErrorKind};
 pub use roles::{Action, Actor};
+pub use steps::OrderStep;
 
 /// Settings of the workflows. Every field documents its default and unit.
 #[derive(Debug, Clone)]
@@ -63,6 +67,49 @@ pub struct AppConfig {
     pub administration_window_min: i64,
     /// The care area passed to the dose-error checks. Default `adult-infusion`.
     pub care_area: String,
+    /// Where the workflows read the time (scan windows, beyond-use times, lockouts, session
+    /// expiry, "not in the future" checks). Default [`Clock::system`]; tests use
+    /// [`Clock::fixed`] or their own function.
+    pub clock: Clock,
+}
+
+/// The time source of the workflows, microseconds since the Unix epoch (UTC). Injected through
+/// [`AppConfig`] so that no rule reads the system clock behind the caller's back and tests can
+/// pin the time.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+        }))
+    }
+
+    /// A clock that always reads `at_us`.
+    pub fn fixed(at_us: i64) -> Clock {
+        Clock(Arc::new(move || at_us))
+    }
+
+    /// A clock read from `f` (e.g. a test clock that can be moved on).
+    pub fn from_fn(f: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(f))
+    }
+
+    /// The time now, µs since the Unix epoch (UTC).
+    pub fn now_us(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock(now_us = {})", self.now_us())
+    }
 }
 
 impl Default for AppConfig {
@@ -77,6 +124,7 @@ impl Default for AppConfig {
             verification_tolerance_percent: 5.0,
             administration_window_min: 60,
             care_area: "adult-infusion".to_string(),
+            clock: Clock::system(),
         }
     }
 }
@@ -117,5 +165,11 @@ impl App {
 
     pub fn config(&self) -> &AppConfig {
         &self.inner.config
+    }
+
+    /// The time now by the configured [`Clock`], µs since the Unix epoch (UTC). Edges that
+    /// need the time (an acknowledgement's timestamp, a default date) read it here too.
+    pub fn now_us(&self) -> i64 {
+        self.inner.config.clock.now_us()
     }
 }

@@ -5,7 +5,7 @@ use infusio_core::calc;
 use infusio_core::check::check_json;
 use infusio_core::input::{Fields, InputError};
 use infusio_store::records::Order;
-use infusio_store::{OrderStatus, Stored, now_us};
+use infusio_store::{OrderStatus, Stored};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -447,7 +447,7 @@ pub fn apply_overrides(
 }
 
 /// An order as a client sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrderView {
     pub id: String,
     pub version: i64,
@@ -503,28 +503,152 @@ impl OrderView {
         }
     }
 
-    /// The blind view for verification: what to re-derive from (drug, dose basis, route,
-    /// patient), without the prescriber's dose, volume, rate or derivation.
-    pub fn blind(o: &Stored<Order>) -> OrderView {
-        let mut v = OrderView::full(o);
-        v.figures_shown = false;
-        v.dose = None;
-        v.volume_ml = None;
-        v.rate_ml_per_h = None;
-        v.pump_programme = None;
-        v.derivation = None;
-        v.findings = Json::Array(vec![]);
-        if let Json::Object(m) = &mut v.request {
-            // A flat dose is the order itself; a computed one is what the pharmacist re-derives.
-            let computed = m.get("dose_per").is_some_and(|d| !d.is_null());
-            for k in ["volume", "duration", "rounding", "max_dose"] {
-                m.remove(k);
-            }
-            if computed {
-                m.remove("dose");
-            }
+    /// The titration schedule computed once, at verification, with the weight then recorded
+    /// (see the order's pump programme); `None` before verification or for a drug without
+    /// one. The bedside shows this, never a schedule recomputed with a later weight.
+    pub fn titration(&self) -> Option<StoredTitration<'_>> {
+        let p = self.pump_programme.as_ref()?;
+        match (p.get("titration"), p.get("titration_error")) {
+            (Some(c), _) => Some(StoredTitration::Computed(c)),
+            (None, Some(e)) => Some(StoredTitration::Failed(e)),
+            (None, None) => None,
         }
-        v
+    }
+}
+
+/// A titration schedule as stored with a verified order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StoredTitration<'a> {
+    /// The calculation (steps, derivation, sources) as computed at verification.
+    Computed(&'a Json),
+    /// Why it could not be computed: `{"field", "value", "message"}`.
+    Failed(&'a Json),
+}
+
+/// What an order asked for, as a pharmacist verifying blind may see it: what to re-derive
+/// from (drug, dose basis, route, indication …) and nothing the prescriber computed. A flat
+/// dose is the order itself and stays; a computed one (`dose_per` given) is what the
+/// pharmacist re-derives. Volume, duration, rounding and the dose cap are left out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlindRequest {
+    pub medication: String,
+    pub dose_per: Option<String>,
+    /// Only for a flat dose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dose: Option<String>,
+    pub weight_basis: Option<String>,
+    pub route: String,
+    pub line: Option<String>,
+    pub frequency: Option<String>,
+    pub infusion_number: Option<u32>,
+    pub product: Option<String>,
+    pub indication: Option<String>,
+}
+
+impl From<&OrderParams> for BlindRequest {
+    fn from(p: &OrderParams) -> Self {
+        BlindRequest {
+            medication: p.medication.clone(),
+            dose_per: p.dose_per.clone(),
+            dose: if p.dose_per.is_some() {
+                None
+            } else {
+                p.dose.clone()
+            },
+            weight_basis: p.weight_basis.clone(),
+            route: p.route.clone(),
+            line: p.line.clone(),
+            frequency: p.frequency.clone(),
+            infusion_number: p.infusion_number,
+            product: p.product.clone(),
+            indication: p.indication.clone(),
+        }
+    }
+}
+
+/// An order as a pharmacist sees it before their blind verification. This type has no dose,
+/// volume, rate, pump programme, findings or derivation field at all, so no change elsewhere
+/// can leak the prescriber's figures into the blind screen without a compiler error here.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlindOrderView {
+    pub id: String,
+    pub version: i64,
+    pub patient_id: String,
+    pub medication: String,
+    pub status: OrderStatus,
+    pub prescriber_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub signed_at: Option<String>,
+    pub route: String,
+    pub high_alert: bool,
+    pub request: BlindRequest,
+    pub overrides: Json,
+}
+
+impl BlindOrderView {
+    /// The blind view of an order; `Err` when its stored request cannot be read.
+    pub fn of(o: &Stored<Order>) -> Result<BlindOrderView, AppError> {
+        let d = &o.data;
+        let params: OrderParams = serde_json::from_value(d.derivation_json["request"].clone())
+            .map_err(|e| {
+                AppError::Internal(format!("order {} has an unreadable request: {e}", o.id))
+            })?;
+        Ok(BlindOrderView {
+            id: o.id.clone(),
+            version: o.version,
+            patient_id: d.patient_id.clone(),
+            medication: d.drug_id.clone(),
+            status: d.status,
+            prescriber_id: d.prescriber_id.clone(),
+            created_at: iso_from_us(o.created_at_us),
+            updated_at: iso_from_us(o.updated_at_us),
+            signed_at: d.signed_at_us.map(iso_from_us),
+            route: d.route.clone(),
+            high_alert: d.high_alert,
+            request: BlindRequest::from(&params),
+            overrides: d.overrides_json.clone(),
+        })
+    }
+}
+
+/// An order as one viewer may see it: in full, or blind (a pharmacist before verifying).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderSeen {
+    Full(OrderView),
+    Blind(BlindOrderView),
+}
+
+impl OrderSeen {
+    /// The order as `actor` may see it.
+    pub fn for_actor(actor: &Actor, o: &Stored<Order>) -> Result<OrderSeen, AppError> {
+        Ok(if must_be_blind(actor, o) {
+            OrderSeen::Blind(BlindOrderView::of(o)?)
+        } else {
+            OrderSeen::Full(OrderView::full(o))
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            OrderSeen::Full(v) => &v.id,
+            OrderSeen::Blind(v) => &v.id,
+        }
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        match self {
+            OrderSeen::Full(v) => v.status,
+            OrderSeen::Blind(v) => v.status,
+        }
+    }
+
+    /// The full view, when the viewer may see the figures.
+    pub fn full(&self) -> Option<&OrderView> {
+        match self {
+            OrderSeen::Full(v) => Some(v),
+            OrderSeen::Blind(_) => None,
+        }
     }
 }
 
@@ -546,8 +670,4 @@ pub fn pump_programme(c: &Computed) -> Json {
         }
         _ => json!({"steps": []}),
     }
-}
-
-pub(crate) fn now() -> i64 {
-    now_us()
 }

@@ -5,11 +5,11 @@ use infusio_core::check::{LAB_NAMES, lab_unit, lab_value};
 use infusio_core::input::Fields;
 use infusio_core::units::{BodyWeight, Length};
 use infusio_store::records::{Allergy, LabResult, Measurement, Order, Patient};
-use infusio_store::{Change, Decimal, Kind, Stored, now_us};
+use infusio_store::{Change, Decimal, Stored};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use crate::db::{fetch, text};
+use crate::db::text;
 use crate::time::{age_at, iso_from_us, parse_date, parse_instant};
 use crate::{Action, Actor, App, AppError};
 
@@ -61,6 +61,216 @@ pub struct OrderSummary {
     pub medication: String,
     pub status: infusio_store::OrderStatus,
     pub created_at: String,
+}
+
+/// Which body measure a [`NewMeasurement`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeasureKind {
+    /// Body weight, kg.
+    Weight,
+    /// Height, cm.
+    Height,
+}
+
+impl MeasureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeasureKind::Weight => "weight",
+            MeasureKind::Height => "height",
+        }
+    }
+
+    /// The unit the record keeps this measure in.
+    pub fn unit(self) -> &'static str {
+        match self {
+            MeasureKind::Weight => "kg",
+            MeasureKind::Height => "cm",
+        }
+    }
+}
+
+/// A weight or height to record: `{"kind", "value", ["measured_at"], ["source"]}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMeasurement {
+    pub kind: MeasureKind,
+    /// In [`MeasureKind::unit`]: a weight 0.3–500 kg, a height 20–260 cm.
+    pub value: f64,
+    /// The value as the user gave it (`154 lb`), for the audit event.
+    pub as_given: String,
+    /// When it was measured; `None`: now.
+    pub measured_at_us: Option<i64>,
+    /// scale | stated | EHR | estimated (default scale).
+    pub source: String,
+}
+
+/// The text of a JSON value as given (a string without its quotes).
+fn as_given(v: Option<&Json>) -> String {
+    match v {
+        Some(Json::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+impl TryFrom<&Json> for NewMeasurement {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let kind = match f.choice("kind", &["weight", "height"])?.as_str() {
+            "weight" => MeasureKind::Weight,
+            _ => MeasureKind::Height,
+        };
+        let value = match kind {
+            MeasureKind::Weight => {
+                let w = f.quantity(
+                    "value",
+                    "a weight such as '70 kg' or '154 lb'",
+                    BodyWeight::from_quantity,
+                )?;
+                let text = format!("{} kg", w.value());
+                infusio_core::input::check_range("value", &text, w.value(), 0.3, 500.0, "kg")?;
+                w.value()
+            }
+            MeasureKind::Height => {
+                let h = f.quantity(
+                    "value",
+                    "a height such as '170 cm' or '67 in'",
+                    Length::from_quantity,
+                )?;
+                let text = format!("{} cm", h.value());
+                infusio_core::input::check_range("value", &text, h.value(), 20.0, 260.0, "cm")?;
+                h.value()
+            }
+        };
+        let measured_at_us = opt_instant(&mut f, "measured_at")?;
+        let source = f
+            .opt_choice("source", &["scale", "stated", "EHR", "estimated"])?
+            .unwrap_or_else(|| "scale".into());
+        f.finish()?;
+        Ok(NewMeasurement {
+            kind,
+            value,
+            as_given: as_given(input.get("value")),
+            measured_at_us,
+            source,
+        })
+    }
+}
+
+/// A lab result to record: `{"name", "value", ["collected_at"], ["source"]}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLab {
+    /// A lab the checks read (`serum_creatinine`, `anc` …).
+    pub name: String,
+    /// In `unit`, the lab's canonical unit.
+    pub value: f64,
+    pub unit: String,
+    pub as_given: String,
+    /// When the sample was collected; `None`: now.
+    pub collected_at_us: Option<i64>,
+    /// Default `lab`.
+    pub source: String,
+}
+
+impl TryFrom<&Json> for NewLab {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let names: Vec<&str> = LAB_NAMES.iter().map(|(n, _)| *n).collect();
+        let name = f.choice("name", &names)?;
+        let given = f.opt_string("value")?.ok_or_else(|| {
+            AppError::invalid("value", "", "required: the result as a quantity string")
+        })?;
+        let value =
+            lab_value(&name, &given).map_err(|m| AppError::invalid("value", given.clone(), m))?;
+        let unit = lab_unit(&name).unwrap_or_default().to_string();
+        let collected_at_us = opt_instant(&mut f, "collected_at")?;
+        let source = f.opt_string("source")?.unwrap_or_else(|| "lab".into());
+        f.finish()?;
+        Ok(NewLab {
+            name,
+            value,
+            unit,
+            as_given: given,
+            collected_at_us,
+            source,
+        })
+    }
+}
+
+/// An allergy to record: `{"substance", ["reaction"], ["severity"]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAllergy {
+    /// Trimmed, lower-case.
+    pub substance: String,
+    pub reaction: Option<String>,
+    /// mild | moderate | severe | unknown (default unknown).
+    pub severity: String,
+}
+
+impl TryFrom<&Json> for NewAllergy {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let substance = f
+            .opt_string("substance")?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "substance",
+                    "",
+                    "required: the substance, e.g. 'penicillin'",
+                )
+            })?;
+        let reaction = f.opt_string("reaction")?;
+        let severity = f
+            .opt_choice("severity", &["mild", "moderate", "severe", "unknown"])?
+            .unwrap_or_else(|| "unknown".into());
+        f.finish()?;
+        Ok(NewAllergy {
+            substance: substance.trim().to_lowercase(),
+            reaction,
+            severity,
+        })
+    }
+}
+
+/// The total of one drug given to a patient, in one unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CumulativeDose {
+    pub medication: String,
+    pub unit: String,
+    /// The sum of the completed orders' doses, in `unit`.
+    pub total: f64,
+    /// How many completed orders it sums.
+    pub n_orders: usize,
+}
+
+/// Sums the doses of the completed orders per (drug, unit), ordered by drug then unit.
+pub fn cumulative(orders: &[Stored<Order>]) -> Vec<CumulativeDose> {
+    let mut out: std::collections::BTreeMap<(String, String), (f64, usize)> =
+        std::collections::BTreeMap::new();
+    for o in orders
+        .iter()
+        .filter(|o| o.data.status == infusio_store::OrderStatus::Completed)
+    {
+        let e = out
+            .entry((o.data.drug_id.clone(), o.data.dose_unit.clone()))
+            .or_insert((0.0, 0));
+        e.0 += number(&o.data.dose);
+        e.1 += 1;
+    }
+    out.into_iter()
+        .map(|((medication, unit), (total, n_orders))| CumulativeDose {
+            medication,
+            unit,
+            total,
+            n_orders,
+        })
+        .collect()
 }
 
 /// What the dose engine and the checks know of a patient at one instant.
@@ -143,7 +353,7 @@ impl App {
         input: &Json,
     ) -> Result<Stored<Patient>, AppError> {
         let change = patient_change(actor, Action::WritePatient, "patient.create")?;
-        let patient = read_patient(input)?;
+        let patient = read_patient(input, self.now_us())?;
         let mut tx = self.store().begin().await?;
         if !tx
             .find_by::<Patient>("mrn", text(&patient.mrn))
@@ -169,25 +379,38 @@ impl App {
     ) -> Result<Vec<Stored<Patient>>, AppError> {
         actor.permit(Action::ReadClinical)?;
         let mut tx = self.store().begin_snapshot().await?;
-        let pattern = format!("{}%", q.trim().to_lowercase().replace(['%', '_'], ""));
-        let ids = fetch(
-            &mut tx,
-            "SELECT id FROM patients WHERE mrn = $1 OR lower(family_name) LIKE $2 OR lower(given_name) LIKE $2
-             ORDER BY family_name, given_name LIMIT 100",
-            &[text(q.trim()), text(pattern)],
-            &[Kind::Text],
-        )
-        .await?;
+        let ids = tx.search_patient_ids(q, 100).await?;
         let mut out = Vec::new();
-        for row in ids {
-            if let Some(id) = crate::db::as_text(&row[0])
-                && let Some(p) = tx.get::<Patient>(id).await?
-            {
+        for id in ids {
+            if let Some(p) = tx.get::<Patient>(&id).await? {
                 out.push(p);
             }
         }
         tx.rollback().await?;
         Ok(out)
+    }
+
+    /// The total dose given per drug and unit over the patient's completed orders, oldest
+    /// drug first by name. Doses are summed as recorded, without converting between units
+    /// (a drug ordered in mg and in g appears twice), so every figure can be traced to its
+    /// orders. Lifetime limits (e.g. anthracycline equivalents) are the checks' `[cumulative]`
+    /// ledger; this is the chart's record of what was given.
+    pub async fn cumulative_doses(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+    ) -> Result<Vec<CumulativeDose>, AppError> {
+        actor.permit(Action::ReadClinical)?;
+        let mut tx = self.store().begin_snapshot().await?;
+        if tx.get::<Patient>(patient_id).await?.is_none() {
+            return Err(AppError::NotFound {
+                entity: "patient",
+                id: patient_id.into(),
+            });
+        }
+        let orders = tx.find_by::<Order>("patient_id", text(patient_id)).await?;
+        tx.rollback().await?;
+        Ok(cumulative(&orders))
     }
 
     /// The chart of one patient.
@@ -234,141 +457,73 @@ impl App {
         })
     }
 
-    /// Records a weight or height: `{"kind": "weight|height", "value": "70 kg" | "154 lb" |
-    /// "170 cm" | "67 in", ["measured_at": "…Z"], ["source": "scale|stated|EHR"]}`. Stored in kg
-    /// or cm; the value as given is kept in the audit event.
+    /// Records a weight or height ([`NewMeasurement`], converted to kg or cm and range-checked
+    /// when it was read).
     pub async fn add_measurement(
         &self,
         actor: &Actor,
         patient_id: &str,
-        input: &Json,
+        m: &NewMeasurement,
     ) -> Result<Stored<Measurement>, AppError> {
         let change = patient_change(actor, Action::RecordObservation, "measurement.record")?;
-        let mut f = Fields::new(input, "")?;
-        let kind = f.choice("kind", &["weight", "height"])?;
-        let (value, unit) = if kind == "weight" {
-            let w = f.quantity(
-                "value",
-                "a weight such as '70 kg' or '154 lb'",
-                BodyWeight::from_quantity,
-            )?;
-            infusio_core::input::check_range(
-                "value",
-                &format!("{} kg", w.value()),
-                w.value(),
-                0.3,
-                500.0,
-                "kg",
-            )?;
-            (w.value(), "kg")
-        } else {
-            let h = f.quantity(
-                "value",
-                "a height such as '170 cm' or '67 in'",
-                Length::from_quantity,
-            )?;
-            infusio_core::input::check_range(
-                "value",
-                &format!("{} cm", h.value()),
-                h.value(),
-                20.0,
-                260.0,
-                "cm",
-            )?;
-            (h.value(), "cm")
-        };
-        let measured_at_us = opt_instant(&mut f, "measured_at")?.unwrap_or_else(now_us);
-        let source = f
-            .opt_choice("source", &["scale", "stated", "EHR", "estimated"])?
-            .unwrap_or_else(|| "scale".into());
-        f.finish()?;
         self.insert_for_patient(
             patient_id,
-            &change.derivation(json!({"as_given": input.get("value")})),
+            &change.derivation(json!({"as_given": m.as_given})),
             Measurement {
                 patient_id: patient_id.to_string(),
-                kind,
-                value: decimal(value)?,
-                unit: unit.to_string(),
-                measured_at_us,
-                source,
+                kind: m.kind.as_str().to_string(),
+                value: decimal(m.value)?,
+                unit: m.kind.unit().to_string(),
+                measured_at_us: m.measured_at_us.unwrap_or_else(|| self.now_us()),
+                source: m.source.clone(),
                 recorded_by: Some(actor.user_id.clone()),
             },
         )
         .await
     }
 
-    /// Records a lab result: `{"name": "serum_creatinine", "value": "0.9 mg/dL",
-    /// ["collected_at": "…Z"], ["source"]}`. `name` is one of the labs the checks read; the
-    /// value is converted to that lab's unit (e.g. 80 umol/L → 0.905 mg/dL).
+    /// Records a lab result ([`NewLab`], converted to the lab's canonical unit when read).
     pub async fn add_lab(
         &self,
         actor: &Actor,
         patient_id: &str,
-        input: &Json,
+        lab: &NewLab,
     ) -> Result<Stored<LabResult>, AppError> {
         let change = patient_change(actor, Action::RecordObservation, "lab.record")?;
-        let mut f = Fields::new(input, "")?;
-        let names: Vec<&str> = LAB_NAMES.iter().map(|(n, _)| *n).collect();
-        let name = f.choice("name", &names)?;
-        let given = f.opt_string("value")?.ok_or_else(|| {
-            AppError::invalid("value", "", "required: the result as a quantity string")
-        })?;
-        let value =
-            lab_value(&name, &given).map_err(|m| AppError::invalid("value", given.clone(), m))?;
-        let unit = lab_unit(&name).unwrap_or_default();
-        let collected_at_us = opt_instant(&mut f, "collected_at")?.unwrap_or_else(now_us);
-        let source = f.opt_string("source")?.unwrap_or_else(|| "lab".into());
-        f.finish()?;
+        let now = self.now_us();
         self.insert_for_patient(
             patient_id,
-            &change.derivation(json!({"as_given": given})),
+            &change.derivation(json!({"as_given": lab.as_given})),
             LabResult {
                 patient_id: patient_id.to_string(),
-                code: name.clone(),
-                name,
-                value: decimal(value)?,
-                unit: unit.to_string(),
-                collected_at_us,
-                resulted_at_us: Some(now_us()),
-                source,
+                code: lab.name.clone(),
+                name: lab.name.clone(),
+                value: decimal(lab.value)?,
+                unit: lab.unit.clone(),
+                collected_at_us: lab.collected_at_us.unwrap_or(now),
+                resulted_at_us: Some(now),
+                source: lab.source.clone(),
             },
         )
         .await
     }
 
-    /// Records an allergy: `{"substance", ["reaction"], ["severity": "mild|moderate|severe|unknown"]}`.
+    /// Records an allergy ([`NewAllergy`]; the substance is kept trimmed and lower-case).
     pub async fn add_allergy(
         &self,
         actor: &Actor,
         patient_id: &str,
-        input: &Json,
+        a: &NewAllergy,
     ) -> Result<Stored<Allergy>, AppError> {
         let change = patient_change(actor, Action::RecordObservation, "allergy.record")?;
-        let mut f = Fields::new(input, "")?;
-        let substance = f
-            .opt_string("substance")?
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| {
-                AppError::invalid(
-                    "substance",
-                    "",
-                    "required: the substance, e.g. 'penicillin'",
-                )
-            })?;
-        let reaction = f.opt_string("reaction")?;
-        let severity = f
-            .opt_choice("severity", &["mild", "moderate", "severe", "unknown"])?
-            .unwrap_or_else(|| "unknown".into());
-        f.finish()?;
         self.insert_for_patient(
             patient_id,
             &change,
             Allergy {
                 patient_id: patient_id.to_string(),
-                substance: substance.trim().to_lowercase(),
-                reaction,
-                severity,
+                substance: a.substance.clone(),
+                reaction: a.reaction.clone(),
+                severity: a.severity.clone(),
                 recorded_by: Some(actor.user_id.clone()),
             },
         )
@@ -460,13 +615,13 @@ pub(crate) fn opt_instant(f: &mut Fields, key: &str) -> Result<Option<i64>, AppE
     let path = f.path_of(key);
     match f.opt_string(key)? {
         None => Ok(None),
-        Some(s) => parse_instant(&path, &s).map(Some),
+        Some(s) => Ok(Some(parse_instant(&path, &s)?)),
     }
 }
 
 /// The demographic fields of a patient, checked as at registration (and at a demographic
 /// update).
-pub(crate) fn read_patient(input: &Json) -> Result<Patient, AppError> {
+pub(crate) fn read_patient(input: &Json, now_us: i64) -> Result<Patient, AppError> {
     let mut f = Fields::new(input, "")?;
     let required = |f: &mut Fields, key: &str, what: &str| -> Result<String, AppError> {
         let path = f.path_of(key);
@@ -485,7 +640,7 @@ pub(crate) fn read_patient(input: &Json) -> Result<Patient, AppError> {
     let given_name = required(&mut f, "given_name", "the given name")?;
     let birth_date = required(&mut f, "birth_date", "the birth date YYYY-MM-DD")?;
     parse_date("birth_date", &birth_date)?;
-    if birth_date > crate::time::date_from_us(now_us()) {
+    if birth_date > crate::time::date_from_us(now_us) {
         return Err(AppError::invalid(
             "birth_date",
             birth_date,
@@ -520,4 +675,69 @@ pub(crate) fn read_patient(input: &Json) -> Result<Patient, AppError> {
         sex,
         identifiers_json: identifiers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infusio_store::OrderStatus;
+
+    fn order(drug: &str, dose: &str, unit: &str, status: OrderStatus) -> Stored<Order> {
+        Stored {
+            id: format!("{drug}-{dose}"),
+            version: 1,
+            created_at_us: 0,
+            updated_at_us: 0,
+            data: Order {
+                patient_id: "p".into(),
+                therapy_plan_id: None,
+                drug_id: drug.into(),
+                dose: Decimal::parse(dose).expect("decimal"),
+                dose_unit: unit.into(),
+                route: "IV".into(),
+                final_volume_ml: None,
+                rate_ml_per_h: None,
+                status,
+                prescriber_id: "doc".into(),
+                signed_at_us: None,
+                high_alert: false,
+                pump_programme_json: json!({}),
+                derivation_json: json!({}),
+                findings_json: json!([]),
+                overrides_json: json!([]),
+            },
+        }
+    }
+
+    #[test]
+    fn only_completed_orders_count_and_units_are_never_mixed() {
+        use OrderStatus as S;
+        let orders = [
+            order("doxorubicin", "75", "mg", S::Completed),
+            order("doxorubicin", "72.5", "mg", S::Completed),
+            order("doxorubicin", "70", "mg", S::InProgress),
+            order("doxorubicin", "0.07", "g", S::Completed),
+            order("doxorubicin", "60", "mg", S::Discontinued),
+            order("cyclophosphamide", "1200", "mg", S::Completed),
+            order("cyclophosphamide", "1000", "mg", S::Cancelled),
+        ];
+        let got: Vec<(String, String, f64, usize)> = cumulative(&orders)
+            .into_iter()
+            .map(|c| (c.medication, c.unit, c.total, c.n_orders))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("cyclophosphamide".into(), "mg".into(), 1200.0, 1),
+                ("doxorubicin".into(), "g".into(), 0.07, 1),
+                ("doxorubicin".into(), "mg".into(), 147.5, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_completed_order_gives_no_total() {
+        let orders = [order("rituximab", "700", "mg", OrderStatus::Verified)];
+        assert!(cumulative(&orders).is_empty());
+    }
 }

@@ -9,22 +9,38 @@ use infusio_store::records::{
     Administration, AdministrationEvent, Appointment, Order, Patient, Preparation,
     PreparationComponent, Verification,
 };
-use infusio_store::{Change, OrderStatus, Role, Stored, Tx};
+use infusio_store::{
+    AdministrationStatus, AppointmentStatus, Change, IdempotencyRow, OrderStatus,
+    PreparationStatus, Role, Stored, Tx, VerificationOutcome,
+};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use crate::db::{as_text, exec, fetch, int, text};
+use crate::bedside::{BedsideFacts, BedsideScan, five_rights};
+use crate::commands::{FinishAdministration, NewEvent, SignInput, TransitionInput, reason_of};
+use crate::db::text;
 use crate::orders::{
-    Computed, OrderParams, OrderView, apply_overrides, must_be_blind, num_text, pump_programme,
+    Computed, OrderParams, OrderSeen, OrderView, apply_overrides, num_text, pump_programme,
     read_overrides,
 };
 use crate::patients::{decimal, number, opt_instant};
+use crate::steps::OrderStep;
 use crate::time::{iso_from_us, parse_date};
 use crate::{Action, Actor, App, AppError};
-use infusio_store::Kind;
 
 use OrderStatus as S;
+
+/// One product of a recalled lot: who received it, through which order and preparation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LotTrace {
+    pub patient_id: String,
+    pub order_id: String,
+    pub preparation_id: String,
+    pub product: String,
+    pub lot: String,
+    pub preparation_status: PreparationStatus,
+}
 
 /// The result of a create: the order, and whether it was an earlier submit replayed under the
 /// same idempotency key.
@@ -46,7 +62,7 @@ pub struct Preview {
 pub struct VerificationResult {
     /// `verified`, or `rejected` when the figures differ beyond the tolerance or the
     /// pharmacist rejected the order.
-    pub outcome: String,
+    pub outcome: VerificationOutcome,
     pub tolerance_percent: f64,
     pub differences: Vec<Json>,
     pub order: OrderView,
@@ -112,21 +128,6 @@ fn request_hash(v: &Json) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn reason_of(f: &mut Fields, required: bool) -> Result<Option<String>, AppError> {
-    let r = f
-        .opt_string("reason")?
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty());
-    if required && r.is_none() {
-        return Err(AppError::invalid(
-            "reason",
-            "",
-            "required: why (it goes into the audit trail)",
-        ));
-    }
-    Ok(r)
-}
-
 fn quantity_in(field: &str, given: &str, unit: &str) -> Result<f64, AppError> {
     let q = infusio_core::units::parse_quantity(given).map_err(|e| {
         AppError::invalid(field, given, format!("{e}; expected a quantity in {unit}"))
@@ -161,21 +162,13 @@ impl App {
         except: Option<&str>,
     ) -> Result<Vec<Json>, AppError> {
         let mut tx = self.store().begin_snapshot().await?;
-        let rows = fetch(
-            &mut tx,
-            "SELECT id, drug_id, dose, dose_unit, route FROM orders WHERE patient_id = $1
-             AND status IN ('signed', 'verified', 'prepared', 'scheduled', 'in_progress') ORDER BY id",
-            &[text(patient_id)],
-            &[Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Text],
-        )
-        .await?;
+        let rows = tx.active_order_summaries(patient_id).await?;
         tx.rollback().await?;
         Ok(rows
             .iter()
-            .filter(|r| as_text(&r[0]) != except)
+            .filter(|r| Some(r.id.as_str()) != except)
             .map(|r| {
-                let t = |i: usize| as_text(&r[i]).unwrap_or_default();
-                json!({"medication": t(1), "dose": format!("{} {}", t(2), t(3)), "route": t(4)})
+                json!({"medication": r.drug_id, "dose": format!("{} {}", r.dose, r.dose_unit), "route": r.route})
             })
             .collect())
     }
@@ -191,7 +184,7 @@ impl App {
         let params = OrderParams::read(&mut f)?;
         let _ = read_overrides(&mut f)?;
         f.finish()?;
-        let now = crate::orders::now();
+        let now = self.now_us();
         let ctx = self.context(&patient_id, now).await?;
         let active = self.active_orders_of(&patient_id, None).await?;
         Ok(Preview {
@@ -235,7 +228,7 @@ impl App {
         let params = OrderParams::read(&mut f)?;
         let overrides = read_overrides(&mut f)?;
         f.finish()?;
-        let now = crate::orders::now();
+        let now = self.now_us();
         let ctx = self.context(&patient_id, now).await?;
         let active = self.active_orders_of(&patient_id, None).await?;
         let computed = self.compute(&ctx, &params, &active, now, None)?;
@@ -276,13 +269,11 @@ impl App {
             .insert(&change.derivation(computed.derivation.clone()), row)
             .await?;
         if let Some((key, hash)) = &idem {
-            let inserted = exec(
-                &mut tx,
-                "INSERT INTO app_idempotency (idem_key, request_hash, entity_id, created_at_us) VALUES ($1, $2, $3, $4) ON CONFLICT (idem_key) DO NOTHING",
-                &[text(key), text(hash), text(&order.id), int(now)],
-            )
-            .await?;
-            if inserted == 0 {
+            let row = IdempotencyRow {
+                entity_id: order.id.clone(),
+                request_hash: hash.clone(),
+            };
+            if !tx.insert_idempotency(key, &row, now).await? {
                 tx.rollback().await?;
                 return match self.replay(key, hash).await? {
                     Some(order) => Ok(Created {
@@ -301,16 +292,9 @@ impl App {
     }
 
     async fn idem_lookup(tx: &mut Tx, key: &str, hash: &str) -> Result<Option<String>, AppError> {
-        let rows = fetch(
-            tx,
-            "SELECT entity_id, request_hash FROM app_idempotency WHERE idem_key = $1",
-            &[text(key)],
-            &[Kind::Text, Kind::Text],
-        )
-        .await?;
-        match rows.first() {
+        match tx.idempotency(key).await? {
             None => Ok(None),
-            Some(r) if as_text(&r[1]) == Some(hash) => Ok(as_text(&r[0]).map(str::to_string)),
+            Some(r) if r.request_hash == hash => Ok(Some(r.entity_id)),
             Some(_) => Err(AppError::Conflict(
                 "this Idempotency-Key was already used for a different request; use a new key for a new order".into(),
             )),
@@ -328,7 +312,7 @@ impl App {
     }
 
     /// One order as `actor` may see it (blind for a pharmacist before verification).
-    pub async fn get_order(&self, actor: &Actor, id: &str) -> Result<(OrderView, i64), AppError> {
+    pub async fn get_order(&self, actor: &Actor, id: &str) -> Result<(OrderSeen, i64), AppError> {
         actor.permit(Action::ReadClinical)?;
         let o = self
             .store()
@@ -338,12 +322,7 @@ impl App {
                 entity: "order",
                 id: id.into(),
             })?;
-        let view = if must_be_blind(actor, &o) {
-            OrderView::blind(&o)
-        } else {
-            OrderView::full(&o)
-        };
-        Ok((view, o.version))
+        Ok((OrderSeen::for_actor(actor, &o)?, o.version))
     }
 
     /// Orders, optionally of one status or one patient, newest first (at most 500).
@@ -352,7 +331,7 @@ impl App {
         actor: &Actor,
         status: Option<&str>,
         patient_id: Option<&str>,
-    ) -> Result<Vec<OrderView>, AppError> {
+    ) -> Result<Vec<OrderSeen>, AppError> {
         actor.permit(Action::ReadClinical)?;
         let status = status.map(OrderStatus::parse).transpose()?;
         let mut tx = self.store().begin_snapshot().await?;
@@ -362,19 +341,13 @@ impl App {
             (None, None) => tx.list::<Order>().await?,
         };
         tx.rollback().await?;
-        Ok(orders
+        orders
             .iter()
             .rev()
             .filter(|o| status.is_none_or(|s| o.data.status == s))
             .take(500)
-            .map(|o| {
-                if must_be_blind(actor, o) {
-                    OrderView::blind(o)
-                } else {
-                    OrderView::full(o)
-                }
-            })
-            .collect())
+            .map(|o| OrderSeen::for_actor(actor, o))
+            .collect()
     }
 
     /// Replaces an order's request (`{<order fields>, ["overrides"]}`) and recomputes it. A
@@ -403,12 +376,8 @@ impl App {
                 id: id.into(),
             })?;
         check_version(&current, version)?;
-        require_state(
-            &current,
-            &[S::Draft, S::Signed, S::Verified, S::Prepared, S::Scheduled],
-            "edit",
-        )?;
-        let now = crate::orders::now();
+        require_state(&current, OrderStep::Edit.allowed_from(), "edit")?;
+        let now = self.now_us();
         let ctx = self.context(&current.data.patient_id, now).await?;
         let active = self
             .active_orders_of(&current.data.patient_id, Some(id))
@@ -482,7 +451,7 @@ impl App {
     /// Re-runs the checks on an order's stored figures with the patient as recorded now.
     async fn recheck(&self, o: &Stored<Order>) -> Result<Computed, AppError> {
         let params = params_of(o)?;
-        let now = crate::orders::now();
+        let now = self.now_us();
         let ctx = self.context(&o.data.patient_id, now).await?;
         let active = self
             .active_orders_of(&o.data.patient_id, Some(&o.id))
@@ -502,13 +471,11 @@ impl App {
         actor: &Actor,
         id: &str,
         version: Option<i64>,
-        input: &Json,
+        input: &SignInput,
     ) -> Result<Stored<Order>, AppError> {
         let (change, role) = change(actor, Action::SignOrder, "order.sign")?;
         let version = need_version(version)?;
-        let mut f = Fields::new(input, "")?;
-        let overrides = read_overrides(&mut f)?;
-        f.finish()?;
+        let overrides = input.overrides.clone();
         let o = self
             .store()
             .get::<Order>(id)
@@ -524,9 +491,9 @@ impl App {
             ));
         }
         check_version(&o, version)?;
-        require_state(&o, &[S::Draft], "sign")?;
+        require_state(&o, OrderStep::Sign.allowed_from(), "sign")?;
         let computed = self.recheck(&o).await?;
-        let now = crate::orders::now();
+        let now = self.now_us();
         let overrides_json = apply_overrides(
             &computed,
             &overrides,
@@ -575,7 +542,7 @@ impl App {
             ));
         }
         check_version(&o, version)?;
-        require_state(&o, &[S::Signed], "verify")?;
+        require_state(&o, OrderStep::Verify.allowed_from(), "verify")?;
         let mut f = Fields::new(input, "")?;
         let dose_given = f.opt_string("dose")?.ok_or_else(|| {
             AppError::invalid("dose", "", "required: your own dose, e.g. '350 mg'")
@@ -650,7 +617,7 @@ impl App {
             ));
         }
         let agree = differences.iter().all(|d| d["within_tolerance"] == true);
-        let now = crate::orders::now();
+        let now = self.now_us();
         let verified = agree && decision == "verify";
         let mut row = o.data.clone();
         if verified {
@@ -665,9 +632,15 @@ impl App {
             )?;
             row.findings_json = Json::Array(computed.findings);
             row.status = S::Verified;
+            self.store_titration(&o, &mut row.pump_programme_json, now)
+                .await?;
         }
         let blind_entry = json!({"dose": dose_given, "volume": volume_given, "rate": rate_given});
-        let outcome = if verified { "verified" } else { "rejected" };
+        let outcome = if verified {
+            VerificationOutcome::Verified
+        } else {
+            VerificationOutcome::Rejected
+        };
         let mut tx = self.store().begin().await?;
         let v = tx
             .insert(
@@ -676,7 +649,7 @@ impl App {
                     order_id: id.to_string(),
                     pharmacist_id: actor.user_id.clone(),
                     verified_at_us: now,
-                    outcome: outcome.to_string(),
+                    outcome,
                     blind_entry_json: blind_entry,
                     differences_json: Json::Array(differences.clone()),
                     note,
@@ -693,12 +666,78 @@ impl App {
         };
         tx.commit().await?;
         Ok(VerificationResult {
-            outcome: outcome.to_string(),
+            outcome,
             tolerance_percent: tol,
             differences,
             order: OrderView::full(&order),
             verification_id: v.id,
         })
+    }
+
+    /// Computes the library's titration schedule for a verified order once, with the weight
+    /// recorded at verification and the order's bag, and keeps it in the order's pump
+    /// programme (`titration`: the calculation with its derivation; `titration_error`: why it
+    /// could not be computed). The bedside reads it from there: it is never recomputed with a
+    /// later weight. Drugs without a titration schedule get neither key.
+    async fn store_titration(
+        &self,
+        o: &Stored<Order>,
+        programme: &mut Json,
+        now: i64,
+    ) -> Result<(), AppError> {
+        let Some(entry) = self.library().get(&o.data.drug_id) else {
+            return Ok(());
+        };
+        let Some(first) = entry.titration.first() else {
+            return Ok(());
+        };
+        let params = params_of(o)?;
+        let product = params
+            .product
+            .clone()
+            .or_else(|| first.products.first().cloned());
+        let mut input = json!({
+            "medication": o.data.drug_id,
+            "dose": format!("{} {}", o.data.dose, o.data.dose_unit),
+        });
+        let chosen = choose_schedule(&entry.titration, product.as_deref(), params.infusion_number);
+        if let Some(p) = product {
+            input["product"] = json!(p);
+        }
+        if let Some(v) = &o.data.final_volume_ml {
+            input["final_volume"] = json!(format!("{v} mL"));
+        }
+        if let Some((id, why)) = &chosen {
+            input["schedule"] = json!(id);
+            if let Json::Object(m) = programme {
+                m.insert(
+                    "titration_schedule".into(),
+                    json!({"id": id, "chosen_by": why}),
+                );
+            }
+        }
+        let ctx = self.context(&o.data.patient_id, now).await?;
+        if let Some((w, _)) = ctx.weight_kg {
+            input["weight"] = json!(format!("{} kg", num_text(w)));
+        }
+        let outcome =
+            infusio_core::calc::run_with_library("titration", &input, Some(self.library()));
+        if let Json::Object(m) = programme {
+            match outcome {
+                Ok(c) => {
+                    let c = serde_json::to_value(&c)
+                        .map_err(|e| AppError::Internal(format!("titration: {e}")))?;
+                    m.insert("titration".into(), c);
+                }
+                Err(e) => {
+                    m.insert(
+                        "titration_error".into(),
+                        json!({"field": e.field, "value": e.value, "message": e.message}),
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Moves an order to `to` for a simple step (hold, release, cancel, discontinue):
@@ -710,64 +749,27 @@ impl App {
         actor: &Actor,
         id: &str,
         version: Option<i64>,
-        step: &str,
-        input: &Json,
+        order_step: OrderStep,
+        input: &TransitionInput,
     ) -> Result<Stored<Order>, AppError> {
-        let (action, from, to, reason_required): (Action, &[OrderStatus], OrderStatus, bool) =
-            match step {
-                "hold" => (
-                    Action::HoldOrder,
-                    &[S::Signed, S::Verified, S::Prepared, S::Scheduled],
-                    S::Held,
-                    true,
-                ),
-                "release" => (Action::ReleaseOrder, &[S::Held], S::Signed, false),
-                "cancel" => (
-                    Action::CancelOrder,
-                    &[
-                        S::Draft,
-                        S::Signed,
-                        S::Verified,
-                        S::Prepared,
-                        S::Scheduled,
-                        S::Held,
-                    ],
-                    S::Cancelled,
-                    true,
-                ),
-                "discontinue" => (
-                    Action::DiscontinueOrder,
-                    &[
-                        S::Verified,
-                        S::Prepared,
-                        S::Scheduled,
-                        S::InProgress,
-                        S::Held,
-                    ],
-                    S::Discontinued,
-                    true,
-                ),
-                other => {
-                    return Err(AppError::invalid(
-                        "step",
-                        other,
-                        "one of hold, release, cancel, discontinue",
-                    ));
-                }
-            };
-        let (change, role) = change(actor, action, &format!("order.{step}"))?;
+        let step = order_step.as_str();
+        let from = order_step.allowed_from();
+        let to = match order_step {
+            OrderStep::Hold | OrderStep::Release | OrderStep::Cancel | OrderStep::Discontinue => {
+                order_step.leads_to()
+            }
+            _ => None,
+        }
+        .ok_or_else(|| {
+            AppError::invalid("step", step, "one of hold, release, cancel, discontinue")
+        })?;
+        let (change, role) = change(actor, order_step.action(), &format!("order.{step}"))?;
         let version = need_version(version)?;
-        let mut f = Fields::new(input, "")?;
-        let reason = reason_of(&mut f, reason_required)?;
-        let overrides = if step == "release" {
-            read_overrides(&mut f)?
-        } else {
-            Vec::new()
-        };
-        f.finish()?;
+        let reason = input.reason.clone();
+        let overrides = input.overrides.clone();
         // Release of a held order back to the pharmacy: the checks run again with the day's
         // labs and weight first; a hard stop blocks, a new warning needs an override.
-        let released = if step == "release" {
+        let released = if order_step == OrderStep::Release {
             let current =
                 self.store()
                     .get::<Order>(id)
@@ -787,7 +789,7 @@ impl App {
                 &current.data.overrides_json,
                 actor,
                 role.as_str(),
-                crate::orders::now(),
+                self.now_us(),
             )?;
             Some((Json::Array(computed.findings), overrides_json))
         } else {
@@ -825,7 +827,7 @@ impl App {
     ) -> Result<(Stored<Preparation>, Stored<Order>), AppError> {
         let (change, role) = change(actor, Action::Prepare, "preparation.record")?;
         let version = need_version(version)?;
-        let now = crate::orders::now();
+        let now = self.now_us();
         let today = crate::time::date_from_us(now);
         let mut f = Fields::new(input, "")?;
         let mut components = Vec::new();
@@ -895,7 +897,7 @@ impl App {
         // hard stop blocks compounding.
         if let Some(current) = self.store().get::<Order>(order_id).await? {
             check_version(&current, version)?;
-            require_state(&current, &[S::Verified], "prepare")?;
+            require_state(&current, OrderStep::Prepare.allowed_from(), "prepare")?;
             self.recheck_blocking(
                 &current,
                 "preparation.hard_stop",
@@ -906,7 +908,7 @@ impl App {
         let mut tx = self.store().begin().await?;
         let o = load_order(&mut tx, order_id).await?;
         check_version(&o, version)?;
-        require_state(&o, &[S::Verified], "prepare")?;
+        require_state(&o, OrderStep::Prepare.allowed_from(), "prepare")?;
         let concentration = number(&o.data.dose) / final_volume.value();
         let prep = tx
             .insert(
@@ -920,7 +922,7 @@ impl App {
                     final_volume_ml: decimal(final_volume.value())?,
                     concentration: decimal(concentration)?,
                     concentration_unit: format!("{}/mL", o.data.dose_unit),
-                    status: "prepared".into(),
+                    status: PreparationStatus::Prepared,
                     waste_json: None,
                 },
             )
@@ -995,13 +997,7 @@ impl App {
                 id: patient_id,
             });
         }
-        let clash = fetch(
-            &mut tx,
-            "SELECT id FROM appointments WHERE chair = $1 AND status IN ('booked', 'arrived') AND start_at_us < $2 AND end_at_us > $3",
-            &[text(&chair), int(end), int(start)],
-            &[Kind::Text],
-        )
-        .await?;
+        let clash = tx.chair_bookings_overlapping(&chair, start, end).await?;
         if !clash.is_empty() {
             return Err(AppError::Conflict(format!(
                 "chair {chair} is already booked in that time"
@@ -1016,7 +1012,7 @@ impl App {
                     chair,
                     start_at_us: start,
                     end_at_us: end,
-                    status: "booked".into(),
+                    status: AppointmentStatus::Booked,
                 },
             )
             .await?;
@@ -1029,7 +1025,7 @@ impl App {
                     "an order of this patient",
                 ));
             }
-            if o.data.status == S::Prepared {
+            if OrderStep::Schedule.allowed(o.data.status) {
                 let mut row = o.data.clone();
                 row.status = S::Scheduled;
                 tx.update(
@@ -1072,209 +1068,38 @@ impl App {
         Ok(all)
     }
 
-    /// Starts an administration at the bedside with the five rights checked:
-    /// `{"wristband", "bag", "dose", "route", "pump": {"rate", "vtbi"},
-    /// ["second_nurse": {"username", "password"}]}`. Any mismatch blocks, naming each one.
+    /// Starts an administration at the bedside with the five rights checked
+    /// ([`crate::bedside::five_rights`] over the record and the scan). Any mismatch blocks,
+    /// naming each one; the dose-error checks run again with the day's labs and weight; a
+    /// high-alert drug needs a second, distinct nurse.
     pub async fn start_administration(
         &self,
         actor: &Actor,
         order_id: &str,
         version: Option<i64>,
-        input: &Json,
+        scan: &BedsideScan,
     ) -> Result<(Stored<Administration>, Stored<Order>), AppError> {
         let (change, role) = change(actor, Action::Administer, "administration.start")?;
         let version = need_version(version)?;
-        let mut f = Fields::new(input, "")?;
-        let s = |f: &mut Fields, k: &str, what: &str| -> Result<String, AppError> {
-            let p = f.path_of(k);
-            f.opt_string(k)?
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| AppError::invalid(p, "", format!("required: {what}")))
-        };
-        let wristband = s(&mut f, "wristband", "the wristband barcode as scanned")?;
-        let bag = s(&mut f, "bag", "the bag barcode as scanned")?;
-        let dose_given = s(&mut f, "dose", "the dose on the label, e.g. '350 mg'")?;
-        let route = s(&mut f, "route", "the route")?;
-        let mut pump = f.opt_object("pump")?.ok_or_else(|| {
-            AppError::invalid(
-                "pump",
-                "",
-                "required: the programme as keyed on the pump, {\"rate\", \"vtbi\"}",
-            )
-        })?;
-        let pump_rate = pump.quantity(
-            "rate",
-            "the rate keyed, e.g. '125 mL/h'",
-            VolumeRate::from_quantity,
-        )?;
-        let pump_vtbi = pump.quantity(
-            "vtbi",
-            "the volume to be infused keyed, e.g. '250 mL'",
-            Volume::from_quantity,
-        )?;
-        pump.finish()?;
-        let second = match f.opt_object("second_nurse")? {
-            Some(mut s2) => {
-                let u = s2.opt_string("username")?.unwrap_or_default();
-                let p = s2.opt_string("password")?.unwrap_or_default();
-                s2.finish()?;
-                Some((u, p))
-            }
-            None => None,
-        };
-        f.finish()?;
-        let dose_mine_text = dose_given.clone();
-
-        let now = crate::orders::now();
-        let mut tx = self.store().begin_snapshot().await?;
-        let o = load_order(&mut tx, order_id).await?;
-        let patient = tx
-            .get::<Patient>(&o.data.patient_id)
-            .await?
-            .ok_or_else(|| AppError::Internal("order without patient".into()))?;
-        let preps = tx
-            .find_by::<Preparation>("order_id", text(order_id))
-            .await?;
-        let appts = tx
-            .find_by::<Appointment>("order_id", text(order_id))
-            .await?;
-        let mut components = Vec::new();
-        if let Some(p) = preps.iter().rev().find(|p| p.data.status == "prepared") {
-            components = tx
-                .find_by::<PreparationComponent>("preparation_id", text(&p.id))
-                .await?;
-        }
-        tx.rollback().await?;
-        check_version(&o, version)?;
+        let now = self.now_us();
+        let bedside = self.bedside_record(order_id, now).await?;
+        let o = &bedside.order;
+        check_version(o, version)?;
         require_state(
-            &o,
-            &[S::Scheduled, S::Prepared],
+            o,
+            OrderStep::Start.allowed_from(),
             "start the administration of",
         )?;
-        let prep = preps
+        let prep = bedside.preparation.clone().ok_or_else(|| {
+            AppError::state("preparation.missing", "no prepared product for this order")
+        })?;
+        let mut problems: Vec<Json> = five_rights(&bedside.facts(&prep), scan)?
             .iter()
-            .rev()
-            .find(|p| p.data.status == "prepared")
-            .ok_or_else(|| {
-                AppError::state("preparation.missing", "no prepared product for this order")
-            })?;
-
-        let mut problems: Vec<Json> = Vec::new();
-        let mut problem = |code: &str, message: String| {
-            problems.push(json!({"code": code, "severity": "hard_stop", "message": message}))
-        };
-        if wristband != patient.data.mrn {
-            problem(
-                "five_rights.patient",
-                format!(
-                    "wristband {wristband} is not this order's patient (MRN {})",
-                    patient.data.mrn
-                ),
-            );
-        }
-        let bag_ok = bag == prep.id
-            || components
-                .iter()
-                .any(|c| c.data.gtin.as_deref() == Some(bag.as_str()));
-        if !bag_ok {
-            problem(
-                "five_rights.drug",
-                format!("bag {bag} is not the preparation of this order"),
-            );
-        }
-        if prep.data.beyond_use_at_us <= now {
-            problem(
-                "five_rights.beyond_use_date",
-                format!(
-                    "the preparation's beyond-use time {} has passed",
-                    iso_from_us(prep.data.beyond_use_at_us)
-                ),
-            );
-        }
-        match quantity_in("dose", &dose_mine_text, &o.data.dose_unit) {
-            Ok(v) if (v - number(&o.data.dose)).abs() <= number(&o.data.dose).abs() * 1e-3 => {}
-            Ok(v) => problem(
-                "five_rights.dose",
-                format!(
-                    "dose {} {} differs from the order's {} {}",
-                    num_text(v),
-                    o.data.dose_unit,
-                    o.data.dose,
-                    o.data.dose_unit
-                ),
-            ),
-            Err(e) => return Err(e),
-        }
-        if !route.eq_ignore_ascii_case(&o.data.route) {
-            problem(
-                "five_rights.route",
-                format!("route {route} differs from the order's {}", o.data.route),
-            );
-        }
-        if let Some(a) = appts.iter().find(|a| a.data.status == "booked") {
-            let window = self.config().administration_window_min * 60 * 1_000_000;
-            if (now - a.data.start_at_us).abs() > window {
-                problem(
-                    "five_rights.time",
-                    format!(
-                        "now is outside ±{} min of the appointment at {}",
-                        self.config().administration_window_min,
-                        iso_from_us(a.data.start_at_us)
-                    ),
-                );
-            }
-        }
-        let ordered_rate = o.data.rate_ml_per_h.as_ref().map(number);
-        let ordered_vtbi = o.data.final_volume_ml.as_ref().map(number);
-        if let Some(r) = ordered_rate
-            && (pump_rate.value() - r).abs() > 0.05
-        {
-            problem(
-                "pump.rate_mismatch",
-                format!(
-                    "pump rate {} mL/h differs from the ordered {} mL/h",
-                    num_text(pump_rate.value()),
-                    num_text(r)
-                ),
-            );
-        }
-        if let Some(v) = ordered_vtbi
-            && (pump_vtbi.value() - v).abs() > 0.5
-        {
-            problem(
-                "pump.vtbi_mismatch",
-                format!(
-                    "pump VTBI {} mL differs from the ordered {} mL",
-                    num_text(pump_vtbi.value()),
-                    num_text(v)
-                ),
-            );
-        }
+            .map(finding_json)
+            .collect();
         // The safety checks again, with the day's labs and weight.
-        let recheck = self.recheck(&o).await?;
-        for h in recheck.hard_stops() {
-            problems.push(h);
-        }
-        let mut second_nurse_id = None;
-        if o.data.high_alert {
-            match &second {
-                None => problems.push(json!({"code": "double_check.required", "severity": "hard_stop", "message": "a high-alert drug needs a second nurse's independent double check"})),
-                Some((u, p)) => match self.sign_in_check(u, p).await {
-                    Ok(a) if a.user_id == actor.user_id => {
-                        return Err(AppError::forbidden("double check", "the second check must be made by a different nurse"));
-                    }
-                    Ok(a) if a.has(Role::Nurse) => second_nurse_id = Some(a.user_id),
-                    Ok(_) => return Err(AppError::forbidden("double check", "the second checker must be a nurse")),
-                    // Not 401: the signed-in nurse's own session is fine; it is the second
-                    // nurse's confirmation that failed.
-                    Err(AppError::BadCredentials) | Err(AppError::Locked { .. }) => {
-                        return Err(AppError::forbidden("double check", "the second nurse's user name or password was not accepted"));
-                    }
-                    Err(e) => return Err(e),
-                },
-            }
-        }
+        problems.extend(self.recheck(o).await?.hard_stops());
+        let second_nurse_id = self.double_check(actor, o, scan, &mut problems).await?;
         if !problems.is_empty() {
             return Err(AppError::Blocked {
                 code: "administration.blocked",
@@ -1289,6 +1114,7 @@ impl App {
                 findings: Json::Array(problems),
             });
         }
+        let booked = bedside.booked.clone();
         let mut tx = self.store().begin().await?;
         let o = load_order(&mut tx, order_id).await?;
         check_version(&o, version)?;
@@ -1298,53 +1124,102 @@ impl App {
                 Administration {
                     order_id: order_id.to_string(),
                     preparation_id: prep.id.clone(),
-                    appointment_id: appts.iter().find(|a| a.data.status == "booked").map(|a| a.id.clone()),
+                    appointment_id: booked.as_ref().map(|a| a.id.clone()),
                     nurse_id: actor.user_id.clone(),
                     second_nurse_id,
-                    wristband_scan: wristband,
-                    bag_scan: bag,
-                    pump_programme_json: json!({"rate_ml_per_h": pump_rate.value(), "vtbi_ml": pump_vtbi.value()}),
+                    wristband_scan: scan.wristband.clone(),
+                    bag_scan: scan.bag.clone(),
+                    pump_programme_json: json!({"rate_ml_per_h": scan.pump_rate.value(), "vtbi_ml": scan.pump_vtbi.value()}),
                     started_at_us: now,
                     stopped_at_us: None,
-                    status: "in_progress".into(),
+                    status: AdministrationStatus::InProgress,
                     stop_reason: None,
                 },
             )
             .await?;
-        let p = tx.get_for_update::<Preparation>(&prep.id).await?;
-        let mut prow = p.data.clone();
-        prow.status = "administered".into();
-        tx.update(
-            &Change::by(&actor.user_id, role.as_str()).action("preparation.administered"),
-            &p.id,
-            p.version,
-            prow,
-        )
-        .await?;
-        if let Some(a) = appts.iter().find(|a| a.data.status == "booked") {
-            let current = tx.get_for_update::<Appointment>(&a.id).await?;
-            let mut arow = current.data.clone();
-            arow.status = "arrived".into();
-            tx.update(
-                &Change::by(&actor.user_id, role.as_str()).action("appointment.arrived"),
-                &a.id,
-                current.version,
-                arow,
-            )
-            .await?;
-        }
-        let mut row = o.data.clone();
-        row.status = S::InProgress;
-        let order = tx
-            .update(
-                &Change::by(&actor.user_id, role.as_str()).action("order.start"),
-                order_id,
-                version,
-                row,
-            )
-            .await?;
+        let by = Change::by(&actor.user_id, role.as_str());
+        let order = start_in_tx(&mut tx, &by, &o, version, &prep, booked.as_ref()).await?;
         tx.commit().await?;
         Ok((admin, order))
+    }
+
+    /// What the record holds for a bedside scan: the order, its patient, its latest prepared
+    /// product with the components' GTINs, and its booked appointment.
+    async fn bedside_record(&self, order_id: &str, now: i64) -> Result<BedsideRecord, AppError> {
+        let mut tx = self.store().begin_snapshot().await?;
+        let order = load_order(&mut tx, order_id).await?;
+        let patient = tx
+            .get::<Patient>(&order.data.patient_id)
+            .await?
+            .ok_or_else(|| AppError::Internal("order without patient".into()))?;
+        let preps = tx
+            .find_by::<Preparation>("order_id", text(order_id))
+            .await?;
+        let appts = tx
+            .find_by::<Appointment>("order_id", text(order_id))
+            .await?;
+        let preparation = preps
+            .into_iter()
+            .rev()
+            .find(|p| p.data.status == "prepared");
+        let mut component_gtins = Vec::new();
+        if let Some(p) = &preparation {
+            component_gtins = tx
+                .find_by::<PreparationComponent>("preparation_id", text(&p.id))
+                .await?
+                .into_iter()
+                .filter_map(|c| c.data.gtin)
+                .collect();
+        }
+        tx.rollback().await?;
+        Ok(BedsideRecord {
+            order,
+            patient_mrn: patient.data.mrn,
+            preparation,
+            component_gtins,
+            booked: appts.into_iter().find(|a| a.data.status == "booked"),
+            window_min: self.config().administration_window_min,
+            now_us: now,
+        })
+    }
+
+    /// The independent double check of a high-alert drug: the second nurse's id, or a
+    /// `double_check.required` problem when none was named. A wrong second nurse (the same
+    /// person, not a nurse, credentials refused) is refused outright.
+    async fn double_check(
+        &self,
+        actor: &Actor,
+        o: &Stored<Order>,
+        scan: &BedsideScan,
+        problems: &mut Vec<Json>,
+    ) -> Result<Option<String>, AppError> {
+        if !o.data.high_alert {
+            return Ok(None);
+        }
+        let Some(second) = &scan.second_nurse else {
+            problems.push(json!({"code": "double_check.required", "severity": "hard_stop", "message": "a high-alert drug needs a second nurse's independent double check"}));
+            return Ok(None);
+        };
+        match self.sign_in_check(&second.username, &second.password).await {
+            Ok(a) if a.user_id == actor.user_id => Err(AppError::forbidden(
+                "double check",
+                "the second check must be made by a different nurse",
+            )),
+            Ok(a) if a.has(Role::Nurse) => Ok(Some(a.user_id)),
+            Ok(_) => Err(AppError::forbidden(
+                "double check",
+                "the second checker must be a nurse",
+            )),
+            // Not 401: the signed-in nurse's own session is fine; it is the second nurse's
+            // confirmation that failed.
+            Err(AppError::BadCredentials) | Err(AppError::Locked { .. }) => {
+                Err(AppError::forbidden(
+                    "double check",
+                    "the second nurse's user name or password was not accepted",
+                ))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Checks a second nurse's credentials without opening a session (failures count towards
@@ -1368,47 +1243,9 @@ impl App {
         &self,
         actor: &Actor,
         administration_id: &str,
-        input: &Json,
+        event: &NewEvent,
     ) -> Result<Stored<AdministrationEvent>, AppError> {
         let (change, _) = change(actor, Action::Administer, "administration.event")?;
-        let mut f = Fields::new(input, "")?;
-        let kind = f.choice(
-            "kind",
-            &["rate_change", "titration", "vitals", "reaction", "note"],
-        )?;
-        let rate = f.opt_quantity(
-            "rate",
-            "a rate such as '125 mL/h'",
-            VolumeRate::from_quantity,
-        )?;
-        let grade = f.opt_number("grade")?;
-        let detail = f.raw("detail").cloned().unwrap_or(json!({}));
-        f.finish()?;
-        if matches!(kind.as_str(), "rate_change" | "titration") && rate.is_none() {
-            return Err(AppError::invalid(
-                "rate",
-                "",
-                "required for a rate change or titration step",
-            ));
-        }
-        let grade = match (kind.as_str(), grade) {
-            ("reaction", Some(g)) if (1.0..=5.0).contains(&g) && g.fract() == 0.0 => Some(g as i64),
-            ("reaction", g) => {
-                return Err(AppError::invalid(
-                    "grade",
-                    g.map(|g| g.to_string()).unwrap_or_default(),
-                    "required for a reaction: a whole grade from 1 to 5 (CTCAE)",
-                ));
-            }
-            (_, Some(g)) => {
-                return Err(AppError::invalid(
-                    "grade",
-                    g.to_string(),
-                    "only a reaction has a grade",
-                ));
-            }
-            (_, None) => None,
-        };
         let mut tx = self.store().begin().await?;
         let a = tx
             .get::<Administration>(administration_id)
@@ -1428,12 +1265,12 @@ impl App {
                 &change,
                 AdministrationEvent {
                     administration_id: administration_id.to_string(),
-                    kind,
-                    at_us: crate::orders::now(),
+                    kind: event.kind,
+                    at_us: self.now_us(),
                     recorded_by: actor.user_id.clone(),
-                    rate_ml_per_h: rate.map(|r| decimal(r.value())).transpose()?,
-                    reaction_grade: grade,
-                    detail_json: detail,
+                    rate_ml_per_h: event.rate.map(|r| decimal(r.value())).transpose()?,
+                    reaction_grade: event.reaction_grade,
+                    detail_json: event.detail.clone(),
                 },
             )
             .await?;
@@ -1447,14 +1284,18 @@ impl App {
         &self,
         actor: &Actor,
         administration_id: &str,
-        input: &Json,
+        finish: &FinishAdministration,
     ) -> Result<(Stored<Administration>, Stored<Order>), AppError> {
         let (change, role) = change(actor, Action::Administer, "administration.finish")?;
-        let mut f = Fields::new(input, "")?;
-        let outcome = f.choice("outcome", &["completed", "stopped"])?;
-        let reason = reason_of(&mut f, outcome == "stopped")?;
-        f.finish()?;
-        let now = crate::orders::now();
+        let (outcome, reason) = (finish.outcome, finish.reason.clone());
+        if outcome == AdministrationStatus::InProgress {
+            return Err(AppError::invalid(
+                "outcome",
+                outcome.as_str(),
+                "completed or stopped",
+            ));
+        }
+        let now = self.now_us();
         let mut tx = self.store().begin().await?;
         let a = tx
             .get_for_update::<Administration>(administration_id)
@@ -1466,7 +1307,7 @@ impl App {
             ));
         }
         let mut arow = a.data.clone();
-        arow.status = outcome.clone();
+        arow.status = outcome;
         arow.stopped_at_us = Some(now);
         arow.stop_reason = reason.clone();
         let change = match &reason {
@@ -1494,7 +1335,7 @@ impl App {
         if let Some(aid) = &a.data.appointment_id {
             let ap = tx.get_for_update::<Appointment>(aid).await?;
             let mut aprow = ap.data.clone();
-            aprow.status = "completed".into();
+            aprow.status = AppointmentStatus::Completed;
             tx.update(
                 &Change::by(&actor.user_id, role.as_str()).action("appointment.completed"),
                 aid,
@@ -1508,7 +1349,7 @@ impl App {
     }
 
     /// Recalls: every patient who received a product of `lot`, with the order and preparation.
-    pub async fn lot_trace(&self, actor: &Actor, lot: &str) -> Result<Vec<Json>, AppError> {
+    pub async fn lot_trace(&self, actor: &Actor, lot: &str) -> Result<Vec<LotTrace>, AppError> {
         actor.permit(Action::ReadClinical)?;
         let mut tx = self.store().begin_snapshot().await?;
         let comps = tx.find_by::<PreparationComponent>("lot", text(lot)).await?;
@@ -1517,8 +1358,14 @@ impl App {
             if let Some(p) = tx.get::<Preparation>(&c.data.preparation_id).await?
                 && let Some(o) = tx.get::<Order>(&p.data.order_id).await?
             {
-                out.push(json!({"patient_id": o.data.patient_id, "order_id": o.id, "preparation_id": p.id,
-                    "product": c.data.product, "lot": c.data.lot, "preparation_status": p.data.status}));
+                out.push(LotTrace {
+                    patient_id: o.data.patient_id,
+                    order_id: o.id,
+                    preparation_id: p.id,
+                    product: c.data.product,
+                    lot: c.data.lot,
+                    preparation_status: p.data.status,
+                });
             }
         }
         tx.rollback().await?;
@@ -1539,4 +1386,116 @@ impl App {
         actor.permit(Action::ReadAudit)?;
         Ok(self.store().audit_head().await?)
     }
+}
+
+/// The record's side of a bedside scan (see [`App::start_administration`]).
+struct BedsideRecord {
+    order: Stored<Order>,
+    patient_mrn: String,
+    preparation: Option<Stored<Preparation>>,
+    component_gtins: Vec<String>,
+    booked: Option<Stored<Appointment>>,
+    window_min: i64,
+    now_us: i64,
+}
+
+impl BedsideRecord {
+    fn facts(&self, prep: &Stored<Preparation>) -> BedsideFacts {
+        let o = &self.order.data;
+        BedsideFacts {
+            patient_mrn: self.patient_mrn.clone(),
+            preparation_id: prep.id.clone(),
+            component_gtins: self.component_gtins.clone(),
+            beyond_use_at_us: prep.data.beyond_use_at_us,
+            dose: number(&o.dose),
+            dose_text: o.dose.to_string(),
+            dose_unit: o.dose_unit.clone(),
+            route: o.route.clone(),
+            ordered_rate: o.rate_ml_per_h.as_ref().map(|r| VolumeRate::new(number(r))),
+            ordered_vtbi: o.final_volume_ml.as_ref().map(|v| Volume::new(number(v))),
+            appointment_start_at_us: self.booked.as_ref().map(|a| a.data.start_at_us),
+            window_min: self.window_min,
+            now_us: self.now_us,
+        }
+    }
+}
+
+/// The titration schedule for an order: the first of the library's schedules (in the file's
+/// order, which lists the standard ramps before the rapid ones that need an eligibility
+/// check) that fits the product and the infusion number (`first` for infusion 1, `subsequent`
+/// after). With one schedule only, that one. `None` when the infusion number is unknown and
+/// several schedules fit: the choice is then left to a person, never guessed.
+fn choose_schedule(
+    schedules: &[infusio_core::library::Titration],
+    product: Option<&str>,
+    infusion_number: Option<u32>,
+) -> Option<(String, String)> {
+    let for_product: Vec<&infusio_core::library::Titration> = schedules
+        .iter()
+        .filter(|t| {
+            t.products.is_empty() || product.is_some_and(|p| t.products.iter().any(|x| x == p))
+        })
+        .collect();
+    if let [only] = for_product.as_slice() {
+        let why = match product {
+            Some(p) => format!("the library's only schedule for {p}"),
+            None => "the library's only schedule".to_string(),
+        };
+        return Some((only.id.clone(), why));
+    }
+    let n = infusion_number?;
+    let wanted = if n == 1 { "first" } else { "subsequent" };
+    for_product
+        .iter()
+        .find(|t| t.infusion.as_deref().is_none_or(|i| i == wanted))
+        .map(|t| {
+            (
+                t.id.clone(),
+                format!("infusion number {n}: the first library schedule for a {wanted} infusion"),
+            )
+        })
+}
+
+/// A finding as the `findings` array of a blocked step carries it.
+fn finding_json(f: &infusio_core::derivation::Finding) -> Json {
+    json!({"code": f.code, "severity": f.severity.as_str(), "message": f.message})
+}
+
+/// Inside the start's transaction: the preparation is administered, the booked appointment
+/// arrived, the order in progress.
+async fn start_in_tx(
+    tx: &mut Tx,
+    by: &Change,
+    o: &Stored<Order>,
+    version: i64,
+    prep: &Stored<Preparation>,
+    booked: Option<&Stored<Appointment>>,
+) -> Result<Stored<Order>, AppError> {
+    let p = tx.get_for_update::<Preparation>(&prep.id).await?;
+    let mut prow = p.data.clone();
+    prow.status = PreparationStatus::Administered;
+    tx.update(
+        &by.clone().action("preparation.administered"),
+        &p.id,
+        p.version,
+        prow,
+    )
+    .await?;
+    if let Some(a) = booked {
+        let current = tx.get_for_update::<Appointment>(&a.id).await?;
+        let mut arow = current.data.clone();
+        arow.status = AppointmentStatus::Arrived;
+        tx.update(
+            &by.clone().action("appointment.arrived"),
+            &a.id,
+            current.version,
+            arow,
+        )
+        .await?;
+    }
+    let mut row = o.data.clone();
+    row.status = S::InProgress;
+    Ok(tx
+        .update(&by.clone().action("order.start"), &o.id, version, row)
+        .await?)
 }

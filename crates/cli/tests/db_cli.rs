@@ -152,10 +152,10 @@ fn sqlite_migrate_verify_head_backup_restore_and_tamper() {
     runtime().block_on(async {
         let store = Store::open(&sqlite_url(&data)).await.expect("open");
         let mut tx = store.begin().await.expect("begin");
-        tx.execute("DROP TRIGGER audit_event_no_update", &[])
+        tx.raw_execute("DROP TRIGGER audit_event_no_update", &[])
             .await
             .expect("drop trigger");
-        tx.execute(
+        tx.raw_execute(
             "UPDATE audit_event SET actor = 'mallory' WHERE seq = 3",
             &[],
         )

@@ -6,7 +6,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use infusio_app::OrderStep;
+use infusio_app::commands::TransitionInput;
 use infusio_app::orders::must_be_blind;
+use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
 use infusio_app::{Actor, App, AppError};
 use infusio_server::{ApiError, AppState, Authed};
 use infusio_store::Stored;
@@ -609,7 +612,11 @@ pub async fn observation_create(
             }
             map::measurement(
                 &s.app
-                    .add_measurement(a.actor(), &patient_id, &input)
+                    .add_measurement(
+                        a.actor(),
+                        &patient_id,
+                        &NewMeasurement::try_from(&input).map_err(|e| renamed(e, fields))?,
+                    )
                     .await
                     .map_err(on_patient)?,
             )
@@ -621,7 +628,11 @@ pub async fn observation_create(
             }
             map::lab(
                 &s.app
-                    .add_lab(a.actor(), &patient_id, &input)
+                    .add_lab(
+                        a.actor(),
+                        &patient_id,
+                        &NewLab::try_from(&input).map_err(|e| renamed(e, fields))?,
+                    )
                     .await
                     .map_err(on_patient)?,
             )
@@ -726,9 +737,15 @@ pub async fn allergy_create(
             ));
         }
     }
+    let allergy_fields: &[(&str, &str)] = &[
+        ("substance", "AllergyIntolerance.code"),
+        ("reaction", "AllergyIntolerance.reaction.manifestation"),
+        ("severity", "AllergyIntolerance.reaction.severity"),
+    ];
+    let allergy = NewAllergy::try_from(&input).map_err(|e| renamed(e, allergy_fields))?;
     let r = s
         .app
-        .add_allergy(a.actor(), &patient_id, &input)
+        .add_allergy(a.actor(), &patient_id, &allergy)
         .await
         .map_err(|e| match e {
             AppError::NotFound {
@@ -739,14 +756,7 @@ pub async fn allergy_create(
                 format!("Patient/{id}"),
                 "a patient on this server",
             ),
-            other => renamed(
-                other,
-                &[
-                    ("substance", "AllergyIntolerance.code"),
-                    ("reaction", "AllergyIntolerance.reaction.manifestation"),
-                    ("severity", "AllergyIntolerance.reaction.severity"),
-                ],
-            ),
+            other => renamed(other, allergy_fields),
         })?;
     Ok(created(&headers, "AllergyIntolerance", &map::allergy(&r)))
 }
@@ -1211,11 +1221,14 @@ pub async fn request_update(
         Some(r) => json!({"reason": r}),
         None => json!({}),
     };
+    let reason_field: &[(&str, &str)] = &[("reason", "MedicationRequest.statusReason")];
+    let step = OrderStep::parse_transition(step).map_err(Fail::from)?;
+    let input = TransitionInput::read(step, &input).map_err(|e| renamed(e, reason_field))?;
     let o = s
         .app
         .transition(actor, &id, version, step, &input)
         .await
-        .map_err(|e| renamed(e, &[("reason", "MedicationRequest.statusReason")]))?;
+        .map_err(|e| renamed(e, reason_field))?;
     Ok(resource(StatusCode::OK, &order_resource(actor, &o), None))
 }
 

@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use infusio_app::AppError;
+use infusio_app::{AppError, ErrorKind};
 use infusio_server::{ApiError, Authed};
 use serde_json::{Map, Value as Json, json};
 
@@ -112,67 +112,71 @@ impl Fail {
     }
 }
 
+/// The OperationOutcome issue code of each kind of refusal (the HTTP status is the server's
+/// one mapping, [`infusio_server::error::http_status`]).
+pub fn issue_code(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Unauthenticated | ErrorKind::BadCredentials => "login",
+        ErrorKind::Locked => "throttled",
+        ErrorKind::Forbidden => "forbidden",
+        ErrorKind::NotFound => "not-found",
+        ErrorKind::Invalid => "invalid",
+        ErrorKind::Stale | ErrorKind::Conflict => "conflict",
+        ErrorKind::VersionRequired => "required",
+        ErrorKind::InvalidState | ErrorKind::Blocked => "business-rule",
+        ErrorKind::Internal => "exception",
+    }
+}
+
+/// One OperationOutcome issue per finding of a blocked step.
+fn finding_issues(findings: &Json) -> Vec<Json> {
+    findings
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|x| {
+                    let severity = if x["severity"] == "warning" {
+                        "warning"
+                    } else {
+                        "error"
+                    };
+                    json!({
+                        "severity": severity,
+                        "code": "business-rule",
+                        "details": {"text": x["code"].as_str().unwrap_or("finding")},
+                        "diagnostics": x["message"].as_str().unwrap_or_default(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl From<AppError> for Fail {
     fn from(e: AppError) -> Fail {
-        let text = e.to_string();
-        match e {
-            AppError::Unauthenticated | AppError::BadCredentials => {
-                Fail::new(StatusCode::UNAUTHORIZED, "login", text)
+        let kind = e.kind();
+        let status = infusio_server::error::http_status(kind);
+        let code = issue_code(kind);
+        let text = match &e {
+            AppError::VersionRequired => {
+                "this update needs the version you read: send If-Match: W/\"<versionId>\""
+                    .to_string()
             }
-            AppError::Locked { retry_after_s } => {
-                let mut f = Fail::new(StatusCode::TOO_MANY_REQUESTS, "throttled", text);
-                f.retry_after_s = Some(retry_after_s);
-                f
-            }
-            AppError::Forbidden { .. } => Fail::new(StatusCode::FORBIDDEN, "forbidden", text),
-            AppError::NotFound { .. } => Fail::new(StatusCode::NOT_FOUND, "not-found", text),
-            AppError::Invalid(i) => {
-                let mut f = Fail::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", text);
-                f.expression = Some(i.field.clone());
-                f
-            }
-            AppError::Stale { .. } => Fail::new(StatusCode::PRECONDITION_FAILED, "conflict", text),
-            AppError::VersionRequired => Fail::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                "required",
-                "this update needs the version you read: send If-Match: W/\"<versionId>\"",
-            ),
-            AppError::InvalidState { .. } => Fail::new(StatusCode::CONFLICT, "business-rule", text),
-            AppError::Blocked { findings, .. } => {
-                let mut f = Fail::new(StatusCode::UNPROCESSABLE_ENTITY, "business-rule", text);
-                f.extra = findings
-                    .as_array()
-                    .map(|items| {
-                        items
-                            .iter()
-                            .map(|x| {
-                                let severity = if x["severity"] == "warning" {
-                                    "warning"
-                                } else {
-                                    "error"
-                                };
-                                json!({
-                                    "severity": severity,
-                                    "code": "business-rule",
-                                    "details": {"text": x["code"].as_str().unwrap_or("finding")},
-                                    "diagnostics": x["message"].as_str().unwrap_or_default(),
-                                })
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                f
-            }
-            AppError::Conflict(_) => Fail::new(StatusCode::CONFLICT, "conflict", text),
             AppError::Internal(message) => {
                 tracing::error!(error = %message, "internal error");
-                Fail::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "exception",
-                    "an internal error occurred; it has been logged",
-                )
+                "an internal error occurred; it has been logged".to_string()
             }
+            other => other.to_string(),
+        };
+        let mut f = Fail::new(status, code, text);
+        match e {
+            AppError::Locked { retry_after_s } => f.retry_after_s = Some(retry_after_s),
+            AppError::Invalid(i) => f.expression = Some(i.field),
+            AppError::Blocked { findings, .. } => f.extra = finding_issues(&findings),
+            _ => {}
         }
+        f
     }
 }
 

@@ -337,7 +337,7 @@ pub fn medication_administration(
             let kind = e.data.detail_json["pump_event"]
                 .as_str()
                 .map(|k| format!("pump {k}"))
-                .unwrap_or_else(|| e.data.kind.clone());
+                .unwrap_or_else(|| e.data.kind.to_string());
             ext.push(json!({"url": EXT_RATE_CHANGE, "extension": [
                 {"url": "at", "valueDateTime": iso(e.data.at_us)},
                 {"url": "rate", "valueQuantity": rate(number(r))},
@@ -394,7 +394,7 @@ pub fn medication_administration(
         .iter()
         .filter(|e| e.data.rate_ml_per_h.is_none())
         .map(|e| {
-            let mut t = e.data.kind.clone();
+            let mut t = e.data.kind.to_string();
             if let Some(g) = e.data.reaction_grade {
                 t.push_str(&format!(" grade {g}"));
             }

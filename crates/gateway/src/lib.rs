@@ -109,10 +109,6 @@ impl From<std::io::Error> for PumpError {
     }
 }
 
-fn now_us() -> i64 {
-    infusio_store::now_us()
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -150,9 +146,9 @@ fn observation(o: &Observation) -> InterfaceObservation {
 }
 
 impl Gateway {
-    /// Prepares the interface tables and identity.
+    /// Prepares the interface identity. The inbound message log is a table of the store's
+    /// schema (migration 4), created when the record is migrated, not here.
     pub async fn new(app: App, config: GatewayConfig) -> Result<Gateway, AppError> {
-        app.interface_tables().await?;
         let actor = app.interface_actor().await?;
         Ok(Gateway {
             app,
@@ -174,7 +170,7 @@ impl Gateway {
 
     fn next_control_id(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        format!("INF{}{n:04}", now_us())
+        format!("INF{}{n:04}", self.app.now_us())
     }
 
     async fn log(&self, record: InboundRecord) {
@@ -193,9 +189,9 @@ impl Gateway {
             AckCode::Reject,
             std::slice::from_ref(&problem),
             &self.next_control_id(),
-            now_us(),
+            self.app.now_us(),
         );
-        let now = now_us();
+        let now = self.app.now_us();
         self.log(InboundRecord {
             sender: String::new(),
             control_id: format!(
@@ -219,7 +215,7 @@ impl Gateway {
     pub async fn handle(&self, bytes: &[u8]) -> String {
         let hash = sha256_hex(bytes);
         let text = String::from_utf8_lossy(bytes).into_owned();
-        let now = now_us();
+        let now = self.app.now_us();
         let message = match Message::parse_bytes(bytes) {
             Ok(m) => m,
             Err(e) => {
@@ -592,7 +588,7 @@ impl Gateway {
         let dose = infusio_app::patients::number(&o.data.dose);
         let weight_kg = self
             .app
-            .context(&p.id, now_us())
+            .context(&p.id, self.app.now_us())
             .await?
             .weight_kg
             .map(|(w, _)| w);
@@ -629,7 +625,7 @@ impl Gateway {
             pump,
             &p,
             &self.next_control_id(),
-            now_us(),
+            self.app.now_us(),
         ))
     }
 

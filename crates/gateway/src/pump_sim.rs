@@ -107,7 +107,7 @@ impl PumpSim {
     fn control_id(&self) -> String {
         format!(
             "PS{}{:04}",
-            infusio_store::now_us(),
+            device_now_us(),
             self.counter.fetch_add(1, Ordering::Relaxed)
         )
     }
@@ -138,7 +138,7 @@ impl PumpSim {
 
     /// Answers one PCD-03 message: the `RRG^O16` text and the programme if accepted.
     pub fn answer(&self, bytes: &[u8]) -> (String, Option<PumpProgramme>) {
-        let now = infusio_store::now_us();
+        let now = device_now_us();
         let sender = Sender {
             application: self.config.application.clone(),
             facility: String::new(),
@@ -271,7 +271,7 @@ impl PumpSim {
 
     /// Runs a programme: sends each event when its (compressed) time comes.
     pub async fn run(&self, p: PumpProgramme) -> Run {
-        let start_us = infusio_store::now_us();
+        let start_us = device_now_us();
         let scale = if self.config.time_scale > 0.0 {
             self.config.time_scale
         } else {
@@ -283,7 +283,7 @@ impl PumpSim {
         for (t_s, kind, rate, volume) in self.schedule(&p) {
             let real_offset_us = (t_s / scale * 1e6).round() as i64;
             let at_us = start_us + real_offset_us;
-            let wait = at_us - infusio_store::now_us();
+            let wait = at_us - device_now_us();
             if wait > 0 {
                 tokio::time::sleep(Duration::from_micros(wait as u64)).await;
             }
@@ -307,7 +307,7 @@ impl PumpSim {
                 &self.config.device_id,
                 &event,
                 &self.control_id(),
-                infusio_store::now_us(),
+                device_now_us(),
             );
             if connection.is_none() {
                 connection = TcpStream::connect(self.config.gateway)
@@ -343,4 +343,13 @@ impl PumpSim {
             events,
         }
     }
+}
+
+/// The simulated pump's own clock (a real pump has one too, and it may drift from the
+/// server's), µs since the Unix epoch.
+fn device_now_us() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
 }

@@ -529,7 +529,7 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
             h.user("prescriber"),
             &id,
             Some(order_version(h, &id).await),
-            &json!({}),
+            &infusio_app::commands::SignInput::default(),
         )
         .await
         .expect("signed");
@@ -567,7 +567,7 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
             h.user("nurse"),
             &id,
             Some(order_version(h, &id).await),
-            &scan,
+            &infusio_app::bedside::BedsideScan::try_from(&scan).expect("a valid scan"),
         )
         .await
         .expect("administration started");

@@ -4,8 +4,25 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use infusio_app::AppError;
+use infusio_app::{AppError, ErrorKind};
 use serde_json::{Value as Json, json};
+
+/// The HTTP status of each kind of refusal: the one mapping shared by the JSON API, the FHIR
+/// endpoints and the pages, so the same refusal has the same status everywhere (a stale write
+/// is 412 Precondition Failed, a missing If-Match 428).
+pub fn http_status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Unauthenticated | ErrorKind::BadCredentials => StatusCode::UNAUTHORIZED,
+        ErrorKind::Locked => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Invalid | ErrorKind::Blocked => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Stale => StatusCode::PRECONDITION_FAILED,
+        ErrorKind::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
+        ErrorKind::InvalidState | ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -27,51 +44,30 @@ impl ApiError {
     /// Status, stable code and the problem document.
     pub fn parts(&self) -> (StatusCode, Json) {
         let e = &self.0;
-        let (status, code, extra) = match e {
-            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "auth.required", json!({})),
-            AppError::BadCredentials => {
-                (StatusCode::UNAUTHORIZED, "auth.bad_credentials", json!({}))
+        let status = http_status(e.kind());
+        let (code, extra) = match e {
+            AppError::Unauthenticated => ("auth.required", json!({})),
+            AppError::BadCredentials => ("auth.bad_credentials", json!({})),
+            AppError::Locked { retry_after_s } => {
+                ("auth.locked", json!({"retry_after_s": retry_after_s}))
             }
-            AppError::Locked { retry_after_s } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "auth.locked",
-                json!({"retry_after_s": retry_after_s}),
-            ),
-            AppError::Forbidden { action, .. } => (
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                json!({"action": action}),
-            ),
-            AppError::NotFound { entity, id } => (
-                StatusCode::NOT_FOUND,
-                "not_found",
-                json!({"entity": entity, "id": id}),
-            ),
+            AppError::Forbidden { action, .. } => ("forbidden", json!({"action": action})),
+            AppError::NotFound { entity, id } => ("not_found", json!({"entity": entity, "id": id})),
             AppError::Invalid(i) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
                 "input.invalid",
                 json!({"field": i.field, "value": i.value, "message": i.message}),
             ),
             AppError::Stale {
                 current, expected, ..
             } => (
-                StatusCode::PRECONDITION_FAILED,
                 "version.stale",
                 json!({"current_version": current, "expected_version": expected}),
             ),
-            AppError::VersionRequired => (
-                StatusCode::PRECONDITION_REQUIRED,
-                "version.required",
-                json!({}),
-            ),
-            AppError::InvalidState { code, .. } => (StatusCode::CONFLICT, *code, json!({})),
-            AppError::Blocked { code, findings, .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                *code,
-                json!({"findings": findings}),
-            ),
-            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict", json!({})),
-            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", json!({})),
+            AppError::VersionRequired => ("version.required", json!({})),
+            AppError::InvalidState { code, .. } => (*code, json!({})),
+            AppError::Blocked { code, findings, .. } => (*code, json!({"findings": findings})),
+            AppError::Conflict(_) => ("conflict", json!({})),
+            AppError::Internal(_) => ("internal", json!({})),
         };
         let detail = match e {
             AppError::Internal(_) => "an internal error occurred; it has been logged".to_string(),
@@ -114,5 +110,31 @@ impl IntoResponse for ApiError {
             );
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_write_is_412_and_a_missing_version_428() {
+        assert_eq!(
+            http_status(ErrorKind::Stale),
+            StatusCode::PRECONDITION_FAILED
+        );
+        assert_eq!(
+            http_status(ErrorKind::VersionRequired),
+            StatusCode::PRECONDITION_REQUIRED
+        );
+    }
+
+    #[test]
+    fn every_kind_maps_to_a_client_or_server_error_and_only_internal_is_5xx() {
+        for k in ErrorKind::ALL {
+            let s = http_status(*k);
+            assert!(s.is_client_error() || s.is_server_error(), "{k:?}");
+            assert_eq!(s.is_server_error(), *k == ErrorKind::Internal, "{k:?}");
+        }
     }
 }

@@ -8,9 +8,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use infusio_app::OrderStep;
 use infusio_app::auth::{Session, SessionKind};
-use infusio_app::orders::OrderView;
-use infusio_app::{Actor, AppError};
+use infusio_app::bedside::BedsideScan;
+use infusio_app::commands::{FinishAdministration, NewEvent, SignInput, TransitionInput};
+use infusio_app::orders::{OrderSeen, OrderView};
+use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
+use infusio_app::{Action, Actor, AppError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -208,6 +212,17 @@ fn with_etag(status: StatusCode, version: i64, value: Value) -> Response {
     res
 }
 
+/// Reads a typed command from the body after checking that the caller's roles permit
+/// `action` (the app checks again): a caller who may not take the step is refused with 403
+/// before its body is validated, so it learns nothing from the validation.
+fn read_as<T>(actor: &Actor, action: Action, bytes: &Bytes) -> Result<T, ApiError>
+where
+    T: for<'a> TryFrom<&'a Value, Error = AppError>,
+{
+    actor.permit(action)?;
+    Ok(T::try_from(&body(bytes)?)?)
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v)
         .map_err(|e| AppError::Internal(format!("serialising a response: {e}")).into())
@@ -367,7 +382,11 @@ async fn add_measurement(
 ) -> ApiResult {
     let m = s
         .app
-        .add_measurement(auth.actor(), &id, &body(&bytes)?)
+        .add_measurement(
+            auth.actor(),
+            &id,
+            &read_as::<NewMeasurement>(auth.actor(), Action::RecordObservation, &bytes)?,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(to_json(&m)?)).into_response())
 }
@@ -378,7 +397,14 @@ async fn add_lab(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    let m = s.app.add_lab(auth.actor(), &id, &body(&bytes)?).await?;
+    let m = s
+        .app
+        .add_lab(
+            auth.actor(),
+            &id,
+            &read_as::<NewLab>(auth.actor(), Action::RecordObservation, &bytes)?,
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(to_json(&m)?)).into_response())
 }
 
@@ -388,7 +414,14 @@ async fn add_allergy(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    let m = s.app.add_allergy(auth.actor(), &id, &body(&bytes)?).await?;
+    let m = s
+        .app
+        .add_allergy(
+            auth.actor(),
+            &id,
+            &read_as::<NewAllergy>(auth.actor(), Action::RecordObservation, &bytes)?,
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(to_json(&m)?)).into_response())
 }
 
@@ -407,7 +440,11 @@ async fn list_orders(
         .app
         .list_orders(auth.actor(), q.status.as_deref(), q.patient_id.as_deref())
         .await?;
-    Ok(Json(to_json(&list)?).into_response())
+    let items = list
+        .iter()
+        .map(order_seen_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(Value::Array(items)).into_response())
 }
 
 async fn preview_order(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
@@ -448,7 +485,33 @@ async fn create_order(
 
 async fn get_order(State(s): State<AppState>, auth: Authed, Path(id): Path<String>) -> ApiResult {
     let (view, version) = s.app.get_order(auth.actor(), &id).await?;
-    Ok(with_etag(StatusCode::OK, version, to_json(&view)?))
+    Ok(with_etag(StatusCode::OK, version, order_seen_json(&view)?))
+}
+
+/// The order document of the API. A blind view keeps the wire shape of the full one, with
+/// `figures_shown: false` and the figures' keys present but empty, so clients need not branch
+/// on missing keys.
+fn order_seen_json(seen: &OrderSeen) -> Result<Value, ApiError> {
+    match seen {
+        OrderSeen::Full(v) => to_json(v),
+        OrderSeen::Blind(v) => {
+            let mut doc = to_json(v)?;
+            if let Value::Object(m) = &mut doc {
+                m.insert("figures_shown".into(), Value::Bool(false));
+                for k in [
+                    "dose",
+                    "volume_ml",
+                    "rate_ml_per_h",
+                    "pump_programme",
+                    "derivation",
+                ] {
+                    m.insert(k.into(), Value::Null);
+                }
+                m.insert("findings".into(), Value::Array(Vec::new()));
+            }
+            Ok(doc)
+        }
+    }
 }
 
 fn order_response(o: &infusio_store::Stored<infusio_store::records::Order>) -> ApiResult {
@@ -482,7 +545,12 @@ async fn sign_order(
 ) -> ApiResult {
     let o = s
         .app
-        .sign_order(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .sign_order(
+            auth.actor(),
+            &id,
+            if_match(&headers)?,
+            &read_as::<SignInput>(auth.actor(), Action::SignOrder, &bytes)?,
+        )
         .await?;
     order_response(&o)
 }
@@ -509,9 +577,14 @@ async fn step(
     bytes: Bytes,
     name: &str,
 ) -> ApiResult {
+    let step = OrderStep::parse_transition(name)?;
+    // The role first, as the app would: a caller who may not take the step learns nothing
+    // from the validation of its body.
+    auth.actor().permit(step.action())?;
+    let input = TransitionInput::read(step, &body(&bytes)?)?;
     let o = s
         .app
-        .transition(auth.actor(), &id, if_match(&headers)?, name, &body(&bytes)?)
+        .transition(auth.actor(), &id, if_match(&headers)?, step, &input)
         .await?;
     order_response(&o)
 }
@@ -583,7 +656,12 @@ async fn start_administration(
 ) -> ApiResult {
     let (a, order) = s
         .app
-        .start_administration(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .start_administration(
+            auth.actor(),
+            &id,
+            if_match(&headers)?,
+            &read_as::<BedsideScan>(auth.actor(), Action::Administer, &bytes)?,
+        )
         .await?;
     Ok(with_etag(
         StatusCode::CREATED,
@@ -600,7 +678,11 @@ async fn record_event(
 ) -> ApiResult {
     let e = s
         .app
-        .record_event(auth.actor(), &id, &body(&bytes)?)
+        .record_event(
+            auth.actor(),
+            &id,
+            &read_as::<NewEvent>(auth.actor(), Action::Administer, &bytes)?,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(to_json(&e)?)).into_response())
 }
@@ -613,7 +695,11 @@ async fn finish_administration(
 ) -> ApiResult {
     let (a, order) = s
         .app
-        .finish_administration(auth.actor(), &id, &body(&bytes)?)
+        .finish_administration(
+            auth.actor(),
+            &id,
+            &read_as::<FinishAdministration>(auth.actor(), Action::Administer, &bytes)?,
+        )
         .await?;
     Ok(with_etag(
         StatusCode::OK,

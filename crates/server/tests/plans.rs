@@ -120,21 +120,18 @@ async fn a_plan_from_a_protocol_stores_its_dates_and_shows_in_the_chart() {
 
     // The audit event carries how the dates were computed.
     let mut tx = h.app.store().begin_snapshot().await.expect("tx");
-    let rows = tx
-        .fetch(
-            "SELECT action, derivation_json FROM audit_event WHERE entity_id = $1",
-            &[infusio_store::Val::Text(Some(plan_id))],
-            &[infusio_store::Kind::Text, infusio_store::Kind::Text],
-        )
-        .await
-        .expect("audit rows");
+    let rows = tx.audit_events_of(&plan_id).await.expect("audit rows");
     tx.rollback().await.expect("rollback");
     assert_eq!(rows.len(), 1);
-    assert_eq!(
-        rows[0][0],
-        infusio_store::Val::Text(Some("therapy_plan.create".into()))
+    assert_eq!(rows[0].action, "therapy_plan.create");
+    assert!(
+        rows[0]
+            .derivation_json
+            .as_deref()
+            .is_some_and(|d| d.contains("cycle_length_days")),
+        "{:?}",
+        rows[0].derivation_json
     );
-    assert!(format!("{:?}", rows[0][1]).contains("cycle_length_days"));
 }
 
 async fn planning_is_a_prescribers_step_and_bad_input_is_named() {

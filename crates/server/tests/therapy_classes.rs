@@ -237,6 +237,32 @@ async fn run_case(h: &common::Harness, c: &Case) {
     assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.body);
     assert_eq!(r.body["outcome"], "verified", "{what}: {}", r.body);
     let etag = r.etag();
+    // The titration schedule of a titrated drug is computed once, at verification, and kept
+    // with the order; a drug without one gets none.
+    let medication = c.order["medication"].as_str().unwrap_or_default();
+    let titrated = h
+        .app
+        .library()
+        .get(medication)
+        .is_some_and(|e| !e.titration.is_empty());
+    let programme = &r.body["order"]["pump_programme"];
+    assert_eq!(
+        programme.get("titration").is_some() || programme.get("titration_error").is_some(),
+        titrated,
+        "{what}: {programme}"
+    );
+    if titrated {
+        assert_eq!(
+            programme["titration"]["calculator"], "titration",
+            "{what}: {programme}"
+        );
+        assert!(
+            programme["titration"]["pump_steps"]
+                .as_array()
+                .is_some_and(|s| s.len() > 1),
+            "{what}: {programme}"
+        );
+    }
 
     let mut prep = json!({"components": [{"product": c.product, "lot": c.lot, "expiry_date": "2099-12-31", "quantity": dose}],
                           "beyond_use_at": "2099-01-01T00:00:00Z"});

@@ -338,6 +338,18 @@ pub async fn read_events(
     rows.into_iter().map(event_from_row).collect()
 }
 
+/// The events of one entity (by `entity_id`), in sequence order.
+pub async fn events_of(tx: &mut Tx, entity_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
+    let rows = tx
+        .fetch(
+            &format!("SELECT {EVENT_COLUMNS} FROM audit_event WHERE entity_id = $1 ORDER BY seq"),
+            &[Val::Text(Some(entity_id.to_string()))],
+            EVENT_KINDS,
+        )
+        .await?;
+    rows.into_iter().map(event_from_row).collect()
+}
+
 /// How far either side of its stored position a moved event is looked for.
 const REORDER_WINDOW: i64 = 4096;
 

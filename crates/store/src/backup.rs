@@ -88,7 +88,8 @@ fn all_tables() -> Vec<(&'static str, Vec<(&'static str, Kind)>)> {
     out
 }
 
-/// The workflow layer's tables (schema migration 3): not entities (no id or version), not
+/// The workflow layer's tables (schema migration 3) and the interface's inbound message log
+/// (migration 4): not entities (no id or version), not
 /// audited row by row, but part of the record a restore must bring back — a restored server
 /// honours the sessions, lockouts and idempotency keys it had.
 const APP_TABLES: &[(&str, &[(&str, Kind)])] = &[
@@ -121,6 +122,20 @@ const APP_TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_at_us", Kind::Int),
         ],
     ),
+    (
+        "interface_inbound",
+        &[
+            ("sender", Kind::Text),
+            ("control_id", Kind::Text),
+            ("message_hash", Kind::Text),
+            ("message_type", Kind::Text),
+            ("received_at_us", Kind::Int),
+            ("ack_code", Kind::Text),
+            ("ack_text", Kind::Text),
+            ("outcome", Kind::Text),
+            ("message_text", Kind::Text),
+        ],
+    ),
 ];
 
 fn key_column(table: &str) -> &'static str {
@@ -129,6 +144,7 @@ fn key_column(table: &str) -> &'static str {
         "app_sessions" => "token_hash",
         "app_sign_in_failures" => "username",
         "app_idempotency" => "idem_key",
+        "interface_inbound" => "sender, control_id",
         _ => "id",
     }
 }

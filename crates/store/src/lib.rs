@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod backup;
 mod error;
+pub mod queries;
 pub mod records;
 mod sql;
 pub mod value;
@@ -32,8 +33,12 @@ use sqlx::sqlite::{
 
 pub use audit::{AuditDraft, AuditEvent, AuditHead, BreakKind, BrokenLink, VerifyReport};
 pub use error::StoreError;
+pub use queries::{ActiveOrderSummary, IdempotencyRow, InboundRecord, SessionRow, SignInFailures};
 pub use records::{Record, Stored};
-pub use value::{Decimal, Kind, OrderStatus, Role, Val};
+pub use value::{
+    AdministrationEventKind, AdministrationStatus, AppointmentStatus, Decimal, Kind, OrderStatus,
+    PreparationStatus, Role, Val, VerificationOutcome,
+};
 
 use crate::error::write_error;
 use crate::records::MANAGED_COLUMNS;
@@ -272,8 +277,10 @@ impl Store {
         Ok(head)
     }
 
-    /// Runs one administrative statement outside any transaction (`CREATE DATABASE`,
-    /// `VACUUM`, `ANALYZE`…). Record changes never go through here: they need a [`Tx`].
+    /// Test support only (feature `raw-sql`): runs one administrative statement outside any
+    /// transaction (`CREATE SCHEMA` for a test's own PostgreSQL schema, `CREATE DATABASE`…).
+    /// Record changes never go through here: they need a [`Tx`].
+    #[cfg(feature = "raw-sql")]
     pub async fn execute_admin(&self, statement: &str) -> Result<u64, StoreError> {
         let q = sqlx::query(sqlx::AssertSqlSafe(statement.to_string()));
         Ok(match &self.pool {
@@ -426,19 +433,40 @@ impl Tx {
         Ok(())
     }
 
-    /// Runs one statement with `$1…` parameters; returns the rows affected.
-    pub async fn execute(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
+    /// Runs one statement with `$1…` parameters; returns the rows affected. Private to this
+    /// crate: callers above it use the named statements of [`queries`]. The `raw-sql` feature
+    /// (tests that tamper with the record on purpose) exposes it as [`Tx::raw_execute`].
+    pub(crate) async fn execute(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
         sql::execute(&mut self.inner, sql, args).await
     }
 
-    /// Runs one query and decodes each row's columns by `kinds`.
-    pub async fn fetch(
+    /// Runs one query and decodes each row's columns by `kinds` (crate-private, see
+    /// [`Tx::execute`]).
+    pub(crate) async fn fetch(
         &mut self,
         sql: &str,
         args: &[Val],
         kinds: &[Kind],
     ) -> Result<Vec<Vec<Val>>, sqlx::Error> {
         sql::fetch(&mut self.inner, sql, args, kinds).await
+    }
+
+    /// Test support only (feature `raw-sql`, never enabled by a production crate): runs any
+    /// statement, e.g. to tamper with the audit chain and prove that verification notices.
+    #[cfg(feature = "raw-sql")]
+    pub async fn raw_execute(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
+        self.execute(sql, args).await
+    }
+
+    /// Test support only (feature `raw-sql`): runs any query.
+    #[cfg(feature = "raw-sql")]
+    pub async fn raw_fetch(
+        &mut self,
+        sql: &str,
+        args: &[Val],
+        kinds: &[Kind],
+    ) -> Result<Vec<Vec<Val>>, sqlx::Error> {
+        self.fetch(sql, args, kinds).await
     }
 
     /// Queues an audit event that is not tied to a row written through this API (a sign-in,

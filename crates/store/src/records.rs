@@ -7,7 +7,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
-use crate::value::{ColumnValue, Decimal, Kind, OrderStatus, Role, Val};
+use crate::value::{
+    AdministrationEventKind, AdministrationStatus, AppointmentStatus, ColumnValue, Decimal, Kind,
+    OrderStatus, PreparationStatus, Role, Val, VerificationOutcome,
+};
 
 /// A row as stored: the entity plus the columns the store manages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,7 +202,7 @@ records! {
         pharmacist_id: String,
         verified_at_us: i64,
         /// verified | rejected
-        outcome: String,
+        outcome: VerificationOutcome,
         blind_entry_json: serde_json::Value,
         differences_json: serde_json::Value,
         note: Option<String>,
@@ -218,7 +221,7 @@ records! {
         /// e.g. `mg/mL`.
         concentration_unit: String,
         /// prepared | released | administered | wasted
-        status: String,
+        status: PreparationStatus,
         waste_json: Option<serde_json::Value>,
     }
 
@@ -243,7 +246,7 @@ records! {
         start_at_us: i64,
         end_at_us: i64,
         /// booked | arrived | completed | cancelled | no_show
-        status: String,
+        status: AppointmentStatus,
     }
 
     /// An administration at the bedside: the scans, the pump programme as keyed, start and stop.
@@ -260,7 +263,7 @@ records! {
         started_at_us: i64,
         stopped_at_us: Option<i64>,
         /// in_progress | completed | stopped
-        status: String,
+        status: AdministrationStatus,
         stop_reason: Option<String>,
     }
 
@@ -269,7 +272,7 @@ records! {
     AdministrationEvent in "administration_events" {
         administration_id: String,
         /// rate_change | titration | vitals | reaction | stop | note
-        kind: String,
+        kind: AdministrationEventKind,
         at_us: i64,
         recorded_by: String,
         rate_ml_per_h: Option<Decimal>,

@@ -7,17 +7,18 @@ use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use crate::{Backend, Kind, TxInner, Val};
 
 /// The schema version a fully migrated database is at.
-pub const LATEST_SCHEMA_VERSION: i64 = 3;
+pub const LATEST_SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = include_str!("../migrations/0001_schema.sql");
 const APPEND_ONLY_SQLITE: &str = include_str!("../migrations/0002_append_only.sqlite.sql");
 const APPEND_ONLY_POSTGRES: &str = include_str!("../migrations/0002_append_only.postgres.sql");
 const APP_TABLES: &str = include_str!("../migrations/0003_app_tables.sql");
+const INTERFACE_TABLES: &str = include_str!("../migrations/0004_interface_inbound.sql");
 
 /// Migration 1 (the tables) is the same SQL on both backends, so the tables and columns cannot
 /// differ; migration 2 (the append-only triggers) is written in each backend's dialect;
 /// migration 3 (the workflow layer's sessions, sign-in failures and idempotency keys) is again
-/// one file for both.
+/// one file for both; migration 4 (the interface's inbound message log) likewise.
 pub fn migrator(backend: Backend) -> Migrator {
     let append_only = match backend {
         Backend::Sqlite => APPEND_ONLY_SQLITE,
@@ -43,6 +44,13 @@ pub fn migrator(backend: Backend) -> Migrator {
             "sessions, sign-in failures and idempotency keys".into(),
             MigrationType::Simple,
             APP_TABLES.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            4,
+            "interface inbound message log".into(),
+            MigrationType::Simple,
+            INTERFACE_TABLES.into_sql_str(),
             false,
         ),
     ])

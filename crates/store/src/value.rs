@@ -277,6 +277,18 @@ macro_rules! text_enum {
             }
         }
 
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
@@ -323,6 +335,56 @@ text_enum! {
         Held = "held",
         Cancelled = "cancelled",
         Discontinued = "discontinued",
+    }
+}
+
+text_enum! {
+    /// A pharmacist's verification of an order.
+    VerificationOutcome {
+        Verified = "verified",
+        Rejected = "rejected",
+    }
+}
+
+text_enum! {
+    /// A prepared product: prepared → released (to the ward) → administered, or wasted.
+    PreparationStatus {
+        Prepared = "prepared",
+        Released = "released",
+        Administered = "administered",
+        Wasted = "wasted",
+    }
+}
+
+text_enum! {
+    /// A chair appointment: booked → arrived → completed, or cancelled, or a no-show.
+    AppointmentStatus {
+        Booked = "booked",
+        Arrived = "arrived",
+        Completed = "completed",
+        Cancelled = "cancelled",
+        NoShow = "no_show",
+    }
+}
+
+text_enum! {
+    /// An administration at the bedside: in progress until completed or stopped.
+    AdministrationStatus {
+        InProgress = "in_progress",
+        Completed = "completed",
+        Stopped = "stopped",
+    }
+}
+
+text_enum! {
+    /// What an administration event records.
+    AdministrationEventKind {
+        RateChange = "rate_change",
+        Titration = "titration",
+        Vitals = "vitals",
+        Reaction = "reaction",
+        Stop = "stop",
+        Note = "note",
     }
 }
 

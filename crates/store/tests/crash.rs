@@ -192,7 +192,7 @@ fn run(backend: &str, url: &str, kills: usize) -> usize {
         let mut tx = store.begin_snapshot().await.expect("snapshot");
         for a in acks.iter() {
             let rows = tx
-                .fetch(
+                .raw_fetch(
                     "SELECT hash, entity_id FROM audit_event WHERE seq = $1",
                     &[Val::Int(Some(a.seq))],
                     &[Kind::Text, Kind::Text],

@@ -20,7 +20,7 @@ async fn migrations_are_idempotent(db: &TestDb) {
         s.migrate().await.expect("second migrate"),
         Store::latest_schema_version()
     );
-    assert_eq!(s.schema_version().await.expect("version"), 3);
+    assert_eq!(s.schema_version().await.expect("version"), 4);
     let head = s.audit_head().await.expect("head");
     assert_eq!((head.seq, head.hash.as_str()), (0, GENESIS_HASH));
     let report = s.verify_audit().await.expect("verify");
@@ -30,7 +30,7 @@ async fn migrations_are_idempotent(db: &TestDb) {
     let mut tx = s.begin_snapshot().await.expect("snapshot");
     for (table, columns, kinds) in ENTITY_TABLES {
         let sql = format!("SELECT {} FROM {table} WHERE 1 = 0", columns.join(", "));
-        tx.fetch(&sql, &[], kinds)
+        tx.raw_fetch(&sql, &[], kinds)
             .await
             .unwrap_or_else(|e| panic!("{table}: {e}"));
     }
@@ -219,7 +219,7 @@ async fn crud_every_entity(db: &TestDb) {
             order_id: order.id.clone(),
             pharmacist_id: user.id.clone(),
             verified_at_us: t0 + hour,
-            outcome: "verified".into(),
+            outcome: infusio_store::VerificationOutcome::Verified,
             blind_entry_json: json!({"dose_mg": "350"}),
             differences_json: json!([]),
             note: None,
@@ -238,7 +238,7 @@ async fn crud_every_entity(db: &TestDb) {
             final_volume_ml: d("250"),
             concentration: d("1.4"),
             concentration_unit: "mg/mL".into(),
-            status: "prepared".into(),
+            status: infusio_store::PreparationStatus::Prepared,
             waste_json: None,
         },
         |p| p.waste_json = Some(json!({"product": "infliximab 100 mg vial", "mg": "50"})),
@@ -266,9 +266,9 @@ async fn crud_every_entity(db: &TestDb) {
             chair: "C3".into(),
             start_at_us: t0 + 3 * hour,
             end_at_us: t0 + 5 * hour,
-            status: "booked".into(),
+            status: infusio_store::AppointmentStatus::Booked,
         },
-        |a| a.status = "arrived".into(),
+        |a| a.status = infusio_store::AppointmentStatus::Arrived,
     )
     .await;
     let administration = round_trip(
@@ -284,11 +284,11 @@ async fn crud_every_entity(db: &TestDb) {
             pump_programme_json: json!({"rate_ml_per_h": "125", "vtbi_ml": "250"}),
             started_at_us: t0 + 3 * hour,
             stopped_at_us: None,
-            status: "in_progress".into(),
+            status: infusio_store::AdministrationStatus::InProgress,
             stop_reason: None,
         },
         |a| {
-            a.status = "stopped".into();
+            a.status = infusio_store::AdministrationStatus::Stopped;
             a.stopped_at_us = Some(t0 + 4 * hour);
             a.stop_reason = Some("grade 2 reaction".into());
         },
@@ -298,7 +298,7 @@ async fn crud_every_entity(db: &TestDb) {
         s,
         AdministrationEvent {
             administration_id: administration.id.clone(),
-            kind: "reaction".into(),
+            kind: infusio_store::AdministrationEventKind::Reaction,
             at_us: t0 + 4 * hour,
             recorded_by: nurse.id.clone(),
             rate_ml_per_h: None,
@@ -559,7 +559,7 @@ async fn ten_events(s: &Store) {
 /// The database itself refuses to rewrite history through ordinary SQL.
 async fn assert_guarded(s: &Store, statement: &str) {
     let mut tx = s.begin().await.expect("begin");
-    let err = tx.execute(statement, &[]).await.expect_err("refused");
+    let err = tx.raw_execute(statement, &[]).await.expect_err("refused");
     assert!(
         err.to_string().contains("append-only"),
         "{statement}: {err}"
@@ -574,7 +574,7 @@ async fn tamper_flip(db: &TestDb) {
     bypass_guards(&mut tx).await;
     // Flip one byte of the after image of event 4.
     let n = tx
-        .execute("UPDATE audit_event SET after_json = REPLACE(after_json, 'MRN-T4', 'MRN-T5') WHERE seq = 4", &[])
+        .raw_execute("UPDATE audit_event SET after_json = REPLACE(after_json, 'MRN-T4', 'MRN-T5') WHERE seq = 4", &[])
         .await
         .expect("tamper");
     assert_eq!(n, 1);
@@ -599,7 +599,7 @@ async fn tamper_delete(db: &TestDb) {
     assert_guarded(s, "DELETE FROM audit_event WHERE seq = 5").await;
     let mut tx = s.begin().await.expect("begin");
     bypass_guards(&mut tx).await;
-    tx.execute("DELETE FROM audit_event WHERE seq = 5", &[])
+    tx.raw_execute("DELETE FROM audit_event WHERE seq = 5", &[])
         .await
         .expect("tamper");
     tx.commit().await.expect("commit");
@@ -624,7 +624,7 @@ async fn tamper_reorder(db: &TestDb) {
         "UPDATE audit_event SET seq = 3 WHERE seq = 6",
         "UPDATE audit_event SET seq = 6 WHERE seq = 1000003",
     ] {
-        tx.execute(sql, &[]).await.expect("tamper");
+        tx.raw_execute(sql, &[]).await.expect("tamper");
     }
     tx.commit().await.expect("commit");
     let broken = s
@@ -654,7 +654,7 @@ async fn tamper_truncate(db: &TestDb) {
     }
     let mut tx = s.begin().await.expect("begin");
     bypass_guards(&mut tx).await;
-    tx.execute("DELETE FROM audit_event WHERE seq >= 9", &[])
+    tx.raw_execute("DELETE FROM audit_event WHERE seq >= 9", &[])
         .await
         .expect("tamper");
     tx.commit().await.expect("commit");
@@ -682,6 +682,15 @@ async fn backup_restore(db: &TestDb) {
     tx.update(&clinician("admin"), &p.id, 1, edited)
         .await
         .expect("update");
+    tx.commit().await.expect("commit");
+    // The interface's inbound message log (migration 4) is part of the record too.
+    let inbound = inbound_row("LAB^HOSP", "MSG-1");
+    let mut tx = s.begin().await.expect("begin");
+    assert!(tx.insert_inbound(&inbound).await.expect("log"));
+    // Redelivery of the same (sender, control id) writes nothing: the first answer stands.
+    let mut twin = inbound.clone();
+    twin.ack_code = "AE".into();
+    assert!(!tx.insert_inbound(&twin).await.expect("log twin"));
     tx.commit().await.expect("commit");
     let head = s.audit_head().await.expect("head");
     assert_eq!(head.seq, 12);
@@ -719,6 +728,13 @@ async fn backup_restore(db: &TestDb) {
         .expect("restored row");
     assert_eq!(back.data.given_name, "Edited");
     assert_eq!(back.version, 2);
+    let mut tx = target.begin_snapshot().await.expect("snapshot");
+    assert_eq!(
+        tx.inbound("LAB^HOSP", "MSG-1").await.expect("read log"),
+        Some(inbound.clone())
+    );
+    assert_eq!(tx.inbound_log().await.expect("log"), vec![inbound.clone()]);
+    tx.rollback().await.expect("rollback");
     // The restored store keeps chaining from the snapshot's head.
     let (_, next_seq) = add_patient(&target, "MRN-AFTER").await;
     assert_eq!(next_seq, head.seq + 1);
@@ -736,6 +752,9 @@ async fn backup_restore(db: &TestDb) {
             .expect("restore into PostgreSQL");
         assert_eq!(restored.audit_head, head);
         assert!(pg.verify_audit().await.expect("verify").intact());
+        let mut tx = pg.begin_snapshot().await.expect("snapshot");
+        assert_eq!(tx.inbound_log().await.expect("log"), vec![inbound.clone()]);
+        tx.rollback().await.expect("rollback");
         let _ = TestDb {
             store: pg,
             dir: TempDir::new("pg"),
@@ -746,6 +765,20 @@ async fn backup_restore(db: &TestDb) {
     }
 }
 on_both_backends!(backup_restore_keeps_the_chain_head, backup_restore);
+
+fn inbound_row(sender: &str, control_id: &str) -> infusio_store::InboundRecord {
+    infusio_store::InboundRecord {
+        sender: sender.into(),
+        control_id: control_id.into(),
+        message_hash: "0".repeat(64),
+        message_type: "ORU^R01".into(),
+        received_at_us: 1_700_000_000_000_000,
+        ack_code: "AA".into(),
+        ack_text: "MSH|^~\\&|...".into(),
+        outcome: "accepted".into(),
+        message_text: "MSH|^~\\&|LAB|HOSP".into(),
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Concurrency
@@ -781,7 +814,7 @@ async fn sqlite_runs_wal_full_sync_with_foreign_keys() {
     let db = sqlite().await;
     let mut tx = db.store.begin_snapshot().await.expect("snapshot");
     let mut pragma = async |name: &str, kind| {
-        tx.fetch(&format!("PRAGMA {name}"), &[], &[kind])
+        tx.raw_fetch(&format!("PRAGMA {name}"), &[], &[kind])
             .await
             .expect("pragma")[0][0]
             .clone()

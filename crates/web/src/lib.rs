@@ -285,19 +285,10 @@ impl FormData {
 }
 
 /// The HTTP status for a refusal shown on a page.
+/// The server's one mapping, so a page answers a refusal with the same status as the JSON
+/// API and FHIR (a stale write is 412 Precondition Failed, no longer 409).
 pub(crate) fn status_of(err: &AppError) -> StatusCode {
-    match err {
-        AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-        AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-        AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
-        AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-        AppError::Invalid(_) | AppError::Blocked { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::Stale { .. }
-        | AppError::VersionRequired
-        | AppError::InvalidState { .. }
-        | AppError::Conflict(_) => StatusCode::CONFLICT,
-        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    infusio_server::error::http_status(err.kind())
 }
 
 /// A minimal page for a refusal outside any screen (no session, cross-origin).

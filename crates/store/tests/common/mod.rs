@@ -184,13 +184,13 @@ pub async fn bypass_guards(tx: &mut Tx) {
     match tx.backend() {
         infusio_store::Backend::Sqlite => {
             for t in ["audit_event_no_update", "audit_event_no_delete"] {
-                tx.execute(&format!("DROP TRIGGER IF EXISTS {t}"), &[])
+                tx.raw_execute(&format!("DROP TRIGGER IF EXISTS {t}"), &[])
                     .await
                     .expect("drop trigger");
             }
         }
         infusio_store::Backend::Postgres => {
-            tx.execute("SET LOCAL session_replication_role = replica", &[])
+            tx.raw_execute("SET LOCAL session_replication_role = replica", &[])
                 .await
                 .expect("replica mode");
         }

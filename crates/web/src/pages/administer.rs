@@ -6,9 +6,8 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use infusio_app::AppError;
-use infusio_app::orders::OrderView;
+use infusio_app::orders::{OrderView, StoredTitration};
 use infusio_app::patients::number;
-use infusio_core::calc;
 use infusio_server::AppState;
 use infusio_store::Stored;
 use infusio_store::records::{Administration, AdministrationEvent};
@@ -98,7 +97,7 @@ async fn render_start(
     err: Option<AppError>,
 ) -> Response {
     let title = "Administer";
-    let (v, version) = match s.app.get_order(viewer.actor(), id).await {
+    let (v, version) = match crate::pages::order_shown(&s.app, viewer.actor(), id).await {
         Ok(x) => x,
         Err(err) => return page_with_error(title, viewer, "board", &err, html! {}),
     };
@@ -160,8 +159,9 @@ pub async fn start(
                     .unwrap_or_default();
             body["second_nurse"] = json!({"username": u, "password": p});
         }
+        let scan = infusio_app::bedside::BedsideScan::try_from(&body)?;
         s.app
-            .start_administration(viewer.actor(), &id, version, &body)
+            .start_administration(viewer.actor(), &id, version, &scan)
             .await
     }
     .await;
@@ -171,37 +171,20 @@ pub async fn start(
     }
 }
 
-/// The library's titration schedule for the order, computed by the core engine for this
-/// patient's weight and this bag, with its derivation. `None` when the drug has none.
-async fn titration(s: &AppState, viewer: &Viewer, v: &OrderView) -> Option<Result<Json, AppError>> {
-    let entry = s.app.library().get(&v.medication)?;
-    if entry.titration.is_empty() {
-        return None;
-    }
-    let product = v.request["product"]
-        .as_str()
-        .map(str::to_string)
-        .or_else(|| entry.titration[0].products.first().cloned());
-    let mut input = json!({
-        "medication": v.medication,
-        "dose": v.dose.as_ref().and_then(|d| d["text"].as_str()).unwrap_or(""),
-    });
-    if let Some(p) = product {
-        input["product"] = json!(p);
-    }
-    if let Some(vol) = v.volume_ml {
-        input["final_volume"] = json!(format!("{} mL", infusio_app::orders::num_text(vol)));
-    }
-    if let Ok(c) = s.app.chart(viewer.actor(), &v.patient_id).await
-        && let Some(w) = c.measurements.iter().find(|m| m.data.kind == "weight")
-    {
-        input["weight"] = json!(format!("{} {}", w.data.value, w.data.unit));
-    }
-    Some(
-        calc::run_with_library("titration", &input, Some(s.app.library()))
-            .map_err(AppError::Invalid)
-            .and_then(|c| serde_json::to_value(&c).map_err(|e| AppError::Internal(e.to_string()))),
-    )
+/// The titration schedule computed once, at verification, with the weight then recorded,
+/// and stored with the order (the bedside never recomputes it with a later weight). `None`
+/// when the drug has none.
+fn titration(v: &OrderView) -> Option<Result<Json, AppError>> {
+    Some(match v.titration()? {
+        StoredTitration::Computed(c) => Ok(c.clone()),
+        StoredTitration::Failed(e) => Err(AppError::invalid(
+            e["field"].as_str().unwrap_or("titration"),
+            e["value"].as_str().unwrap_or_default(),
+            e["message"]
+                .as_str()
+                .unwrap_or("the schedule could not be computed at verification"),
+        )),
+    })
 }
 
 /// The administration's status, who started it, what was keyed and scanned.
@@ -214,8 +197,8 @@ fn status_section(
     let keyed_qty = |k: &str, unit: &str| keyed[k].as_f64().map(|r| q(r, unit)).unwrap_or_default();
     html! {
         section.card {
-            p data-admin-status=(a.data.status) {
-                (badge(&a.data.status, &a.data.status)) " · started " (when_us(a.data.started_at_us))
+            p data-admin-status=(a.data.status.as_str()) {
+                (badge(a.data.status.as_str(), a.data.status.as_str())) " · started " (when_us(a.data.started_at_us))
                 " by " (name(&a.data.nurse_id))
                 @if let Some(n) = &a.data.second_nurse_id { " · double-checked by " (name(n)) }
             }
@@ -276,7 +259,7 @@ fn titration_section(a: &Stored<Administration>, c: &Json, running: bool) -> Mar
 
 /// What an event says, in words: `rate change to 60 mL/h`, `reaction — grade 2`.
 fn event_what(ev: &AdministrationEvent) -> String {
-    let mut what = ev.kind.replace('_', " ");
+    let mut what = ev.kind.as_str().replace('_', " ");
     if let Some(r) = &ev.rate_ml_per_h {
         what = format!("{what} to {}", q(number(r), "mL/h"));
     }
@@ -316,7 +299,7 @@ fn events_section(events: &[Stored<AdministrationEvent>], name: &dyn Fn(&str) ->
                     thead { tr { th { "Time" } th { "What" } th { "Detail" } th { "By" } } }
                     tbody {
                         @for ev in events {
-                            tr class={ "ev-" (ev.data.kind) } {
+                            tr class={ "ev-" (ev.data.kind.as_str()) } {
                                 td { (hhmm_us(ev.data.at_us)) }
                                 td { (event_what(&ev.data)) }
                                 td { (event_detail(&ev.data)) }
@@ -428,14 +411,14 @@ pub(crate) async fn render_running(
         Ok(x) => x,
         Err(err) => return page_with_error(title, viewer, "board", &err, html! {}),
     };
-    let (v, _) = match s.app.get_order(viewer.actor(), &a.data.order_id).await {
+    let (v, _) = match crate::pages::order_shown(&s.app, viewer.actor(), &a.data.order_id).await {
         Ok(x) => x,
         Err(err) => return page_with_error(title, viewer, "board", &err, html! {}),
     };
     let names = s.app.user_names(viewer.actor()).await.unwrap_or_default();
     let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     let running = a.data.status == "in_progress";
-    let titration = titration(s, viewer, &v).await;
+    let titration = titration(&v);
     let body = html! {
         (order_header(s, viewer, &v).await)
         (status_section(&a, &name, started))
@@ -507,7 +490,8 @@ pub async fn event(
         if !detail.is_empty() {
             body["detail"] = Json::Object(detail);
         }
-        s.app.record_event(viewer.actor(), &id, &body).await
+        let event = infusio_app::commands::NewEvent::try_from(&body)?;
+        s.app.record_event(viewer.actor(), &id, &event).await
     }
     .await;
     match result {
@@ -529,8 +513,9 @@ pub async fn finish(
         if let Some(r) = f.get("reason") {
             body["reason"] = json!(r);
         }
+        let finish = infusio_app::commands::FinishAdministration::try_from(&body)?;
         s.app
-            .finish_administration(viewer.actor(), &id, &body)
+            .finish_administration(viewer.actor(), &id, &finish)
             .await
     }
     .await;

@@ -15,6 +15,8 @@ pub mod verify;
 use axum::Form;
 
 use crate::FormData;
+use infusio_app::orders::{OrderSeen, OrderView};
+use infusio_app::{Actor, App, AppError};
 
 /// A posted form as name/value pairs.
 pub(crate) type Posted = Form<Vec<(String, String)>>;
@@ -26,4 +28,60 @@ pub(crate) fn form_data(f: Posted) -> FormData {
 /// Today's UTC date, `YYYY-MM-DD`.
 pub(crate) fn today() -> String {
     infusio_app::time::date_from_us(infusio_store::now_us())
+}
+
+/// The order as a page draws it. A blind view (a pharmacist before verifying) has no figures
+/// to give: `BlindOrderView` carries none, so the page's figure fields stay empty and
+/// `figures_shown` is false.
+pub(crate) fn shown(seen: OrderSeen) -> OrderView {
+    match seen {
+        OrderSeen::Full(v) => v,
+        OrderSeen::Blind(b) => OrderView {
+            id: b.id,
+            version: b.version,
+            patient_id: b.patient_id,
+            medication: b.medication,
+            status: b.status,
+            prescriber_id: b.prescriber_id,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
+            signed_at: b.signed_at,
+            route: b.route,
+            high_alert: b.high_alert,
+            figures_shown: false,
+            dose: None,
+            volume_ml: None,
+            rate_ml_per_h: None,
+            pump_programme: None,
+            request: serde_json::to_value(&b.request).unwrap_or_default(),
+            findings: serde_json::Value::Array(Vec::new()),
+            overrides: b.overrides,
+            derivation: None,
+        },
+    }
+}
+
+/// One order as `actor` may see it, for drawing.
+pub(crate) async fn order_shown(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+) -> Result<(OrderView, i64), AppError> {
+    let (seen, version) = app.get_order(actor, id).await?;
+    Ok((shown(seen), version))
+}
+
+/// Orders as `actor` may see them, for drawing.
+pub(crate) async fn orders_shown(
+    app: &App,
+    actor: &Actor,
+    status: Option<&str>,
+    patient_id: Option<&str>,
+) -> Result<Vec<OrderView>, AppError> {
+    Ok(app
+        .list_orders(actor, status, patient_id)
+        .await?
+        .into_iter()
+        .map(shown)
+        .collect())
 }

@@ -564,7 +564,7 @@ fn activity(act: &OrderActivity, names: &HashMap<String, String>, order_id: &str
                             tr {
                                 td { (when_us(v.data.verified_at_us)) }
                                 td { (name(&v.data.pharmacist_id)) }
-                                td { (badge(&v.data.outcome, &v.data.outcome)) }
+                                td { (badge(v.data.outcome.as_str(), v.data.outcome.as_str())) }
                                 td { (differences_text(&v.data.differences_json)) }
                             }
                         }
@@ -582,7 +582,7 @@ fn activity(act: &OrderActivity, names: &HashMap<String, String>, order_id: &str
                     @for a in &act.appointments {
                         li {
                             "Chair " (a.data.chair) " · " (when_us(a.data.start_at_us)) " – "
-                            (crate::html::hhmm_us(a.data.end_at_us)) " · " (a.data.status)
+                            (crate::html::hhmm_us(a.data.end_at_us)) " · " (a.data.status.as_str())
                         }
                     }
                 }
@@ -597,7 +597,7 @@ fn activity(act: &OrderActivity, names: &HashMap<String, String>, order_id: &str
                             a href={ "/ui/administrations/" (a.id) } { "Started " (when_us(a.data.started_at_us)) }
                             " by " (name(&a.data.nurse_id))
                             @if let Some(n) = &a.data.second_nurse_id { ", double-checked by " (name(n)) }
-                            " · " (a.data.status.replace('_', " ")) " · " (events.len()) " events"
+                            " · " (a.data.status.as_str().replace('_', " ")) " · " (events.len()) " events"
                         }
                     }
                 }
@@ -619,7 +619,7 @@ fn preparations(act: &OrderActivity, name: &dyn Fn(&str) -> String, order_id: &s
                         " · final volume " (q(number(&p.data.final_volume_ml), "mL"))
                         " · concentration " (q(number(&p.data.concentration), &p.data.concentration_unit))
                         " · beyond use " (when_us(p.data.beyond_use_at_us))
-                        " · bag barcode " code { (p.id) } " · " (p.data.status) " · "
+                        " · bag barcode " code { (p.id) } " · " (p.data.status.as_str()) " · "
                         a href={ "/ui/orders/" (order_id) "/label" } { "label" }
                     }
                     ul {
@@ -718,23 +718,25 @@ fn next_step(
     }
 }
 
-/// Hold, release, cancel and discontinue, as the status allows.
+/// Hold, release, cancel and discontinue, as the app's order-step table allows them from the
+/// order's status (the same table that accepts or refuses the step).
 fn other_actions(viewer: &Viewer, v: &OrderView, version: i64) -> Markup {
-    use OrderStatus::*;
+    use infusio_app::OrderStep;
     let id = v.id.as_str();
+    let offered: Vec<(OrderStep, &str, bool)> = [
+        (OrderStep::Release, "Release", false),
+        (OrderStep::Hold, "Hold", false),
+        (OrderStep::Cancel, "Cancel order", true),
+        (OrderStep::Discontinue, "Discontinue", true),
+    ]
+    .into_iter()
+    .filter(|(step, _, _)| step.allowed(v.status))
+    .collect();
     html! {
         details.other-actions {
             summary { "Hold, cancel, discontinue" }
-            @match v.status {
-                Held => { (step_form(viewer, id, version, "release", "Release", false, false)) }
-                Signed | Verified | Prepared | Scheduled => { (step_form(viewer, id, version, "hold", "Hold", true, false)) }
-                _ => {}
-            }
-            @if matches!(v.status, Draft | Signed | Verified | Prepared | Scheduled | Held) {
-                (step_form(viewer, id, version, "cancel", "Cancel order", true, true))
-            }
-            @if matches!(v.status, Verified | Prepared | Scheduled | InProgress | Held) {
-                (step_form(viewer, id, version, "discontinue", "Discontinue", true, true))
+            @for (step, label, danger) in &offered {
+                (step_form(viewer, id, version, step.as_str(), label, step.reason_required(), *danger))
             }
         }
     }
@@ -781,7 +783,7 @@ pub(crate) async fn render_show(
     err: Option<AppError>,
     f: &FormData,
 ) -> Response {
-    let (v, version) = match s.app.get_order(viewer.actor(), id).await {
+    let (v, version) = match crate::pages::order_shown(&s.app, viewer.actor(), id).await {
         Ok(x) => x,
         Err(err) => return page_with_error("Order", viewer, "patients", &err, html! {}),
     };
@@ -858,7 +860,9 @@ pub async fn sign(
                 viewer.actor(),
                 &id,
                 version,
-                &json!({"overrides": overrides_json(&f)}),
+                &infusio_app::commands::SignInput::try_from(
+                    &json!({"overrides": overrides_json(&f)}),
+                )?,
             )
             .await
     }
@@ -879,13 +883,14 @@ pub async fn step(
     let result = async {
         viewer.check_csrf(&f)?;
         let version = version_of(&f)?;
-        let step = f.val("step").to_string();
+        let step = infusio_app::OrderStep::parse_transition(f.val("step"))?;
         let mut body = json!({});
         if let Some(r) = f.get("reason") {
             body["reason"] = json!(r);
         }
+        let input = infusio_app::commands::TransitionInput::read(step, &body)?;
         s.app
-            .transition(viewer.actor(), &id, version, &step, &body)
+            .transition(viewer.actor(), &id, version, step, &input)
             .await
     }
     .await;

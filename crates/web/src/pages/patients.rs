@@ -1,13 +1,10 @@
 //! Patient list and search; the patient chart.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use infusio_app::patients::{Chart, OrderSummary, number};
+use infusio_app::patients::{Chart, CumulativeDose, OrderSummary, number};
 use infusio_core::library::Library;
 use infusio_server::AppState;
-use infusio_store::OrderStatus;
 use maud::{Markup, html};
 
 use crate::html::{badge, drug_name, q, when, when_us};
@@ -62,12 +59,11 @@ struct OrderLine<'a> {
     dose: String,
 }
 
-/// What the chart gathers from each order: its lines, the totals of completed orders per
-/// drug and unit (as recorded, no conversion) and the administrations timeline.
+/// What the chart gathers from each order: its lines and the administrations timeline (the
+/// cumulative doses are the app's view, `App::cumulative_doses`).
 #[derive(Default)]
 struct OrdersDigest<'a> {
     lines: Vec<OrderLine<'a>>,
-    given: BTreeMap<(String, String), (f64, usize)>,
     timeline: Vec<(i64, Markup)>,
 }
 
@@ -75,24 +71,14 @@ async fn digest<'a>(s: &AppState, viewer: &Viewer, c: &'a Chart) -> OrdersDigest
     let lib = s.app.library();
     let mut d = OrdersDigest::default();
     for o in &c.orders {
-        let view = s.app.get_order(viewer.actor(), &o.id).await.ok();
+        let view = crate::pages::order_shown(&s.app, viewer.actor(), &o.id)
+            .await
+            .ok();
         let dose = view
             .as_ref()
             .and_then(|(v, _)| v.dose.as_ref())
             .and_then(|d| Some(q(d["value"].as_f64()?, d["unit"].as_str()?)))
             .unwrap_or_else(|| "—".into());
-        if o.status == OrderStatus::Completed
-            && let Some((v, _)) = &view
-            && let Some(dose) = &v.dose
-            && let (Some(val), Some(unit)) = (dose["value"].as_f64(), dose["unit"].as_str())
-        {
-            let entry = d
-                .given
-                .entry((o.medication.clone(), unit.to_string()))
-                .or_insert((0.0, 0));
-            entry.0 += val;
-            entry.1 += 1;
-        }
         d.lines.push(OrderLine { order: o, dose });
         if let Ok(act) = s.app.order_activity(viewer.actor(), &o.id).await {
             let drug = drug_name(lib, &o.medication);
@@ -101,7 +87,7 @@ async fn digest<'a>(s: &AppState, viewer: &Viewer, c: &'a Chart) -> OrdersDigest
                     a.data.started_at_us,
                     html! {
                         a href={ "/ui/administrations/" (a.id) } { (drug) }
-                        " started (" (events.len()) " events) — " (a.data.status.replace('_', " "))
+                        " started (" (events.len()) " events) — " (a.data.status.as_str().replace('_', " "))
                     },
                 ));
                 for ev in events.iter().filter(|ev| ev.data.kind == "reaction") {
@@ -115,7 +101,7 @@ async fn digest<'a>(s: &AppState, viewer: &Viewer, c: &'a Chart) -> OrdersDigest
                 }
                 if let Some(stop) = a.data.stopped_at_us {
                     d.timeline
-                        .push((stop, html! { (drug) " " (a.data.status) }));
+                        .push((stop, html! { (drug) " " (a.data.status.as_str()) }));
                 }
             }
         }
@@ -133,6 +119,11 @@ pub async fn chart(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
     let p = &c.patient.data;
     let title = format!("{}, {} — {}", p.family_name, p.given_name, p.mrn);
     let d = digest(&s, &viewer, &c).await;
+    let given = s
+        .app
+        .cumulative_doses(viewer.actor(), &c.patient.id)
+        .await
+        .unwrap_or_default();
     let body = html! {
         (facts(&c))
         // Allergies first: they change what may be given.
@@ -141,7 +132,7 @@ pub async fn chart(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
         (labs(&c))
         (plans(&c))
         (orders(lib, &d))
-        (cumulative(lib, &d))
+        (cumulative(lib, &given))
         (timeline(&d))
     };
     page(&title, &viewer, "patients", body)
@@ -295,21 +286,23 @@ fn orders(lib: &Library, d: &OrdersDigest) -> Markup {
     }
 }
 
-fn cumulative(lib: &Library, d: &OrdersDigest) -> Markup {
+/// Totals of completed orders per drug and unit, as recorded (no conversion): the app's view
+/// (`App::cumulative_doses`), not a sum made here.
+fn cumulative(lib: &Library, given: &[CumulativeDose]) -> Markup {
     html! {
         section {
             h2 { "Cumulative doses (completed orders)" }
-            @if d.given.is_empty() {
+            @if given.is_empty() {
                 p { "None completed." }
             } @else {
                 table {
                     thead { tr { th { "Drug" } th { "Total given" } th { "Administrations" } } }
                     tbody {
-                        @for ((drug, unit), (total, n)) in &d.given {
+                        @for c in given {
                             tr {
-                                td { (drug_name(lib, drug)) }
-                                td.num { (q(*total, unit)) }
-                                td.num { (n) }
+                                td { (drug_name(lib, &c.medication)) }
+                                td.num { (q(c.total, &c.unit)) }
+                                td.num { (c.n_orders) }
                             }
                         }
                     }

@@ -24,12 +24,13 @@ pub async fn queue(State(s): State<AppState>, viewer: Viewer) -> Response {
         ("prepared", "Prepared, not yet scheduled", "label", "Label"),
         ("scheduled", "Prepared and scheduled", "label", "Label"),
     ] {
-        let orders = match s.app.list_orders(viewer.actor(), Some(status), None).await {
-            Ok(o) => o,
-            Err(err) => {
-                return page_with_error("Pharmacy", &viewer, "pharmacy", &err, html! {});
-            }
-        };
+        let orders =
+            match crate::pages::orders_shown(&s.app, viewer.actor(), Some(status), None).await {
+                Ok(o) => o,
+                Err(err) => {
+                    return page_with_error("Pharmacy", &viewer, "pharmacy", &err, html! {});
+                }
+            };
         let mut rows = Vec::new();
         for o in orders {
             let patient = match s.app.chart(viewer.actor(), &o.patient_id).await {
@@ -219,7 +220,7 @@ async fn render(
     err: Option<AppError>,
 ) -> Response {
     let title = "Prepare";
-    let (v, version) = match s.app.get_order(viewer.actor(), id).await {
+    let (v, version) = match crate::pages::order_shown(&s.app, viewer.actor(), id).await {
         Ok(x) => x,
         Err(err) => return page_with_error(title, viewer, "pharmacy", &err, html! {}),
     };
@@ -309,7 +310,7 @@ pub async fn post(
 pub async fn label(State(s): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     let title = "Label";
     let lib = s.app.library();
-    let (v, _) = match s.app.get_order(viewer.actor(), &id).await {
+    let (v, _) = match crate::pages::order_shown(&s.app, viewer.actor(), &id).await {
         Ok(x) => x,
         Err(err) => return page_with_error(title, &viewer, "pharmacy", &err, html! {}),
     };

@@ -31,10 +31,8 @@ async fn order_options(
     let mut oopts: Vec<(String, String)> = vec![(String::new(), "— no order —".into())];
     let mut duration_h: Option<f64> = None;
     if !patient_id.is_empty()
-        && let Ok(orders) = s
-            .app
-            .list_orders(viewer.actor(), None, Some(patient_id))
-            .await
+        && let Ok(orders) =
+            crate::pages::orders_shown(&s.app, viewer.actor(), None, Some(patient_id)).await
     {
         for o in orders.iter().filter(|o| {
             matches!(

@@ -17,16 +17,13 @@ use crate::{FormData, Viewer, page, page_with_error};
 
 pub async fn queue(State(s): State<AppState>, viewer: Viewer) -> Response {
     let lib = s.app.library();
-    let orders = match s
-        .app
-        .list_orders(viewer.actor(), Some("signed"), None)
-        .await
-    {
-        Ok(orders) => orders,
-        Err(err) => {
-            return page_with_error("Verification queue", &viewer, "verify", &err, html! {});
-        }
-    };
+    let orders =
+        match crate::pages::orders_shown(&s.app, viewer.actor(), Some("signed"), None).await {
+            Ok(orders) => orders,
+            Err(err) => {
+                return page_with_error("Verification queue", &viewer, "verify", &err, html! {});
+            }
+        };
     let mut rows = Vec::new();
     for o in &orders {
         let patient = match s.app.chart(viewer.actor(), &o.patient_id).await {
@@ -143,7 +140,7 @@ async fn render(
     err: Option<AppError>,
 ) -> Response {
     let title = "Verify order (blind)";
-    let (v, version) = match s.app.get_order(viewer.actor(), id).await {
+    let (v, version) = match crate::pages::order_shown(&s.app, viewer.actor(), id).await {
         Ok(x) => x,
         Err(err) => return page_with_error(title, viewer, "verify", &err, html! {}),
     };
@@ -204,7 +201,7 @@ pub async fn post(
     let verified = r.outcome == "verified";
     let body = html! {
         (order_header(&s, &viewer, &r.order).await)
-        div class=(if verified { "success" } else { "error hardstop" }) role="status" data-outcome=(r.outcome) {
+        div class=(if verified { "success" } else { "error hardstop" }) role="status" data-outcome=(r.outcome.as_str()) {
             h2 {
                 @if verified { "✓ Verified — your figures agree with the prescriber’s" }
                 @else { "✗ Not verified — the order stays awaiting verification" }

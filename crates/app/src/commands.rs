@@ -1,0 +1,232 @@
+//! Typed commands of the administration and order-transition steps. Each is read from the
+//! JSON API by `TryFrom<&Json>` on the strict `infusio_core::input::Fields` reader (unknown
+//! keys refused, every error naming its field), or built directly by a screen.
+
+use infusio_core::input::Fields;
+use infusio_core::units::VolumeRate;
+use infusio_store::{AdministrationEventKind, AdministrationStatus};
+use serde_json::{Value as Json, json};
+
+use crate::AppError;
+use crate::orders::{Override, read_overrides};
+
+/// A reason: trimmed, empty means none; `required` refuses none, naming the field.
+pub(crate) fn reason_of(f: &mut Fields, required: bool) -> Result<Option<String>, AppError> {
+    let r = f
+        .opt_string("reason")?
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if required && r.is_none() {
+        return Err(AppError::invalid(
+            "reason",
+            "",
+            "required: why (it goes into the audit trail)",
+        ));
+    }
+    Ok(r)
+}
+
+/// An event during an administration: `{"kind", ["rate"], ["grade"], ["detail"]}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// rate_change | titration | vitals | reaction | note (a stop is
+    /// [`FinishAdministration`]).
+    pub kind: AdministrationEventKind,
+    /// Required for a rate change or titration step.
+    pub rate: Option<VolumeRate>,
+    /// Required for a reaction, and only there: a whole CTCAE grade 1–5.
+    pub reaction_grade: Option<i64>,
+    /// Free-form details (vital signs as read, a note's text), kept as given.
+    pub detail: Json,
+}
+
+impl TryFrom<&Json> for NewEvent {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let kind = f.choice(
+            "kind",
+            &["rate_change", "titration", "vitals", "reaction", "note"],
+        )?;
+        let kind = AdministrationEventKind::parse(&kind)?;
+        let rate = f.opt_quantity(
+            "rate",
+            "a rate such as '125 mL/h'",
+            VolumeRate::from_quantity,
+        )?;
+        let grade = f.opt_number("grade")?;
+        let detail = f.raw("detail").cloned().unwrap_or(json!({}));
+        f.finish()?;
+        use AdministrationEventKind as K;
+        if matches!(kind, K::RateChange | K::Titration) && rate.is_none() {
+            return Err(AppError::invalid(
+                "rate",
+                "",
+                "required for a rate change or titration step",
+            ));
+        }
+        let reaction_grade = match (kind, grade) {
+            (K::Reaction, Some(g)) if (1.0..=5.0).contains(&g) && g.fract() == 0.0 => {
+                Some(g as i64)
+            }
+            (K::Reaction, g) => {
+                return Err(AppError::invalid(
+                    "grade",
+                    g.map(|g| g.to_string()).unwrap_or_default(),
+                    "required for a reaction: a whole grade from 1 to 5 (CTCAE)",
+                ));
+            }
+            (_, Some(g)) => {
+                return Err(AppError::invalid(
+                    "grade",
+                    g.to_string(),
+                    "only a reaction has a grade",
+                ));
+            }
+            (_, None) => None,
+        };
+        Ok(NewEvent {
+            kind,
+            rate,
+            reaction_grade,
+            detail,
+        })
+    }
+}
+
+/// The end of an administration: `{"outcome": "completed" | "stopped", ["reason"]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishAdministration {
+    /// Completed or stopped (never in progress).
+    pub outcome: AdministrationStatus,
+    /// Required when stopped.
+    pub reason: Option<String>,
+}
+
+impl TryFrom<&Json> for FinishAdministration {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let outcome = match f.choice("outcome", &["completed", "stopped"])?.as_str() {
+            "completed" => AdministrationStatus::Completed,
+            _ => AdministrationStatus::Stopped,
+        };
+        let reason = reason_of(&mut f, outcome == AdministrationStatus::Stopped)?;
+        f.finish()?;
+        Ok(FinishAdministration { outcome, reason })
+    }
+}
+
+/// The body of a hold, release, cancel or discontinue: `{["reason"]}`, and for a release
+/// `["overrides"]` (warnings raised by the re-run checks, each with a reason).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TransitionInput {
+    pub reason: Option<String>,
+    pub overrides: Vec<Override>,
+}
+
+impl TransitionInput {
+    /// Reads the body of `step` (a reason is required where the step table says so; only a
+    /// release takes overrides).
+    pub fn read(step: crate::OrderStep, input: &Json) -> Result<TransitionInput, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let reason = reason_of(&mut f, step.reason_required())?;
+        let overrides = if step == crate::OrderStep::Release {
+            read_overrides(&mut f)?
+        } else {
+            Vec::new()
+        };
+        f.finish()?;
+        Ok(TransitionInput { reason, overrides })
+    }
+}
+
+/// The body of a signature: `{["overrides"]}` (warnings raised by the re-run checks, each
+/// with a reason).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SignInput {
+    pub overrides: Vec<Override>,
+}
+
+impl TryFrom<&Json> for SignInput {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let overrides = read_overrides(&mut f)?;
+        f.finish()?;
+        Ok(SignInput { overrides })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(r: Result<impl std::fmt::Debug, AppError>) -> String {
+        match r {
+            Err(AppError::Invalid(e)) => e.field,
+            other => format!("not an input error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_event_is_read_strictly_and_each_rule_names_its_field() {
+        let ok = NewEvent::try_from(&json!({"kind": "reaction", "grade": 2}));
+        assert_eq!(ok.ok().and_then(|e| e.reaction_grade), Some(2));
+        let cases = [
+            (json!({"kind": "rate_change"}), "rate"),
+            (json!({"kind": "titration"}), "rate"),
+            (json!({"kind": "reaction"}), "grade"),
+            (json!({"kind": "reaction", "grade": 6}), "grade"),
+            (json!({"kind": "reaction", "grade": 1.5}), "grade"),
+            (json!({"kind": "note", "grade": 1}), "grade"),
+            (json!({"kind": "stop"}), "kind"),
+            (json!({"kind": "note", "colour": "red"}), "colour"),
+        ];
+        for (input, field) in cases {
+            assert_eq!(field_of(NewEvent::try_from(&input)), field, "{input}");
+        }
+    }
+
+    #[test]
+    fn a_stop_needs_a_reason_and_a_completion_does_not() {
+        let done = FinishAdministration::try_from(&json!({"outcome": "completed"}));
+        assert_eq!(
+            done.ok().map(|d| d.outcome),
+            Some(AdministrationStatus::Completed)
+        );
+        assert_eq!(
+            field_of(FinishAdministration::try_from(
+                &json!({"outcome": "stopped", "reason": "  "})
+            )),
+            "reason"
+        );
+    }
+
+    #[test]
+    fn transitions_read_their_reason_and_only_release_takes_overrides() {
+        use crate::OrderStep as O;
+        assert_eq!(
+            field_of(TransitionInput::read(O::Hold, &json!({}))),
+            "reason"
+        );
+        assert!(TransitionInput::read(O::Release, &json!({})).is_ok());
+        let with_overrides = json!({"overrides": [{"code": "dose.above_soft_max", "reason": "a reviewed exception"}]});
+        assert_eq!(
+            TransitionInput::read(O::Release, &with_overrides)
+                .map(|t| t.overrides.len())
+                .ok(),
+            Some(1)
+        );
+        assert_eq!(
+            field_of(TransitionInput::read(
+                O::Cancel,
+                &json!({"reason": "x", "overrides": []})
+            )),
+            "overrides"
+        );
+    }
+}
