@@ -13,7 +13,7 @@
 //! - Pages are built with `maud`'s `html!`, which escapes every interpolated value: nothing
 //!   that a user, a record or a file supplied can become markup. Raw markup (`PreEscaped`)
 //!   is used only in the vetted places listed in `tests/tidy.rs`.
-//! - Every response carries the security headers of [`security_headers`]: a
+//! - Every response carries the security headers (`security_headers`): a
 //!   Content-Security-Policy without inline script or style, `nosniff`, no referrer to
 //!   another site, no framing; pages (which show patient data) are never stored by a cache.
 //! - The router sets no fallback: unknown paths get the API's answer.
@@ -95,7 +95,7 @@ pub fn routes() -> Router<AppState> {
 /// The Content-Security-Policy of every UI response: scripts, styles, images, fonts and
 /// form targets only from this server; no inline script, no inline event handler, no inline
 /// style; no plugins, no `<base>`, no framing by any page (clickjacking).
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; \
      frame-ancestors 'none'; form-action 'self'";
 
