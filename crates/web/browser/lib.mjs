@@ -242,7 +242,8 @@ export async function vitalsAndComplete(page, { screenshots = false, name = 'adm
 export async function ttfb(page, url, n = 20) {
   const samples = [];
   for (let i = 0; i < n; i++) {
-    await page.goto(url);
+    const response = await page.goto(url);
+    assert.equal(response?.status(), 200, `${url} answered ${response?.status()}`);
     const t = await page.evaluate(() => {
       const nav = performance.getEntriesByType('navigation')[0];
       return nav.responseStart - nav.requestStart;
