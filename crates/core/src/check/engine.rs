@@ -711,35 +711,93 @@ fn rule_fits(cx: &Ctx, r: &DosingRule) -> bool {
 /// hard-stopped; a warning says the indication is unstated and which rule was assumed.
 fn select_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule> {
     let o = &cx.req.order;
-    if let Some(ind) = &o.indication {
-        match entry.dosing.iter().find(|r| &r.id == ind) {
-            Some(r) if rule_fits(cx, r) => {
-                cx.steps.push(Step::new(
-                    format!("Dosing rule '{}' as named by order.indication ({})", r.id, r.indication),
-                    "order.indication",
-                    Qty::new(1.0, "1"),
-                ));
-                return Some(r);
-            }
-            Some(r) => cx.finding(
-                "order.indication_not_applicable",
-                Severity::Warning,
-                format!(
-                    "The indication '{ind}' ({}) does not apply to this patient or infusion (care area, age, weight or infusion number); the order is checked against the rules that do.",
-                    r.indication
-                ),
-            ),
-            None => cx.finding(
-                "order.indication_unknown",
-                Severity::Warning,
-                format!(
-                    "'{ind}' is not an indication of {} (choose one of: {}); the order is checked against every rule consistent with it.",
-                    entry.generic_name,
-                    entry.dosing.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            ),
-        }
+    if let Some(r) = named_rule(cx, entry) {
+        return Some(r);
     }
+    let candidates = consistent_rules(cx, entry)?;
+    if candidates.len() == 1 {
+        return Some(candidates[0]);
+    }
+    let outcomes = try_rules(cx, entry, &candidates);
+    let best = outcomes
+        .iter()
+        .min_by_key(|(sev, warnings, _)| (*sev, *warnings))
+        .map(|(_, _, r)| *r)?;
+    let summary = outcomes
+        .iter()
+        .map(|(sev, _, r)| format!("{} → {}", r.id, sev.as_str()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    cx.steps.push(Step::new(
+        format!(
+            "Dosing rule assumed: '{}' ({}), the least alarming of the rules consistent with the order ({summary})",
+            best.id, best.indication
+        ),
+        "least severe outcome among consistent rules",
+        Qty::new(candidates.len() as f64, "1"),
+    ));
+    if o.indication.is_none() {
+        // The assumption matters most when another consistent rule would have stopped the
+        // order: then it is a warning to confirm; otherwise an info (alarm fatigue).
+        let decisive = outcomes
+            .iter()
+            .any(|(sev, _, _)| *sev == Severity::HardStop);
+        cx.finding(
+            "order.indication_unstated",
+            if decisive { Severity::Warning } else { Severity::Info },
+            format!(
+                "The order names no indication; {} has {} rules consistent with it ({}). It was checked against '{}' ({}), the rule that allows it best. State the indication (order.indication: one of {}).",
+                entry.generic_name,
+                candidates.len(),
+                summary,
+                best.id,
+                best.indication,
+                candidates.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+    Some(best)
+}
+
+/// The rule named by order.indication when it fits the patient; otherwise a warning that
+/// the indication is unknown or does not apply, and `None`.
+fn named_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule> {
+    let ind = cx.req.order.indication.as_ref()?;
+    match entry.dosing.iter().find(|r| &r.id == ind) {
+        Some(r) if rule_fits(cx, r) => {
+            cx.steps.push(Step::new(
+                format!("Dosing rule '{}' as named by order.indication ({})", r.id, r.indication),
+                "order.indication",
+                Qty::new(1.0, "1"),
+            ));
+            return Some(r);
+        }
+        Some(r) => cx.finding(
+            "order.indication_not_applicable",
+            Severity::Warning,
+            format!(
+                "The indication '{ind}' ({}) does not apply to this patient or infusion (care area, age, weight or infusion number); the order is checked against the rules that do.",
+                r.indication
+            ),
+        ),
+        None => cx.finding(
+            "order.indication_unknown",
+            Severity::Warning,
+            format!(
+                "'{ind}' is not an indication of {} (choose one of: {}); the order is checked against every rule consistent with it.",
+                entry.generic_name,
+                entry.dosing.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+    }
+    None
+}
+
+/// The rules consistent with the order: they fit the patient, share the basis of dose_per
+/// when any does, and allow dose_per itself when any does. `None` (with a warning) when no
+/// rule fits.
+fn consistent_rules<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<Vec<&'e DosingRule>> {
+    let o = &cx.req.order;
     let mut candidates: Vec<&DosingRule> =
         entry.dosing.iter().filter(|r| rule_fits(cx, r)).collect();
     if candidates.is_empty() {
@@ -788,13 +846,19 @@ fn select_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule>
             candidates = within;
         }
     }
-    if candidates.len() == 1 {
-        return Some(candidates[0]);
-    }
-    // Try each candidate through the rule-dependent stages, then forget what it produced.
+    Some(candidates)
+}
+
+/// Each candidate through the rule-dependent stages, then forget what it produced: the
+/// worst severity and the number of warnings each would give.
+fn try_rules<'e>(
+    cx: &mut Ctx,
+    entry: &DrugEntry,
+    candidates: &[&'e DosingRule],
+) -> Vec<(Severity, usize, &'e DosingRule)> {
     let mark = (cx.findings.len(), cx.steps.len(), cx.sources.len());
     let mut outcomes: Vec<(Severity, usize, &DosingRule)> = Vec::new();
-    for r in &candidates {
+    for r in candidates {
         cx.rule_id = Some(r.id.clone());
         rule_stage(cx, entry, Some(r));
         let new = &cx.findings[mark.0..];
@@ -807,7 +871,7 @@ fn select_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule>
             .iter()
             .filter(|f| f.severity >= Severity::Warning)
             .count();
-        outcomes.push((worst, warnings, r));
+        outcomes.push((worst, warnings, *r));
         cx.findings.truncate(mark.0);
         cx.steps.truncate(mark.1);
         cx.sources.truncate(mark.2);
@@ -815,44 +879,7 @@ fn select_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule>
         cx.crcl = None;
     }
     cx.rule_id = None;
-    let best = outcomes
-        .iter()
-        .min_by_key(|(sev, warnings, _)| (*sev, *warnings))
-        .map(|(_, _, r)| *r)?;
-    let summary = outcomes
-        .iter()
-        .map(|(sev, _, r)| format!("{} → {}", r.id, sev.as_str()))
-        .collect::<Vec<_>>()
-        .join("; ");
-    cx.steps.push(Step::new(
-        format!(
-            "Dosing rule assumed: '{}' ({}), the least alarming of the rules consistent with the order ({summary})",
-            best.id, best.indication
-        ),
-        "least severe outcome among consistent rules",
-        Qty::new(candidates.len() as f64, "1"),
-    ));
-    if o.indication.is_none() {
-        // The assumption matters most when another consistent rule would have stopped the
-        // order: then it is a warning to confirm; otherwise an info (alarm fatigue).
-        let decisive = outcomes
-            .iter()
-            .any(|(sev, _, _)| *sev == Severity::HardStop);
-        cx.finding(
-            "order.indication_unstated",
-            if decisive { Severity::Warning } else { Severity::Info },
-            format!(
-                "The order names no indication; {} has {} rules consistent with it ({}). It was checked against '{}' ({}), the rule that allows it best. State the indication (order.indication: one of {}).",
-                entry.generic_name,
-                candidates.len(),
-                summary,
-                best.id,
-                best.indication,
-                candidates.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        );
-    }
-    Some(best)
+    outcomes
 }
 
 /// Dose per basis, absolute, per day, cap, dose_per consistency and renal bands.
