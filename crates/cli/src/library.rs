@@ -176,6 +176,16 @@ fn show(e: &DrugEntry, json_out: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut out = String::new();
+    show_header(&mut out, e);
+    show_dosing(&mut out, e);
+    show_administration(&mut out, e);
+    show_sources(&mut out, e);
+    print!("{out}");
+    ExitCode::SUCCESS
+}
+
+/// Name, class, version, review status, brands, flags and routes.
+fn show_header(out: &mut String, e: &DrugEntry) {
     let _ = writeln!(
         out,
         "{} ({}), {} — library v{}, {}",
@@ -206,38 +216,44 @@ fn show(e: &DrugEntry, json_out: bool) -> ExitCode {
         e.routes.join(", "),
         e.other_routes.severity().as_str()
     );
-    let lim = |l: &infusio_core::library::Limits, unit: &str| {
-        let f = |v: Option<f64>| {
-            v.map(|x| infusio_core::units::format_number(x, 3))
-                .unwrap_or_else(|| "–".to_string())
-        };
-        let mut q = Vec::new();
-        if let Some(x) = &l.line {
-            q.push(format!("{x} line"));
-        }
-        if !l.care_areas.is_empty() {
-            q.push(l.care_areas.join("/"));
-        }
-        if !l.conditions.is_empty() {
-            q.push(format!("if {}", l.conditions.join(" or ")));
-        }
-        if !l.products.is_empty() {
-            q.push(l.products.join("/"));
-        }
-        format!(
-            "hard {}–{}, soft {}–{} {unit}{} [{}]",
-            f(l.hard_min),
-            f(l.hard_max),
-            f(l.soft_min),
-            f(l.soft_max),
-            if q.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", q.join(", "))
-            },
-            l.source
-        )
+}
+
+/// One limit block on one line: hard and soft bounds in `unit`, qualifiers, source.
+fn limits_line(l: &infusio_core::library::Limits, unit: &str) -> String {
+    let f = |v: Option<f64>| {
+        v.map(|x| infusio_core::units::format_number(x, 3))
+            .unwrap_or_else(|| "–".to_string())
     };
+    let mut q = Vec::new();
+    if let Some(x) = &l.line {
+        q.push(format!("{x} line"));
+    }
+    if !l.care_areas.is_empty() {
+        q.push(l.care_areas.join("/"));
+    }
+    if !l.conditions.is_empty() {
+        q.push(format!("if {}", l.conditions.join(" or ")));
+    }
+    if !l.products.is_empty() {
+        q.push(l.products.join("/"));
+    }
+    format!(
+        "hard {}–{}, soft {}–{} {unit}{} [{}]",
+        f(l.hard_min),
+        f(l.hard_max),
+        f(l.soft_min),
+        f(l.soft_max),
+        if q.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", q.join(", "))
+        },
+        l.source
+    )
+}
+
+/// Each dosing rule with its limits, cap and renal bands.
+fn show_dosing(out: &mut String, e: &DrugEntry) {
     let _ = writeln!(out, "\nDosing");
     for r in &e.dosing {
         let _ = writeln!(out, "  {}: {}", r.id, r.indication);
@@ -251,20 +267,20 @@ fn show(e: &DrugEntry, json_out: bool) -> ExitCode {
             );
         }
         if let Some(l) = &r.per_dose {
-            let _ = writeln!(out, "    per dose: {}", lim(l, &r.dose_unit));
+            let _ = writeln!(out, "    per dose: {}", limits_line(l, &r.dose_unit));
         }
         if let Some(l) = &r.per_dose_absolute {
             let _ = writeln!(
                 out,
                 "    per dose (absolute): {}",
-                lim(l, l.unit.as_deref().unwrap_or(""))
+                limits_line(l, l.unit.as_deref().unwrap_or(""))
             );
         }
         if let Some(l) = &r.per_day {
             let _ = writeln!(
                 out,
                 "    per day: {}",
-                lim(l, &format!("{}/day", r.dose_unit))
+                limits_line(l, &format!("{}/day", r.dose_unit))
             );
         }
         if let Some(c) = &r.cap {
@@ -278,6 +294,10 @@ fn show(e: &DrugEntry, json_out: bool) -> ExitCode {
             );
         }
     }
+}
+
+/// Administration limits, titration schedules, labs, screening and the cumulative ledger.
+fn show_administration(out: &mut String, e: &DrugEntry) {
     let a = &e.administration;
     let _ = writeln!(out, "\nAdministration");
     for (what, blocks) in [
@@ -286,7 +306,11 @@ fn show(e: &DrugEntry, json_out: bool) -> ExitCode {
         ("rate", &a.dose_rate),
     ] {
         for l in blocks {
-            let _ = writeln!(out, "  {what}: {}", lim(l, l.unit.as_deref().unwrap_or("")));
+            let _ = writeln!(
+                out,
+                "  {what}: {}",
+                limits_line(l, l.unit.as_deref().unwrap_or(""))
+            );
         }
     }
     for t in &e.titration {
@@ -311,18 +335,20 @@ fn show(e: &DrugEntry, json_out: bool) -> ExitCode {
             out,
             "  cumulative ({}): {}",
             c.group,
-            lim(&c.limits, &c.unit)
+            limits_line(&c.limits, &c.unit)
         );
         if let Some(r) = &c.reduced {
-            let _ = writeln!(out, "    reduced: {}", lim(r, &c.unit));
+            let _ = writeln!(out, "    reduced: {}", limits_line(r, &c.unit));
         }
     }
+}
+
+/// The entry's sources.
+fn show_sources(out: &mut String, e: &DrugEntry) {
     let _ = writeln!(out, "\nSources");
     for s in &e.sources {
         let _ = writeln!(out, "  [{}] {}", s.id, s.citation);
     }
-    print!("{out}");
-    ExitCode::SUCCESS
 }
 
 fn validate(path: Option<&str>, json_out: bool) -> ExitCode {

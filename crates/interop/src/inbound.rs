@@ -384,123 +384,180 @@ fn observations(
         if seg.name != "OBX" {
             continue;
         }
-        let n = sequence(m, seg);
-        let at =
-            |field: usize, msg: String| Problem::new(E::DataTypeError, msg).at("OBX", n, field);
-        let code = m.get(seg, 3, 0, 1);
-        let system = m.get(seg, 3, 0, 3);
-        let target = if system.is_empty() || system == "LN" {
-            loinc_target(&code)
-        } else {
-            None
+        let time = ObxTime {
+            obr_time: obr_time.as_deref(),
+            fallback_time,
+            fallback_name,
+            default_offset,
         };
-        let Some(target) = target else {
-            problems.push(
-                Problem::new(
-                    E::TableValueNotFound,
-                    format!(
-                        "OBX-3 {code}^{}^{system}: not a LOINC code this interface maps (weights, heights and the labs the dose checks read); nothing of this message was recorded",
-                        m.get(seg, 3, 0, 2)
-                    ),
-                )
-                .at("OBX", n, 3),
-            );
-            continue;
-        };
-        let status = m.get(seg, 11, 0, 1);
-        if !matches!(status.as_str(), "F" | "C") {
-            problems.push(
-                Problem::new(E::TableValueNotFound, format!("OBX-11 result status {status:?}: only final (F) or corrected (C) results are recorded"))
-                    .at("OBX", n, 11),
-            );
-            continue;
+        if let Some(o) = observation(m, seg, time, problems) {
+            out.push(o);
         }
-        let value_type = m.get(seg, 2, 0, 1);
-        let raw = m.get(seg, 5, 0, 1);
-        let Some(number) = (value_type == "NM").then(|| parse_nm(&raw)).flatten() else {
-            problems.push(at(
-                5,
-                format!("OBX-2/OBX-5 {value_type}/{raw:?}: a numeric (NM) value is needed"),
-            ));
-            continue;
-        };
-        let unit_code = m.get(seg, 6, 0, 1);
-        let Some(unit) = core_unit(&unit_code) else {
-            problems.push(
-                Problem::new(
-                    E::TableValueNotFound,
-                    format!("OBX-6 unit {unit_code:?} is not a UCUM unit this interface maps"),
-                )
-                .at("OBX", n, 6),
-            );
-            continue;
-        };
-        let as_given = format!("{raw} {unit_code}");
-        let quantity_text = format!("{number} {unit}");
-        let converted = match target {
-            Target::Weight => parse_quantity(&quantity_text)
-                .map_err(|e| e.to_string())
-                .and_then(|q| BodyWeight::from_quantity(&q).map_err(|e| e.to_string()))
-                .map(|w| w.value())
-                .and_then(|v| in_range(v, 0.3, 500.0, "kg")),
-            Target::Height => parse_quantity(&quantity_text)
-                .map_err(|e| e.to_string())
-                .and_then(|q| Length::from_quantity(&q).map_err(|e| e.to_string()))
-                .map(|h| h.value())
-                .and_then(|v| in_range(v, 20.0, 260.0, "cm")),
-            Target::Lab(name) => infusio_core::check::lab_value(name, &quantity_text),
-        };
-        let value = match converted {
-            Ok(v) => v,
-            Err(e) => {
-                problems.push(at(5, format!("OBX-5/OBX-6 {as_given}: {e}")));
-                continue;
-            }
-        };
-        let unit = match target {
-            Target::Weight => "kg",
-            Target::Height => "cm",
-            Target::Lab(name) => infusio_core::check::lab_unit(name).unwrap_or(""),
-        };
-        let own = m.get(seg, 14, 0, 1);
-        let (time_text, from) = if !own.is_empty() {
-            (Some(own), "OBX-14")
-        } else if let Some(t) = obr_time.clone() {
-            (Some(t), "OBR-7")
-        } else {
-            (
-                fallback_time.map(str::to_string).filter(|t| !t.is_empty()),
-                fallback_name,
-            )
-        };
-        let Some(time_text) = time_text else {
-            problems.push(
-                Problem::new(
-                    E::RequiredFieldMissing,
-                    format!("OBX-14: no observation time (OBX-14, OBR-7 or {fallback_name})"),
-                )
-                .at("OBX", n, 14),
-            );
-            continue;
-        };
-        let observed_at_us = match parse_instant(&time_text, default_offset) {
-            Ok(i) => i.epoch_us,
-            Err(e) => {
-                problems.push(at(14, format!("{from}: {e}")));
-                continue;
-            }
-        };
-        out.push(Observation {
-            loinc: code,
-            target,
-            value,
-            unit,
-            as_given,
-            observed_at_us,
-            status,
-        });
     }
     out
+}
+
+/// Where an OBX's time comes from when OBX-14 is empty.
+#[derive(Clone, Copy)]
+struct ObxTime<'a> {
+    /// OBR-7 of the OBR before the OBX, if any.
+    obr_time: Option<&'a str>,
+    fallback_time: Option<&'a str>,
+    fallback_name: &'a str,
+    default_offset: Option<i64>,
+}
+
+/// One OBX: a mapped LOINC code, a final or corrected status, a numeric value in a mapped
+/// unit, and a time. Anything else is a problem and no observation.
+fn observation(
+    m: &Message,
+    seg: &Segment,
+    time: ObxTime,
+    problems: &mut Vec<Problem>,
+) -> Option<Observation> {
+    let n = sequence(m, seg);
+    let code = m.get(seg, 3, 0, 1);
+    let system = m.get(seg, 3, 0, 3);
+    let target = if system.is_empty() || system == "LN" {
+        loinc_target(&code)
+    } else {
+        None
+    };
+    let Some(target) = target else {
+        problems.push(
+            Problem::new(
+                E::TableValueNotFound,
+                format!(
+                    "OBX-3 {code}^{}^{system}: not a LOINC code this interface maps (weights, heights and the labs the dose checks read); nothing of this message was recorded",
+                    m.get(seg, 3, 0, 2)
+                ),
+            )
+            .at("OBX", n, 3),
+        );
+        return None;
+    };
+    let status = m.get(seg, 11, 0, 1);
+    if !matches!(status.as_str(), "F" | "C") {
+        problems.push(
+            Problem::new(E::TableValueNotFound, format!("OBX-11 result status {status:?}: only final (F) or corrected (C) results are recorded"))
+                .at("OBX", n, 11),
+        );
+        return None;
+    }
+    let (value, unit, as_given) = obx_value(m, seg, n, target, problems)?;
+    let observed_at_us = obx_time(m, seg, n, time, problems)?;
+    Some(Observation {
+        loinc: code,
+        target,
+        value,
+        unit,
+        as_given,
+        observed_at_us,
+        status,
+    })
+}
+
+/// OBX-5 (numeric) in the OBX-6 unit, converted to the target's unit and range: the value,
+/// that unit and the value as given.
+fn obx_value(
+    m: &Message,
+    seg: &Segment,
+    n: usize,
+    target: Target,
+    problems: &mut Vec<Problem>,
+) -> Option<(f64, &'static str, String)> {
+    let at = |field: usize, msg: String| Problem::new(E::DataTypeError, msg).at("OBX", n, field);
+    let value_type = m.get(seg, 2, 0, 1);
+    let raw = m.get(seg, 5, 0, 1);
+    let Some(number) = (value_type == "NM").then(|| parse_nm(&raw)).flatten() else {
+        problems.push(at(
+            5,
+            format!("OBX-2/OBX-5 {value_type}/{raw:?}: a numeric (NM) value is needed"),
+        ));
+        return None;
+    };
+    let unit_code = m.get(seg, 6, 0, 1);
+    let Some(unit) = core_unit(&unit_code) else {
+        problems.push(
+            Problem::new(
+                E::TableValueNotFound,
+                format!("OBX-6 unit {unit_code:?} is not a UCUM unit this interface maps"),
+            )
+            .at("OBX", n, 6),
+        );
+        return None;
+    };
+    let as_given = format!("{raw} {unit_code}");
+    let quantity_text = format!("{number} {unit}");
+    let converted = match target {
+        Target::Weight => parse_quantity(&quantity_text)
+            .map_err(|e| e.to_string())
+            .and_then(|q| BodyWeight::from_quantity(&q).map_err(|e| e.to_string()))
+            .map(|w| w.value())
+            .and_then(|v| in_range(v, 0.3, 500.0, "kg")),
+        Target::Height => parse_quantity(&quantity_text)
+            .map_err(|e| e.to_string())
+            .and_then(|q| Length::from_quantity(&q).map_err(|e| e.to_string()))
+            .map(|h| h.value())
+            .and_then(|v| in_range(v, 20.0, 260.0, "cm")),
+        Target::Lab(name) => infusio_core::check::lab_value(name, &quantity_text),
+    };
+    let value = match converted {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(at(5, format!("OBX-5/OBX-6 {as_given}: {e}")));
+            return None;
+        }
+    };
+    let unit = match target {
+        Target::Weight => "kg",
+        Target::Height => "cm",
+        Target::Lab(name) => infusio_core::check::lab_unit(name).unwrap_or(""),
+    };
+    Some((value, unit, as_given))
+}
+
+/// The OBX's time in epoch microseconds: OBX-14, else OBR-7, else the fallback.
+fn obx_time(
+    m: &Message,
+    seg: &Segment,
+    n: usize,
+    time: ObxTime,
+    problems: &mut Vec<Problem>,
+) -> Option<i64> {
+    let own = m.get(seg, 14, 0, 1);
+    let (time_text, from) = if !own.is_empty() {
+        (Some(own), "OBX-14")
+    } else if let Some(t) = time.obr_time {
+        (Some(t.to_string()), "OBR-7")
+    } else {
+        (
+            time.fallback_time
+                .map(str::to_string)
+                .filter(|t| !t.is_empty()),
+            time.fallback_name,
+        )
+    };
+    let Some(time_text) = time_text else {
+        problems.push(
+            Problem::new(
+                E::RequiredFieldMissing,
+                format!(
+                    "OBX-14: no observation time (OBX-14, OBR-7 or {})",
+                    time.fallback_name
+                ),
+            )
+            .at("OBX", n, 14),
+        );
+        return None;
+    };
+    match parse_instant(&time_text, time.default_offset) {
+        Ok(i) => Some(i.epoch_us),
+        Err(e) => {
+            problems.push(Problem::new(E::DataTypeError, format!("{from}: {e}")).at("OBX", n, 14));
+            None
+        }
+    }
 }
 
 fn in_range(v: f64, lo: f64, hi: f64, unit: &str) -> Result<f64, String> {

@@ -21,7 +21,9 @@
 
 use crate::ack::{AckCode, ErrorCondition as E, Problem, Sender, msh};
 use crate::codes::{core_unit, parse_nm};
-use crate::hl7::{Field, Message, MessageBuilder, SegmentBuilder, format_instant, parse_instant};
+use crate::hl7::{
+    Field, Message, MessageBuilder, Segment, SegmentBuilder, format_instant, parse_instant,
+};
 use crate::inbound::Refusal;
 use infusio_core::codes::{record_unit_from_ucum, ucum_of_record_unit};
 
@@ -442,6 +444,91 @@ pub fn build_pump_event(
     b.encode()
 }
 
+/// What the OBX segments of a PCD-01 message say.
+struct PumpObservations {
+    kind: Option<PumpEventKind>,
+    /// The event's OBX-14, else the OBR-7 given.
+    at_text: String,
+    rate: Option<f64>,
+    volume: Option<f64>,
+}
+
+/// Reads the OBX segments: one event (with its time), the rate and the volume delivered.
+fn pump_observations(
+    m: &Message,
+    at_text: String,
+    problems: &mut Vec<Problem>,
+) -> PumpObservations {
+    let mut seen = PumpObservations {
+        kind: None,
+        at_text,
+        rate: None,
+        volume: None,
+    };
+    for (i, obx) in m.all("OBX").enumerate() {
+        let n = i + 1;
+        let code = m.get(obx, 3, 0, 2);
+        if let Some((_, k)) = EVENT_CODES.iter().find(|(c, _)| *c == code) {
+            if seen.kind.is_some() {
+                problems.push(
+                    Problem::new(E::SegmentSequence, "more than one event in one message")
+                        .at("OBX", n, 3),
+                );
+            }
+            seen.kind = Some(*k);
+            let t = m.get(obx, 14, 0, 1);
+            if !t.is_empty() {
+                seen.at_text = t;
+            }
+            continue;
+        }
+        let slot = match code.as_str() {
+            RATE => (&mut seen.rate, "mL/h"),
+            VOLUME_DELIVERED => (&mut seen.volume, "mL"),
+            _ => {
+                problems.push(
+                    Problem::new(E::TableValueNotFound, format!("OBX-3 {code:?} is not a pump observation this interface reads ({RATE}, {VOLUME_DELIVERED}, or an event)"))
+                        .at("OBX", n, 3),
+                );
+                continue;
+            }
+        };
+        pump_value(m, obx, n, slot, problems);
+    }
+    seen
+}
+
+/// One numeric pump observation (OBX-5 ≥ 0 in the OBX-6 unit `slot.1`) into `slot.0`.
+fn pump_value(
+    m: &Message,
+    obx: &Segment,
+    n: usize,
+    slot: (&mut Option<f64>, &str),
+    problems: &mut Vec<Problem>,
+) {
+    let raw = m.get(obx, 5, 0, 1);
+    let unit = m.get(obx, 6, 0, 1);
+    let unit_ref = m.get(obx, 6, 0, 2);
+    let unit_ok = core_unit(&unit) == Some(slot.1) || core_unit(&unit_ref) == Some(slot.1);
+    match parse_nm(&raw).filter(|v| *v >= 0.0) {
+        Some(v) if unit_ok => *slot.0 = Some(v),
+        Some(_) => problems.push(
+            Problem::new(
+                E::TableValueNotFound,
+                format!("OBX-6 unit {unit:?}: {} expected", slot.1),
+            )
+            .at("OBX", n, 6),
+        ),
+        None => problems.push(
+            Problem::new(
+                E::DataTypeError,
+                format!("OBX-5 {raw:?} is not a number ≥ 0"),
+            )
+            .at("OBX", n, 5),
+        ),
+    }
+}
+
 /// Reads a PCD-01 pump event.
 pub fn read_pump_event(m: &Message, default_offset: Option<i64>) -> Result<PumpEvent, Refusal> {
     let mut problems = Vec::new();
@@ -472,60 +559,13 @@ pub fn read_pump_event(m: &Message, default_offset: Option<i64>) -> Result<PumpE
         .segment("PID")
         .map(|p| m.get(p, 3, 0, 1))
         .unwrap_or_default();
-    let mut kind = None;
-    let mut at_text = obr.map(|o| m.get(o, 7, 0, 1)).unwrap_or_default();
-    let mut rate = None;
-    let mut volume = None;
-    for (i, obx) in m.all("OBX").enumerate() {
-        let n = i + 1;
-        let code = m.get(obx, 3, 0, 2);
-        if let Some((_, k)) = EVENT_CODES.iter().find(|(c, _)| *c == code) {
-            if kind.is_some() {
-                problems.push(
-                    Problem::new(E::SegmentSequence, "more than one event in one message")
-                        .at("OBX", n, 3),
-                );
-            }
-            kind = Some(*k);
-            let t = m.get(obx, 14, 0, 1);
-            if !t.is_empty() {
-                at_text = t;
-            }
-            continue;
-        }
-        let slot = match code.as_str() {
-            RATE => (&mut rate, "mL/h"),
-            VOLUME_DELIVERED => (&mut volume, "mL"),
-            _ => {
-                problems.push(
-                    Problem::new(E::TableValueNotFound, format!("OBX-3 {code:?} is not a pump observation this interface reads ({RATE}, {VOLUME_DELIVERED}, or an event)"))
-                        .at("OBX", n, 3),
-                );
-                continue;
-            }
-        };
-        let raw = m.get(obx, 5, 0, 1);
-        let unit = m.get(obx, 6, 0, 1);
-        let unit_ref = m.get(obx, 6, 0, 2);
-        let unit_ok = core_unit(&unit) == Some(slot.1) || core_unit(&unit_ref) == Some(slot.1);
-        match parse_nm(&raw).filter(|v| *v >= 0.0) {
-            Some(v) if unit_ok => *slot.0 = Some(v),
-            Some(_) => problems.push(
-                Problem::new(
-                    E::TableValueNotFound,
-                    format!("OBX-6 unit {unit:?}: {} expected", slot.1),
-                )
-                .at("OBX", n, 6),
-            ),
-            None => problems.push(
-                Problem::new(
-                    E::DataTypeError,
-                    format!("OBX-5 {raw:?} is not a number ≥ 0"),
-                )
-                .at("OBX", n, 5),
-            ),
-        }
-    }
+    let at_text = obr.map(|o| m.get(o, 7, 0, 1)).unwrap_or_default();
+    let PumpObservations {
+        kind,
+        at_text,
+        rate,
+        volume,
+    } = pump_observations(m, at_text, &mut problems);
     let Some(kind) = kind else {
         problems.push(Problem::new(
             E::RequiredFieldMissing,

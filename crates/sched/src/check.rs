@@ -89,9 +89,29 @@ fn overlaps(a: (u32, u32), b: (u32, u32)) -> bool {
 /// other checks.
 pub fn check(instance: &Instance, plan: &Plan) -> Vec<Violation> {
     let mut out = Vec::new();
+    let mut seen = vec![0u32; instance.appointments.len()];
+    let good = known_assignments(instance, plan, &mut seen, &mut out);
+    unscheduled_and_missing(instance, plan, &mut seen, &mut out);
+    // Rules on one assignment alone.
+    for asg in &good {
+        single_rules(instance, asg, &mut out);
+    }
+    // Pairwise rules: one place, one nurse's exclusive work.
+    pairwise_rules(instance, &good, &mut out);
+    monitoring_capacity(instance, &good, &mut out);
+    out
+}
+
+/// The assignments whose appointment, chair and nurse exist; the others are reported. Counts
+/// each appointment's listings in `seen` and reports the second.
+fn known_assignments<'p>(
+    instance: &Instance,
+    plan: &'p Plan,
+    seen: &mut [u32],
+    out: &mut Vec<Violation>,
+) -> Vec<&'p Assignment> {
     let n_appointments = instance.appointments.len();
     let id = |a: usize| instance.appointments[a].id.as_str();
-    let mut seen = vec![0u32; n_appointments];
     let mut good: Vec<&Assignment> = Vec::new();
     for (k, asg) in plan.assignments.iter().enumerate() {
         if asg.appointment >= n_appointments {
@@ -142,6 +162,19 @@ pub fn check(instance: &Instance, plan: &Plan) -> Vec<Violation> {
         }
         good.push(asg);
     }
+    good
+}
+
+/// Unscheduled entries naming unknown appointments or listed twice, and appointments neither
+/// assigned nor unscheduled.
+fn unscheduled_and_missing(
+    instance: &Instance,
+    plan: &Plan,
+    seen: &mut [u32],
+    out: &mut Vec<Violation>,
+) {
+    let n_appointments = instance.appointments.len();
+    let id = |a: usize| instance.appointments[a].id.as_str();
     for &u in &plan.unscheduled {
         if u >= n_appointments {
             out.push(Violation::new(
@@ -175,68 +208,71 @@ pub fn check(instance: &Instance, plan: &Plan) -> Vec<Violation> {
             ));
         }
     }
+}
 
-    // Rules on one assignment alone.
-    for asg in &good {
-        let ap = &instance.appointments[asg.appointment];
-        let chair = &instance.chairs[asg.chair];
-        let nurse = &instance.nurses[asg.nurse];
-        let start = asg.start;
-        let end = asg.end(instance);
-        let aid = Some(ap.id.as_str());
-        if !start.minutes().is_multiple_of(GRID_MINUTES) {
-            out.push(Violation::new(
-                aid,
-                "start.off_grid",
-                format!(
-                    "{}: start {start} is not on the {GRID_MINUTES}-minute grid",
-                    ap.id
-                ),
-            ));
-        }
-        if start < ap.ready {
-            out.push(Violation::new(
-                aid,
-                "start.before_ready",
-                format!("{}: start {start} is before ready {}", ap.id, ap.ready),
-            ));
-        }
-        if start < instance.open {
-            out.push(Violation::new(
-                aid,
-                "start.before_open",
-                format!(
-                    "{}: start {start} is before the day opens at {}",
-                    ap.id, instance.open
-                ),
-            ));
-        }
-        if !ap.needs.accepts(chair.kind) {
-            out.push(Violation::new(
-                aid,
-                "chair.kind",
-                format!(
-                    "{} needs a {} but {} is a {}",
-                    ap.id,
-                    ap.needs.as_str(),
-                    chair.id,
-                    chair.kind.as_str()
-                ),
-            ));
-        }
-        if start < nurse.start || end > nurse.end {
-            out.push(Violation::new(
-                aid,
-                "nurse.shift",
-                format!(
-                    "{}: [{start}, {end}] is not inside nurse {}'s shift {}–{}",
-                    ap.id, nurse.id, nurse.start, nurse.end
-                ),
-            ));
-        }
+/// Rules on one assignment alone: grid, ready time, opening, chair kind, nurse shift.
+fn single_rules(instance: &Instance, asg: &Assignment, out: &mut Vec<Violation>) {
+    let ap = &instance.appointments[asg.appointment];
+    let chair = &instance.chairs[asg.chair];
+    let nurse = &instance.nurses[asg.nurse];
+    let start = asg.start;
+    let end = asg.end(instance);
+    let aid = Some(ap.id.as_str());
+    if !start.minutes().is_multiple_of(GRID_MINUTES) {
+        out.push(Violation::new(
+            aid,
+            "start.off_grid",
+            format!(
+                "{}: start {start} is not on the {GRID_MINUTES}-minute grid",
+                ap.id
+            ),
+        ));
     }
+    if start < ap.ready {
+        out.push(Violation::new(
+            aid,
+            "start.before_ready",
+            format!("{}: start {start} is before ready {}", ap.id, ap.ready),
+        ));
+    }
+    if start < instance.open {
+        out.push(Violation::new(
+            aid,
+            "start.before_open",
+            format!(
+                "{}: start {start} is before the day opens at {}",
+                ap.id, instance.open
+            ),
+        ));
+    }
+    if !ap.needs.accepts(chair.kind) {
+        out.push(Violation::new(
+            aid,
+            "chair.kind",
+            format!(
+                "{} needs a {} but {} is a {}",
+                ap.id,
+                ap.needs.as_str(),
+                chair.id,
+                chair.kind.as_str()
+            ),
+        ));
+    }
+    if start < nurse.start || end > nurse.end {
+        out.push(Violation::new(
+            aid,
+            "nurse.shift",
+            format!(
+                "{}: [{start}, {end}] is not inside nurse {}'s shift {}–{}",
+                ap.id, nurse.id, nurse.start, nurse.end
+            ),
+        ));
+    }
+}
 
-    // Pairwise rules: one place, one nurse's exclusive work.
+/// Pairwise rules: one appointment per chair at a time; one nurse's set-up and take-down
+/// are exclusive work.
+fn pairwise_rules(instance: &Instance, good: &[&Assignment], out: &mut Vec<Violation>) {
     for (i, x) in good.iter().enumerate() {
         let xa = &instance.appointments[x.appointment];
         let xs = x.start.minutes();
@@ -265,43 +301,56 @@ pub fn check(instance: &Instance, plan: &Plan) -> Vec<Violation> {
                 ));
             }
             if x.nurse == y.nurse {
-                let xw = [
-                    ("set-up", xs, xs + xa.setup_minutes),
-                    ("take-down", xe - xa.takedown_minutes, xe),
-                ];
-                let yw = [
-                    ("set-up", ys, ys + ya.setup_minutes),
-                    ("take-down", ye - ya.takedown_minutes, ye),
-                ];
-                'pairs: for (xn, x0, x1) in xw {
-                    for (yn, y0, y1) in yw {
-                        if overlaps((x0, x1), (y0, y1)) {
-                            out.push(Violation::new(
-                                Some(&xa.id),
-                                "nurse.busy",
-                                format!(
-                                    "nurse {} has {}'s {xn} [{}, {}) and {}'s {yn} [{}, {}) at once",
-                                    instance.nurses[x.nurse].id,
-                                    xa.id,
-                                    Clock::from_minutes(x0),
-                                    Clock::from_minutes(x1),
-                                    ya.id,
-                                    Clock::from_minutes(y0),
-                                    Clock::from_minutes(y1)
-                                ),
-                            ));
-                            break 'pairs;
-                        }
-                    }
-                }
+                nurse_busy(instance, x, y, out);
             }
         }
     }
+}
 
-    // Monitoring capacity: sweep each nurse's [start, end) intervals; ends before starts at
-    // the same minute, because [start, end) is half-open.
+/// One nurse's exclusive work (set-up, take-down) of two assignments at once: reported once
+/// per pair.
+fn nurse_busy(instance: &Instance, x: &Assignment, y: &Assignment, out: &mut Vec<Violation>) {
+    let xa = &instance.appointments[x.appointment];
+    let ya = &instance.appointments[y.appointment];
+    let (xs, xe) = (x.start.minutes(), x.end(instance).minutes());
+    let (ys, ye) = (y.start.minutes(), y.end(instance).minutes());
+    let xw = [
+        ("set-up", xs, xs + xa.setup_minutes),
+        ("take-down", xe - xa.takedown_minutes, xe),
+    ];
+    let yw = [
+        ("set-up", ys, ys + ya.setup_minutes),
+        ("take-down", ye - ya.takedown_minutes, ye),
+    ];
+    'pairs: for (xn, x0, x1) in xw {
+        for (yn, y0, y1) in yw {
+            if overlaps((x0, x1), (y0, y1)) {
+                out.push(Violation::new(
+                    Some(&xa.id),
+                    "nurse.busy",
+                    format!(
+                        "nurse {} has {}'s {xn} [{}, {}) and {}'s {yn} [{}, {}) at once",
+                        instance.nurses[x.nurse].id,
+                        xa.id,
+                        Clock::from_minutes(x0),
+                        Clock::from_minutes(x1),
+                        ya.id,
+                        Clock::from_minutes(y0),
+                        Clock::from_minutes(y1)
+                    ),
+                ));
+                break 'pairs;
+            }
+        }
+    }
+}
+
+/// Monitoring capacity: sweep each nurse's [start, end) intervals; ends before starts at
+/// the same minute, because [start, end) is half-open.
+fn monitoring_capacity(instance: &Instance, good: &[&Assignment], out: &mut Vec<Violation>) {
+    let id = |a: usize| instance.appointments[a].id.as_str();
     let mut by_nurse: HashMap<usize, Vec<&Assignment>> = HashMap::new();
-    for asg in &good {
+    for asg in good {
         by_nurse.entry(asg.nurse).or_default().push(asg);
     }
     let mut nurses: Vec<_> = by_nurse.into_iter().collect();
@@ -332,7 +381,6 @@ pub fn check(instance: &Instance, plan: &Plan) -> Vec<Violation> {
             }
         }
     }
-    out
 }
 
 /// The objective of `plan`: unscheduled counts appointments not validly assigned (listed

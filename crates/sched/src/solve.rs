@@ -378,6 +378,58 @@ fn restore(state: &mut State<'_>, place: &[Option<Assignment>]) {
     }
 }
 
+/// One move of the large-neighbourhood search, with buffers reused from move to move.
+struct Move {
+    /// The appointments removed by the last move, with their places before it.
+    removed: Vec<(usize, Option<Assignment>)>,
+    chosen: Vec<usize>,
+    in_set: Vec<bool>,
+}
+
+impl Move {
+    /// Removes `k` movable appointments (by [`destroy`]) and every movable one still
+    /// unplaced, then re-places them all by [`repair`].
+    fn ruin_and_recreate(
+        &mut self,
+        state: &mut State<'_>,
+        rng: &mut Rng,
+        movable: &[usize],
+        k: usize,
+    ) {
+        self.chosen.clear();
+        destroy(state, rng, movable, k, &mut self.chosen);
+        for &a in movable {
+            if state.place[a].is_none() {
+                self.chosen.push(a);
+            }
+        }
+        self.removed.clear();
+        for &a in &self.chosen {
+            if !self.in_set[a] {
+                self.in_set[a] = true;
+                self.removed.push((a, state.remove(a)));
+            }
+        }
+        for &(a, _) in &self.removed {
+            self.in_set[a] = false;
+        }
+        let mut order: Vec<usize> = self.removed.iter().map(|&(a, _)| a).collect();
+        repair(state, rng, &mut order);
+    }
+
+    /// Puts the appointments of the last move back where they were before it.
+    fn undo(&self, state: &mut State<'_>) {
+        for &(a, _) in &self.removed {
+            state.remove(a);
+        }
+        for &(_, old) in &self.removed {
+            if let Some(asg) = old {
+                state.insert(asg);
+            }
+        }
+    }
+}
+
 /// Large-neighbourhood search on `state`; leaves the best plan found in it. Appointments in
 /// `fixed` are never removed.
 ///
@@ -410,9 +462,11 @@ fn improve(
     let mut best_place = state.place.clone();
     let mut current = best_total;
     let mut size = RemovalSize::new(movable.len());
-    let mut removed: Vec<(usize, Option<Assignment>)> = Vec::new();
-    let mut chosen: Vec<usize> = Vec::new();
-    let mut in_set = vec![false; n];
+    let mut scratch = Move {
+        removed: Vec::new(),
+        chosen: Vec::new(),
+        in_set: vec![false; n],
+    };
     // Threshold at the start of an epoch: 1% of the best plan's wait and overtime part (at
     // least two grid steps), never large enough to trade a scheduled appointment away.
     let start_threshold =
@@ -444,26 +498,8 @@ fn improve(
         let threshold = (t0 * (1.0 - in_epoch as f64 / EPOCH_ITERATIONS as f64)) as u64;
         run.done += 1;
 
-        chosen.clear();
         let k = rng.range(1, size.current);
-        destroy(state, rng, &movable, k, &mut chosen);
-        for &a in &movable {
-            if state.place[a].is_none() {
-                chosen.push(a);
-            }
-        }
-        removed.clear();
-        for &a in &chosen {
-            if !in_set[a] {
-                in_set[a] = true;
-                removed.push((a, state.remove(a)));
-            }
-        }
-        for &(a, _) in &removed {
-            in_set[a] = false;
-        }
-        let mut order: Vec<usize> = removed.iter().map(|&(a, _)| a).collect();
-        repair(state, rng, &mut order);
+        scratch.ruin_and_recreate(state, rng, &movable, k);
 
         // Accept or undo.
         let total = state.total();
@@ -479,14 +515,7 @@ fn improve(
             }
         } else {
             size.stalled();
-            for &(a, _) in &removed {
-                state.remove(a);
-            }
-            for &(_, old) in &removed {
-                if let Some(asg) = old {
-                    state.insert(asg);
-                }
-            }
+            scratch.undo(state);
         }
     }
     if let Some(p) = progress.as_mut() {
@@ -535,6 +564,49 @@ pub fn replan(
     now: Option<Clock>,
     seed: u64,
 ) -> Result<Replan, InstanceError> {
+    let (new_inst, prev) = apply_changes(inst, previous, changes)?;
+    new_inst.validate()?;
+    let now_min = now.map_or(0, |c| c.minutes());
+    let mut state = State::new(&new_inst);
+    let mut rng = Rng::new(seed);
+    let (old, frozen) = keep_previous(&mut state, prev, now_min);
+    let mut pending: Vec<usize> = (0..new_inst.appointments.len())
+        .filter(|&a| state.place[a].is_none())
+        .collect();
+    pending.sort_by_key(|&a| (new_inst.earliest_start(a), a));
+    for &a in &pending {
+        if let Some(asg) = state.find(a, now_min, 0, Pick::BestFit, &mut rng) {
+            state.insert(asg);
+        }
+    }
+    // Depth-one ejection chains for what still does not fit.
+    for &a in &pending {
+        if state.place[a].is_none() {
+            eject_one(&mut state, &mut rng, a, &frozen, now_min);
+        }
+    }
+    let plan = state.plan();
+    let moved = (0..new_inst.appointments.len())
+        .filter(|&a| old[a].is_some() && old[a] != state.place[a])
+        .map(|a| new_inst.appointments[a].id.clone())
+        .collect();
+    let objective = state.objective();
+    drop(state);
+    Ok(Replan {
+        instance: new_inst,
+        plan,
+        objective,
+        moved,
+    })
+}
+
+/// The instance after `changes`, and the previous assignments (by appointment id) that
+/// survive them. A change naming an unknown appointment is an error at `changes[i]`.
+fn apply_changes(
+    inst: &Instance,
+    previous: &Plan,
+    changes: &[Change],
+) -> Result<(Instance, Vec<(String, Assignment)>), InstanceError> {
     let mut new_inst = inst.clone();
     let mut prev: Vec<(String, Assignment)> = previous
         .assignments
@@ -567,16 +639,23 @@ pub fn replan(
             }
         }
     }
-    new_inst.validate()?;
+    Ok((new_inst, prev))
+}
+
+/// Keeps every previous assignment that is still valid, earliest first. Returns each
+/// appointment's previous place and whether it is frozen (started before `now_min`).
+fn keep_previous(
+    state: &mut State<'_>,
+    mut prev: Vec<(String, Assignment)>,
+    now_min: u32,
+) -> (Vec<Option<Assignment>>, Vec<bool>) {
+    let new_inst = state.inst;
     let index: std::collections::HashMap<&str, usize> = new_inst
         .appointments
         .iter()
         .enumerate()
         .map(|(i, a)| (a.id.as_str(), i))
         .collect();
-    let now_min = now.map_or(0, |c| c.minutes());
-    let mut state = State::new(&new_inst);
-    let mut rng = Rng::new(seed);
     let mut old: Vec<Option<Assignment>> = vec![None; new_inst.appointments.len()];
     let mut frozen = vec![false; new_inst.appointments.len()];
     prev.sort_by_key(|(_, a)| a.start);
@@ -594,57 +673,36 @@ pub fn replan(
             frozen[k] = asg.start.minutes() < now_min;
         }
     }
-    let mut pending: Vec<usize> = (0..new_inst.appointments.len())
-        .filter(|&a| state.place[a].is_none())
+    (old, frozen)
+}
+
+/// A depth-one ejection chain for `a`, which does not fit: tries displacing one other
+/// movable appointment (nearest in start first, at most 200) so that both fit and the
+/// objective improves; otherwise leaves the plan as it was.
+fn eject_one(state: &mut State<'_>, rng: &mut Rng, a: usize, frozen: &[bool], now_min: u32) {
+    let new_inst = state.inst;
+    let est = new_inst.earliest_start(a).minutes().max(now_min);
+    let mut others: Vec<usize> = (0..new_inst.appointments.len())
+        .filter(|&b| !frozen[b] && b != a)
+        .filter(|&b| state.place[b].is_some_and(|p| p.start.minutes() >= now_min))
         .collect();
-    pending.sort_by_key(|&a| (new_inst.earliest_start(a), a));
-    for &a in &pending {
-        if let Some(asg) = state.find(a, now_min, 0, Pick::BestFit, &mut rng) {
-            state.insert(asg);
-        }
-    }
-    // Depth-one ejection chains for what still does not fit.
-    for &a in &pending {
-        if state.place[a].is_some() {
+    others.sort_by_key(|&b| state.place[b].map_or(u32::MAX, |p| p.start.minutes().abs_diff(est)));
+    let before = state.total();
+    for &b in others.iter().take(200) {
+        let Some(old_b) = state.remove(b) else {
             continue;
-        }
-        let est = new_inst.earliest_start(a).minutes().max(now_min);
-        let mut others: Vec<usize> = (0..new_inst.appointments.len())
-            .filter(|&b| !frozen[b] && b != a)
-            .filter(|&b| state.place[b].is_some_and(|p| p.start.minutes() >= now_min))
-            .collect();
-        others
-            .sort_by_key(|&b| state.place[b].map_or(u32::MAX, |p| p.start.minutes().abs_diff(est)));
-        let before = state.total();
-        for &b in others.iter().take(200) {
-            let Some(old_b) = state.remove(b) else {
-                continue;
-            };
-            if let Some(asg_a) = state.find(a, now_min, 0, Pick::BestFit, &mut rng) {
-                state.insert(asg_a);
-                if let Some(asg_b) = state.find(b, now_min, 0, Pick::BestFit, &mut rng) {
-                    state.insert(asg_b);
-                    if state.total() < before {
-                        break;
-                    }
-                    state.remove(b);
+        };
+        if let Some(asg_a) = state.find(a, now_min, 0, Pick::BestFit, rng) {
+            state.insert(asg_a);
+            if let Some(asg_b) = state.find(b, now_min, 0, Pick::BestFit, rng) {
+                state.insert(asg_b);
+                if state.total() < before {
+                    break;
                 }
-                state.remove(a);
+                state.remove(b);
             }
-            state.insert(old_b);
+            state.remove(a);
         }
+        state.insert(old_b);
     }
-    let plan = state.plan();
-    let moved = (0..new_inst.appointments.len())
-        .filter(|&a| old[a].is_some() && old[a] != state.place[a])
-        .map(|a| new_inst.appointments[a].id.clone())
-        .collect();
-    let objective = state.objective();
-    drop(state);
-    Ok(Replan {
-        instance: new_inst,
-        plan,
-        objective,
-        moved,
-    })
 }

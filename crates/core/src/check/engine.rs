@@ -711,35 +711,93 @@ fn rule_fits(cx: &Ctx, r: &DosingRule) -> bool {
 /// hard-stopped; a warning says the indication is unstated and which rule was assumed.
 fn select_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule> {
     let o = &cx.req.order;
-    if let Some(ind) = &o.indication {
-        match entry.dosing.iter().find(|r| &r.id == ind) {
-            Some(r) if rule_fits(cx, r) => {
-                cx.steps.push(Step::new(
-                    format!("Dosing rule '{}' as named by order.indication ({})", r.id, r.indication),
-                    "order.indication",
-                    Qty::new(1.0, "1"),
-                ));
-                return Some(r);
-            }
-            Some(r) => cx.finding(
-                "order.indication_not_applicable",
-                Severity::Warning,
-                format!(
-                    "The indication '{ind}' ({}) does not apply to this patient or infusion (care area, age, weight or infusion number); the order is checked against the rules that do.",
-                    r.indication
-                ),
-            ),
-            None => cx.finding(
-                "order.indication_unknown",
-                Severity::Warning,
-                format!(
-                    "'{ind}' is not an indication of {} (choose one of: {}); the order is checked against every rule consistent with it.",
-                    entry.generic_name,
-                    entry.dosing.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            ),
-        }
+    if let Some(r) = named_rule(cx, entry) {
+        return Some(r);
     }
+    let candidates = consistent_rules(cx, entry)?;
+    if candidates.len() == 1 {
+        return Some(candidates[0]);
+    }
+    let outcomes = try_rules(cx, entry, &candidates);
+    let best = outcomes
+        .iter()
+        .min_by_key(|(sev, warnings, _)| (*sev, *warnings))
+        .map(|(_, _, r)| *r)?;
+    let summary = outcomes
+        .iter()
+        .map(|(sev, _, r)| format!("{} → {}", r.id, sev.as_str()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    cx.steps.push(Step::new(
+        format!(
+            "Dosing rule assumed: '{}' ({}), the least alarming of the rules consistent with the order ({summary})",
+            best.id, best.indication
+        ),
+        "least severe outcome among consistent rules",
+        Qty::new(candidates.len() as f64, "1"),
+    ));
+    if o.indication.is_none() {
+        // The assumption matters most when another consistent rule would have stopped the
+        // order: then it is a warning to confirm; otherwise an info (alarm fatigue).
+        let decisive = outcomes
+            .iter()
+            .any(|(sev, _, _)| *sev == Severity::HardStop);
+        cx.finding(
+            "order.indication_unstated",
+            if decisive { Severity::Warning } else { Severity::Info },
+            format!(
+                "The order names no indication; {} has {} rules consistent with it ({}). It was checked against '{}' ({}), the rule that allows it best. State the indication (order.indication: one of {}).",
+                entry.generic_name,
+                candidates.len(),
+                summary,
+                best.id,
+                best.indication,
+                candidates.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+    Some(best)
+}
+
+/// The rule named by order.indication when it fits the patient; otherwise a warning that
+/// the indication is unknown or does not apply, and `None`.
+fn named_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule> {
+    let ind = cx.req.order.indication.as_ref()?;
+    match entry.dosing.iter().find(|r| &r.id == ind) {
+        Some(r) if rule_fits(cx, r) => {
+            cx.steps.push(Step::new(
+                format!("Dosing rule '{}' as named by order.indication ({})", r.id, r.indication),
+                "order.indication",
+                Qty::new(1.0, "1"),
+            ));
+            return Some(r);
+        }
+        Some(r) => cx.finding(
+            "order.indication_not_applicable",
+            Severity::Warning,
+            format!(
+                "The indication '{ind}' ({}) does not apply to this patient or infusion (care area, age, weight or infusion number); the order is checked against the rules that do.",
+                r.indication
+            ),
+        ),
+        None => cx.finding(
+            "order.indication_unknown",
+            Severity::Warning,
+            format!(
+                "'{ind}' is not an indication of {} (choose one of: {}); the order is checked against every rule consistent with it.",
+                entry.generic_name,
+                entry.dosing.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+    }
+    None
+}
+
+/// The rules consistent with the order: they fit the patient, share the basis of dose_per
+/// when any does, and allow dose_per itself when any does. `None` (with a warning) when no
+/// rule fits.
+fn consistent_rules<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<Vec<&'e DosingRule>> {
+    let o = &cx.req.order;
     let mut candidates: Vec<&DosingRule> =
         entry.dosing.iter().filter(|r| rule_fits(cx, r)).collect();
     if candidates.is_empty() {
@@ -788,13 +846,19 @@ fn select_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule>
             candidates = within;
         }
     }
-    if candidates.len() == 1 {
-        return Some(candidates[0]);
-    }
-    // Try each candidate through the rule-dependent stages, then forget what it produced.
+    Some(candidates)
+}
+
+/// Each candidate through the rule-dependent stages, then forget what it produced: the
+/// worst severity and the number of warnings each would give.
+fn try_rules<'e>(
+    cx: &mut Ctx,
+    entry: &DrugEntry,
+    candidates: &[&'e DosingRule],
+) -> Vec<(Severity, usize, &'e DosingRule)> {
     let mark = (cx.findings.len(), cx.steps.len(), cx.sources.len());
     let mut outcomes: Vec<(Severity, usize, &DosingRule)> = Vec::new();
-    for r in &candidates {
+    for r in candidates {
         cx.rule_id = Some(r.id.clone());
         rule_stage(cx, entry, Some(r));
         let new = &cx.findings[mark.0..];
@@ -807,7 +871,7 @@ fn select_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule>
             .iter()
             .filter(|f| f.severity >= Severity::Warning)
             .count();
-        outcomes.push((worst, warnings, r));
+        outcomes.push((worst, warnings, *r));
         cx.findings.truncate(mark.0);
         cx.steps.truncate(mark.1);
         cx.sources.truncate(mark.2);
@@ -815,49 +879,11 @@ fn select_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule>
         cx.crcl = None;
     }
     cx.rule_id = None;
-    let best = outcomes
-        .iter()
-        .min_by_key(|(sev, warnings, _)| (*sev, *warnings))
-        .map(|(_, _, r)| *r)?;
-    let summary = outcomes
-        .iter()
-        .map(|(sev, _, r)| format!("{} → {}", r.id, sev.as_str()))
-        .collect::<Vec<_>>()
-        .join("; ");
-    cx.steps.push(Step::new(
-        format!(
-            "Dosing rule assumed: '{}' ({}), the least alarming of the rules consistent with the order ({summary})",
-            best.id, best.indication
-        ),
-        "least severe outcome among consistent rules",
-        Qty::new(candidates.len() as f64, "1"),
-    ));
-    if o.indication.is_none() {
-        // The assumption matters most when another consistent rule would have stopped the
-        // order: then it is a warning to confirm; otherwise an info (alarm fatigue).
-        let decisive = outcomes
-            .iter()
-            .any(|(sev, _, _)| *sev == Severity::HardStop);
-        cx.finding(
-            "order.indication_unstated",
-            if decisive { Severity::Warning } else { Severity::Info },
-            format!(
-                "The order names no indication; {} has {} rules consistent with it ({}). It was checked against '{}' ({}), the rule that allows it best. State the indication (order.indication: one of {}).",
-                entry.generic_name,
-                candidates.len(),
-                summary,
-                best.id,
-                best.indication,
-                candidates.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        );
-    }
-    Some(best)
+    outcomes
 }
 
 /// Dose per basis, absolute, per day, cap, dose_per consistency and renal bands.
 fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
-    let o = &cx.req.order;
     let context = format!("{} ({})", entry.generic_name, rule.indication);
     let (amount_unit, basis_unit) = match rule.basis {
         Basis::PerAuc => ("mg".to_string(), "mg/mL.min".to_string()),
@@ -866,6 +892,7 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
             Err(_) => return,
         },
     };
+    let o = &cx.req.order;
     let dose = match o.dose.value_in(&amount_unit) {
         Ok(v) => v,
         Err(_) => {
@@ -877,8 +904,28 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
             return;
         }
     };
-    // Dose per basis.
-    let per_basis: Result<(f64, String), String> = match rule.basis {
+    let per_basis = dose_per_basis(cx, rule, dose, &amount_unit, &basis_unit);
+    basis_limit_checks(cx, entry, rule, &per_basis, &basis_unit, &context);
+    absolute_and_cap_checks(cx, entry, rule, &context);
+    per_kg_ceiling_check(cx, entry, rule, &context);
+    if let Ok((v, _)) = &per_basis {
+        window_checks(cx, entry, rule, *v, &basis_unit, &context);
+    }
+    dose_per_consistency(cx, entry, rule);
+    renal_checks(cx, entry, rule, per_basis.ok().map(|(v, _)| v));
+}
+
+/// The ordered dose in the rule's basis (per kg of the dosing weight, per m2, or the target
+/// AUC it implies) with the words that introduce it in a finding, or what the patient record
+/// lacks to compute it.
+fn dose_per_basis(
+    cx: &mut Ctx,
+    rule: &DosingRule,
+    dose: f64,
+    amount_unit: &str,
+    basis_unit: &str,
+) -> Result<(f64, String), String> {
+    match rule.basis {
         Basis::Flat => Ok((dose, "Dose".to_string())),
         Basis::PerKg => dosing_weight(cx, rule).map(|(w, label)| {
             cx.dosing_weight_kg = Some(w);
@@ -887,9 +934,9 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
                 Step::new(
                     format!("Dose per kg of {label}"),
                     "dose / weight",
-                    Qty::new(v, &basis_unit),
+                    Qty::new(v, basis_unit),
                 )
-                .input("dose", Qty::new(dose, &amount_unit))
+                .input("dose", Qty::new(dose, amount_unit))
                 .input("weight", Qty::new(w, "kg")),
             );
             (
@@ -908,9 +955,9 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
                     Step::new(
                         "Dose per m2 of body-surface area",
                         "dose / BSA",
-                        Qty::new(v, &basis_unit),
+                        Qty::new(v, basis_unit),
                     )
-                    .input("dose", Qty::new(dose, &amount_unit))
+                    .input("dose", Qty::new(dose, amount_unit))
                     .input("bsa", Qty::new(b, "m2")),
                 );
                 Ok((
@@ -921,33 +968,46 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
             None => Err("patient.weight and patient.height (or patient.bsa)".to_string()),
         },
         Basis::PerAuc => {
-            match cx.crcl() {
-                Ok(crcl) => {
-                    let gfr = crcl.min(oncology::CARBOPLATIN_GFR_CAP_ML_PER_MIN);
-                    let auc = dose / (gfr + 25.0);
-                    cx.source(CALVERT_SOURCE.0, CALVERT_SOURCE.1);
-                    cx.steps.push(
-                    Step::new("Target AUC implied by the dose (Calvert, GFR = CrCl capped at 125 mL/min)", "AUC = dose / (GFR + 25)", Qty::new(auc, "mg/mL.min"))
-                        .input("dose", Qty::new(dose, "mg"))
-                        .input("gfr", Qty::new(gfr, "mL/min")),
-                );
-                    Ok((
-                        auc,
-                        format!(
-                            "Dose {} mg with GFR {} mL/min gives a target AUC of",
-                            num(dose),
-                            num(gfr)
-                        ),
-                    ))
-                }
-                Err(why) => Err(why),
-            }
+            let crcl = cx.crcl()?;
+            let gfr = crcl.min(oncology::CARBOPLATIN_GFR_CAP_ML_PER_MIN);
+            let auc = dose / (gfr + 25.0);
+            cx.source(CALVERT_SOURCE.0, CALVERT_SOURCE.1);
+            cx.steps.push(
+                Step::new(
+                    "Target AUC implied by the dose (Calvert, GFR = CrCl capped at 125 mL/min)",
+                    "AUC = dose / (GFR + 25)",
+                    Qty::new(auc, "mg/mL.min"),
+                )
+                .input("dose", Qty::new(dose, "mg"))
+                .input("gfr", Qty::new(gfr, "mL/min")),
+            );
+            Ok((
+                auc,
+                format!(
+                    "Dose {} mg with GFR {} mL/min gives a target AUC of",
+                    num(dose),
+                    num(gfr)
+                ),
+            ))
         }
-    };
-    match &per_basis {
+    }
+}
+
+/// The rule's per-dose and per-day limits against the dose per basis; when that could not be
+/// computed, a warning naming what is missing.
+fn basis_limit_checks(
+    cx: &mut Ctx,
+    entry: &DrugEntry,
+    rule: &DosingRule,
+    per_basis: &Result<(f64, String), String>,
+    basis_unit: &str,
+    context: &str,
+) {
+    let o = &cx.req.order;
+    match per_basis {
         Ok((v, what)) => {
             if let Some(l) = &rule.per_dose {
-                cx.eval("dose", what, *v, &basis_unit, l, &context);
+                cx.eval("dose", what, *v, basis_unit, l, context);
             }
             if let Some(l) = &rule.per_day {
                 match o.frequency {
@@ -957,7 +1017,7 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
                             Step::new("Daily dose", "dose per basis × doses per 24 h", Qty::new(daily, &format!("{basis_unit}/day")))
                                 .input("doses_per_day", Qty::new(f.doses_per_day(), "1/day")),
                         );
-                        cx.eval("dose.daily", &format!("Daily dose ({} doses in 24 h)", num(f.doses_per_day())), daily, &format!("{basis_unit}/day"), l, &context);
+                        cx.eval("dose.daily", &format!("Daily dose ({} doses in 24 h)", num(f.doses_per_day())), daily, &format!("{basis_unit}/day"), l, context);
                     }
                     None => cx.finding(
                         "order.frequency_missing",
@@ -987,12 +1047,16 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
             }
         }
     }
-    // Absolute limits and cap.
+}
+
+/// Absolute limits (in an amount unit) and the rule's cap.
+fn absolute_and_cap_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule, context: &str) {
+    let o = &cx.req.order;
     if let Some(l) = &rule.per_dose_absolute
         && let Some(unit) = &l.unit
         && let Ok(abs) = o.dose.value_in(unit)
     {
-        cx.eval("dose.absolute", "Dose", abs, unit, l, &context);
+        cx.eval("dose.absolute", "Dose", abs, unit, l, context);
     }
     if let Some(cap) = &rule.cap
         && let Ok(abs) = o.dose.value_in(&cap.unit)
@@ -1004,7 +1068,11 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
             format!("Dose {} {} is above the cap of {} {} for {}. Do not give as ordered; contact the prescriber. [source: {}]", num(abs), cap.unit, num(cap.value), cap.unit, entry.generic_name, cap.source),
         );
     }
-    // A flat dose's ceiling per kg (ferric carboxymaltose: 15 mg/kg up to 750 mg under 50 kg).
+}
+
+/// A flat dose's ceiling per kg (ferric carboxymaltose: 15 mg/kg up to 750 mg under 50 kg).
+fn per_kg_ceiling_check(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule, context: &str) {
+    let o = &cx.req.order;
     if let Some(l) = &rule.per_kg
         && let Some(unit) = &l.unit
         && let Ok(d) = DosePer::parse(&format!("1 {unit}"))
@@ -1028,7 +1096,7 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
                     v,
                     unit,
                     l,
-                    &context,
+                    context,
                 );
             }
             None => cx.finding(
@@ -1041,74 +1109,77 @@ fn dose_checks(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
             ),
         }
     }
-    if let Ok((v, _)) = &per_basis {
-        window_checks(cx, entry, rule, *v, &basis_unit, &context);
+}
+
+/// dose_per consistency: the dose should equal dose_per × the patient's measure.
+fn dose_per_consistency(cx: &mut Ctx, entry: &DrugEntry, rule: &DosingRule) {
+    let o = &cx.req.order;
+    let Some(dp) = &o.dose_per else {
+        return;
+    };
+    if dp.per_time.is_some() {
+        return;
     }
-    // dose_per consistency: the dose should equal dose_per × the patient's measure.
-    if let Some(dp) = &o.dose_per
-        && dp.per_time.is_none()
-    {
-        let rule_basis = match rule.basis {
-            Basis::PerKg => Some(DoseBasis::PerKg),
-            Basis::PerM2 => Some(DoseBasis::PerM2),
-            Basis::Flat => Some(DoseBasis::Flat),
-            Basis::PerAuc => None,
-        };
-        if rule_basis.is_some_and(|b| b != dp.basis) {
-            cx.finding(
-                "order.basis_differs",
-                Severity::Info,
-                format!(
-                    "dose_per is {} {}, but the library doses {} as {}.",
-                    num(dp.value),
-                    dp.unit(),
-                    entry.generic_name,
-                    rule.dose_unit
-                ),
-            );
-        }
-        let measure = match dp.basis {
-            DoseBasis::Flat => Some(1.0),
-            DoseBasis::PerKg => cx.dosing_weight_kg.or(cx.weight_kg),
-            DoseBasis::PerM2 => cx.bsa_m2,
-        };
-        if let (Some(m), Ok(given)) = (measure, o.dose.value_in(&dp.amount_unit)) {
-            // A capped drug (vincristine 2 mg) is correctly ordered at the cap.
-            let cap = rule
-                .cap
-                .as_ref()
-                .and_then(|c| Amount::parse(&format!("{} {}", c.value, c.unit)).ok())
-                .and_then(|c| c.value_in(&dp.amount_unit).ok());
-            let expected = cap.map_or(dp.value * m, |c| (dp.value * m).min(c));
-            cx.steps.push(
-                Step::new(
-                    "Dose expected from dose_per",
-                    "dose_per × measure",
-                    Qty::new(expected, &dp.amount_unit),
-                )
-                .input("dose_per", dp.qty())
-                .input(
-                    "measure",
-                    Qty::new(
-                        m,
-                        match dp.basis {
-                            DoseBasis::Flat => "1",
-                            DoseBasis::PerKg => "kg",
-                            DoseBasis::PerM2 => "m2",
-                        },
-                    ),
-                ),
-            );
-            if expected > 0.0 && (given - expected).abs() / expected > DOSE_MISMATCH_FRACTION {
-                cx.finding(
-                    "order.dose_mismatch",
-                    Severity::Warning,
-                    format!("The dose {} {} does not match dose_per {} {} × the patient's measure ({} {}); a dose calculated for another weight or a typing slip? Recalculate.", num(given), dp.amount_unit, num(dp.value), dp.unit(), num(expected), dp.amount_unit),
-                );
-            }
-        }
+    let rule_basis = match rule.basis {
+        Basis::PerKg => Some(DoseBasis::PerKg),
+        Basis::PerM2 => Some(DoseBasis::PerM2),
+        Basis::Flat => Some(DoseBasis::Flat),
+        Basis::PerAuc => None,
+    };
+    if rule_basis.is_some_and(|b| b != dp.basis) {
+        cx.finding(
+            "order.basis_differs",
+            Severity::Info,
+            format!(
+                "dose_per is {} {}, but the library doses {} as {}.",
+                num(dp.value),
+                dp.unit(),
+                entry.generic_name,
+                rule.dose_unit
+            ),
+        );
     }
-    renal_checks(cx, entry, rule, per_basis.ok().map(|(v, _)| v));
+    let measure = match dp.basis {
+        DoseBasis::Flat => Some(1.0),
+        DoseBasis::PerKg => cx.dosing_weight_kg.or(cx.weight_kg),
+        DoseBasis::PerM2 => cx.bsa_m2,
+    };
+    let (Some(m), Ok(given)) = (measure, o.dose.value_in(&dp.amount_unit)) else {
+        return;
+    };
+    // A capped drug (vincristine 2 mg) is correctly ordered at the cap.
+    let cap = rule
+        .cap
+        .as_ref()
+        .and_then(|c| Amount::parse(&format!("{} {}", c.value, c.unit)).ok())
+        .and_then(|c| c.value_in(&dp.amount_unit).ok());
+    let expected = cap.map_or(dp.value * m, |c| (dp.value * m).min(c));
+    cx.steps.push(
+        Step::new(
+            "Dose expected from dose_per",
+            "dose_per × measure",
+            Qty::new(expected, &dp.amount_unit),
+        )
+        .input("dose_per", dp.qty())
+        .input(
+            "measure",
+            Qty::new(
+                m,
+                match dp.basis {
+                    DoseBasis::Flat => "1",
+                    DoseBasis::PerKg => "kg",
+                    DoseBasis::PerM2 => "m2",
+                },
+            ),
+        ),
+    );
+    if expected > 0.0 && (given - expected).abs() / expected > DOSE_MISMATCH_FRACTION {
+        cx.finding(
+            "order.dose_mismatch",
+            Severity::Warning,
+            format!("The dose {} {} does not match dose_per {} {} × the patient's measure ({} {}); a dose calculated for another weight or a typing slip? Recalculate.", num(given), dp.amount_unit, num(dp.value), dp.unit(), num(expected), dp.amount_unit),
+        );
+    }
 }
 
 /// Rolling-window ceilings: the doses of this drug in the window (history within the window
@@ -1154,38 +1225,7 @@ fn window_checks(
             }
             _ => (by_frequency, "the frequency"),
         };
-        // Earlier doses of this drug within the window.
-        let mut history = 0.0;
-        let mut undated = 0;
-        for h in &cx.req.patient.history {
-            if h.medication != entry.id && !entry.generic_name.eq_ignore_ascii_case(&h.medication) {
-                continue;
-            }
-            let (Some(at), Some(now)) = (h.at_h, cx.req.at_h) else {
-                undated += 1;
-                continue;
-            };
-            if at > now || now - at >= window_h {
-                continue;
-            }
-            let Some(amount) = h.dose.as_ref().and_then(|d| {
-                let unit = DosePer::parse(&format!("1 {}", rule.dose_unit))
-                    .map(|p| p.amount_unit)
-                    .unwrap_or_else(|_| "mg".to_string());
-                d.value_in(&unit).ok()
-            }) else {
-                continue;
-            };
-            let measure = match rule.basis {
-                Basis::Flat => Some(1.0),
-                Basis::PerM2 => h.bsa.map(|b| b.value()).or(cx.bsa_m2),
-                Basis::PerKg => h.weight.map(|w| w.value()).or(cx.dosing_weight_kg),
-                Basis::PerAuc => None,
-            };
-            if let Some(m) = measure {
-                history += amount / m;
-            }
-        }
+        let (history, undated) = window_history(cx, entry, rule, window_h);
         if undated > 0 {
             cx.finding(
                 "dose.window.history_undated",
@@ -1221,6 +1261,43 @@ fn window_checks(
             &format!("{context}; window source {}", w.source),
         );
     }
+}
+
+/// Earlier doses of this drug within `window_h` hours before `at`, per the rule's basis,
+/// and how many earlier doses could not be placed in time.
+fn window_history(cx: &Ctx, entry: &DrugEntry, rule: &DosingRule, window_h: f64) -> (f64, usize) {
+    let mut history = 0.0;
+    let mut undated = 0;
+    for h in &cx.req.patient.history {
+        if h.medication != entry.id && !entry.generic_name.eq_ignore_ascii_case(&h.medication) {
+            continue;
+        }
+        let (Some(at), Some(now)) = (h.at_h, cx.req.at_h) else {
+            undated += 1;
+            continue;
+        };
+        if at > now || now - at >= window_h {
+            continue;
+        }
+        let Some(amount) = h.dose.as_ref().and_then(|d| {
+            let unit = DosePer::parse(&format!("1 {}", rule.dose_unit))
+                .map(|p| p.amount_unit)
+                .unwrap_or_else(|_| "mg".to_string());
+            d.value_in(&unit).ok()
+        }) else {
+            continue;
+        };
+        let measure = match rule.basis {
+            Basis::Flat => Some(1.0),
+            Basis::PerM2 => h.bsa.map(|b| b.value()).or(cx.bsa_m2),
+            Basis::PerKg => h.weight.map(|w| w.value()).or(cx.dosing_weight_kg),
+            Basis::PerAuc => None,
+        };
+        if let Some(m) = measure {
+            history += amount / m;
+        }
+    }
+    (history, undated)
 }
 
 /// The weight a per-kg rule uses: actual (default), ideal (the lower of IBW and actual) or
@@ -1420,6 +1497,16 @@ fn line_check(cx: &mut Ctx, entry: &DrugEntry) {
     }
 }
 
+/// What the administration stages derive once from the order: the dose in the canonical
+/// unit of its kind, the volume in mL and the final concentration per mL.
+#[derive(Clone, Copy)]
+struct Infusion {
+    kind: AmountKind,
+    dose_canonical: Option<f64>,
+    volume: Option<f64>,
+    conc_per_ml: Option<f64>,
+}
+
 fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRule>) {
     let o = &cx.req.order;
     let kind = o.dose.kind;
@@ -1429,26 +1516,41 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
         (Some(d), Some(v)) if kind != AmountKind::Volume => Some(d / v),
         _ => None,
     };
-    let adm = &entry.administration;
-    let name = entry.generic_name.clone();
+    let inf = Infusion {
+        kind,
+        dose_canonical,
+        volume,
+        conc_per_ml,
+    };
+    concentration_checks(cx, entry, inf);
+    let schedules = titration_schedules(cx, entry, rule);
+    let (stated, effective) = duration_checks(cx, entry, inf, schedules.is_empty());
+    dose_rate_checks(cx, entry, inf, stated, effective, schedules.is_empty());
+    if !schedules.is_empty() {
+        titration_checks(cx, entry, &schedules, conc_per_ml, dose_canonical, volume);
+    }
+}
 
-    // Concentration.
-    let blocks = cx.select(&adm.concentration, "concentration");
+/// The final concentration against the concentration limits of the dose's kind.
+fn concentration_checks(cx: &mut Ctx, entry: &DrugEntry, inf: Infusion) {
+    let o = &cx.req.order;
+    let name = &entry.generic_name;
+    let blocks = cx.select(&entry.administration.concentration, "concentration");
     for b in blocks {
         let Some(unit) = &b.unit else { continue };
         let Ok(c1) = Concentration::parse(&format!("1 {unit}")) else {
             continue;
         };
-        if c1.amount_kind != kind {
+        if c1.amount_kind != inf.kind {
             continue;
         }
-        match conc_per_ml {
+        match inf.conc_per_ml {
             Some(c) => {
                 let v = c / c1.per_ml;
                 cx.steps.push(
                     Step::new("Final concentration", "dose / volume", Qty::new(v, unit))
                         .input("dose", o.dose.qty())
-                        .input("volume", Qty::new(volume.unwrap_or(0.0), "mL")),
+                        .input("volume", Qty::new(inf.volume.unwrap_or(0.0), "mL")),
                 );
                 let ctx = format!("{name}{}", b.line.as_ref().map(|l| format!(" on a {l} line")).unwrap_or_default());
                 cx.eval("concentration", "Concentration", v, unit, b, &ctx);
@@ -1460,8 +1562,16 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
             ),
         }
     }
+}
 
-    // Titration schedules for this infusion.
+/// The titration schedules for this infusion (product, rule and infusion number); a warning
+/// when the schedules differ by infusion number and the order does not give it.
+fn titration_schedules<'e>(
+    cx: &mut Ctx,
+    entry: &'e DrugEntry,
+    rule: Option<&DosingRule>,
+) -> Vec<&'e Titration> {
+    let o = &cx.req.order;
     let n = o.infusion_number;
     let schedules: Vec<&Titration> = entry
         .titration
@@ -1487,18 +1597,30 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
         cx.finding(
             "order.infusion_number_missing",
             Severity::Warning,
-            format!("{name} has different start rates for the first and later infusions, but order.infusion_number is not given; the start rate could not be checked."),
+            format!("{} has different start rates for the first and later infusions, but order.infusion_number is not given; the start rate could not be checked.", entry.generic_name),
         );
     }
+    schedules
+}
 
-    // Duration: the stated one and the one the pump will give (volume ÷ rate).
+/// Duration: the stated one and the one the pump will give (volume ÷ rate), against the
+/// duration limits. Returns the stated duration and the effective one (h).
+fn duration_checks(
+    cx: &mut Ctx,
+    entry: &DrugEntry,
+    inf: Infusion,
+    untitrated: bool,
+) -> (Option<f64>, Option<f64>) {
+    let o = &cx.req.order;
+    let name = &entry.generic_name;
+    let volume = inf.volume;
     let stated = o.duration.map(|d| d.value());
     let programmed = match (volume, o.rate) {
         (Some(v), Some(r)) => Some(v / r.value()),
         _ => None,
     };
     if let (Some(s), Some(p)) = (stated, programmed)
-        && schedules.is_empty()
+        && untitrated
         && (s - p).abs() / s > RATE_CONSISTENCY_FRACTION
     {
         cx.finding(
@@ -1508,12 +1630,12 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
         );
     }
     let effective = match (stated, programmed) {
-        (Some(s), Some(p)) if schedules.is_empty() => Some(s.min(p)),
+        (Some(s), Some(p)) if untitrated => Some(s.min(p)),
         (Some(s), _) => Some(s),
-        (None, p) if schedules.is_empty() => p,
+        (None, p) if untitrated => p,
         _ => None,
     };
-    let blocks = cx.select(&adm.duration, "duration");
+    let blocks = cx.select(&entry.administration.duration, "duration");
     for b in blocks {
         let Some(unit) = &b.unit else { continue };
         if let Some(h) = effective {
@@ -1523,7 +1645,7 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
                 "stated duration, or volume / rate if shorter",
                 Qty::new(v, unit),
             ));
-            cx.eval("duration", "Infusion time", v, unit, b, &name);
+            cx.eval("duration", "Infusion time", v, unit, b, name);
         } else if b.hard_min.is_some() || b.soft_min.is_some() {
             cx.finding(
                 "rate.unverifiable",
@@ -1532,12 +1654,30 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
             );
         }
     }
+    (stated, effective)
+}
 
-    // Dose rate (for titrated drugs this is the starting rate).
+/// Dose rate (for titrated drugs this is the starting rate) against the rate limits.
+fn dose_rate_checks(
+    cx: &mut Ctx,
+    entry: &DrugEntry,
+    inf: Infusion,
+    stated: Option<f64>,
+    effective: Option<f64>,
+    untitrated: bool,
+) {
+    let o = &cx.req.order;
+    let name = &entry.generic_name;
+    let Infusion {
+        kind,
+        dose_canonical,
+        volume,
+        conc_per_ml,
+    } = inf;
     let amount_per_h = match (o.rate, conc_per_ml, dose_canonical) {
         (Some(r), _, _) if kind == AmountKind::Volume => Some(r.value()),
         (Some(r), Some(c), _) => Some(r.value() * c),
-        (_, _, Some(_)) if !schedules.is_empty() => None,
+        (_, _, Some(_)) if !untitrated => None,
         (_, _, Some(d)) => effective.map(|h| d / h),
         _ => None,
     };
@@ -1545,7 +1685,7 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
     // run within the stated duration: the average (dose ÷ duration) can never exceed a
     // maximum rate either (rituximab 375 mg/m2 over 90 minutes at a first infusion).
     let amount_per_h = match (amount_per_h, dose_canonical, stated) {
-        (a, Some(d), Some(h)) if !schedules.is_empty() && kind != AmountKind::Volume => {
+        (a, Some(d), Some(h)) if !untitrated && kind != AmountKind::Volume => {
             Some(a.map_or(d / h, |a| a.max(d / h)))
         }
         (a, _, _) => a,
@@ -1555,7 +1695,7 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
         (None, Some(v), Some(h)) => Some(v / h),
         _ => None,
     };
-    let blocks = cx.select(&adm.dose_rate, "rate");
+    let blocks = cx.select(&entry.administration.dose_rate, "rate");
     for b in blocks {
         let Some(unit) = &b.unit else { continue };
         let volume_unit =
@@ -1586,10 +1726,6 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
             ),
         }
     }
-
-    if !schedules.is_empty() {
-        titration_checks(cx, entry, &schedules, conc_per_ml, dose_canonical, volume);
-    }
 }
 
 fn titration_checks(
@@ -1600,135 +1736,12 @@ fn titration_checks(
     dose_canonical: Option<f64>,
     volume: Option<f64>,
 ) {
-    let o = &cx.req.order;
-    let kind = o.dose.kind;
-    // Start rate: conforms when it does not exceed the start rate of at least one schedule.
-    match o.rate {
-        None => cx.finding(
-            "rate.unverifiable",
-            Severity::Warning,
-            format!("{} has a labelled starting rate, but order.rate is not given; the starting rate could not be checked.", entry.generic_name),
-        ),
-        Some(rate) => {
-            let mut best: Option<(f64, f64, &Titration)> = None;
-            for t in schedules {
-                let Ok(d) = DosePer::parse(&format!("1 {}", t.unit)) else {
-                    continue;
-                };
-                let (amount_per_h, k) = if d.amount_kind == AmountKind::Volume {
-                    (Some(rate.value()), AmountKind::Volume)
-                } else {
-                    (conc_per_ml.map(|c| rate.value() * c), kind)
-                };
-                let Some(a) = amount_per_h else { continue };
-                // A step table of dose fractions starts at its first fraction over its minutes.
-                let start = match (t.steps.first(), dose_canonical) {
-                    (Some(step), Some(dose)) if k == kind => match (step.dose_fraction, step.minutes) {
-                        (Some(f), Some(m)) => per_hour_in(f * dose / (m / 60.0), k, &t.unit, cx.weight_kg, cx.bsa_m2)
-                            .ok()
-                            .flatten()
-                            .unwrap_or(t.start_rate),
-                        _ => t.start_rate,
-                    },
-                    _ => t.start_rate,
-                };
-                if let Ok(Some(v)) = per_hour_in(a, k, &t.unit, cx.weight_kg, cx.bsa_m2)
-                    && best.is_none_or(|(bv, bs, _)| v / start < bv / bs)
-                {
-                    best = Some((v, start, t));
-                }
-            }
-            if let Some((v, start, t)) = best {
-                cx.steps.push(Step::new(
-                    format!("Starting rate in the schedule's unit ({})", t.id),
-                    "rate × concentration / measure",
-                    Qty::new(v, &t.unit),
-                ));
-                if v > start * (1.0 + START_RATE_ALLOWANCE) {
-                    cx.finding(
-                        "titration.start_rate_above_schedule",
-                        Severity::Warning,
-                        format!("Starting rate {} {} is above the label's start rate of {} {} for {} ({}). Start at {} {} and increase by {} {} every {} min to at most {} {}. [source: {}]", num(v), t.unit, num(start), t.unit, entry.generic_name, t.description, num(start), t.unit, num(t.increment), t.unit, num(t.interval_min), num(t.max_rate), t.unit, t.source),
-                    );
-                }
-            } else {
-                cx.finding(
-                    "rate.unverifiable",
-                    Severity::Warning,
-                    format!("The starting rate for {} could not be checked: it needs order.volume (for the concentration) and patient.weight for per-kg schedules.", entry.generic_name),
-                );
-            }
-        }
-    }
+    start_rate_check(cx, entry, schedules, conc_per_ml, dose_canonical);
     // Duration: at least the time the fastest applicable schedule needs.
-    let Some(duration) = o.duration.map(|d| d.value()) else {
+    let Some(duration) = cx.req.order.duration.map(|d| d.value()) else {
         return;
     };
-    let mut fastest: Option<(f64, &Titration)> = None;
-    for t in schedules {
-        let Ok(d) = DosePer::parse(&format!("1 {}", t.unit)) else {
-            continue;
-        };
-        let (total, k) = if d.amount_kind == AmountKind::Volume {
-            (volume, AmountKind::Volume)
-        } else {
-            (dose_canonical, kind)
-        };
-        let Some(total) = total else { continue };
-        // A step table of dose fractions takes the sum of its minutes, whatever the dose.
-        if !t.steps.is_empty()
-            && t.steps
-                .iter()
-                .all(|s| s.dose_fraction.is_some() && s.minutes.is_some())
-        {
-            let hours = t.steps.iter().filter_map(|s| s.minutes).sum::<f64>() / 60.0;
-            if fastest.is_none_or(|(h, _)| hours < h) {
-                fastest = Some((hours, t));
-            }
-            continue;
-        }
-        // Schedule rates expressed as canonical amount per hour.
-        let Ok(Some(one)) = per_hour_in(1.0, k, &t.unit, cx.weight_kg, cx.bsa_m2) else {
-            continue;
-        };
-        let to_per_h = |x: f64| x / one;
-        // A step table of rates: each row for its minutes, the last until the dose is in.
-        if !t.steps.is_empty() && t.steps.iter().all(|s| s.rate.is_some()) {
-            let (mut left, mut hours) = (total, 0.0);
-            for step in &t.steps {
-                let rate = to_per_h(step.rate.unwrap_or(t.max_rate));
-                match step.minutes {
-                    Some(m) if rate * m / 60.0 < left => {
-                        left -= rate * m / 60.0;
-                        hours += m / 60.0;
-                    }
-                    _ => {
-                        hours += left / rate;
-                        left = 0.0;
-                        break;
-                    }
-                }
-            }
-            if left > 0.0 {
-                hours += left / to_per_h(t.max_rate);
-            }
-            if fastest.is_none_or(|(h, _)| hours < h) {
-                fastest = Some((hours, t));
-            }
-            continue;
-        }
-        let hours = schedule_hours(
-            total,
-            to_per_h(t.start_rate),
-            to_per_h(t.increment),
-            t.interval_min / 60.0,
-            to_per_h(t.max_rate),
-        );
-        if fastest.is_none_or(|(h, _)| hours < h) {
-            fastest = Some((hours, t));
-        }
-    }
-    if let Some((hours, t)) = fastest {
+    if let Some((hours, t)) = fastest_schedule(cx, schedules, dose_canonical, volume) {
         cx.steps.push(Step::new(
             format!(
                 "Shortest infusion time by the label's escalation ({})",
@@ -1745,6 +1758,152 @@ fn titration_checks(
             );
         }
     }
+}
+
+/// Start rate: conforms when it does not exceed the start rate of at least one schedule.
+fn start_rate_check(
+    cx: &mut Ctx,
+    entry: &DrugEntry,
+    schedules: &[&Titration],
+    conc_per_ml: Option<f64>,
+    dose_canonical: Option<f64>,
+) {
+    let o = &cx.req.order;
+    let kind = o.dose.kind;
+    let Some(rate) = o.rate else {
+        cx.finding(
+            "rate.unverifiable",
+            Severity::Warning,
+            format!("{} has a labelled starting rate, but order.rate is not given; the starting rate could not be checked.", entry.generic_name),
+        );
+        return;
+    };
+    let mut best: Option<(f64, f64, &Titration)> = None;
+    for t in schedules {
+        let Ok(d) = DosePer::parse(&format!("1 {}", t.unit)) else {
+            continue;
+        };
+        let (amount_per_h, k) = if d.amount_kind == AmountKind::Volume {
+            (Some(rate.value()), AmountKind::Volume)
+        } else {
+            (conc_per_ml.map(|c| rate.value() * c), kind)
+        };
+        let Some(a) = amount_per_h else { continue };
+        // A step table of dose fractions starts at its first fraction over its minutes.
+        let start = match (t.steps.first(), dose_canonical) {
+            (Some(step), Some(dose)) if k == kind => match (step.dose_fraction, step.minutes) {
+                (Some(f), Some(m)) => {
+                    per_hour_in(f * dose / (m / 60.0), k, &t.unit, cx.weight_kg, cx.bsa_m2)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(t.start_rate)
+                }
+                _ => t.start_rate,
+            },
+            _ => t.start_rate,
+        };
+        if let Ok(Some(v)) = per_hour_in(a, k, &t.unit, cx.weight_kg, cx.bsa_m2)
+            && best.is_none_or(|(bv, bs, _)| v / start < bv / bs)
+        {
+            best = Some((v, start, t));
+        }
+    }
+    if let Some((v, start, t)) = best {
+        cx.steps.push(Step::new(
+            format!("Starting rate in the schedule's unit ({})", t.id),
+            "rate × concentration / measure",
+            Qty::new(v, &t.unit),
+        ));
+        if v > start * (1.0 + START_RATE_ALLOWANCE) {
+            cx.finding(
+                "titration.start_rate_above_schedule",
+                Severity::Warning,
+                format!("Starting rate {} {} is above the label's start rate of {} {} for {} ({}). Start at {} {} and increase by {} {} every {} min to at most {} {}. [source: {}]", num(v), t.unit, num(start), t.unit, entry.generic_name, t.description, num(start), t.unit, num(t.increment), t.unit, num(t.interval_min), num(t.max_rate), t.unit, t.source),
+            );
+        }
+    } else {
+        cx.finding(
+            "rate.unverifiable",
+            Severity::Warning,
+            format!("The starting rate for {} could not be checked: it needs order.volume (for the concentration) and patient.weight for per-kg schedules.", entry.generic_name),
+        );
+    }
+}
+
+/// The applicable schedule that gives this dose (or volume) in the shortest time, with
+/// that time in hours.
+fn fastest_schedule<'t>(
+    cx: &Ctx,
+    schedules: &[&'t Titration],
+    dose_canonical: Option<f64>,
+    volume: Option<f64>,
+) -> Option<(f64, &'t Titration)> {
+    let kind = cx.req.order.dose.kind;
+    let mut fastest: Option<(f64, &Titration)> = None;
+    for t in schedules {
+        let Ok(d) = DosePer::parse(&format!("1 {}", t.unit)) else {
+            continue;
+        };
+        let (total, k) = if d.amount_kind == AmountKind::Volume {
+            (volume, AmountKind::Volume)
+        } else {
+            (dose_canonical, kind)
+        };
+        let Some(total) = total else { continue };
+        // A step table of dose fractions takes the sum of its minutes, whatever the dose.
+        let hours = if !t.steps.is_empty()
+            && t.steps
+                .iter()
+                .all(|s| s.dose_fraction.is_some() && s.minutes.is_some())
+        {
+            t.steps.iter().filter_map(|s| s.minutes).sum::<f64>() / 60.0
+        } else {
+            // Schedule rates expressed as canonical amount per hour.
+            let Ok(Some(one)) = per_hour_in(1.0, k, &t.unit, cx.weight_kg, cx.bsa_m2) else {
+                continue;
+            };
+            let to_per_h = |x: f64| x / one;
+            if !t.steps.is_empty() && t.steps.iter().all(|s| s.rate.is_some()) {
+                rate_table_hours(t, total, to_per_h)
+            } else {
+                schedule_hours(
+                    total,
+                    to_per_h(t.start_rate),
+                    to_per_h(t.increment),
+                    t.interval_min / 60.0,
+                    to_per_h(t.max_rate),
+                )
+            }
+        };
+        if fastest.is_none_or(|(h, _)| hours < h) {
+            fastest = Some((hours, *t));
+        }
+    }
+    fastest
+}
+
+/// A step table of rates: each row for its minutes, the last until the dose is in (then
+/// the maximum rate for whatever is left).
+fn rate_table_hours(t: &Titration, total: f64, to_per_h: impl Fn(f64) -> f64) -> f64 {
+    let (mut left, mut hours) = (total, 0.0);
+    for step in &t.steps {
+        let rate = to_per_h(step.rate.unwrap_or(t.max_rate));
+        match step.minutes {
+            Some(m) if rate * m / 60.0 < left => {
+                left -= rate * m / 60.0;
+                hours += m / 60.0;
+            }
+            _ => {
+                hours += left / rate;
+                left = 0.0;
+                break;
+            }
+        }
+    }
+    if left > 0.0 {
+        hours += left / to_per_h(t.max_rate);
+    }
+    hours
 }
 
 fn lab_checks(cx: &mut Ctx, entry: &DrugEntry) {

@@ -459,62 +459,10 @@ fn read_history(v: &Value, path: &str) -> Result<HistoryItem, InputError> {
 /// Reads an order object at `path` (`order`, `patient.active_orders[0]`).
 pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
     let mut o = Fields::new(v, path)?;
-    let given = o
-        .opt_string("medication")?
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| {
-            InputError::new(
-                o.path_of("medication"),
-                "",
-                "required: the drug-library id, e.g. 'infliximab'",
-            )
-        })?;
-    let medication = normalize_medication(&given).map_err(|m| {
-        InputError::new(o.path_of("medication"), given.escape_debug().to_string(), m)
-    })?;
-    let dose = o.quantity(
-        "dose",
-        "an amount such as '350 mg', '2 g', '1000 units', '20 mEq' or '1000 mL'",
-        Amount::from_quantity,
-    )?;
-    if !(dose.value.is_finite() && dose.value > 0.0) {
-        return Err(InputError::new(
-            o.path_of("dose"),
-            format!("{} {}", dose.value, dose.display_unit),
-            "a dose must be greater than 0",
-        ));
-    }
-    let dose_per = match o.raw("dose_per") {
-        None => None,
-        Some(v) => Some(parse_quantity_value(
-            v,
-            &o.path_of("dose_per"),
-            "a dose per basis such as '5 mg/kg', '375 mg/m2' or '200 mg'",
-            DosePer::from_quantity,
-        )?),
-    };
+    let medication = read_medication(&mut o)?;
+    let (dose, dose_per) = read_dose(&mut o)?;
     let route = o.opt_choice("route", &crate::library::ROUTES)?;
-    let volume = positive(
-        &mut o,
-        "volume",
-        "a volume such as '250 mL'",
-        Volume::from_quantity,
-        |x| x.value(),
-    )?;
-    let duration = positive(
-        &mut o,
-        "duration",
-        "a duration such as '2 h' or '30 min'",
-        Duration::from_quantity,
-        |x| x.value(),
-    )?;
-    let rate = positive(
-        &mut o,
-        "rate",
-        "a pump rate such as '125 mL/h'",
-        VolumeRate::from_quantity,
-        |x| x.value(),
-    )?;
+    let (volume, duration, rate) = read_pump(&mut o)?;
     let line = o.opt_choice("line", &LINES)?;
     let frequency = match o.opt_string("frequency")? {
         None => None,
@@ -526,34 +474,20 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
             )
         })?),
     };
-    let infusion_number = match o.raw("infusion_number") {
-        None => None,
-        Some(v) => match v.as_u64() {
-            Some(n) if (1..=10_000).contains(&n) => Some(n as u32),
-            _ => {
-                return Err(InputError::new(
-                    o.path_of("infusion_number"),
-                    as_given(v),
-                    "expected a whole number from 1 (first infusion)",
-                ));
-            }
-        },
-    };
+    let infusion_number = opt_count(
+        &mut o,
+        "infusion_number",
+        10_000,
+        "expected a whole number from 1 (first infusion)",
+    )?;
     let product = o.opt_string("product")?;
     let indication = o.opt_string("indication")?;
-    let doses = match o.raw("doses") {
-        None => None,
-        Some(v) => match v.as_u64() {
-            Some(n) if (1..=1000).contains(&n) => Some(n as u32),
-            _ => {
-                return Err(InputError::new(
-                    o.path_of("doses"),
-                    as_given(v),
-                    "expected the number of doses the order gives, a whole number from 1 to 1,000",
-                ));
-            }
-        },
-    };
+    let doses = opt_count(
+        &mut o,
+        "doses",
+        1000,
+        "expected the number of doses the order gives, a whole number from 1 to 1,000",
+    )?;
     let off_library = match o.opt_object("off_library")? {
         None => None,
         Some(f) => Some(read_off_library(f)?),
@@ -575,6 +509,93 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
         product,
         indication,
     })
+}
+
+/// The order's `medication`: required, normalised to a library id.
+fn read_medication(o: &mut Fields) -> Result<String, InputError> {
+    let given = o
+        .opt_string("medication")?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            InputError::new(
+                o.path_of("medication"),
+                "",
+                "required: the drug-library id, e.g. 'infliximab'",
+            )
+        })?;
+    normalize_medication(&given)
+        .map_err(|m| InputError::new(o.path_of("medication"), given.escape_debug().to_string(), m))
+}
+
+/// The order's `dose` (required, above 0) and `dose_per` (optional).
+fn read_dose(o: &mut Fields) -> Result<(Amount, Option<DosePer>), InputError> {
+    let dose = o.quantity(
+        "dose",
+        "an amount such as '350 mg', '2 g', '1000 units', '20 mEq' or '1000 mL'",
+        Amount::from_quantity,
+    )?;
+    if !(dose.value.is_finite() && dose.value > 0.0) {
+        return Err(InputError::new(
+            o.path_of("dose"),
+            format!("{} {}", dose.value, dose.display_unit),
+            "a dose must be greater than 0",
+        ));
+    }
+    let dose_per = match o.raw("dose_per") {
+        None => None,
+        Some(v) => Some(parse_quantity_value(
+            v,
+            &o.path_of("dose_per"),
+            "a dose per basis such as '5 mg/kg', '375 mg/m2' or '200 mg'",
+            DosePer::from_quantity,
+        )?),
+    };
+    Ok((dose, dose_per))
+}
+
+/// An order's pump fields: volume, duration, rate.
+type PumpFields = (Option<Volume>, Option<Duration>, Option<VolumeRate>);
+
+/// The order's pump fields, each optional and above 0: `volume`, `duration`, `rate`.
+fn read_pump(o: &mut Fields) -> Result<PumpFields, InputError> {
+    let volume = positive(
+        o,
+        "volume",
+        "a volume such as '250 mL'",
+        Volume::from_quantity,
+        |x| x.value(),
+    )?;
+    let duration = positive(
+        o,
+        "duration",
+        "a duration such as '2 h' or '30 min'",
+        Duration::from_quantity,
+        |x| x.value(),
+    )?;
+    let rate = positive(
+        o,
+        "rate",
+        "a pump rate such as '125 mL/h'",
+        VolumeRate::from_quantity,
+        |x| x.value(),
+    )?;
+    Ok((volume, duration, rate))
+}
+
+/// An optional whole number from 1 to `max` at `key`; `accepted` says what is accepted.
+fn opt_count(
+    o: &mut Fields,
+    key: &str,
+    max: u64,
+    accepted: &str,
+) -> Result<Option<u32>, InputError> {
+    match o.raw(key) {
+        None => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=max).contains(&n) => Ok(Some(n as u32)),
+            _ => Err(InputError::new(o.path_of(key), as_given(v), accepted)),
+        },
+    }
 }
 
 fn read_off_library(mut f: Fields) -> Result<OffLibraryLimits, InputError> {

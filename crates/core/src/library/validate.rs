@@ -293,167 +293,208 @@ fn amount_kind(unit: &str) -> Option<AmountKind> {
 }
 
 /// Checks one entry; `file` is its file name (`infliximab.toml` or a path ending in it).
+///
+/// Problems come out in the order of the sections of a drug file, so the loader's report
+/// reads top to bottom.
 pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
     let mut p = Problems {
         entry: e,
         out: Vec::new(),
     };
+    p.identity(file);
+    p.sources();
+    p.flags();
+    p.routes();
+    p.product_list();
+    p.dosing();
+    p.administration();
+    p.titration();
+    p.labs();
+    p.screening();
+    p.cumulative();
+    p.typical_notes();
+    p.out
+}
 
-    // Identity.
-    if e.id.is_empty()
-        || !e
-            .id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        p.push(
-            "id",
-            format!("'{}' must be the lowercase generic name with hyphens", e.id),
-        );
+/// One section of the drug file each.
+impl Problems<'_> {
+    /// Identity: id (lowercase, equal to the file name), names free of invisible
+    /// characters, version and review status.
+    fn identity(&mut self, file: &str) {
+        let e = self.entry;
+        if e.id.is_empty()
+            || !e
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            self.push(
+                "id",
+                format!("'{}' must be the lowercase generic name with hyphens", e.id),
+            );
+        }
+        let stem = file
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(file)
+            .trim_end_matches(".toml");
+        if stem != e.id {
+            self.push(
+                "id",
+                format!("id '{}' must equal the file name '{stem}.toml'", e.id),
+            );
+        }
+        if e.generic_name.trim().is_empty() {
+            self.push("generic_name", "required");
+        }
+        for (field, names) in [
+            ("generic_name", std::slice::from_ref(&e.generic_name)),
+            ("brands", e.brands.as_slice()),
+            ("synonyms", e.synonyms.as_slice()),
+        ] {
+            for n in names {
+                if let Some(c) = invisible_char(n) {
+                    self.push(
+                        field,
+                        format!(
+                            "'{}' holds the invisible or control character U+{:04X}",
+                            n.escape_debug(),
+                            c as u32
+                        ),
+                    );
+                }
+            }
+        }
+        if e.version == 0 {
+            self.push("version", "versions start at 1");
+        }
+        if e.review.status.trim().is_empty() {
+            self.push(
+                "review.status",
+                "required (e.g. 'draft: pending pharmacist review')",
+            );
+        }
     }
-    let stem = file
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(file)
-        .trim_end_matches(".toml");
-    if stem != e.id {
-        p.push(
-            "id",
-            format!("id '{}' must equal the file name '{stem}.toml'", e.id),
-        );
+
+    /// `[[sources]]`: at least one, each with id and citation, ids unique.
+    fn sources(&mut self) {
+        let e = self.entry;
+        if e.sources.is_empty() {
+            self.push("sources", "at least one [[sources]] entry is required");
+        }
+        for (i, s) in e.sources.iter().enumerate() {
+            if s.id.trim().is_empty() || s.citation.trim().is_empty() {
+                self.push(format!("sources[{i}]"), "id and citation are required");
+            }
+            if e.sources[..i].iter().any(|o| o.id == s.id) {
+                self.push(
+                    format!("sources[{i}].id"),
+                    format!("duplicate source id '{}'", s.id),
+                );
+            }
+        }
     }
-    if e.generic_name.trim().is_empty() {
-        p.push("generic_name", "required");
+
+    /// `[flags]`: a high-alert drug needs a double check; any flag needs a source.
+    fn flags(&mut self) {
+        let flags = &self.entry.flags;
+        if flags.high_alert && !flags.double_check {
+            self.push(
+                "flags.double_check",
+                "a high-alert medication requires an independent double check (double_check = true)",
+            );
+        }
+        let any_flag = flags.high_alert
+            || flags.double_check
+            || flags.hazardous
+            || flags.vesicant
+            || flags.rems;
+        if any_flag {
+            self.source(
+                "flags.source".to_string(),
+                flags.source.as_deref().unwrap_or(""),
+            );
+        }
     }
-    for (field, names) in [
-        ("generic_name", std::slice::from_ref(&e.generic_name)),
-        ("brands", e.brands.as_slice()),
-        ("synonyms", e.synonyms.as_slice()),
-    ] {
-        for n in names {
-            if let Some(c) = invisible_char(n) {
-                p.push(
-                    field,
+
+    /// `routes`, `[[conditional_routes]]` and `product_required`.
+    fn routes(&mut self) {
+        let e = self.entry;
+        if e.routes.is_empty() {
+            self.push("routes", "at least one route is required");
+        }
+        for r in &e.routes {
+            if !ROUTES.contains(&r.as_str()) {
+                self.push(
+                    "routes",
+                    format!("unknown route '{r}'; one of {}", ROUTES.join(", ")),
+                );
+            }
+        }
+        for (i, c) in e.conditional_routes.iter().enumerate() {
+            let path = format!("conditional_routes[{i}]");
+            if !ROUTES.contains(&c.route.as_str()) || e.routes.contains(&c.route) {
+                self.push(
+                    format!("{path}.route"),
                     format!(
-                        "'{}' holds the invisible or control character U+{:04X}",
-                        n.escape_debug(),
-                        c as u32
+                        "'{}' must be a known route ({}) not already in routes",
+                        c.route,
+                        ROUTES.join(", ")
                     ),
                 );
             }
+            self.source(format!("{path}.source"), &c.source);
         }
-    }
-    if e.version == 0 {
-        p.push("version", "versions start at 1");
-    }
-    if e.review.status.trim().is_empty() {
-        p.push(
-            "review.status",
-            "required (e.g. 'draft: pending pharmacist review')",
-        );
-    }
-
-    // Sources.
-    if e.sources.is_empty() {
-        p.push("sources", "at least one [[sources]] entry is required");
-    }
-    for (i, s) in e.sources.iter().enumerate() {
-        if s.id.trim().is_empty() || s.citation.trim().is_empty() {
-            p.push(format!("sources[{i}]"), "id and citation are required");
-        }
-        if e.sources[..i].iter().any(|o| o.id == s.id) {
-            p.push(
-                format!("sources[{i}].id"),
-                format!("duplicate source id '{}'", s.id),
+        if e.product_required && e.products.is_empty() {
+            self.push(
+                "product_required",
+                "orders cannot name a product when [[products]] is empty",
             );
         }
     }
 
-    // Flags.
-    if e.flags.high_alert && !e.flags.double_check {
-        p.push(
-            "flags.double_check",
-            "a high-alert medication requires an independent double check (double_check = true)",
-        );
-    }
-    let any_flag = e.flags.high_alert
-        || e.flags.double_check
-        || e.flags.hazardous
-        || e.flags.vesicant
-        || e.flags.rems;
-    if any_flag {
-        p.source(
-            "flags.source".to_string(),
-            e.flags.source.as_deref().unwrap_or(""),
-        );
-    }
-
-    // Routes.
-    if e.routes.is_empty() {
-        p.push("routes", "at least one route is required");
-    }
-    for r in &e.routes {
-        if !ROUTES.contains(&r.as_str()) {
-            p.push(
-                "routes",
-                format!("unknown route '{r}'; one of {}", ROUTES.join(", ")),
-            );
-        }
-    }
-
-    for (i, c) in e.conditional_routes.iter().enumerate() {
-        let path = format!("conditional_routes[{i}]");
-        if !ROUTES.contains(&c.route.as_str()) || e.routes.contains(&c.route) {
-            p.push(
-                format!("{path}.route"),
-                format!(
-                    "'{}' must be a known route ({}) not already in routes",
-                    c.route,
-                    ROUTES.join(", ")
-                ),
-            );
-        }
-        p.source(format!("{path}.source"), &c.source);
-    }
-    if e.product_required && e.products.is_empty() {
-        p.push(
-            "product_required",
-            "orders cannot name a product when [[products]] is empty",
-        );
-    }
-
-    // Products.
-    for (i, prod) in e.products.iter().enumerate() {
-        let path = format!("products[{i}]");
-        if e.products[..i].iter().any(|o| o.id == prod.id) {
-            p.push(
-                format!("{path}.id"),
-                format!("duplicate product id '{}'", prod.id),
-            );
-        }
-        for s in &prod.strengths {
-            if parse_quantity(s).is_err() {
-                p.push(
-                    format!("{path}.strengths"),
-                    format!("'{s}' is not a quantity such as '100 mg'"),
+    /// `[[products]]`: unique ids, parseable strengths and concentration, preparation
+    /// fields, source.
+    fn product_list(&mut self) {
+        let e = self.entry;
+        for (i, prod) in e.products.iter().enumerate() {
+            let path = format!("products[{i}]");
+            if e.products[..i].iter().any(|o| o.id == prod.id) {
+                self.push(
+                    format!("{path}.id"),
+                    format!("duplicate product id '{}'", prod.id),
                 );
             }
+            for s in &prod.strengths {
+                if parse_quantity(s).is_err() {
+                    self.push(
+                        format!("{path}.strengths"),
+                        format!("'{s}' is not a quantity such as '100 mg'"),
+                    );
+                }
+            }
+            if let Some(c) = &prod.concentration
+                && Concentration::parse(c).is_err()
+            {
+                self.push(
+                    format!("{path}.concentration"),
+                    format!("'{c}' is not a concentration such as '100 mg/mL'"),
+                );
+            }
+            self.preparation(&path, prod);
+            self.source(format!("{path}.source"), &prod.source);
         }
-        if let Some(c) = &prod.concentration
-            && Concentration::parse(c).is_err()
-        {
-            p.push(
-                format!("{path}.concentration"),
-                format!("'{c}' is not a concentration such as '100 mg/mL'"),
-            );
-        }
-        // Preparation fields (reconstitution, vial volumes, bags, stability).
+    }
+
+    /// A product's preparation fields (reconstitution, vial volumes, bags, stability,
+    /// dilution).
+    fn preparation(&mut self, path: &str, prod: &Product) {
         for (key, list) in [
             ("reconstitution_ml", &prod.reconstitution_ml),
             ("vial_volume_ml", &prod.vial_volume_ml),
         ] {
             if !list.is_empty() && list.len() != prod.strengths.len() {
-                p.push(
+                self.push(
                     format!("{path}.{key}"),
                     format!(
                         "needs one value per strength ({} strengths)",
@@ -477,36 +518,110 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
             ("begin_within_h", prod.begin_within_h.into_iter().collect()),
         ] {
             if values.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-                p.push(format!("{path}.{key}"), "values must be positive numbers");
+                self.push(format!("{path}.{key}"), "values must be positive numbers");
             }
         }
         if let Some(d) = &prod.dilution
             && !["replace", "add", "none"].contains(&d.as_str())
         {
-            p.push(
+            self.push(
                 format!("{path}.dilution"),
                 format!("'{d}' must be replace, add or none"),
             );
         }
-        p.source(format!("{path}.source"), &prod.source);
     }
 
-    // Dosing.
-    if e.dosing.is_empty() {
-        p.push("dosing", "at least one [[dosing]] rule is required");
+    /// `[[dosing]]`: at least one rule, ids unique, then each rule.
+    fn dosing(&mut self) {
+        let e = self.entry;
+        if e.dosing.is_empty() {
+            self.push("dosing", "at least one [[dosing]] rule is required");
+        }
+        for (i, rule) in e.dosing.iter().enumerate() {
+            let path = format!("dosing[{i}]");
+            if e.dosing[..i].iter().any(|o| o.id == rule.id) {
+                self.push(
+                    format!("{path}.id"),
+                    format!("duplicate rule id '{}'", rule.id),
+                );
+            }
+            self.dosing_rule(&path, rule);
+        }
     }
-    for (i, rule) in e.dosing.iter().enumerate() {
-        let path = format!("dosing[{i}]");
-        if e.dosing[..i].iter().any(|o| o.id == rule.id) {
-            p.push(
-                format!("{path}.id"),
-                format!("duplicate rule id '{}'", rule.id),
+
+    /// One dosing rule, in the order of its fields.
+    fn dosing_rule(&mut self, path: &str, rule: &DosingRule) {
+        let amount = self.dose_unit(path, rule);
+        self.care_areas(format!("{path}.care_areas"), &rule.care_areas);
+        if let (Some(a), Some(b)) = (rule.age_min_y, rule.age_max_y)
+            && a >= b
+        {
+            self.push(
+                format!("{path}.age_max_y"),
+                format!("age_min_y ({a}) must be below age_max_y ({b})"),
             );
         }
-        let amount = match rule.basis {
+        self.band(
+            path,
+            "weight",
+            rule.weight_min_kg,
+            rule.weight_max_kg,
+            "_kg",
+        );
+        self.infusion(format!("{path}.infusion"), &rule.infusion);
+        if rule.course_doses == Some(0) {
+            self.push(format!("{path}.course_doses"), "must be at least 1");
+        }
+        if let Some(l) = &rule.per_kg {
+            self.per_kg_ceiling(path, rule, l, amount);
+        }
+        for (j, w) in rule.windows.iter().enumerate() {
+            let wp = format!("{path}.windows[{j}]");
+            if !(w.days.is_finite() && w.days > 0.0) {
+                self.push(format!("{wp}.days"), "must be a positive number of days");
+            }
+            self.unitless_limits(
+                &format!("{wp}.limits"),
+                &w.limits,
+                "window limits use the rule's dose_unit; remove `unit`",
+            );
+            self.source(format!("{wp}.source"), &w.source);
+        }
+        if let Some(el) = &rule.eligibility {
+            self.source(format!("{path}.eligibility.source"), &el.source);
+        }
+        if let Some(w) = &rule.weight_basis
+            && !["actual", "ideal", "adjusted"].contains(&w.as_str())
+        {
+            self.push(
+                format!("{path}.weight_basis"),
+                format!("one of actual, ideal, adjusted; not '{w}'"),
+            );
+        }
+        self.source(format!("{path}.source"), &rule.source);
+        self.unqualified_own_limits(path, rule);
+        for (name, limits) in [("per_dose", &rule.per_dose), ("per_day", &rule.per_day)] {
+            if let Some(l) = limits {
+                self.unitless_limits(
+                    &format!("{path}.{name}"),
+                    l,
+                    "per_dose and per_day use the rule's dose_unit; remove `unit`",
+                );
+            }
+        }
+        self.absolute_limits(path, rule, amount);
+        for (j, band) in rule.renal.iter().enumerate() {
+            self.renal_band(&format!("{path}.renal[{j}]"), rule, band);
+        }
+    }
+
+    /// The rule's `dose_unit` against its basis; returns the kind of amount it doses
+    /// (`None` when the unit does not parse).
+    fn dose_unit(&mut self, path: &str, rule: &DosingRule) -> Option<AmountKind> {
+        match rule.basis {
             Basis::PerAuc => {
                 if rule.dose_unit != "mg/mL.min" {
-                    p.push(
+                    self.push(
                         format!("{path}.dose_unit"),
                         "basis per_auc needs dose_unit = \"mg/mL.min\"",
                     );
@@ -521,7 +636,7 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
                         _ => DoseBasis::Flat,
                     };
                     if d.basis != expected || d.per_time.is_some() {
-                        p.push(
+                        self.push(
                             format!("{path}.dose_unit"),
                             format!(
                                 "unit '{}' is inconsistent with basis {} (per_kg needs '<amount>/kg', per_m2 '<amount>/m2', flat '<amount>'; no time)",
@@ -533,80 +648,46 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
                     Some(d.amount_kind)
                 }
                 Err(err) => {
-                    p.push(
+                    self.push(
                         format!("{path}.dose_unit"),
                         format!("'{}': {err}", rule.dose_unit),
                     );
                     None
                 }
             },
-        };
-        p.care_areas(format!("{path}.care_areas"), &rule.care_areas);
-        if let (Some(a), Some(b)) = (rule.age_min_y, rule.age_max_y)
-            && a >= b
-        {
-            p.push(
-                format!("{path}.age_max_y"),
-                format!("age_min_y ({a}) must be below age_max_y ({b})"),
+        }
+    }
+
+    /// A per-kg ceiling on a flat rule: a limit block in '<amount>/kg' of the rule's
+    /// amount.
+    fn per_kg_ceiling(
+        &mut self,
+        path: &str,
+        rule: &DosingRule,
+        l: &Limits,
+        amount: Option<AmountKind>,
+    ) {
+        let kp = format!("{path}.per_kg");
+        self.limits(&kp, l);
+        let ok = rule.basis == Basis::Flat
+            && l.unit.as_deref().is_some_and(|u| {
+                DosePer::parse(&format!("1 {u}")).is_ok_and(|d| {
+                    d.basis == DoseBasis::PerKg
+                        && d.per_time.is_none()
+                        && Some(d.amount_kind) == amount
+                })
+            });
+        if !ok {
+            self.push(
+                format!("{kp}.unit"),
+                "a per-kg ceiling belongs to a flat rule and needs a unit such as 'mg/kg' of the same amount as dose_unit",
             );
         }
-        p.band(
-            &path,
-            "weight",
-            rule.weight_min_kg,
-            rule.weight_max_kg,
-            "_kg",
-        );
-        p.infusion(format!("{path}.infusion"), &rule.infusion);
-        if rule.course_doses == Some(0) {
-            p.push(format!("{path}.course_doses"), "must be at least 1");
-        }
-        if let Some(l) = &rule.per_kg {
-            let kp = format!("{path}.per_kg");
-            p.limits(&kp, l);
-            let ok = rule.basis == Basis::Flat
-                && l.unit.as_deref().is_some_and(|u| {
-                    DosePer::parse(&format!("1 {u}")).is_ok_and(|d| {
-                        d.basis == DoseBasis::PerKg
-                            && d.per_time.is_none()
-                            && Some(d.amount_kind) == amount
-                    })
-                });
-            if !ok {
-                p.push(
-                    format!("{kp}.unit"),
-                    "a per-kg ceiling belongs to a flat rule and needs a unit such as 'mg/kg' of the same amount as dose_unit",
-                );
-            }
-        }
-        for (j, w) in rule.windows.iter().enumerate() {
-            let wp = format!("{path}.windows[{j}]");
-            if !(w.days.is_finite() && w.days > 0.0) {
-                p.push(format!("{wp}.days"), "must be a positive number of days");
-            }
-            p.limits(&format!("{wp}.limits"), &w.limits);
-            if w.limits.unit.is_some() {
-                p.push(
-                    format!("{wp}.limits.unit"),
-                    "window limits use the rule's dose_unit; remove `unit`",
-                );
-            }
-            p.source(format!("{wp}.source"), &w.source);
-        }
-        if let Some(el) = &rule.eligibility {
-            p.source(format!("{path}.eligibility.source"), &el.source);
-        }
-        if let Some(w) = &rule.weight_basis
-            && !["actual", "ideal", "adjusted"].contains(&w.as_str())
-        {
-            p.push(
-                format!("{path}.weight_basis"),
-                format!("one of actual, ideal, adjusted; not '{w}'"),
-            );
-        }
-        p.source(format!("{path}.source"), &rule.source);
-        // A rule's own limits apply whenever the rule does: a qualifier on them would be
-        // silently ignored, so it is refused (a banded limit is a rule with its own bands).
+    }
+
+    /// A rule's own limits apply whenever the rule does: a qualifier on them would be
+    /// silently ignored, so it is refused (a banded limit is a rule with its own bands).
+    fn unqualified_own_limits(&mut self, path: &str, rule: &DosingRule) {
         for (name, limits) in [
             ("per_dose", rule.per_dose.as_ref()),
             ("per_day", rule.per_day.as_ref()),
@@ -622,7 +703,7 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
             if let Some(l) = limits
                 && l.specificity() > 0
             {
-                p.push(
+                self.push(
                     format!("{path}.{name}"),
                     format!(
                         "qualifiers ({}) are not applied to a rule's own limits; give the band its own [[dosing]] rule",
@@ -631,162 +712,187 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
                 );
             }
         }
-        for (name, limits) in [("per_dose", &rule.per_dose), ("per_day", &rule.per_day)] {
-            if let Some(l) = limits {
-                p.limits(&format!("{path}.{name}"), l);
-                if l.unit.is_some() {
-                    p.push(
-                        format!("{path}.{name}.unit"),
-                        "per_dose and per_day use the rule's dose_unit; remove `unit`",
-                    );
-                }
-            }
-        }
+    }
+
+    /// The usual dose inside its soft limits, `per_dose_absolute` and `cap` in an amount
+    /// of the rule's kind.
+    fn absolute_limits(&mut self, path: &str, rule: &DosingRule, amount: Option<AmountKind>) {
         if let (Some(usual), Some(l)) = (rule.usual, &rule.per_dose) {
             let low = l.soft_min.or(l.hard_min).unwrap_or(0.0);
             let high = l.soft_max.or(l.hard_max).unwrap_or(f64::INFINITY);
             if usual < low || usual > high {
-                p.push(
+                self.push(
                     format!("{path}.usual"),
                     format!("the usual dose {usual} lies outside its own soft limits"),
                 );
             }
         }
         if let Some(l) = &rule.per_dose_absolute {
-            let ap = format!("{path}.per_dose_absolute");
-            p.limits(&ap, l);
-            match l.unit.as_deref().map(amount_kind) {
-                Some(Some(k)) if Some(k) == amount => {}
-                _ => p.push(
-                    format!("{ap}.unit"),
-                    "needs the unit of an amount of the same kind as dose_unit (e.g. 'mg')",
-                ),
-            }
+            self.limit_block(
+                &format!("{path}.per_dose_absolute"),
+                l,
+                |u| matches!(u.map(amount_kind), Some(Some(k)) if Some(k) == amount),
+                "needs the unit of an amount of the same kind as dose_unit (e.g. 'mg')",
+            );
         }
         if let Some(cap) = &rule.cap {
             if amount_kind(&cap.unit) != amount || amount.is_none() {
-                p.push(
+                self.push(
                     format!("{path}.cap.unit"),
                     "needs the unit of an amount of the same kind as dose_unit (e.g. 'mg')",
                 );
             }
             if !(cap.value.is_finite() && cap.value > 0.0) {
-                p.push(format!("{path}.cap.value"), "must be a positive number");
+                self.push(format!("{path}.cap.value"), "must be a positive number");
             }
-            p.source(format!("{path}.cap.source"), &cap.source);
-        }
-        for (j, band) in rule.renal.iter().enumerate() {
-            let bp = format!("{path}.renal[{j}]");
-            if band.crcl_min_ml_per_min.is_none() && band.crcl_max_ml_per_min.is_none() {
-                p.push(
-                    bp.clone(),
-                    "a renal band needs crcl_min_ml_per_min or crcl_max_ml_per_min",
-                );
-            }
-            if let (Some(a), Some(b)) = (band.crcl_min_ml_per_min, band.crcl_max_ml_per_min)
-                && a >= b
-            {
-                p.push(
-                    format!("{bp}.crcl_max_ml_per_min"),
-                    format!("must exceed crcl_min_ml_per_min ({a})"),
-                );
-            }
-            if let Some(f) = band.max_dose_fraction {
-                if !(f > 0.0 && f <= 1.0) {
-                    p.push(format!("{bp}.max_dose_fraction"), "must be in (0, 1]");
-                }
-                if rule.usual.is_none() {
-                    p.push(
-                        format!("{bp}.max_dose_fraction"),
-                        "needs the rule's `usual` dose",
-                    );
-                }
-            }
-            p.source(format!("{bp}.source"), &band.source);
+            self.source(format!("{path}.cap.source"), &cap.source);
         }
     }
 
-    // Administration.
-    let adm = &e.administration;
-    for l in &adm.lines {
-        if !LINES.contains(&l.as_str()) {
-            p.push(
-                "administration.lines",
-                format!("line must be one of {}, not '{l}'", LINES.join(", ")),
+    /// One renal band of a rule: a creatinine-clearance band and a dose fraction.
+    fn renal_band(&mut self, bp: &str, rule: &DosingRule, band: &RenalBand) {
+        if band.crcl_min_ml_per_min.is_none() && band.crcl_max_ml_per_min.is_none() {
+            self.push(
+                bp.to_string(),
+                "a renal band needs crcl_min_ml_per_min or crcl_max_ml_per_min",
             );
         }
-    }
-    for (i, l) in adm.duration.iter().enumerate() {
-        let path = format!("administration.duration[{i}]");
-        p.limits(&path, l);
-        if !matches!(l.unit.as_deref(), Some("h" | "min")) {
-            p.push(
-                format!("{path}.unit"),
-                "duration limits need unit = \"h\" or \"min\"",
-            );
-        }
-    }
-    for (i, l) in adm.concentration.iter().enumerate() {
-        let path = format!("administration.concentration[{i}]");
-        p.limits(&path, l);
-        match l
-            .unit
-            .as_deref()
-            .map(|u| Concentration::parse(&format!("1 {u}")))
+        if let (Some(a), Some(b)) = (band.crcl_min_ml_per_min, band.crcl_max_ml_per_min)
+            && a >= b
         {
-            Some(Ok(_)) => {}
-            _ => p.push(
-                format!("{path}.unit"),
-                "needs a concentration unit such as 'mg/mL' or 'mEq/L'",
-            ),
-        }
-    }
-    for (i, l) in adm.dose_rate.iter().enumerate() {
-        let path = format!("administration.dose_rate[{i}]");
-        p.limits(&path, l);
-        match l.unit.as_deref().map(|u| DosePer::parse(&format!("1 {u}"))) {
-            Some(Ok(d)) if d.per_time.is_some() => {}
-            _ => p.push(
-                format!("{path}.unit"),
-                "needs a rate unit such as 'mg/h', 'mEq/h', 'mg/kg/min' or 'mL/h'",
-            ),
-        }
-    }
-    p.ambiguous("administration.duration", &adm.duration);
-    p.ambiguous("administration.concentration", &adm.concentration);
-    p.ambiguous("administration.dose_rate", &adm.dose_rate);
-    if let Some(v) = adm.final_volume_ml
-        && !(v.is_finite() && v > 0.0)
-    {
-        p.push(
-            "administration.final_volume_ml",
-            "must be a positive number of mL",
-        );
-    }
-    if let Some(s) = &adm.source {
-        p.source("administration.source".to_string(), s);
-    }
-
-    // Titration.
-    for (i, t) in e.titration.iter().enumerate() {
-        let path = format!("titration[{i}]");
-        match DosePer::parse(&format!("1 {}", t.unit)) {
-            Ok(d) if d.per_time.is_some() => {}
-            _ => p.push(
-                format!("{path}.unit"),
-                "needs a rate unit such as 'mg/h', 'mL/h', 'mL/kg/h' or 'mg/kg/min'",
-            ),
-        }
-        let ok = t.start_rate > 0.0
-            && t.start_rate <= t.max_rate
-            && t.increment >= 0.0
-            && t.interval_min > 0.0;
-        if !ok {
-            p.push(
-                path.clone(),
-                "needs 0 < start_rate ≤ max_rate, increment ≥ 0 and interval_min > 0",
+            self.push(
+                format!("{bp}.crcl_max_ml_per_min"),
+                format!("must exceed crcl_min_ml_per_min ({a})"),
             );
         }
+        if let Some(f) = band.max_dose_fraction {
+            if !(f > 0.0 && f <= 1.0) {
+                self.push(format!("{bp}.max_dose_fraction"), "must be in (0, 1]");
+            }
+            if rule.usual.is_none() {
+                self.push(
+                    format!("{bp}.max_dose_fraction"),
+                    "needs the rule's `usual` dose",
+                );
+            }
+        }
+        self.source(format!("{bp}.source"), &band.source);
+    }
+
+    /// The repeated limit-block shape: the block's own invariants, then its `unit`
+    /// accepted by `unit_ok` or refused with `unit_message` at `<path>.unit`.
+    fn limit_block(
+        &mut self,
+        path: &str,
+        l: &Limits,
+        unit_ok: impl Fn(Option<&str>) -> bool,
+        unit_message: &str,
+    ) {
+        self.limits(path, l);
+        if !unit_ok(l.unit.as_deref()) {
+            self.push(format!("{path}.unit"), unit_message.to_string());
+        }
+    }
+
+    /// A limit block that takes the rule's dose_unit, so must not name its own.
+    fn unitless_limits(&mut self, path: &str, l: &Limits, unit_message: &str) {
+        self.limit_block(path, l, |u| u.is_none(), unit_message);
+    }
+
+    /// A list of limit blocks: each block with its unit check, then ambiguity.
+    fn limit_list(
+        &mut self,
+        list: &str,
+        blocks: &[Limits],
+        unit_ok: impl Fn(Option<&str>) -> bool,
+        unit_message: &str,
+    ) {
+        for (i, l) in blocks.iter().enumerate() {
+            self.limit_block(&format!("{list}[{i}]"), l, &unit_ok, unit_message);
+        }
+    }
+
+    /// `[administration]`: lines, duration, concentration and dose-rate limits, final
+    /// volume, source.
+    fn administration(&mut self) {
+        let adm = &self.entry.administration;
+        for l in &adm.lines {
+            if !LINES.contains(&l.as_str()) {
+                self.push(
+                    "administration.lines",
+                    format!("line must be one of {}, not '{l}'", LINES.join(", ")),
+                );
+            }
+        }
+        self.limit_list(
+            "administration.duration",
+            &adm.duration,
+            |u| matches!(u, Some("h" | "min")),
+            "duration limits need unit = \"h\" or \"min\"",
+        );
+        self.limit_list(
+            "administration.concentration",
+            &adm.concentration,
+            |u| u.is_some_and(|u| Concentration::parse(&format!("1 {u}")).is_ok()),
+            "needs a concentration unit such as 'mg/mL' or 'mEq/L'",
+        );
+        self.limit_list(
+            "administration.dose_rate",
+            &adm.dose_rate,
+            |u| {
+                u.is_some_and(|u| {
+                    DosePer::parse(&format!("1 {u}")).is_ok_and(|d| d.per_time.is_some())
+                })
+            },
+            "needs a rate unit such as 'mg/h', 'mEq/h', 'mg/kg/min' or 'mL/h'",
+        );
+        self.ambiguous("administration.duration", &adm.duration);
+        self.ambiguous("administration.concentration", &adm.concentration);
+        self.ambiguous("administration.dose_rate", &adm.dose_rate);
+        if let Some(v) = adm.final_volume_ml
+            && !(v.is_finite() && v > 0.0)
+        {
+            self.push(
+                "administration.final_volume_ml",
+                "must be a positive number of mL",
+            );
+        }
+        if let Some(s) = &adm.source {
+            self.source("administration.source".to_string(), s);
+        }
+    }
+
+    /// `[[titration]]`: rate unit, start/max/increment/interval, steps, references.
+    fn titration(&mut self) {
+        for (i, t) in self.entry.titration.iter().enumerate() {
+            let path = format!("titration[{i}]");
+            match DosePer::parse(&format!("1 {}", t.unit)) {
+                Ok(d) if d.per_time.is_some() => {}
+                _ => self.push(
+                    format!("{path}.unit"),
+                    "needs a rate unit such as 'mg/h', 'mL/h', 'mL/kg/h' or 'mg/kg/min'",
+                ),
+            }
+            let ok = t.start_rate > 0.0
+                && t.start_rate <= t.max_rate
+                && t.increment >= 0.0
+                && t.interval_min > 0.0;
+            if !ok {
+                self.push(
+                    path.clone(),
+                    "needs 0 < start_rate ≤ max_rate, increment ≥ 0 and interval_min > 0",
+                );
+            }
+            self.titration_steps(&path, t);
+            self.products(format!("{path}.products"), &t.products);
+            self.rules(format!("{path}.rules"), &t.rules);
+            self.infusion(format!("{path}.infusion"), &t.infusion);
+            self.source(format!("{path}.source"), &t.source);
+        }
+    }
+
+    /// The steps of one titration: each a rate or a dose fraction, fractions adding to 1.
+    fn titration_steps(&mut self, path: &str, t: &Titration) {
         for (k, step) in t.steps.iter().enumerate() {
             let at = format!("{path}.steps[{k}]");
             let last = k + 1 == t.steps.len();
@@ -794,10 +900,10 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
             match (step.rate, step.dose_fraction) {
                 (Some(r), None) => {
                     if !positive(Some(r)) || r > t.max_rate {
-                        p.push(format!("{at}.rate"), "must be above 0 and at most max_rate");
+                        self.push(format!("{at}.rate"), "must be above 0 and at most max_rate");
                     }
                     if step.minutes.is_none() && !last {
-                        p.push(
+                        self.push(
                             format!("{at}.minutes"),
                             "only the last step may run until the bag is empty",
                         );
@@ -805,19 +911,19 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
                 }
                 (None, Some(f)) => {
                     if !positive(Some(f)) || f > 1.0 {
-                        p.push(
+                        self.push(
                             format!("{at}.dose_fraction"),
                             "must be above 0 and at most 1",
                         );
                     }
                     if step.minutes.is_none() {
-                        p.push(format!("{at}.minutes"), "a dose fraction needs its minutes");
+                        self.push(format!("{at}.minutes"), "a dose fraction needs its minutes");
                     }
                 }
-                _ => p.push(at.clone(), "give either rate or dose_fraction"),
+                _ => self.push(at.clone(), "give either rate or dose_fraction"),
             }
             if step.minutes.is_some() && !positive(step.minutes) {
-                p.push(
+                self.push(
                     format!("{at}.minutes"),
                     "must be a positive number of minutes",
                 );
@@ -828,101 +934,107 @@ pub fn validate_entry(e: &DrugEntry, file: &str) -> Vec<(String, String)> {
             && !t.steps.is_empty()
             && (fractions - 1.0).abs() > 1e-9
         {
-            p.push(
+            self.push(
                 format!("{path}.steps"),
                 format!("dose fractions add up to {fractions}, not 1"),
             );
         }
-        p.products(format!("{path}.products"), &t.products);
-        p.rules(format!("{path}.rules"), &t.rules);
-        p.infusion(format!("{path}.infusion"), &t.infusion);
-        p.source(format!("{path}.source"), &t.source);
     }
 
-    // Labs.
-    for (i, lab) in e.labs.iter().enumerate() {
-        let path = format!("labs[{i}]");
-        match lab_unit(&lab.lab) {
-            None => p.push(
-                format!("{path}.lab"),
-                format!(
-                    "unknown lab '{}'; one of {}",
-                    lab.lab,
-                    crate::check::LAB_NAMES
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+    /// `[[labs]]`: a known lab in a convertible unit, with a threshold or a maximum age.
+    fn labs(&mut self) {
+        for (i, lab) in self.entry.labs.iter().enumerate() {
+            let path = format!("labs[{i}]");
+            match lab_unit(&lab.lab) {
+                None => self.push(
+                    format!("{path}.lab"),
+                    format!(
+                        "unknown lab '{}'; one of {}",
+                        lab.lab,
+                        crate::check::LAB_NAMES
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 ),
-            ),
-            Some(canonical) => {
-                if crate::check::lab_value(&lab.lab, &format!("1 {}", lab.unit)).is_err() {
-                    p.push(
-                        format!("{path}.unit"),
-                        format!("'{}' cannot be converted to {canonical}", lab.unit),
-                    );
+                Some(canonical) => {
+                    if crate::check::lab_value(&lab.lab, &format!("1 {}", lab.unit)).is_err() {
+                        self.push(
+                            format!("{path}.unit"),
+                            format!("'{}' cannot be converted to {canonical}", lab.unit),
+                        );
+                    }
                 }
             }
+            if lab.hold_below.is_none() && lab.hold_above.is_none() && lab.max_age_h.is_none() {
+                self.push(
+                    path.clone(),
+                    "a lab requirement needs hold_below, hold_above or max_age_h",
+                );
+            }
+            if let (Some(a), Some(b)) = (lab.hold_below, lab.hold_above)
+                && a >= b
+            {
+                self.push(format!("{path}.hold_above"), "must exceed hold_below");
+            }
+            self.source(format!("{path}.source"), &lab.source);
         }
-        if lab.hold_below.is_none() && lab.hold_above.is_none() && lab.max_age_h.is_none() {
-            p.push(
-                path.clone(),
-                "a lab requirement needs hold_below, hold_above or max_age_h",
-            );
-        }
-        if let (Some(a), Some(b)) = (lab.hold_below, lab.hold_above)
-            && a >= b
-        {
-            p.push(format!("{path}.hold_above"), "must exceed hold_below");
-        }
-        p.source(format!("{path}.source"), &lab.source);
     }
 
-    // Screening.
-    for (i, s) in e.screening.iter().enumerate() {
-        if !crate::check::SCREENING_TESTS.contains(&s.test.as_str()) {
-            p.push(
-                format!("screening[{i}].test"),
-                format!("one of {}", crate::check::SCREENING_TESTS.join(", ")),
-            );
+    /// `[[screening]]`: a known test and a source.
+    fn screening(&mut self) {
+        for (i, s) in self.entry.screening.iter().enumerate() {
+            if !crate::check::SCREENING_TESTS.contains(&s.test.as_str()) {
+                self.push(
+                    format!("screening[{i}].test"),
+                    format!("one of {}", crate::check::SCREENING_TESTS.join(", ")),
+                );
+            }
+            self.source(format!("screening[{i}].source"), &s.source);
         }
-        p.source(format!("screening[{i}].source"), &s.source);
     }
 
-    // Cumulative.
-    if let Some(c) = &e.cumulative {
+    /// `[cumulative]`: the lifetime ledger in mg/m2, its limits and reduced limits.
+    fn cumulative(&mut self) {
+        let Some(c) = &self.entry.cumulative else {
+            return;
+        };
         if c.unit != "mg/m2" {
-            p.push("cumulative.unit", "the cumulative ledger is kept in mg/m2");
+            self.push("cumulative.unit", "the cumulative ledger is kept in mg/m2");
         }
         if c.equivalence_factor.is_nan() || c.equivalence_factor <= 0.0 {
-            p.push("cumulative.equivalence_factor", "must be positive");
+            self.push("cumulative.equivalence_factor", "must be positive");
         }
-        p.limits("cumulative.limits", &c.limits);
+        self.limits("cumulative.limits", &c.limits);
         if let Some(r) = &c.reduced {
-            p.limits("cumulative.reduced", r);
+            self.limits("cumulative.reduced", r);
             if r.conditions.is_empty() {
-                p.push(
+                self.push(
                     "cumulative.reduced.conditions",
                     "reduced limits apply to named conditions",
                 );
             }
             if r.hard_max > c.limits.hard_max {
-                p.push(
+                self.push(
                     "cumulative.reduced.hard_max",
                     "reduced limits must not exceed the normal ones",
                 );
             }
         }
-        p.source("cumulative.source".to_string(), &c.source);
+        self.source("cumulative.source".to_string(), &c.source);
     }
 
-    for (name, notes) in [
-        ("premedication", &e.premedication),
-        ("monitoring", &e.monitoring),
-    ] {
-        for (i, n) in notes.iter().enumerate() {
-            p.source(format!("{name}[{i}].source"), &n.source);
+    /// The typical-order notes (`[[premedication]]`, `[[monitoring]]`): each cites a source.
+    fn typical_notes(&mut self) {
+        let e = self.entry;
+        for (name, notes) in [
+            ("premedication", &e.premedication),
+            ("monitoring", &e.monitoring),
+        ] {
+            for (i, n) in notes.iter().enumerate() {
+                self.source(format!("{name}[{i}].source"), &n.source);
+            }
         }
     }
-    p.out
 }
