@@ -313,6 +313,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one table of five-rights cases, read as a table"
+    )]
     fn each_right_is_checked_alone() {
         type Case = (
             &'static str,

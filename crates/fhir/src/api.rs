@@ -491,6 +491,10 @@ async fn conditional_match(
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "FHIR Observation mapping field by field: to be split when standard payloads are accepted (interoperability work)"
+)]
 pub async fn observation_create(
     State(s): State<AppState>,
     auth: Auth,
@@ -908,6 +912,10 @@ fn quantity_text(q: &Json, path: &str) -> Result<String, Fail> {
 }
 
 /// A FHIR MedicationRequest (status draft, intent order) → the application's order request.
+#[expect(
+    clippy::too_many_lines,
+    reason = "MedicationRequest to order input, field by field: to be split with the typed order command"
+)]
 fn order_input(body: &Json) -> Result<Json, Fail> {
     only_elements(
         body,
@@ -1360,6 +1368,10 @@ pub async fn appointment_search(
 /// Books a chair: an Appointment with status `booked`, `start` and `end`, a participant
 /// `Patient/<id>`, a participant whose actor carries the chair's identifier
 /// (`urn:infusio:chair`), and optionally `supportingInformation` naming the order.
+#[expect(
+    clippy::too_many_lines,
+    reason = "FHIR Appointment mapping field by field: to be split when appointments gain their full life (scheduling work)"
+)]
 pub async fn appointment_create(
     State(s): State<AppState>,
     auth: Auth,

@@ -286,6 +286,10 @@ pub fn medication_request(o: &Stored<Order>, blind: bool) -> Json {
     r
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "MedicationAdministration built field by field from one record"
+)]
 pub fn medication_administration(
     a: &Stored<Administration>,
     order: &Stored<Order>,

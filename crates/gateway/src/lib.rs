@@ -15,6 +15,7 @@
 //!   race.
 //! - No input can panic the listener: parsing and framing are total (`infusio-interop`), and
 //!   each connection runs in its own task.
+#![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
 pub mod pump_sim;
 
@@ -212,6 +213,10 @@ impl Gateway {
 
     /// Reads, applies and acknowledges one message (the content of one MLLP frame). Returns
     /// the acknowledgement text.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one HL7 message's dispatch by type: to be split when sender trust and lab-feed rules arrive (interoperability work)"
+    )]
     pub async fn handle(&self, bytes: &[u8]) -> String {
         let hash = sha256_hex(bytes);
         let text = String::from_utf8_lossy(bytes).into_owned();

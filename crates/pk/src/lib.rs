@@ -15,6 +15,7 @@
 //! Invariants: no I/O, no clock, no global state, no randomness without an explicit seed.
 //! Inside the hot loops values are plain `f64` in consistent units; the public clinical API
 //! ([`typed`]) takes and returns the typed quantities of `infusio-core` (mg, L, h, mg/L).
+#![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
 pub mod contract;
 pub mod linear;

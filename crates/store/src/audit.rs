@@ -367,101 +367,113 @@ pub async fn verify(tx: &mut Tx) -> Result<VerifyReport, StoreError> {
             break 'walk None;
         }
         for e in &page {
-            if e.seq != expected {
-                break 'walk Some(BrokenLink {
-                    seq: expected,
-                    kind: BreakKind::Gap,
-                    detail: if e.seq == expected + 1 {
-                        format!(
-                            "event {expected} is missing (the next stored event is {})",
-                            e.seq
-                        )
-                    } else {
-                        format!(
-                            "events {expected} to {} are missing (the next stored event is {})",
-                            e.seq - 1,
-                            e.seq
-                        )
-                    },
-                });
-            }
-            if event_hash(e) != e.hash {
-                if let Some(original) = written_seq(e) {
-                    break 'walk Some(BrokenLink {
-                        seq: e.seq,
-                        kind: BreakKind::Reordered,
-                        detail: format!(
-                            "the event stored at sequence {} is intact but was written as event {original}",
-                            e.seq
-                        ),
-                    });
-                }
-                break 'walk Some(BrokenLink {
-                    seq: e.seq,
-                    kind: BreakKind::HashMismatch,
-                    detail: format!(
-                        "the content of event {} no longer matches its hash: it was altered",
-                        e.seq
-                    ),
-                });
-            }
-            if e.prev_hash != prev_hash {
-                break 'walk Some(BrokenLink {
-                    seq: e.seq,
-                    kind: BreakKind::PrevHashMismatch,
-                    detail: format!(
-                        "event {} does not follow event {}: its prev_hash is {}, the hash of event {} is {}",
-                        e.seq,
-                        e.seq - 1,
-                        e.prev_hash,
-                        e.seq - 1,
-                        prev_hash
-                    ),
-                });
+            if let Some(broken) = check_link(e, expected, &prev_hash) {
+                break 'walk Some(broken);
             }
             prev_hash = e.hash.clone();
             verified += 1;
             expected += 1;
         }
     };
-    let broken = broken.or_else(|| {
-        let last = expected - 1;
-        if head.seq > last {
-            Some(BrokenLink {
-                seq: last + 1,
-                kind: BreakKind::Truncated,
-                detail: format!(
-                    "the head row says the chain ends at event {} but the table ends at event {last}",
-                    head.seq
-                ),
-            })
-        } else if head.seq < last {
-            Some(BrokenLink {
-                seq: head.seq + 1,
-                kind: BreakKind::HeadMismatch,
-                detail: format!(
-                    "events after the head ({}) are stored, up to {last}: written around the store",
-                    head.seq
-                ),
-            })
-        } else if head.hash != prev_hash {
-            Some(BrokenLink {
-                seq: last,
-                kind: BreakKind::HeadMismatch,
-                detail: format!(
-                    "the head row's hash {} differs from the hash of event {last}, {prev_hash}",
-                    head.hash
-                ),
-            })
-        } else {
-            None
-        }
-    });
+    let broken = broken.or_else(|| check_head(&head, expected - 1, &prev_hash));
     Ok(VerifyReport {
         events_verified: verified,
         head,
         broken,
     })
+}
+
+/// The first break at one stored event: a gap before it, altered or moved content, or a
+/// `prev_hash` that does not follow the previous event.
+fn check_link(e: &AuditEvent, expected: i64, prev_hash: &str) -> Option<BrokenLink> {
+    if e.seq != expected {
+        return Some(BrokenLink {
+            seq: expected,
+            kind: BreakKind::Gap,
+            detail: if e.seq == expected + 1 {
+                format!(
+                    "event {expected} is missing (the next stored event is {})",
+                    e.seq
+                )
+            } else {
+                format!(
+                    "events {expected} to {} are missing (the next stored event is {})",
+                    e.seq - 1,
+                    e.seq
+                )
+            },
+        });
+    }
+    if event_hash(e) != e.hash {
+        if let Some(original) = written_seq(e) {
+            return Some(BrokenLink {
+                seq: e.seq,
+                kind: BreakKind::Reordered,
+                detail: format!(
+                    "the event stored at sequence {} is intact but was written as event {original}",
+                    e.seq
+                ),
+            });
+        }
+        return Some(BrokenLink {
+            seq: e.seq,
+            kind: BreakKind::HashMismatch,
+            detail: format!(
+                "the content of event {} no longer matches its hash: it was altered",
+                e.seq
+            ),
+        });
+    }
+    if e.prev_hash != prev_hash {
+        return Some(BrokenLink {
+            seq: e.seq,
+            kind: BreakKind::PrevHashMismatch,
+            detail: format!(
+                "event {} does not follow event {}: its prev_hash is {}, the hash of event {} is {}",
+                e.seq,
+                e.seq - 1,
+                e.prev_hash,
+                e.seq - 1,
+                prev_hash
+            ),
+        });
+    }
+    None
+}
+
+/// The head row against the last event walked: truncated, extended around the store, or a
+/// different hash.
+fn check_head(head: &AuditHead, last: i64, prev_hash: &str) -> Option<BrokenLink> {
+    if head.seq > last {
+        Some(BrokenLink {
+            seq: last + 1,
+            kind: BreakKind::Truncated,
+            detail: format!(
+                "the head row says the chain ends at event {} but the table ends at event {last}",
+                head.seq
+            ),
+        })
+    } else if head.seq < last {
+        Some(BrokenLink {
+            seq: head.seq + 1,
+            kind: BreakKind::HeadMismatch,
+            detail: format!(
+                "events after the head ({}) are stored, up to {last}: written around the store",
+                head.seq
+            ),
+        })
+    } else if head.hash != prev_hash {
+        Some(BrokenLink {
+            seq: last,
+            kind: BreakKind::HeadMismatch,
+            detail: format!(
+                "the head row's hash {} differs from the hash of event {last}, {prev_hash}",
+                head.hash
+            ),
+        })
+    } else {
+        None
+    }
 }
 
 /// For an event whose hash fails at its stored position: the sequence number at which its
