@@ -94,6 +94,10 @@ fn an_unknown_medication_is_a_hard_stop_not_a_crash() {
     let r = run(&v);
     assert_eq!(
         severity_of(&r, "medication.unknown"),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        severity_of(&r, "medication.off_library_required"),
         Some(Severity::HardStop)
     );
     assert_eq!(r.verdict, Verdict::HardStop);

@@ -388,6 +388,10 @@ fn an_unknown_drug_is_a_hard_stop_unless_a_pharmacist_entered_its_limits() {
     assert_eq!(r.verdict, Verdict::HardStop, "{}", codes(&r));
     assert_eq!(
         severity_of(&r, "medication.unknown"),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        severity_of(&r, "medication.off_library_required"),
         Some(Severity::HardStop)
     );
     set(

@@ -503,11 +503,21 @@ fn rule_stage(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRule>) {
 fn off_library(cx: &mut Ctx) {
     let o = &cx.req.order;
     let Some(limits) = &o.off_library else {
+        // The contract keeps `medication.unknown` a warning; what makes the order stop is
+        // its own code, so a drug outside the library can never be clicked through.
         cx.finding(
             "medication.unknown",
+            Severity::Warning,
+            format!(
+                "'{}' is not in the drug library: no dose, rate or concentration limit could be checked.",
+                o.medication
+            ),
+        );
+        cx.finding(
+            "medication.off_library_required",
             Severity::HardStop,
             format!(
-                "'{}' is not in the drug library: no dose, rate or concentration limit could be checked. Choose the medication from the library, or order it outside the library with a limit set entered by a pharmacist (order.off_library).",
+                "'{}' can be ordered only from the library, or outside it with a limit set entered by a pharmacist (order.off_library), which always needs a double check.",
                 o.medication
             ),
         );

@@ -154,7 +154,11 @@ pub fn check_json(library: &Library, input: &Value) -> Result<CheckResult, Input
 pub const FINDING_CODES: &[(&str, &str)] = &[
     (
         "medication.unknown",
-        "hard_stop: the medication is not in the drug library and the order carries no pharmacist-entered limit set (order.off_library)",
+        "warning: the medication is not in the drug library; no limit could be checked (with medication.off_library_required unless the order carries a pharmacist-entered limit set)",
+    ),
+    (
+        "medication.off_library_required",
+        "hard_stop: a medication outside the library is ordered only with a limit set entered by a pharmacist (order.off_library)",
     ),
     (
         "medication.off_library",
