@@ -1820,9 +1820,10 @@ async fn an_order_created_through_fhir_is_computed_and_checked_against_fhir_labs
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    // A drug outside the library is the application's warning (no limits could be checked).
+    // A drug outside the library is a hard stop of its own (medication.off_library_required):
+    // it can only be ordered with a pharmacist-entered limit set.
     assert_eq!(
-        r.body["issue"][1]["details"]["text"], "medication.unknown",
+        r.body["issue"][1]["details"]["text"], "medication.off_library_required",
         "{}",
         r.body
     );
