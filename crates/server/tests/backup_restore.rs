@@ -5,6 +5,8 @@
 
 mod common;
 
+use infusio_testkit::on_both_backends;
+
 use axum::http::StatusCode;
 use infusio_app::App;
 use infusio_server::ServerConfig;
@@ -25,11 +27,8 @@ async fn a_restored_backup_honours_sessions_idempotency_keys_and_the_audit_head(
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let order_id = first.body["id"].as_str().unwrap_or_default().to_string();
 
-    let dir = common::temp_db()
-        .parent()
-        .map(|p| p.to_path_buf())
-        .expect("a temporary directory");
-    let file = dir.join("backup.infusio");
+    let dir = infusio_testkit::TempDir::new("backup");
+    let file = dir.path().join("backup.infusio");
     let taken = infusio_store::backup::backup(h.app.store(), &file)
         .await
         .expect("backup");
@@ -38,7 +37,7 @@ async fn a_restored_backup_honours_sessions_idempotency_keys_and_the_audit_head(
         h.app.store().audit_head().await.expect("head")
     );
 
-    let (target, pg) = common::open_another_store().await;
+    let (target, pg) = infusio_testkit::open_another_store().await;
     let restored = infusio_store::backup::restore(&target, &file)
         .await
         .expect("restore");
@@ -112,8 +111,8 @@ async fn a_restored_backup_honours_sessions_idempotency_keys_and_the_audit_head(
         .await;
     assert!(v.body["broken"].is_null(), "{}", v.body);
     r.app.store().close().await;
-    if let Some((url, schema)) = pg {
-        common::pg_drop_schema(&url, &schema).await;
+    if let Some(schema) = pg {
+        schema.drop().await;
     }
 }
 

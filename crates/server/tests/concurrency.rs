@@ -4,6 +4,8 @@
 
 mod common;
 
+use infusio_testkit::on_both_backends;
+
 use std::sync::Arc;
 
 use axum::http::StatusCode;

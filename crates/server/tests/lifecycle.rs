@@ -5,6 +5,8 @@
 
 mod common;
 
+use infusio_testkit::on_both_backends;
+
 use axum::http::StatusCode;
 use serde_json::json;
 

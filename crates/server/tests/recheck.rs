@@ -4,6 +4,8 @@
 
 mod common;
 
+use infusio_testkit::on_both_backends;
+
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 

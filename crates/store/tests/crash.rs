@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use infusio_store::records::Patient;
 use infusio_store::{Change, Kind, Store, Val, new_id, now_us};
+use infusio_testkit::PgDatabase;
 
 const CHILD_VAR: &str = "INFUSIO_CRASH_CHILD_URL";
 const KILLS_VAR: &str = "INFUSIO_CRASH_KILLS";
-const PG_URL_VAR: &str = "INFUSIO_TEST_PG_URL";
 const NAME: &str = "crash_sigkill_loses_no_acknowledged_write";
 
 fn main() {
@@ -42,26 +42,19 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let started = Instant::now();
-    let dir = std::env::temp_dir().join(format!("infusio-crash-{}", new_id()));
-    std::fs::create_dir_all(&dir).expect("temporary directory");
-    let sqlite_url = format!("sqlite://{}", Store::sqlite_path(&dir).display());
+    let dir = infusio_testkit::TempDir::new("crash");
+    let sqlite_url = format!("sqlite://{}", Store::sqlite_path(dir.path()).display());
     let n = run("sqlite", &sqlite_url, kills);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     let mut passed = 1;
     println!("test {NAME}::sqlite ... ok ({kills} kills, {n} acknowledged writes, all present)");
-    match std::env::var(PG_URL_VAR) {
-        Ok(server) if !server.is_empty() => {
-            let (url, name) = fresh_pg_database(&server);
-            let n = run("postgres", &url, kills);
-            drop_pg_database(&server, &name);
-            passed += 1;
-            println!(
-                "test {NAME}::postgres ... ok ({kills} kills, {n} acknowledged writes, all present)"
-            );
-        }
-        _ => println!(
-            "SKIPPED {NAME}::postgres: {PG_URL_VAR} is not set (scripts/test.sh starts a throwaway cluster and sets it)"
-        ),
+    if let Some(db) = PgDatabase::create(NAME, "crash") {
+        let n = run("postgres", &db.url, kills);
+        db.drop();
+        passed += 1;
+        println!(
+            "test {NAME}::postgres ... ok ({kills} kills, {n} acknowledged writes, all present)"
+        );
     }
     println!("finished in {:.2}s", started.elapsed().as_secs_f64());
     // The plain closing line that test runners' summaries understand.
@@ -227,35 +220,4 @@ fn run(backend: &str, url: &str, kills: usize) -> usize {
         store.close().await;
     });
     acks.len()
-}
-
-fn fresh_pg_database(server: &str) -> (String, String) {
-    let name = format!("crash_{}", new_id().replace('-', ""));
-    runtime().block_on(async {
-        let admin = Store::open(server).await.expect("connect to PostgreSQL");
-        admin
-            .execute_admin(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        admin.close().await;
-    });
-    let (base, query) = server.split_once('?').unwrap_or((server, ""));
-    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
-    let url = if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
-    };
-    (url, name)
-}
-
-fn drop_pg_database(server: &str, name: &str) {
-    runtime().block_on(async {
-        if let Ok(admin) = Store::open(server).await {
-            let _ = admin
-                .execute_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-            admin.close().await;
-        }
-    });
 }

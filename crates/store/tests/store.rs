@@ -36,10 +36,7 @@ async fn migrations_are_idempotent(db: &TestDb) {
     }
     tx.rollback().await.expect("rollback");
 }
-on_both_backends!(
-    migrations_are_idempotent_and_complete,
-    migrations_are_idempotent
-);
+on_both_backends!(migrations_are_idempotent_and_complete => migrations_are_idempotent);
 
 // ---------------------------------------------------------------------------------------------
 // CRUD of every entity
@@ -356,7 +353,7 @@ async fn crud_every_entity(db: &TestDb) {
     assert_eq!(report.events_verified, 48);
     assert_eq!(report.head.seq, 48);
 }
-on_both_backends!(crud_of_every_entity, crud_every_entity);
+on_both_backends!(crud_of_every_entity => crud_every_entity);
 
 async fn constraints_refuse_bad_rows(db: &TestDb) {
     let s = &db.store;
@@ -399,10 +396,7 @@ async fn constraints_refuse_bad_rows(db: &TestDb) {
     drop(tx);
     assert_eq!(s.audit_head().await.expect("head").seq, 0);
 }
-on_both_backends!(
-    constraints_refuse_orphans_and_bad_values,
-    constraints_refuse_bad_rows
-);
+on_both_backends!(constraints_refuse_orphans_and_bad_values => constraints_refuse_bad_rows);
 
 // ---------------------------------------------------------------------------------------------
 // Optimistic concurrency
@@ -471,7 +465,7 @@ async fn stale_version(db: &TestDb) {
         "{missing:?}"
     );
 }
-on_both_backends!(stale_version_update_is_refused, stale_version);
+on_both_backends!(stale_version_update_is_refused => stale_version);
 
 // ---------------------------------------------------------------------------------------------
 // Row and audit event in one transaction
@@ -544,7 +538,7 @@ async fn atomic(db: &TestDb) {
     assert!(s.get::<Patient>(&d.id).await.expect("get").is_some());
     assert_eq!(s.audit_head().await.expect("head").seq, 2);
 }
-on_both_backends!(row_and_audit_event_commit_together, atomic);
+on_both_backends!(row_and_audit_event_commit_together => atomic);
 
 // ---------------------------------------------------------------------------------------------
 // Tampering
@@ -591,7 +585,7 @@ async fn tamper_flip(db: &TestDb) {
         "{broken:?}"
     );
 }
-on_both_backends!(tamper_flipped_byte_is_caught, tamper_flip);
+on_both_backends!(tamper_flipped_byte_is_caught => tamper_flip);
 
 async fn tamper_delete(db: &TestDb) {
     let s = &db.store;
@@ -611,7 +605,7 @@ async fn tamper_delete(db: &TestDb) {
         .expect("tampering detected");
     assert_eq!((broken.seq, broken.kind), (5, BreakKind::Gap), "{broken:?}");
 }
-on_both_backends!(tamper_deleted_event_is_caught, tamper_delete);
+on_both_backends!(tamper_deleted_event_is_caught => tamper_delete);
 
 async fn tamper_reorder(db: &TestDb) {
     let s = &db.store;
@@ -644,7 +638,7 @@ async fn tamper_reorder(db: &TestDb) {
         broken.detail
     );
 }
-on_both_backends!(tamper_reordered_events_are_caught, tamper_reorder);
+on_both_backends!(tamper_reordered_events_are_caught => tamper_reorder);
 
 async fn tamper_truncate(db: &TestDb) {
     let s = &db.store;
@@ -667,7 +661,7 @@ async fn tamper_truncate(db: &TestDb) {
         "{broken:?}"
     );
 }
-on_both_backends!(tamper_truncated_tail_is_caught, tamper_truncate);
+on_both_backends!(tamper_truncated_tail_is_caught => tamper_truncate);
 
 // ---------------------------------------------------------------------------------------------
 // Backup and restore
@@ -746,7 +740,7 @@ async fn backup_restore(db: &TestDb) {
 
     // And into a new PostgreSQL database (also from a SQLite snapshot: moving a clinic's record
     // to a health system's server).
-    if let Some((pg, name)) = pg_fresh_unmigrated("backup_restore (into PostgreSQL)").await {
+    if let Some((pg, schema)) = pg_fresh_store("backup_restore (into PostgreSQL)").await {
         let restored = backup::restore(&pg, &file)
             .await
             .expect("restore into PostgreSQL");
@@ -755,16 +749,11 @@ async fn backup_restore(db: &TestDb) {
         let mut tx = pg.begin_snapshot().await.expect("snapshot");
         assert_eq!(tx.inbound_log().await.expect("log"), vec![inbound.clone()]);
         tx.rollback().await.expect("rollback");
-        let _ = TestDb {
-            store: pg,
-            dir: TempDir::new("pg"),
-            pg_schema: Some(name),
-        }
-        .finish()
-        .await;
+        pg.close().await;
+        schema.drop().await;
     }
 }
-on_both_backends!(backup_restore_keeps_the_chain_head, backup_restore);
+on_both_backends!(backup_restore_keeps_the_chain_head => backup_restore);
 
 fn inbound_row(sender: &str, control_id: &str) -> infusio_store::InboundRecord {
     infusio_store::InboundRecord {
@@ -804,14 +793,16 @@ async fn concurrent(db: &TestDb) {
     assert!(report.intact(), "{report:?}");
     assert_eq!(report.events_verified, 50);
 }
-on_both_backends!(fifty_concurrent_appends_make_a_gap_free_chain, concurrent);
+on_both_backends!(fifty_concurrent_appends_make_a_gap_free_chain => concurrent);
 
 // ---------------------------------------------------------------------------------------------
 // Backend settings
 
 #[tokio::test]
 async fn sqlite_runs_wal_full_sync_with_foreign_keys() {
-    let db = sqlite().await;
+    let db = infusio_testkit::BACKEND
+        .scope(infusio_testkit::TestBackend::Sqlite, TestDb::open())
+        .await;
     let mut tx = db.store.begin_snapshot().await.expect("snapshot");
     let mut pragma = async |name: &str, kind| {
         tx.raw_fetch(&format!("PRAGMA {name}"), &[], &[kind])
@@ -838,7 +829,7 @@ async fn sqlite_runs_wal_full_sync_with_foreign_keys() {
 
 #[tokio::test]
 async fn postgres_refuses_synchronous_commit_off() {
-    let Some(server) = pg_server_url("postgres_refuses_synchronous_commit_off") else {
+    let Some(server) = pg_url("postgres_refuses_synchronous_commit_off") else {
         return;
     };
     // The session default comes from the server, the database, the role or the connection:

@@ -1,186 +1,22 @@
-//! Shared test harness: an application on a fresh SQLite file — or, inside
-//! [`on_both_backends!`]'s PostgreSQL variant, on a fresh schema of the PostgreSQL server named by
-//! `INFUSIO_TEST_PG_URL` — users for every role, and a helper that sends one request through the
-//! router with `oneshot` (no socket).
+//! Shared test harness: an application on the test's record (`infusio-testkit`: a fresh SQLite
+//! file, or inside `on_both_backends!`'s PostgreSQL variant a fresh schema of the server named
+//! by `INFUSIO_TEST_PG_URL`), users for every role, and a helper that sends one request through
+//! the router with `oneshot` (no socket).
 
 #![allow(dead_code)]
-
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use infusio_app::{App, AppConfig};
 use infusio_server::ServerConfig;
-use infusio_store::{Role, Store};
+use infusio_store::Role;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 pub const PASSWORD: &str = "correct horse battery";
 
-/// The variable naming a PostgreSQL server where this user may create schemas
-/// (`scripts/test.sh` starts a throwaway cluster and sets it).
-pub const PG_URL_VAR: &str = "INFUSIO_TEST_PG_URL";
-
-/// The database the harness of the current test opens.
-#[derive(Clone, Debug)]
-pub enum TestBackend {
-    Sqlite,
-    /// A fresh schema `schema` on the server at `url`.
-    Postgres {
-        url: String,
-        schema: String,
-    },
-}
-
-tokio::task_local! {
-    /// Set by [`on_both_backends!`]; a test outside it runs on SQLite.
-    pub static BACKEND: TestBackend;
-}
-
-/// The PostgreSQL server URL, or `None` after saying (on the process's stderr, which libtest
-/// does not capture) that the PostgreSQL variant of `test` is skipped.
-pub fn pg_url(test: &str) -> Option<String> {
-    match std::env::var(PG_URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test} on PostgreSQL: {PG_URL_VAR} is not set (scripts/test.sh sets it)"
-            );
-            None
-        }
-    }
-}
-
-fn with_param(url: &str, param: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{param}")
-}
-
-/// Creates schema `schema` on the server at `url` (a schema per test keeps tests apart and is
-/// much cheaper than a database per test).
-pub async fn pg_create_schema(url: &str, schema: &str) {
-    let admin = Store::open(url)
-        .await
-        .expect("connect to the test PostgreSQL server");
-    admin
-        .execute_admin(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("create the test schema");
-    admin.close().await;
-}
-
-/// Drops the test's schema (best effort: the cluster of scripts/test.sh is thrown away anyway).
-pub async fn pg_drop_schema(url: &str, schema: &str) {
-    if let Ok(admin) = Store::open(url).await {
-        let _ = admin
-            .execute_admin(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await;
-        admin.close().await;
-    }
-}
-
-/// A schema name unique to this run.
-pub fn pg_schema_name() -> String {
-    format!("srv_{}", infusio_store::new_id().replace('-', ""))
-}
-
-/// Opens the store of the current test's backend.
-pub async fn open_store() -> Store {
-    match BACKEND
-        .try_with(|b| b.clone())
-        .unwrap_or(TestBackend::Sqlite)
-    {
-        TestBackend::Sqlite => Store::open_sqlite(&temp_db()).await.expect("open sqlite"),
-        TestBackend::Postgres { url, schema } => {
-            let store = Store::open(&with_param(
-                &url,
-                &format!("options%5Bsearch_path%5D={schema}"),
-            ))
-            .await
-            .expect("open the test schema");
-            assert_eq!(store.backend(), infusio_store::Backend::Postgres);
-            store
-        }
-    }
-}
-
-/// A second, empty store on the current test's backend (a restore target). On PostgreSQL a new
-/// schema, returned so the caller can drop it.
-pub async fn open_another_store() -> (Store, Option<(String, String)>) {
-    match BACKEND
-        .try_with(|b| b.clone())
-        .unwrap_or(TestBackend::Sqlite)
-    {
-        TestBackend::Sqlite => (
-            Store::open_sqlite(&temp_db()).await.expect("open sqlite"),
-            None,
-        ),
-        TestBackend::Postgres { url, .. } => {
-            let schema = pg_schema_name();
-            pg_create_schema(&url, &schema).await;
-            let store = Store::open(&with_param(
-                &url,
-                &format!("options%5Bsearch_path%5D={schema}"),
-            ))
-            .await
-            .expect("open the second test schema");
-            (store, Some((url, schema)))
-        }
-    }
-}
-
-/// Runs each named `async fn` test on SQLite and, when `INFUSIO_TEST_PG_URL` is set, on a fresh
-/// PostgreSQL schema: `on_both_backends!(test_a, test_b);` makes `test_a::sqlite`,
-/// `test_a::postgres`, …
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn sqlite() {
-                    $crate::common::BACKEND
-                        .scope($crate::common::TestBackend::Sqlite, super::$name())
-                        .await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn postgres() {
-                    let Some(url) = $crate::common::pg_url(stringify!($name)) else {
-                        return;
-                    };
-                    let schema = $crate::common::pg_schema_name();
-                    $crate::common::pg_create_schema(&url, &schema).await;
-                    $crate::common::BACKEND
-                        .scope(
-                            $crate::common::TestBackend::Postgres {
-                                url: url.clone(),
-                                schema: schema.clone(),
-                            },
-                            super::$name(),
-                        )
-                        .await;
-                    $crate::common::pg_drop_schema(&url, &schema).await;
-                }
-            }
-        )*
-    };
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A fresh database file under the system temp directory.
-pub fn temp_db() -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("infusio-server-test-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::create_dir_all(&dir);
-    dir.join("test.sqlite3")
-}
+pub use infusio_testkit::open_store;
 
 pub struct Harness {
     pub app: App,
