@@ -7,6 +7,8 @@
 
 mod common;
 
+use infusio_testkit::on_both_backends;
+
 on_both_backends!(
     pump_events_show_as_the_actual_administration,
     the_capability_statement_lists_exactly_what_is_served,

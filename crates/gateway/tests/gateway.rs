@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use infusio_app::{Actor, App, AppConfig};
@@ -16,12 +15,12 @@ use infusio_interop::ack::{AckCode, read_ack};
 use infusio_interop::hl7::Message;
 use infusio_interop::mllp;
 use infusio_store::records::{Administration, AdministrationEvent, LabResult, Order, Patient};
-use infusio_store::{OrderStatus, Role, Store};
+use infusio_store::{OrderStatus, Role};
+use infusio_testkit::on_both_backends;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 const PASSWORD: &str = "correct horse battery";
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -38,42 +37,6 @@ impl Harness {
     }
 }
 
-/// Where a test's record lives.
-pub enum Backend {
-    Sqlite,
-    /// A fresh schema on the PostgreSQL server named by INFUSIO_TEST_PG_URL.
-    Postgres {
-        url: String,
-    },
-}
-
-/// Runs each named test on SQLite and, when INFUSIO_TEST_PG_URL is set, on PostgreSQL.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-
-                #[tokio::test]
-                async fn postgres() {
-                    match std::env::var("INFUSIO_TEST_PG_URL") {
-                        Ok(url) if !url.is_empty() => {
-                            super::$name(super::Backend::Postgres { url }).await
-                        }
-                        _ => eprintln!(
-                            "SKIPPED {} on PostgreSQL: INFUSIO_TEST_PG_URL is not set",
-                            stringify!($name)
-                        ),
-                    }
-                }
-            }
-        )*
-    };
-}
-
 on_both_backends!(
     adt_a04_registers_a_patient_with_weight_and_height,
     a_creatinine_result_changes_the_next_vancomycin_check,
@@ -83,36 +46,8 @@ on_both_backends!(
     the_pump_refuses_a_programme_beyond_its_limits
 );
 
-async fn open_store(backend: Backend) -> Store {
-    match backend {
-        Backend::Sqlite => {
-            let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-            let dir = std::env::temp_dir()
-                .join(format!("infusio-gateway-test-{}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            Store::open_sqlite(&dir.join("test.sqlite3"))
-                .await
-                .expect("open sqlite")
-        }
-        Backend::Postgres { url } => {
-            let schema = format!("gw_{}", infusio_store::new_id().replace('-', ""));
-            let admin = Store::open(&url).await.expect("connect to PostgreSQL");
-            admin
-                .execute_admin(&format!("CREATE SCHEMA {schema}"))
-                .await
-                .expect("create the test schema");
-            admin.close().await;
-            let sep = if url.contains('?') { '&' } else { '?' };
-            Store::open(&format!("{url}{sep}options%5Bsearch_path%5D={schema}"))
-                .await
-                .expect("open the test schema")
-        }
-    }
-}
-
-async fn harness(backend: Backend) -> Harness {
-    let store = open_store(backend).await;
+async fn harness() -> Harness {
+    let store = infusio_testkit::open_store().await;
     let library = infusio_app::library::builtin().expect("library");
     let app = App::open(
         store,
@@ -217,8 +152,8 @@ async fn patient(app: &App, mrn: &str) -> Option<infusio_store::Stored<Patient>>
     found.pop()
 }
 
-async fn adt_a04_registers_a_patient_with_weight_and_height(backend: Backend) {
-    let h = harness(backend).await;
+async fn adt_a04_registers_a_patient_with_weight_and_height() {
+    let h = harness().await;
     let ack = send(h.addr, &adt_a04("ADT-1", "MRN100")).await;
     let (code, acked, messages) = ack_of(&ack);
     assert_eq!(
@@ -283,8 +218,8 @@ async fn vancomycin_preview(h: &Harness, patient_id: &str) -> Value {
     serde_json::to_value(&preview.computed).expect("json")
 }
 
-async fn a_creatinine_result_changes_the_next_vancomycin_check(backend: Backend) {
-    let h = harness(backend).await;
+async fn a_creatinine_result_changes_the_next_vancomycin_check() {
+    let h = harness().await;
     assert_eq!(
         ack_of(&send(h.addr, &adt_a04("ADT-1", "MRN200")).await).0,
         AckCode::Accept
@@ -329,8 +264,8 @@ async fn a_creatinine_result_changes_the_next_vancomycin_check(backend: Backend)
     assert!((latest.data.value.as_str().parse::<f64>().unwrap_or(0.0) - 2.002).abs() < 0.01);
 }
 
-async fn a_redelivered_message_is_answered_once_and_recorded_once(backend: Backend) {
-    let h = harness(backend).await;
+async fn a_redelivered_message_is_answered_once_and_recorded_once() {
+    let h = harness().await;
     assert_eq!(
         ack_of(&send(h.addr, &adt_a04("ADT-1", "MRN300")).await).0,
         AckCode::Accept
@@ -400,8 +335,8 @@ async fn read_frame(stream: &mut TcpStream, decoder: &mut mllp::Decoder) -> Stri
     }
 }
 
-async fn garbage_and_malformed_messages_are_refused_and_the_listener_stays_up(backend: Backend) {
-    let h = harness(backend).await;
+async fn garbage_and_malformed_messages_are_refused_and_the_listener_stays_up() {
+    let h = harness().await;
     let mut stream = TcpStream::connect(h.addr).await.expect("connect");
     let mut decoder = mllp::Decoder::new(1 << 20);
     // Bytes outside any frame.
@@ -574,10 +509,8 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
     (id, admin.id)
 }
 
-async fn a_verified_vancomycin_order_runs_on_the_simulated_pump_and_completes_with_its_times(
-    backend: Backend,
-) {
-    let h = harness(backend).await;
+async fn a_verified_vancomycin_order_runs_on_the_simulated_pump_and_completes_with_its_times() {
+    let h = harness().await;
     let (order_id, admin_id) = running_vancomycin(&h, "MRN500").await;
     let bedside_scan_at_us = h
         .app
@@ -728,8 +661,8 @@ async fn a_verified_vancomycin_order_runs_on_the_simulated_pump_and_completes_wi
     validate(&messages);
 }
 
-async fn the_pump_refuses_a_programme_beyond_its_limits(backend: Backend) {
-    let h = harness(backend).await;
+async fn the_pump_refuses_a_programme_beyond_its_limits() {
+    let h = harness().await;
     let (_, admin_id) = running_vancomycin(&h, "MRN600").await;
     let mut config = PumpSimConfig::new(h.addr);
     config.max_rate_ml_per_h = 100.0;
@@ -829,9 +762,8 @@ fn validate(messages: &[(String, String)]) {
         eprintln!("note: INFUSIO_TEST_PYTHON is not set; HL7 messages not checked by hl7apy");
         return;
     };
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("infusio-gateway-hl7-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let tmp = infusio_testkit::TempDir::new("gateway-hl7");
+    let dir = tmp.path();
     let mut paths = Vec::new();
     for (name, text) in messages {
         let p = dir.join(format!("{name}.hl7"));
@@ -847,7 +779,7 @@ fn validate(messages: &[(String, String)]) {
         .expect("run python");
     let report =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     assert!(out.status.success(), "hl7apy refused a message:\n{report}");
     assert_eq!(
         report.lines().filter(|l| l.starts_with("ok ")).count(),

@@ -1,5 +1,6 @@
-//! Test harness: an application on a fresh SQLite file — or, inside [`on_both_backends!`]'s
-//! PostgreSQL variant, on a fresh schema of the server named by `INFUSIO_TEST_PG_URL` — with a
+//! Test harness: an application on the test's record (`infusio-testkit`: a fresh SQLite file,
+//! or inside `on_both_backends!`'s PostgreSQL variant a fresh schema of the server named by
+//! `INFUSIO_TEST_PG_URL`), with a
 //! user per role, the server's router with the FHIR routes, one request at a time through
 //! `oneshot`; every FHIR resource the server answers is kept for the outside validator.
 
@@ -14,7 +15,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use infusio_app::{App, AppConfig};
 use infusio_server::ServerConfig;
-use infusio_store::{Role, Store};
+use infusio_store::Role;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -22,130 +23,9 @@ pub const PASSWORD: &str = "correct horse battery";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// A fresh directory for the test's record and the validator's files (kept after the test).
 pub fn temp_dir() -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("infusio-fhir-test-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::create_dir_all(&dir);
-    dir
-}
-
-/// The variable naming a PostgreSQL server where this user may create schemas.
-pub const PG_URL_VAR: &str = "INFUSIO_TEST_PG_URL";
-
-/// The database the harness of the current test opens.
-#[derive(Clone, Debug)]
-pub enum TestBackend {
-    Sqlite,
-    Postgres { url: String, schema: String },
-}
-
-tokio::task_local! {
-    /// Set by [`on_both_backends!`]; a test outside it runs on SQLite.
-    pub static BACKEND: TestBackend;
-}
-
-/// The PostgreSQL server URL, or `None` after saying that the PostgreSQL variant is skipped.
-pub fn pg_url(test: &str) -> Option<String> {
-    match std::env::var(PG_URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test} on PostgreSQL: {PG_URL_VAR} is not set (scripts/test.sh sets it)"
-            );
-            None
-        }
-    }
-}
-
-fn with_param(url: &str, param: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{param}")
-}
-
-pub async fn pg_create_schema(url: &str, schema: &str) {
-    let admin = Store::open(url)
-        .await
-        .expect("connect to the test PostgreSQL server");
-    admin
-        .execute_admin(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("create the test schema");
-    admin.close().await;
-}
-
-pub async fn pg_drop_schema(url: &str, schema: &str) {
-    if let Ok(admin) = Store::open(url).await {
-        let _ = admin
-            .execute_admin(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await;
-        admin.close().await;
-    }
-}
-
-pub fn pg_schema_name() -> String {
-    format!("fhir_{}", infusio_store::new_id().replace('-', ""))
-}
-
-async fn open_store(dir: &std::path::Path) -> Store {
-    match BACKEND
-        .try_with(|b| b.clone())
-        .unwrap_or(TestBackend::Sqlite)
-    {
-        TestBackend::Sqlite => Store::open_sqlite(&dir.join("test.sqlite3"))
-            .await
-            .expect("open sqlite"),
-        TestBackend::Postgres { url, schema } => {
-            let store = Store::open(&with_param(
-                &url,
-                &format!("options%5Bsearch_path%5D={schema}"),
-            ))
-            .await
-            .expect("open the test schema");
-            assert_eq!(store.backend(), infusio_store::Backend::Postgres);
-            store
-        }
-    }
-}
-
-/// Runs each named `async fn` test on SQLite and, when `INFUSIO_TEST_PG_URL` is set, on a fresh
-/// PostgreSQL schema: `on_both_backends!(test_a);` makes `test_a::sqlite` and
-/// `test_a::postgres`.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    $crate::common::BACKEND
-                        .scope($crate::common::TestBackend::Sqlite, super::$name())
-                        .await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let Some(url) = $crate::common::pg_url(stringify!($name)) else {
-                        return;
-                    };
-                    let schema = $crate::common::pg_schema_name();
-                    $crate::common::pg_create_schema(&url, &schema).await;
-                    $crate::common::BACKEND
-                        .scope(
-                            $crate::common::TestBackend::Postgres {
-                                url: url.clone(),
-                                schema: schema.clone(),
-                            },
-                            super::$name(),
-                        )
-                        .await;
-                    $crate::common::pg_drop_schema(&url, &schema).await;
-                }
-            }
-        )*
-    };
+    infusio_testkit::TempDir::new("fhir-test").keep()
 }
 
 pub const USERS: &[(&str, &[Role])] = &[
@@ -203,7 +83,7 @@ impl Reply {
 
 pub async fn harness() -> Harness {
     let dir = temp_dir();
-    let store = open_store(&dir).await;
+    let store = infusio_testkit::open_store_in(&dir).await;
     let library = infusio_app::library::builtin().expect("library");
     let cfg = AppConfig {
         argon2_memory_kib: 64,
