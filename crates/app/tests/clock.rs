@@ -19,9 +19,7 @@ struct Harness {
 
 impl Harness {
     async fn new(name: &str) -> Harness {
-        let dir =
-            std::env::temp_dir().join(format!("infusio-app-clock-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = infusio_testkit::TempDir::new(&format!("app-clock-{name}")).keep();
         let store = Store::open_data_dir(&dir).await.expect("store");
         let now = Arc::new(AtomicI64::new(T0_US));
         let read = now.clone();

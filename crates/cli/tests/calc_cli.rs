@@ -2,32 +2,15 @@
 //! its reference file must give exit 0 and the contract's JSON shape, and every error case
 //! must give exit 2 with `{"error": {"field", "value", "message"}}` naming the field.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+
+use infusio_testkit::run::{code, run_in, stderr, stdout};
 
 use serde_json::Value;
 
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_infusio"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn infusio");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = run_in(env!("CARGO_BIN_EXE_infusio"), args, stdin, Path::new("."));
+    (code(&out), stdout(&out), stderr(&out))
 }
 
 fn toml_to_json(v: &toml::Value) -> Value {

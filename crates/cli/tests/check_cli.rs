@@ -1,52 +1,20 @@
 //! `infusio check` and `infusio library` through the real binary: exit codes, JSON shapes,
 //! refusals and the built-in library (run from a directory without the data files).
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
 fn infusio(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_infusio"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    if let Some(mut s) = child.stdin.take() {
-        s.write_all(stdin.as_bytes()).expect("stdin written");
-    }
-    child.wait_with_output().expect("the binary finishes")
+    infusio_testkit::run::run(env!("CARGO_BIN_EXE_infusio"), args, stdin)
 }
 
 fn json_out(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is JSON ({e}): {}",
-            String::from_utf8_lossy(&o.stdout)
-        )
-    })
+    infusio_testkit::run::stdout_json(o)
 }
 
 fn example() -> Value {
-    json!({
-      "patient": {
-        "age": "54 y", "sex": "female", "weight": "70 kg", "height": "165 cm",
-        "labs": {"serum_creatinine": "0.9 mg/dL", "anc": "1.8 10*9/L", "platelets": "150 10*9/L",
-                 "hemoglobin": "9.1 g/dL", "potassium": "3.1 mEq/L", "sodium": "139 mEq/L"},
-        "allergies": ["penicillin"],
-        "history": [{"medication": "doxorubicin", "dose": "108 mg", "bsa": "1.8 m2", "weight": "71 kg", "at": "2026-10-01"}]
-      },
-      "care_area": "adult-infusion",
-      "order": {
-        "medication": "infliximab", "dose": "350 mg", "dose_per": "5 mg/kg", "route": "iv",
-        "volume": "250 mL", "duration": "2 h", "rate": "125 mL/h", "line": "peripheral",
-        "frequency": "once", "infusion_number": 1
-      },
-      "at": "2026-11-26T09:00:00Z"
-    })
+    infusio_testkit::json::check_contract_example()
 }
 
 #[test]
@@ -134,8 +102,7 @@ fn library_list_show_and_validate() {
 fn validate_and_check_refuse_a_broken_library_directory() {
     let dir = std::env::temp_dir().join(format!("infusio-broken-library-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let src =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/library/infliximab.toml");
+    let src = infusio_testkit::library_dir().join("infliximab.toml");
     let text = std::fs::read_to_string(src).expect("library file");
     let broken = text.replace(
         "soft_min = 2.7, soft_max = 11",

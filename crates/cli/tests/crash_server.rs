@@ -23,10 +23,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use infusio_store::{Store, new_id};
+use infusio_store::new_id;
+use infusio_testkit::{PgDatabase, TempDir};
 use serde_json::{Value, json};
 
-const PG_URL_VAR: &str = "INFUSIO_TEST_PG_URL";
 const KILLS_VAR: &str = "INFUSIO_SERVER_CRASH_KILLS";
 const SEED_VAR: &str = "INFUSIO_CRASH_SEED";
 const REPORT_VAR: &str = "INFUSIO_CRASH_REPORT";
@@ -53,14 +53,6 @@ impl Rng {
     /// Uniform in `lo..hi` (milliseconds).
     fn between(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo)
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -617,65 +609,29 @@ fn check(backend: &str, o: &Outcome, elapsed: Duration) {
 }
 
 fn work_dir(tag: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("infusio-crash-server-{tag}-{}", new_id()));
-    std::fs::create_dir_all(&dir).expect("temporary directory");
-    TempDir(dir)
+    TempDir::new(&format!("crash-server-{tag}"))
 }
 
 #[test]
 fn sigkilled_server_loses_no_acknowledged_write_sqlite() {
     let started = Instant::now();
     let work = work_dir("sqlite");
-    let record = Record::DataDir(work.0.join("data"));
-    let o = run("sqlite", record, &work.0);
+    let record = Record::DataDir(work.path().join("data"));
+    let o = run("sqlite", record, work.path());
     check("sqlite", &o, started.elapsed());
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 #[test]
 fn sigkilled_server_loses_no_acknowledged_write_postgres() {
-    let server = match std::env::var(PG_URL_VAR) {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            say(&format!(
-                "SKIPPED the server crash test on PostgreSQL: {PG_URL_VAR} is not set \
-                 (scripts/test.sh starts a throwaway cluster and sets it)"
-            ));
-            return;
-        }
+    let Some(db) = PgDatabase::create(
+        "sigkilled_server_loses_no_acknowledged_write_postgres",
+        "crashsrv",
+    ) else {
+        return;
     };
     let started = Instant::now();
-    let name = format!("crashsrv_{}", new_id().replace('-', ""));
-    runtime().block_on(async {
-        let admin = Store::open(&server).await.expect("connect to PostgreSQL");
-        admin
-            .execute_admin(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        admin.close().await;
-    });
-    let (base, query) = server.split_once('?').unwrap_or((&server, ""));
-    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
-    let url = if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
-    };
     let work = work_dir("postgres");
-    let o = run("postgres", Record::Url(url), &work.0);
-    runtime().block_on(async {
-        if let Ok(admin) = Store::open(&server).await {
-            let _ = admin
-                .execute_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-            admin.close().await;
-        }
-    });
+    let o = run("postgres", Record::Url(db.url.clone()), work.path());
+    db.drop();
     check("postgres", &o, started.elapsed());
 }

@@ -1,51 +1,21 @@
 //! `infusio db` and `infusio audit` end to end: the real binary on a real SQLite file and, when
 //! `INFUSIO_TEST_PG_URL` is set (scripts/test.sh sets it), on a real PostgreSQL database.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use infusio_store::records::Patient;
 use infusio_store::{Change, Store, new_id};
+use infusio_testkit::run::{run_in, stderr, stdout, stdout_json};
+use infusio_testkit::{PgDatabase, TempDir};
 use serde_json::{Value, json};
 
-const PG_URL_VAR: &str = "INFUSIO_TEST_PG_URL";
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let dir = std::env::temp_dir().join(format!("infusio-db-cli-{}", new_id()));
-        std::fs::create_dir_all(&dir).expect("temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn infusio(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_infusio"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("INFUSIO_DATABASE_URL")
-        .output()
-        .expect("run infusio")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    run_in(env!("CARGO_BIN_EXE_infusio"), args, "", cwd)
 }
 
 fn json_of(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}", stdout(o)))
+    stdout_json(o)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -86,8 +56,8 @@ fn sqlite_url(dir: &Path) -> String {
 
 #[test]
 fn sqlite_migrate_verify_head_backup_restore_and_tamper() {
-    let tmp = TempDir::new();
-    let cwd = &tmp.0;
+    let tmp = TempDir::new("db-cli");
+    let cwd = tmp.path();
 
     // Before anything exists: a clear failure, and no database is created by a read.
     let o = infusio(&["audit", "verify"], cwd);
@@ -181,7 +151,7 @@ fn sqlite_migrate_verify_head_backup_restore_and_tamper() {
 
 #[test]
 fn bad_command_lines_are_refused() {
-    let tmp = TempDir::new();
+    let tmp = TempDir::new("db-cli");
     for args in [
         &["db", "backup"][..],
         &["db", "restore"],
@@ -189,7 +159,7 @@ fn bad_command_lines_are_refused() {
         &["db", "migrate", "extra-file"],
         &["audit", "rewrite"],
     ] {
-        let o = infusio(args, &tmp.0);
+        let o = infusio(args, tmp.path());
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(
             stderr(&o).starts_with("error: "),
@@ -197,41 +167,23 @@ fn bad_command_lines_are_refused() {
             stderr(&o)
         );
     }
-    let o = infusio(&["db", "migrate", "--database-url", "mysql://x"], &tmp.0);
+    let o = infusio(
+        &["db", "migrate", "--database-url", "mysql://x"],
+        tmp.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not understood"), "{}", stderr(&o));
 }
 
 #[test]
 fn postgres_migrate_backup_and_restore_into_sqlite() {
-    let Ok(server) = std::env::var(PG_URL_VAR) else {
-        // Written to stderr directly: libtest hides an eprintln! of a passing test.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED postgres_migrate_backup_and_restore_into_sqlite: {PG_URL_VAR} is not set \
-             (scripts/test.sh starts a throwaway PostgreSQL cluster and sets it)"
-        );
+    let Some(db) = PgDatabase::create("postgres_migrate_backup_and_restore_into_sqlite", "cli")
+    else {
         return;
     };
-    let name = format!("cli_{}", new_id().replace('-', ""));
-    let (base, query) = server.split_once('?').unwrap_or((&server, ""));
-    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
-    let url = if query.is_empty() {
-        format!("{base}/{name}")
-    } else {
-        format!("{base}/{name}?{query}")
-    };
-    runtime().block_on(async {
-        let admin = Store::open(&server).await.expect("connect");
-        admin
-            .execute_admin(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        admin.close().await;
-    });
-    let tmp = TempDir::new();
-    let cwd = &tmp.0;
+    let url = db.url.clone();
+    let tmp = TempDir::new("db-cli");
+    let cwd = tmp.path();
     let o = infusio(&["db", "migrate", "--database-url", &url], cwd);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     add_patients(&url, 5);
@@ -256,11 +208,5 @@ fn postgres_migrate_backup_and_restore_into_sqlite() {
     assert_eq!(restored, head);
     let o = infusio(&["audit", "verify", "--data-dir", "from-pg"], cwd);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    runtime().block_on(async {
-        let admin = Store::open(&server).await.expect("connect");
-        let _ = admin
-            .execute_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-        admin.close().await;
-    });
+    db.drop();
 }

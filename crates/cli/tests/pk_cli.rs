@@ -3,29 +3,22 @@
 
 #![allow(clippy::unwrap_used)] // a test failing on unwrap is a failing test
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::path::Path;
+
+use infusio_testkit::run::{code, run_in, stdout};
 
 use serde_json::{Value, json};
 
 fn run(args: &[&str], input: &Value) -> (i32, Value, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_infusio"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let out = run_in(
+        env!("CARGO_BIN_EXE_infusio"),
+        args,
+        &input.to_string(),
+        Path::new("."),
+    );
+    let stdout = stdout(&out);
     let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), json, stdout)
+    (code(&out), json, stdout)
 }
 
 fn pk(sub: &str, input: &Value) -> (i32, Value) {

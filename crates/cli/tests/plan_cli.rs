@@ -1,30 +1,15 @@
 //! `infusio calc preparation` and `infusio calc titration` through the real binary, with the
 //! drug library built into it.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::path::Path;
+
+use infusio_testkit::run::{code, run_in, stdout};
 
 use serde_json::Value;
 
 fn run(args: &[&str], stdin: &str) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_infusio"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn infusio");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let out = run_in(env!("CARGO_BIN_EXE_infusio"), args, stdin, Path::new("."));
+    (code(&out), stdout(&out))
 }
 
 fn json(args: &[&str], stdin: &str) -> (i32, Value) {

@@ -3,31 +3,26 @@
 #![allow(clippy::unwrap_used)] // Tests: a panic is the failure report.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
+
+use infusio_testkit::run::{code, run_in, stdout_json};
 
 use serde_json::{Value, json};
 
 /// Runs `infusio schedule <sub> --json [extra]` with `input` on standard input.
 fn run(sub: &str, input: &Value, extra: &[&str]) -> (i32, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_infusio"))
-        .args(["schedule", sub, "--json"])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let value =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
-    (out.status.code().unwrap(), value)
+    let args: Vec<&str> = ["schedule", sub, "--json"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let out = run_in(
+        env!("CARGO_BIN_EXE_infusio"),
+        &args,
+        &input.to_string(),
+        Path::new("."),
+    );
+    (code(&out), stdout_json(&out))
 }
 
 /// The example shape: two places, two nurses, three appointments.

@@ -1,37 +1,13 @@
 //! The shipped drug library: every file loads and validates, every class is covered, the
 //! contract's required ids exist, and every entry's `[[typical_order]]` passes `ok`.
 
-use std::path::PathBuf;
+mod common;
 
 use infusio_core::check::{Verdict, check_json};
 use infusio_core::library::{Library, TherapyClass};
 
-fn library_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/library")
-}
-
 fn load() -> Library {
-    let mut files: Vec<(String, String)> = Vec::new();
-    for entry in std::fs::read_dir(library_dir()).expect("data/library exists") {
-        let path = entry.expect("readable directory entry").path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_string();
-            let text = std::fs::read_to_string(&path).expect("readable library file");
-            files.push((name, text));
-        }
-    }
-    files.sort();
-    match Library::load(files.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
-        Ok(lib) => lib,
-        Err(errors) => {
-            let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-            panic!("the library does not load:\n{}", text.join("\n"));
-        }
-    }
+    common::library()
 }
 
 #[test]

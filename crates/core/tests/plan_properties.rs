@@ -1,8 +1,7 @@
 //! No input makes the preparation or titration calculators panic; when they answer, the pump
 //! steps infuse exactly the bag and the vials hold the dose.
 
-use std::path::Path;
-use std::sync::OnceLock;
+mod common;
 
 use infusio_core::calc::run_with_library;
 use infusio_core::library::Library;
@@ -10,27 +9,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 fn library() -> &'static Library {
-    static LIB: OnceLock<Library> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/library");
-        let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-            .expect("data/library")
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
-            .map(|p| {
-                let name = p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .expect("name")
-                    .to_string();
-                (name, std::fs::read_to_string(&p).expect("read"))
-            })
-            .collect();
-        files.sort();
-        Library::load(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
-            .unwrap_or_else(|e| panic!("{e:?}"))
-    })
+    common::shared()
 }
 
 const MEDICATIONS: [&str; 8] = [

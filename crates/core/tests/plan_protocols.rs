@@ -1,7 +1,7 @@
 //! Protocol templates: every file in `data/protocols` loads and validates; broken templates
 //! fail with the file, line and field; chair time for first and later infusions.
 
-use std::path::Path;
+mod common;
 
 use infusio_core::plan::chair::{ChairError, chair_time};
 use infusio_core::plan::protocol::{CLASSES, Protocol, load_protocols, parse_protocol};
@@ -9,24 +9,7 @@ use infusio_core::plan::titration::{Bag, RampUnit, Schedule, plan};
 use infusio_core::units::{Duration, Volume};
 
 fn files() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/protocols");
-    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .expect("data/protocols")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
-        .map(|p| {
-            (
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .expect("name")
-                    .to_string(),
-                std::fs::read_to_string(&p).expect("read"),
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    infusio_testkit::protocol_files()
 }
 
 fn all() -> Vec<Protocol> {
@@ -220,25 +203,7 @@ fn chair_time_infliximab_and_mfolfox6() {
 }
 
 fn library() -> infusio_core::library::Library {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/library");
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .expect("data/library")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
-        .map(|p| {
-            (
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .expect("name")
-                    .to_string(),
-                std::fs::read_to_string(&p).expect("read"),
-            )
-        })
-        .collect();
-    files.sort();
-    infusio_core::library::Library::load(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
-        .unwrap_or_else(|e| panic!("{e:?}"))
+    common::library()
 }
 
 #[test]

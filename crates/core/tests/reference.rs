@@ -5,6 +5,8 @@
 //! formula, pending clinical sign-off). One runner checks them all, so a new example is a
 //! few lines of data, never new code.
 
+mod common;
+
 use std::path::Path;
 
 use infusio_core::calc;
@@ -16,27 +18,7 @@ struct Failure(String);
 /// The drug library from `data/library`, for the calculators that read it (`preparation`,
 /// `titration`); every calculator is run through `run_with_library`.
 fn library() -> &'static infusio_core::library::Library {
-    static LIB: std::sync::OnceLock<infusio_core::library::Library> = std::sync::OnceLock::new();
-    LIB.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/library");
-        let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-            .expect("data/library")
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
-            .map(|p| {
-                let name = p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .expect("name")
-                    .to_string();
-                (name, std::fs::read_to_string(&p).expect("read"))
-            })
-            .collect();
-        files.sort();
-        infusio_core::library::Library::load(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
-            .unwrap_or_else(|e| panic!("drug library: {e:?}"))
-    })
+    common::shared()
 }
 
 fn run(

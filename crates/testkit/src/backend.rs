@@ -19,7 +19,10 @@ pub const PG_URL_VAR: &str = "INFUSIO_TEST_PG_URL";
 pub enum TestBackend {
     Sqlite,
     /// A fresh schema `schema` on the server at `url`.
-    Postgres { url: String, schema: String },
+    Postgres {
+        url: String,
+        schema: String,
+    },
 }
 
 tokio::task_local! {
@@ -139,14 +142,7 @@ pub async fn open_store_in(dir: &std::path::Path) -> Store {
         TestBackend::Sqlite => Store::open_sqlite(&dir.join("test.sqlite3"))
             .await
             .expect("open sqlite"),
-        TestBackend::Postgres { url, schema } => {
-            PgSchema {
-                url,
-                name: schema,
-            }
-            .open()
-            .await
-        }
+        TestBackend::Postgres { url, schema } => PgSchema { url, name: schema }.open().await,
     }
 }
 
@@ -229,7 +225,10 @@ impl PgDatabase {
         runtime().block_on(async {
             if let Ok(admin) = Store::open(&self.server).await {
                 let _ = admin
-                    .execute_admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                    .execute_admin(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.name
+                    ))
                     .await;
                 admin.close().await;
             }

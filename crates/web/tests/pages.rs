@@ -13,8 +13,7 @@ use tower::ServiceExt;
 const PASSWORD: &str = "correct horse battery";
 
 async fn router() -> (Router, App, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("infusio-web-test-{}", infusio_store::new_id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = infusio_testkit::TempDir::new("web-test").keep();
     let store = Store::open_data_dir(&dir).await.expect("store");
     let library = infusio_app::library::builtin().expect("library");
     let config = AppConfig {
