@@ -166,6 +166,42 @@ fn parse_offset_parts(text: &str) -> Option<i64> {
     Some(us_from_date(y, m, d) + (h * 3600 + mi * 60 - offset_s) * US_PER_S + s_us)
 }
 
+/// What [`parse_instant_strict`] accepts, for its errors.
+pub const STRICT_INSTANT_FORM: &str =
+    "a dateTime with time and zone, e.g. 2026-11-26T09:00:00Z or 2026-11-26T10:00:00+01:00";
+
+/// Reads an instant in the strict form of FHIR R4 (`dateTime` with a time, `instant`) and
+/// RFC 3339: `YYYY-MM-DDTHH:MM[:SS[.f…]](Z|±HH:MM)` with an upper-case `T` and `Z`, a `.`
+/// before the fraction, and an offset written `±HH:MM` within ±14:00 (FHIR R4 datatypes,
+/// dateTime regex: `(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))`). An instant without its
+/// zone is refused, as in [`parse_instant_with_offset`], whose looser spellings (`t`, a space,
+/// `z`, `±HHMM`, `±HH`, a comma) this refuses too. Seconds may be left out (read as `:00`),
+/// as the record's FHIR clients have always been allowed; fractions are kept to the
+/// microsecond.
+pub fn parse_instant_strict(field: &str, text: &str) -> Result<i64, InputError> {
+    parse_strict_parts(text).ok_or_else(|| InputError::new(field, text, STRICT_INSTANT_FORM))
+}
+
+fn parse_strict_parts(text: &str) -> Option<i64> {
+    let (date, rest) = text.split_once('T')?;
+    let (y, m, d) = parse_date_parts(date)?;
+    let (clock, offset_s) = if let Some(c) = rest.strip_suffix('Z') {
+        (c, 0)
+    } else {
+        let (c, off) = rest.split_at_checked(rest.len().checked_sub(6)?)?;
+        if off.as_bytes().get(3) != Some(&b':') {
+            return None;
+        }
+        let offset_s = parse_offset(off).filter(|s| s.abs() <= 14 * 3600)?;
+        (c, offset_s)
+    };
+    if clock.contains(',') {
+        return None;
+    }
+    let (h, mi, s_us) = parse_clock(clock, true)?;
+    Some(us_from_date(y, m, d) + (h * 3600 + mi * 60 - offset_s) * US_PER_S + s_us)
+}
+
 /// `±HH:MM`, `±HHMM` or `±HH` → seconds east of UTC.
 fn parse_offset(off: &str) -> Option<i64> {
     let sign = match off.as_bytes().first()? {
@@ -272,6 +308,49 @@ mod tests {
             parse_instant_with_offset("at", "2026-11-26T09:00:00.25Z"),
             Ok(NOV_26_2026_9H_US + 250_000)
         );
+    }
+
+    #[test]
+    fn the_strict_form_reads_fhir_instants_and_refuses_loose_spellings() {
+        for text in [
+            "2026-11-26T09:00:00Z",
+            "2026-11-26T09:00Z",
+            "2026-11-26T10:00:00+01:00",
+            "2026-11-26T04:00:00-05:00",
+            "2026-11-26T23:00:00+14:00",
+        ] {
+            assert_eq!(
+                parse_instant_strict("at", text),
+                Ok(NOV_26_2026_9H_US),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_instant_strict("at", "2026-11-26T04:00:00.250-05:00"),
+            Ok(NOV_26_2026_9H_US + 250_000)
+        );
+        for text in [
+            "2026-11-26T09:00:00",
+            "2026-11-26",
+            "2026-11-26t09:00:00Z",
+            "2026-11-26 09:00:00Z",
+            "2026-11-26T09:00:00z",
+            "2026-11-26T10:00:00+0100",
+            "2026-11-26T10:00:00+01",
+            "2026-11-26T09:00:00,5Z",
+            "2026-11-26T23:30:00+14:30",
+            "2026-11-26T09:00:00+1:000",
+            "2026-02-30T09:00:00Z",
+            "2026-11-26T24:00:00Z",
+            "2026-11-26T09:00:00\u{e9}00:00",
+        ] {
+            let e = parse_instant_strict("effectiveDateTime", text);
+            assert!(e.is_err(), "{text} was read as {e:?}");
+            if let Err(e) = e {
+                assert_eq!(e.field, "effectiveDateTime");
+                assert_eq!(e.value, text);
+            }
+        }
     }
 
     #[test]

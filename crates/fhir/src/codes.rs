@@ -2,7 +2,9 @@
 //! observations the dose checks read.
 
 use axum::http::StatusCode;
-use infusio_app::time::{days_from_civil, iso_from_us, parse_date, parse_instant};
+use infusio_core::time::{
+    STRICT_INSTANT_FORM, US_PER_S, days_from_civil, iso_from_us, parse_date, parse_instant_strict,
+};
 
 use crate::http::Fail;
 
@@ -105,39 +107,19 @@ pub fn user_ref(user_id: &str) -> serde_json::Value {
     serde_json::json!({"type": "Practitioner", "identifier": {"system": USER_SYSTEM, "value": user_id}})
 }
 
-/// A FHIR dateTime/instant in UTC (`Z` or an offset; fractions of a second are truncated,
-/// the record keeps seconds) → microseconds since the epoch.
+/// A FHIR dateTime/instant with its zone (`Z` or `±HH:MM`) → microseconds since the epoch
+/// (UTC), read by `infusio_core::time::parse_instant_strict`; fractions of a second are
+/// truncated (the record keeps seconds).
 pub fn parse_fhir_instant(expression: &str, text: &str) -> Result<i64, Fail> {
-    let bad = || {
+    let us = parse_instant_strict(expression, text).map_err(|_| {
         Fail::invalid(
             StatusCode::BAD_REQUEST,
             expression,
             text,
-            "a dateTime with time and zone, e.g. 2026-11-26T09:00:00Z or 2026-11-26T10:00:00+01:00",
+            STRICT_INSTANT_FORM,
         )
-    };
-    let (main, offset_s) = if let Some(m) = text.strip_suffix('Z') {
-        (m, 0)
-    } else if text.len() > 6 {
-        let (m, off) = text.split_at(text.len() - 6);
-        let sign = match off.as_bytes()[0] {
-            b'+' => 1,
-            b'-' => -1,
-            _ => return Err(bad()),
-        };
-        let (h, mi) = off[1..].split_once(':').ok_or_else(bad)?;
-        let h: i64 = h.parse().map_err(|_| bad())?;
-        let mi: i64 = mi.parse().map_err(|_| bad())?;
-        if h > 14 || mi > 59 {
-            return Err(bad());
-        }
-        (m, sign * (h * 3600 + mi * 60))
-    } else {
-        return Err(bad());
-    };
-    let main = main.split('.').next().unwrap_or(main);
-    let us = parse_instant(expression, &format!("{main}Z")).map_err(|_| bad())?;
-    Ok(us - offset_s * 1_000_000)
+    })?;
+    Ok(us - us.rem_euclid(US_PER_S))
 }
 
 /// The range `[start, end)` in microseconds of a FHIR date search value: `YYYY`, `YYYY-MM`,
@@ -236,6 +218,8 @@ mod tests {
         );
         assert!(parse_fhir_instant("x", "2026-11-26T09:00:00").is_err());
         assert!(parse_fhir_instant("x", "2026-11-26").is_err());
+        assert!(parse_fhir_instant("x", "2026-11-26T10:00:00+0100").is_err());
+        assert!(parse_fhir_instant("x", "2026-11-26 09:00:00Z").is_err());
     }
 
     #[test]
