@@ -25,9 +25,10 @@ pub(crate) fn form_data(f: Posted) -> FormData {
     FormData(f.0)
 }
 
-/// Today's UTC date, `YYYY-MM-DD`.
-pub(crate) fn today() -> String {
-    infusio_app::time::date_from_us(infusio_store::now_us())
+/// Today's UTC date, `YYYY-MM-DD`, by the application's clock (`AppConfig::clock`), so that a
+/// page and the rules that run behind it agree on the day.
+pub(crate) fn today(app: &infusio_app::App) -> String {
+    infusio_app::time::date_from_us(app.now_us())
 }
 
 /// The order as a page draws it. A blind view (a pharmacist before verifying) has no figures

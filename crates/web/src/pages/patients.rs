@@ -130,7 +130,7 @@ pub async fn chart(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
         (allergies(&c))
         (measurements(&c))
         (labs(&c))
-        (plans(&c))
+        (plans(&c, &super::today(&s.app)))
         (orders(lib, &d))
         (cumulative(lib, &given))
         (timeline(&d))
@@ -223,8 +223,7 @@ fn labs(c: &Chart) -> Markup {
     }
 }
 
-fn plans(c: &Chart) -> Markup {
-    let today = super::today();
+fn plans(c: &Chart, today: &str) -> Markup {
     html! {
         section {
             h2 { "Therapy plans" }
@@ -236,7 +235,7 @@ fn plans(c: &Chart) -> Markup {
                 @let planned = sj["planned"].as_array().cloned().unwrap_or_default();
                 @let upcoming: Vec<String> = planned
                     .iter()
-                    .filter(|d| d["date"].as_str().is_some_and(|x| x >= today.as_str()))
+                    .filter(|d| d["date"].as_str().is_some_and(|x| x >= today))
                     .take(4)
                     .map(|d| {
                         format!(

@@ -10,9 +10,10 @@ use axum::response::Response;
 use infusio_app::AppError;
 use infusio_core::derivation::Step;
 use infusio_core::units::{BodyWeight, format_number, format_quantity};
+use infusio_pk::contract::assess;
 use infusio_pk::linear::{Disposition, LinearParams, RawDose};
-use infusio_pk::map::{self, Level};
-use infusio_pk::population::{self, Covariates};
+use infusio_pk::map::{self, Level, MapFit};
+use infusio_pk::population::{self, Covariates, PopulationModel};
 use infusio_pk::regimen::{self, Regimen, Search, Target};
 use infusio_server::AppState;
 use maud::{Markup, html};
@@ -242,7 +243,7 @@ fn levels_of(f: &FormData, last_start: f64) -> Result<Vec<Level>, AppError> {
 async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<Markup>, AppError> {
     let model = population::model(MODEL)
         .ok_or_else(|| AppError::Internal(format!("population model {MODEL} missing")))?;
-    let ctx = s.app.context(patient_id, infusio_store::now_us()).await?;
+    let ctx = s.app.context(patient_id, s.app.now_us()).await?;
     let (Some(dose), Some(interval), Some(duration), Some(count)) = (
         num(f, "dose_mg", 1.0, 4000.0, "mg")?,
         num(f, "interval_h", 1.0, 72.0, "h")?,
@@ -294,25 +295,12 @@ async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<
         .collect();
     let last_start = (n - 1) as f64 * interval;
     let levels = levels_of(f, last_start)?;
-    let fit = map::fit(model, &cov, &doses, &levels).map_err(|e| pk_err("levels", e))?;
     let current = Regimen {
         dose_mg: dose,
         interval_h: interval,
         duration_h: duration,
     };
-    let exposure =
-        regimen::exposure(&fit.individual, &doses, current).map_err(|e| pk_err("regimen", e))?;
-    let search = Search {
-        target: TARGET,
-        increment_mg: model.administration.increment_mg,
-        intervals_h: vec![8.0, 12.0, 24.0],
-        max_rate_mg_per_h: model.administration.max_rate_mg_per_h,
-        min_duration_h: model.administration.min_duration_h,
-        duration_step_h: 0.5,
-        max_dose_mg: 4000.0,
-    };
-    let candidates =
-        regimen::recommend(&fit.individual, &search, 5).map_err(|e| pk_err("regimen", e))?;
+    let (fit, exposure, candidates) = assessed(model, &cov, &doses, &levels, current)?;
     let d = Disposition::new(&fit.individual).map_err(|e| pk_err("fit", e))?;
     let d0 = Disposition::new(&fit.typical).map_err(|e| pk_err("fit", e))?;
     let typical_steps = model
@@ -329,6 +317,53 @@ async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<
         (regimens(&candidates))
         (derivation(model, &fit, &crcl_steps, &typical_steps))
     }))
+}
+
+/// The regimens the page searches: the model's administration limits, every 8, 12 or 24 h,
+/// up to 4,000 mg a dose.
+fn search(model: &PopulationModel) -> Search {
+    Search {
+        target: TARGET,
+        increment_mg: model.administration.increment_mg,
+        intervals_h: vec![8.0, 12.0, 24.0],
+        max_rate_mg_per_h: model.administration.max_rate_mg_per_h,
+        min_duration_h: model.administration.min_duration_h,
+        duration_step_h: 0.5,
+        max_dose_mg: 4000.0,
+    }
+}
+
+/// The fit to the levels, the steady-state exposure of the current regimen and the five best
+/// regimens, by `infusio_pk::contract::assess` (the pipeline behind `infusio pk fit` and
+/// `pk recommend`). `levels` is never empty here, so there is always a fit.
+fn assessed(
+    model: &PopulationModel,
+    cov: &Covariates,
+    doses: &[RawDose],
+    levels: &[Level],
+    current: Regimen,
+) -> Result<(MapFit, regimen::Exposure, Vec<regimen::Candidate>), AppError> {
+    let a = assess(
+        model,
+        cov,
+        doses,
+        levels,
+        Some(current),
+        Some(&search(model)),
+        5,
+    )
+    .map_err(|e| {
+        let field = match e.input {
+            "observations" => "levels",
+            "covariates" => "patient",
+            _ => "regimen",
+        };
+        pk_err(field, e.reason)
+    })?;
+    let fit = a
+        .fit
+        .ok_or_else(|| AppError::invalid("level1_mg_l", "", "at least one measured level"))?;
+    Ok((fit, a.exposure, a.candidates))
 }
 
 /// The current regimen's exposure at steady state and the fitted parameters.
@@ -456,4 +491,64 @@ pub async fn vancomycin(
     };
     let body = html! { (banner) (levels_form(&patient_id, &f)) (answer) };
     page(title, &viewer, "patients", body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page's figures through `assess` are those of the pipeline the page ran before
+    /// (MAP fit, then the exposure of the current regimen, then the ranked regimens): 1 g every
+    /// 12 h over 1 h, four doses, levels 2 h and 11.5 h after the start of the last one.
+    #[test]
+    fn the_page_figures_are_the_contract_pipelines() {
+        let model = population::model(MODEL).expect("the page's model");
+        let cov = Covariates {
+            weight: BodyWeight::new(80.0),
+            crcl: infusio_core::units::Clearance::new(90.0),
+            dialysis: false,
+        };
+        let doses: Vec<RawDose> = (0..4)
+            .map(|k| RawDose {
+                time: f64::from(k) * 12.0,
+                amount: 1000.0,
+                duration: 1.0,
+            })
+            .collect();
+        let levels = [
+            Level {
+                time_h: 36.0 + 2.0,
+                concentration_mg_per_l: 32.0,
+            },
+            Level {
+                time_h: 36.0 + 11.5,
+                concentration_mg_per_l: 14.0,
+            },
+        ];
+        let current = Regimen {
+            dose_mg: 1000.0,
+            interval_h: 12.0,
+            duration_h: 1.0,
+        };
+        let (fit, exposure, candidates) =
+            assessed(model, &cov, &doses, &levels, current).expect("assessed");
+
+        let before = map::fit(model, &cov, &doses, &levels).expect("fit");
+        let exposure_before =
+            regimen::exposure(&before.individual, &doses, current).expect("exposure");
+        let candidates_before =
+            regimen::recommend(&before.individual, &search(model), 5).expect("regimens");
+        assert_eq!(fit, before);
+        assert_eq!(exposure, exposure_before);
+        assert_eq!(candidates, candidates_before);
+        assert_eq!(candidates.len(), 5);
+        assert_eq!(
+            current_regimen(&exposure, &fit).into_string(),
+            current_regimen(&exposure_before, &before).into_string()
+        );
+        assert_eq!(
+            regimens(&candidates).into_string(),
+            regimens(&candidates_before).into_string()
+        );
+    }
 }

@@ -58,7 +58,10 @@ async fn order_options(
 async fn render(s: &AppState, viewer: &Viewer, f: &FormData, err: Option<AppError>) -> Response {
     let title = "Schedule";
     let lib = s.app.library();
-    let date = f.get("date").map(str::to_string).unwrap_or_else(today);
+    let date = f
+        .get("date")
+        .map(str::to_string)
+        .unwrap_or_else(|| today(&s.app));
     let patients = match s.app.search_patients(viewer.actor(), "").await {
         Ok(p) => p,
         Err(err) => return page_with_error(title, viewer, "schedule", &err, html! {}),
@@ -75,7 +78,7 @@ async fn render(s: &AppState, viewer: &Viewer, f: &FormData, err: Option<AppErro
         )
     }));
     let (oopts, duration_h) = order_options(s, viewer, &patient_id, f.get("order_id")).await;
-    let now = infusio_store::now_us();
+    let now = s.app.now_us();
     let start_default = minute_iso(now - now.rem_euclid(60_000_000));
     let start = f
         .get("start_at")
