@@ -18,6 +18,7 @@
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
 pub mod auth;
+mod backfill;
 pub mod bedside;
 pub mod commands;
 mod db;
@@ -147,13 +148,16 @@ impl App {
     /// and idempotency tables) and returns the application.
     pub async fn open(store: Store, library: Library, config: AppConfig) -> Result<App, AppError> {
         store.migrate().await?;
-        Ok(App {
+        let app = App {
             inner: Arc::new(Inner {
                 store,
                 library,
                 config,
             }),
-        })
+        };
+        // Orders verified before schedules were stored with them (see `backfill`).
+        backfill::titration_schedules(&app).await?;
+        Ok(app)
     }
 
     pub fn store(&self) -> &Store {

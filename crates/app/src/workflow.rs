@@ -683,7 +683,7 @@ impl App {
     /// programme (`titration`: the calculation with its derivation; `titration_error`: why it
     /// could not be computed). The bedside reads it from there: it is never recomputed with a
     /// later weight. Drugs without a titration schedule get neither key.
-    async fn store_titration(
+    pub(crate) async fn store_titration(
         &self,
         o: &Stored<Order>,
         programme: &mut Json,

@@ -9,6 +9,9 @@ mod common;
 use infusio_testkit::on_both_backends;
 
 use axum::http::StatusCode;
+use infusio_app::App;
+use infusio_store::Change;
+use infusio_store::records::Order;
 use serde_json::{Value, json};
 
 /// A patient of the class: MRN, weight, height; the order (without patient_id); the product
@@ -108,6 +111,66 @@ fn text(v: &Value) -> String {
 fn amount(v: &Value) -> String {
     let n = v["value"].as_f64().unwrap_or(f64::NAN);
     format!("{n} {}", text(&v["unit"]))
+}
+
+/// An order verified before the titration schedule was stored with the order has a programme
+/// without it. Opening the application again (a start-up) stores it, computed as at
+/// verification: the same programme as if it had been stored then. Returns the order's new
+/// ETag.
+async fn schedule_backfilled_at_start_up(h: &common::Harness, id: &str) -> String {
+    let store = h.app.store().clone();
+    let read = async || {
+        store
+            .get::<Order>(id)
+            .await
+            .expect("read the order")
+            .expect("the order exists")
+    };
+    let verified = read().await;
+    let mut row = verified.data.clone();
+    if let Some(m) = row.pump_programme_json.as_object_mut() {
+        for key in ["titration", "titration_error", "titration_schedule"] {
+            m.remove(key);
+        }
+    }
+    let mut tx = store.begin().await.expect("begin");
+    tx.update(&Change::by("test", "system"), id, verified.version, row)
+        .await
+        .expect("store the programme as an earlier version did");
+    tx.commit().await.expect("commit");
+    assert!(
+        read()
+            .await
+            .data
+            .pump_programme_json
+            .get("titration")
+            .is_none()
+    );
+
+    let reopened = App::open(
+        store.clone(),
+        infusio_app::library::builtin().expect("library"),
+        common::config(),
+    )
+    .await
+    .expect("the application opens");
+    let repaired = read().await;
+    assert_eq!(
+        repaired.data.pump_programme_json, verified.data.pump_programme_json,
+        "the schedule stored at start-up is the one verification stored"
+    );
+    assert_eq!(repaired.version, verified.version + 2);
+    // A second start finds nothing to repair.
+    drop(reopened);
+    App::open(
+        store.clone(),
+        infusio_app::library::builtin().expect("library"),
+        common::config(),
+    )
+    .await
+    .expect("the application opens again");
+    assert_eq!(read().await.version, repaired.version);
+    format!("\"{}\"", repaired.version)
 }
 
 async fn run_case(h: &common::Harness, c: &Case) {
@@ -238,7 +301,7 @@ async fn run_case(h: &common::Harness, c: &Case) {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.body);
     assert_eq!(r.body["outcome"], "verified", "{what}: {}", r.body);
-    let etag = r.etag();
+    let mut etag = r.etag();
     // The titration schedule of a titrated drug is computed once, at verification, and kept
     // with the order; a drug without one gets none.
     let medication = c.order["medication"].as_str().unwrap_or_default();
@@ -264,6 +327,7 @@ async fn run_case(h: &common::Harness, c: &Case) {
                 .is_some_and(|s| s.len() > 1),
             "{what}: {programme}"
         );
+        etag = schedule_backfilled_at_start_up(h, &id).await;
     }
 
     let mut prep = json!({"components": [{"product": c.product, "lot": c.lot, "expiry_date": "2099-12-31", "quantity": dose}],
