@@ -90,7 +90,10 @@ pub async fn board(
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
     let query = FormData(query);
-    let date = query.get("date").map(str::to_string).unwrap_or_else(|| today(&s.app));
+    let date = query
+        .get("date")
+        .map(str::to_string)
+        .unwrap_or_else(|| today(&s.app));
     let title = format!("Today’s board — {date}");
     let rows = match s.app.board_day(viewer.actor(), &date).await {
         Ok(r) => r,
