@@ -10,11 +10,11 @@ use axum::response::Response;
 use infusio_app::AppError;
 use infusio_core::derivation::Step;
 use infusio_core::units::{BodyWeight, format_number, format_quantity};
-use infusio_pk::contract::assess;
+use infusio_pk::contract::{assess, default_search};
 use infusio_pk::linear::{Disposition, LinearParams, RawDose};
 use infusio_pk::map::{self, Level, MapFit};
 use infusio_pk::population::{self, Covariates, PopulationModel};
-use infusio_pk::regimen::{self, Regimen, Search, Target};
+use infusio_pk::regimen::{self, Regimen, Target};
 use infusio_server::AppState;
 use maud::{Markup, html};
 
@@ -319,23 +319,10 @@ async fn compute(s: &AppState, patient_id: &str, f: &FormData) -> Result<Option<
     }))
 }
 
-/// The regimens the page searches: the model's administration limits, every 8, 12 or 24 h,
-/// up to 4,000 mg a dose.
-fn search(model: &PopulationModel) -> Search {
-    Search {
-        target: TARGET,
-        increment_mg: model.administration.increment_mg,
-        intervals_h: vec![8.0, 12.0, 24.0],
-        max_rate_mg_per_h: model.administration.max_rate_mg_per_h,
-        min_duration_h: model.administration.min_duration_h,
-        duration_step_h: 0.5,
-        max_dose_mg: 4000.0,
-    }
-}
-
 /// The fit to the levels, the steady-state exposure of the current regimen and the five best
-/// regimens, by `infusio_pk::contract::assess` (the pipeline behind `infusio pk fit` and
-/// `pk recommend`). `levels` is never empty here, so there is always a fit.
+/// regimens (the contract's default search: every 8, 12 or 24 h up to 4,000 mg a dose, within
+/// the model's administration limits), by `infusio_pk::contract::assess` (the pipeline behind
+/// `infusio pk fit` and `pk recommend`). `levels` is never empty here, so there is always a fit.
 fn assessed(
     model: &PopulationModel,
     cov: &Covariates,
@@ -349,7 +336,7 @@ fn assessed(
         doses,
         levels,
         Some(current),
-        Some(&search(model)),
+        Some(&default_search(model)),
         5,
     )
     .map_err(|e| {
@@ -496,6 +483,7 @@ pub async fn vancomycin(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use infusio_pk::regimen::Search;
 
     /// The page's figures through `assess` are those of the pipeline the page ran before
     /// (MAP fit, then the exposure of the current regimen, then the ranked regimens): 1 g every
@@ -532,12 +520,23 @@ mod tests {
         };
         let (fit, exposure, candidates) =
             assessed(model, &cov, &doses, &levels, current).expect("assessed");
+        // The search the page used to build itself is the contract's default.
+        let page_search = Search {
+            target: TARGET,
+            increment_mg: model.administration.increment_mg,
+            intervals_h: vec![8.0, 12.0, 24.0],
+            max_rate_mg_per_h: model.administration.max_rate_mg_per_h,
+            min_duration_h: model.administration.min_duration_h,
+            duration_step_h: 0.5,
+            max_dose_mg: 4000.0,
+        };
+        assert_eq!(default_search(model), page_search);
 
         let before = map::fit(model, &cov, &doses, &levels).expect("fit");
         let exposure_before =
             regimen::exposure(&before.individual, &doses, current).expect("exposure");
         let candidates_before =
-            regimen::recommend(&before.individual, &search(model), 5).expect("regimens");
+            regimen::recommend(&before.individual, &default_search(model), 5).expect("regimens");
         assert_eq!(fit, before);
         assert_eq!(exposure, exposure_before);
         assert_eq!(candidates, candidates_before);
