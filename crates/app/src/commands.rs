@@ -3,12 +3,13 @@
 //! keys refused, every error naming its field), or built directly by a screen.
 
 use infusio_core::input::Fields;
-use infusio_core::units::VolumeRate;
+use infusio_core::units::{Amount, Volume, VolumeRate};
 use infusio_store::{AdministrationEventKind, AdministrationStatus};
+use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::AppError;
-use crate::orders::{Override, read_overrides};
+use crate::orders::{OrderParams, Override, read_overrides};
 
 /// A reason: trimmed, empty means none; `required` refuses none, naming the field.
 pub(crate) fn reason_of(f: &mut Fields, required: bool) -> Result<Option<String>, AppError> {
@@ -158,6 +159,159 @@ impl TryFrom<&Json> for SignInput {
         let overrides = read_overrides(&mut f)?;
         f.finish()?;
         Ok(SignInput { overrides })
+    }
+}
+
+/// A new order (or its preview): `{"patient_id", <order fields>, ["overrides": [{"code",
+/// "reason"}]]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewOrder {
+    pub patient_id: String,
+    pub params: OrderParams,
+    /// Warnings the prescriber overrides, each with a reason.
+    pub overrides: Vec<Override>,
+}
+
+impl TryFrom<&Json> for NewOrder {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let patient_id = f
+            .opt_string("patient_id")?
+            .ok_or_else(|| AppError::invalid("patient_id", "", "required: the patient's id"))?;
+        let params = OrderParams::read(&mut f)?;
+        let overrides = read_overrides(&mut f)?;
+        f.finish()?;
+        Ok(NewOrder {
+            patient_id,
+            params,
+            overrides,
+        })
+    }
+}
+
+/// A replacement of an order's request: `{<order fields>, ["overrides"], ["reason"]}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderEdit {
+    pub params: OrderParams,
+    pub overrides: Vec<Override>,
+    /// Why the order was changed (optional; it goes into the audit trail).
+    pub reason: Option<String>,
+}
+
+impl TryFrom<&Json> for OrderEdit {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let params = OrderParams::read(&mut f)?;
+        let overrides = read_overrides(&mut f)?;
+        let reason = reason_of(&mut f, false)?;
+        f.finish()?;
+        Ok(OrderEdit {
+            params,
+            overrides,
+            reason,
+        })
+    }
+}
+
+/// What the pharmacist decides after entering their own figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decision {
+    /// Verify when the figures agree within the tolerance (the default).
+    #[default]
+    Verify,
+    /// Reject whatever the figures.
+    Reject,
+}
+
+/// A quantity as the pharmacist typed it, kept as typed for the record (`blind_entry`), with
+/// the value read from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entered<Q> {
+    pub text: String,
+    pub quantity: Q,
+}
+
+/// A blind verification: `{"dose", ["volume"], ["rate"], ["decision": "verify|reject"],
+/// ["note"], ["overrides"]}`: the pharmacist's own figures, entered before they see the
+/// prescriber's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlindVerification {
+    pub dose: Entered<Amount>,
+    pub volume: Option<Entered<Volume>>,
+    pub rate: Option<Entered<VolumeRate>>,
+    pub decision: Decision,
+    pub note: Option<String>,
+    /// Warnings raised by the re-run checks, each with a reason.
+    pub overrides: Vec<Override>,
+}
+
+impl TryFrom<&Json> for BlindVerification {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let dose = f.opt_string("dose")?.ok_or_else(|| {
+            AppError::invalid("dose", "", "required: your own dose, e.g. '350 mg'")
+        })?;
+        let volume = f.opt_string("volume")?;
+        let rate = f.opt_string("rate")?;
+        let decision = match f.opt_choice("decision", &["verify", "reject"])?.as_deref() {
+            Some("reject") => Decision::Reject,
+            _ => Decision::Verify,
+        };
+        let note = f.opt_string("note")?;
+        let overrides = read_overrides(&mut f)?;
+        f.finish()?;
+        let dose = Entered {
+            quantity: Amount::parse(&dose).map_err(|e| {
+                AppError::invalid(
+                    "dose",
+                    dose.clone(),
+                    format!("{e}; expected an amount such as '350 mg'"),
+                )
+            })?,
+            text: dose,
+        };
+        let volume = volume
+            .map(|v| {
+                Ok::<_, AppError>(Entered {
+                    quantity: Volume::parse(&v).map_err(|e| {
+                        AppError::invalid(
+                            "volume",
+                            v.clone(),
+                            format!("{e}; expected a volume such as '250 mL'"),
+                        )
+                    })?,
+                    text: v,
+                })
+            })
+            .transpose()?;
+        let rate = rate
+            .map(|r| {
+                Ok::<_, AppError>(Entered {
+                    quantity: VolumeRate::parse(&r).map_err(|e| {
+                        AppError::invalid(
+                            "rate",
+                            r.clone(),
+                            format!("{e}; expected a rate such as '125 mL/h'"),
+                        )
+                    })?,
+                    text: r,
+                })
+            })
+            .transpose()?;
+        Ok(BlindVerification {
+            dose,
+            volume,
+            rate,
+            decision,
+            note,
+            overrides,
+        })
     }
 }
 

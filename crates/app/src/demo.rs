@@ -267,6 +267,7 @@ impl App {
             // never overridden: such an order is skipped and reported).
             let mut input = (p.order)();
             input["patient_id"] = json!(patient.id);
+            let mut input = crate::commands::NewOrder::try_from(&input)?;
             let preview = match self.preview_order(&prescriber, &input).await {
                 Ok(pv) => pv,
                 Err(e) => {
@@ -274,13 +275,15 @@ impl App {
                     continue;
                 }
             };
-            let overrides: Vec<Json> = preview
+            input.overrides = preview
                 .computed
                 .warnings()
-                .iter()
-                .map(|w| json!({"code": w["code"], "reason": "Demo order: reviewed by the demo prescriber"}))
+                .into_iter()
+                .map(|w| crate::orders::Override {
+                    code: w.code,
+                    reason: "Demo order: reviewed by the demo prescriber".into(),
+                })
                 .collect();
-            input["overrides"] = Json::Array(overrides);
             let created = match self.create_order(&prescriber, &input, None).await {
                 Ok(c) => c.order,
                 Err(e) => {
@@ -310,9 +313,10 @@ impl App {
                 if let Some(r) = &signed.data.rate_ml_per_h {
                     blind["rate"] = json!(format!("{r} mL/h"));
                 }
-                if let Ok(v) = self
-                    .verify_order(&pharmacist, &created.id, Some(order_version), &blind)
-                    .await
+                if let Ok(blind) = crate::commands::BlindVerification::try_from(&blind)
+                    && let Ok(v) = self
+                        .verify_order(&pharmacist, &created.id, Some(order_version), &blind)
+                        .await
                 {
                     order_version = v.order.version;
                 }

@@ -7,10 +7,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use infusio_app::OrderStep;
-use infusio_app::commands::TransitionInput;
+use infusio_app::commands::{NewOrder, TransitionInput};
 use infusio_app::orders::must_be_blind;
 use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
-use infusio_app::{Actor, App, AppError};
+use infusio_app::{Action, Actor, App, AppError};
 use infusio_server::{ApiError, AppState, Authed};
 use infusio_store::Stored;
 use infusio_store::records::{
@@ -1092,11 +1092,14 @@ pub async fn request_create(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let created_order = s
-        .app
-        .create_order(a.actor(), &input, key.as_deref())
-        .await
-        .map_err(|e| match e {
+    let created_order = async {
+        // A caller who may not order is refused before the request is validated.
+        a.actor().permit(Action::CreateOrder)?;
+        let input = NewOrder::try_from(&input)?;
+        s.app.create_order(a.actor(), &input, key.as_deref()).await
+    }
+    .await
+    .map_err(|e| match e {
             AppError::NotFound {
                 entity: "patient",
                 id,

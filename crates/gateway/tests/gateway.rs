@@ -272,11 +272,12 @@ async fn vancomycin_preview(h: &Harness, patient_id: &str) -> Value {
         .app
         .preview_order(
             h.user("prescriber"),
-            &json!({
+            &infusio_app::commands::NewOrder::try_from(&json!({
                 "patient_id": patient_id, "medication": "vancomycin", "dose_per": "15 mg/kg",
                 "route": "iv", "volume": "250 mL", "duration": "2 h", "line": "peripheral",
                 "frequency": "q12h", "infusion_number": 1
-            }),
+            }))
+            .expect("order command"),
         )
         .await
         .expect("preview");
@@ -519,7 +520,11 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
     );
     let created = h
         .app
-        .create_order(h.user("prescriber"), &body, None)
+        .create_order(
+            h.user("prescriber"),
+            &infusio_app::commands::NewOrder::try_from(&body).expect("order command"),
+            None,
+        )
         .await
         .expect("order");
     let id = created.order.id.clone();
@@ -540,7 +545,10 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
             h.user("pharmacist"),
             &id,
             Some(order_version(h, &id).await),
-            &json!({"dose": dose, "volume": "250 mL", "rate": "125 mL/h"}),
+            &infusio_app::commands::BlindVerification::try_from(
+                &json!({"dose": dose, "volume": "250 mL", "rate": "125 mL/h"}),
+            )
+            .expect("verification command"),
         )
         .await
         .expect("verification");

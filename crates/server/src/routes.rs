@@ -11,7 +11,10 @@ use axum::{Json, Router};
 use infusio_app::OrderStep;
 use infusio_app::auth::{Session, SessionKind};
 use infusio_app::bedside::BedsideScan;
-use infusio_app::commands::{FinishAdministration, NewEvent, SignInput, TransitionInput};
+use infusio_app::commands::{
+    BlindVerification, FinishAdministration, NewEvent, NewOrder, OrderEdit, SignInput,
+    TransitionInput,
+};
 use infusio_app::orders::{OrderSeen, OrderView};
 use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
 use infusio_app::{Action, Actor, AppError};
@@ -448,7 +451,8 @@ async fn list_orders(
 }
 
 async fn preview_order(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
-    let p = s.app.preview_order(auth.actor(), &body(&bytes)?).await?;
+    let input = read_as::<NewOrder>(auth.actor(), Action::CreateOrder, &bytes)?;
+    let p = s.app.preview_order(auth.actor(), &input).await?;
     Ok(Json(to_json(&p)?).into_response())
 }
 
@@ -462,9 +466,10 @@ async fn create_order(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let input = read_as::<NewOrder>(auth.actor(), Action::CreateOrder, &bytes)?;
     let created = s
         .app
-        .create_order(auth.actor(), &body(&bytes)?, key.as_deref())
+        .create_order(auth.actor(), &input, key.as_deref())
         .await?;
     let status = if created.replayed {
         StatusCode::OK
@@ -474,7 +479,7 @@ async fn create_order(
     let mut res = with_etag(
         status,
         created.order.version,
-        to_json(&OrderView::full(&created.order))?,
+        to_json(&OrderView::full(&created.order)?)?,
     );
     if created.replayed {
         res.headers_mut()
@@ -518,7 +523,7 @@ fn order_response(o: &infusio_store::Stored<infusio_store::records::Order>) -> A
     Ok(with_etag(
         StatusCode::OK,
         o.version,
-        to_json(&OrderView::full(o))?,
+        to_json(&OrderView::full(o)?)?,
     ))
 }
 
@@ -531,7 +536,12 @@ async fn edit_order(
 ) -> ApiResult {
     let o = s
         .app
-        .edit_order(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .edit_order(
+            auth.actor(),
+            &id,
+            if_match(&headers)?,
+            &read_as::<OrderEdit>(auth.actor(), Action::EditOrder, &bytes)?,
+        )
         .await?;
     order_response(&o)
 }
@@ -564,7 +574,12 @@ async fn verify_order(
 ) -> ApiResult {
     let r = s
         .app
-        .verify_order(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .verify_order(
+            auth.actor(),
+            &id,
+            if_match(&headers)?,
+            &read_as::<BlindVerification>(auth.actor(), Action::VerifyOrder, &bytes)?,
+        )
         .await?;
     Ok(with_etag(StatusCode::OK, r.order.version, to_json(&r)?))
 }
@@ -643,7 +658,7 @@ async fn prepare(
     Ok(with_etag(
         StatusCode::CREATED,
         order.version,
-        json!({"preparation": to_json(&prep)?, "order": to_json(&OrderView::full(&order))?}),
+        json!({"preparation": to_json(&prep)?, "order": to_json(&OrderView::full(&order)?)?}),
     ))
 }
 
@@ -666,7 +681,7 @@ async fn start_administration(
     Ok(with_etag(
         StatusCode::CREATED,
         order.version,
-        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order))?}),
+        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order)?)?}),
     ))
 }
 
@@ -704,7 +719,7 @@ async fn finish_administration(
     Ok(with_etag(
         StatusCode::OK,
         order.version,
-        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order))?}),
+        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order)?)?}),
     ))
 }
 

@@ -45,8 +45,10 @@ async fn order_options(
                 format!("{} — {}", drug_name(lib, &o.medication), o.status.as_str()),
             ));
             if Some(o.id.as_str()) == chosen {
-                duration_h = o.request["duration"]
-                    .as_str()
+                duration_h = o
+                    .request
+                    .duration
+                    .as_deref()
                     .and_then(|d| infusio_core::units::Duration::parse(d).ok())
                     .map(|d| d.value());
             }
