@@ -3,12 +3,14 @@
 //! keys refused, every error naming its field), or built directly by a screen.
 
 use infusio_core::input::Fields;
-use infusio_core::units::{Amount, Volume, VolumeRate};
+use infusio_core::units::{Amount, Quantity, Volume, VolumeRate, parse_quantity};
 use infusio_store::{AdministrationEventKind, AdministrationStatus};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::AppError;
+use crate::patients::opt_instant;
+use crate::time::{iso_from_us, parse_date};
 use crate::orders::{OrderParams, Override, read_overrides};
 
 /// A reason: trimmed, empty means none; `required` refuses none, naming the field.
@@ -311,6 +313,150 @@ impl TryFrom<&Json> for BlindVerification {
             decision,
             note,
             overrides,
+        })
+    }
+}
+
+/// One product of a preparation, with its lot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedComponent {
+    pub product: String,
+    pub gtin: Option<String>,
+    pub lot: String,
+    /// `YYYY-MM-DD`, checked to be a calendar date.
+    pub expiry_date: String,
+    /// The quantity used, with its unit as given (`350 mg`, `2 vials` …).
+    pub quantity: Quantity,
+}
+
+/// The record of a preparation: `{"components": [{"product", ["gtin"], "lot",
+/// "expiry_date": "YYYY-MM-DD", "quantity": "350 mg"}], "final_volume": "250 mL",
+/// "beyond_use_at": "…Z"}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPreparation {
+    /// At least one.
+    pub components: Vec<PreparedComponent>,
+    pub final_volume: Volume,
+    /// The beyond-use time, µs since the Unix epoch (UTC).
+    pub beyond_use_at_us: i64,
+}
+
+impl TryFrom<&Json> for NewPreparation {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let items = f.opt_array("components")?.unwrap_or_default();
+        if items.is_empty() {
+            return Err(AppError::invalid(
+                "components",
+                "[]",
+                "at least one product with its lot",
+            ));
+        }
+        let components = items
+            .into_iter()
+            .map(|(path, item)| read_component(&path, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        let final_volume = f.quantity(
+            "final_volume",
+            "the final volume, e.g. '250 mL'",
+            Volume::from_quantity,
+        )?;
+        let beyond_use_at_us = opt_instant(&mut f, "beyond_use_at")?.ok_or_else(|| {
+            AppError::invalid(
+                "beyond_use_at",
+                "",
+                "required: the beyond-use date and time (UTC)",
+            )
+        })?;
+        f.finish()?;
+        if final_volume.value() <= 0.0 {
+            return Err(AppError::invalid(
+                "final_volume",
+                final_volume.value().to_string(),
+                "a volume above 0 mL",
+            ));
+        }
+        Ok(NewPreparation {
+            components,
+            final_volume,
+            beyond_use_at_us,
+        })
+    }
+}
+
+fn read_component(path: &str, item: &Json) -> Result<PreparedComponent, AppError> {
+    let mut c = Fields::new(item, path)?;
+    let req = |c: &mut Fields, k: &str, what: &str| -> Result<String, AppError> {
+        let p = c.path_of(k);
+        c.opt_string(k)?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| AppError::invalid(p, "", format!("required: {what}")))
+    };
+    let product = req(&mut c, "product", "the product name")?;
+    let gtin = c.opt_string("gtin")?;
+    let lot = req(&mut c, "lot", "the lot number")?;
+    let expiry_date = req(&mut c, "expiry_date", "the expiry date YYYY-MM-DD")?;
+    parse_date(&format!("{path}.expiry_date"), &expiry_date)?;
+    let quantity_text = req(&mut c, "quantity", "the quantity used, e.g. '350 mg'")?;
+    let quantity = parse_quantity(&quantity_text).map_err(|e| {
+        AppError::invalid(format!("{path}.quantity"), quantity_text.clone(), e.to_string())
+    })?;
+    c.finish()?;
+    Ok(PreparedComponent {
+        product,
+        gtin,
+        lot,
+        expiry_date,
+        quantity,
+    })
+}
+
+/// A chair booking: `{"patient_id", ["order_id"], "chair", "start_at", "end_at"}` (UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAppointment {
+    pub patient_id: String,
+    /// The order to be given; booking it moves a prepared order to `scheduled`.
+    pub order_id: Option<String>,
+    pub chair: String,
+    /// µs since the Unix epoch (UTC).
+    pub start_at_us: i64,
+    /// µs since the Unix epoch (UTC), after the start.
+    pub end_at_us: i64,
+}
+
+impl TryFrom<&Json> for NewAppointment {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let patient_id = f
+            .opt_string("patient_id")?
+            .ok_or_else(|| AppError::invalid("patient_id", "", "required"))?;
+        let order_id = f.opt_string("order_id")?;
+        let chair = f
+            .opt_string("chair")?
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| AppError::invalid("chair", "", "required: the chair, e.g. 'C1'"))?;
+        let start_at_us = opt_instant(&mut f, "start_at")?
+            .ok_or_else(|| AppError::invalid("start_at", "", "required (UTC)"))?;
+        let end_at_us = opt_instant(&mut f, "end_at")?
+            .ok_or_else(|| AppError::invalid("end_at", "", "required (UTC)"))?;
+        f.finish()?;
+        if end_at_us <= start_at_us {
+            return Err(AppError::invalid(
+                "end_at",
+                iso_from_us(end_at_us),
+                "a time after start_at",
+            ));
+        }
+        Ok(NewAppointment {
+            patient_id,
+            order_id,
+            chair,
+            start_at_us,
+            end_at_us,
         })
     }
 }

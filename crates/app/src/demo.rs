@@ -326,8 +326,13 @@ impl App {
             let chair = format!("C{}", i % 4 + 1);
             self.book_appointment(
                 &scheduler,
-                &json!({"patient_id": patient.id, "order_id": created.id, "chair": chair,
-                        "start_at": crate::time::iso_from_us(start), "end_at": crate::time::iso_from_us(start + 3 * hour)}),
+                &crate::commands::NewAppointment {
+                    patient_id: patient.id.clone(),
+                    order_id: Some(created.id.clone()),
+                    chair,
+                    start_at_us: start,
+                    end_at_us: start + 3 * hour,
+                },
             )
             .await?;
             seeded.appointments += 1;
@@ -343,7 +348,11 @@ impl App {
                 .create_therapy_plan(
                     &prescriber,
                     pid,
-                    &json!({"protocol": protocol, "start_date": start}),
+                    &crate::plans::NewTherapyPlan {
+                        protocol: protocol.to_string(),
+                        start_date: start,
+                        open_ended_cycles: crate::plans::DEFAULT_OPEN_ENDED_CYCLES,
+                    },
                 )
                 .await
             {

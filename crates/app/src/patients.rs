@@ -292,7 +292,7 @@ pub struct Context {
 
 impl Context {
     /// The `patient` object of the check contract.
-    pub fn check_json(&self) -> Json {
+    pub(crate) fn check_json(&self) -> Json {
         let mut p = serde_json::Map::new();
         let age = if self.age_y >= 2 {
             format!("{} y", self.age_y)

@@ -3,7 +3,6 @@
 //! order's state and version, re-runs the safety checks where the issue asks for it, and writes
 //! its rows and audit events in one transaction.
 
-use infusio_core::input::Fields;
 use infusio_core::units::{Volume, VolumeRate};
 use infusio_store::records::{
     Administration, AdministrationEvent, Appointment, Order, Patient, Preparation,
@@ -19,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 use crate::bedside::{BedsideFacts, BedsideScan, five_rights};
 use crate::commands::{
-    BlindVerification, Decision, FinishAdministration, NewEvent, NewOrder, OrderEdit, SignInput,
-    TransitionInput,
+    BlindVerification, Decision, FinishAdministration, NewAppointment, NewEvent, NewOrder,
+    NewPreparation, OrderEdit, SignInput, TransitionInput,
 };
 use crate::db::text;
 use crate::orders::{
@@ -28,7 +27,7 @@ use crate::orders::{
     OrderSeen, OrderView, OverrideRecord, PumpProgramme, apply_overrides, findings_json,
     num_text, pump_programme, stored, to_column,
 };
-use crate::patients::{decimal, number, opt_instant};
+use crate::patients::{decimal, number};
 use crate::steps::OrderStep;
 use crate::time::{iso_from_us, parse_date};
 use crate::{Action, Actor, App, AppError};
@@ -761,9 +760,7 @@ impl App {
         Ok(updated)
     }
 
-    /// Records the preparation of a verified order: `{"components": [{"product", ["gtin"],
-    /// "lot", "expiry_date": "YYYY-MM-DD", "quantity": "350 mg"}], "final_volume": "250 mL",
-    /// "beyond_use_at": "…Z"}`. An expired component blocks. The order becomes `prepared`, or
+    /// Records the preparation of a verified order. An expired component blocks. The order becomes `prepared`, or
     /// `scheduled` when an appointment is already booked for it.
     #[expect(
         clippy::too_many_lines,
@@ -774,74 +771,29 @@ impl App {
         actor: &Actor,
         order_id: &str,
         version: Option<i64>,
-        input: &Json,
+        input: &NewPreparation,
     ) -> Result<(Stored<Preparation>, Stored<Order>), AppError> {
         let (change, role) = change(actor, Action::Prepare, "preparation.record")?;
         let version = need_version(version)?;
         let now = self.now_us();
         let today = crate::time::date_from_us(now);
-        let mut f = Fields::new(input, "")?;
-        let mut components = Vec::new();
-        let items = f.opt_array("components")?.unwrap_or_default();
-        if items.is_empty() {
-            return Err(AppError::invalid(
-                "components",
-                "[]",
-                "at least one product with its lot",
-            ));
-        }
-        for (path, item) in items {
-            let mut c = Fields::new(item, &path)?;
-            let req = |c: &mut Fields, k: &str, what: &str| -> Result<String, AppError> {
-                let p = c.path_of(k);
-                c.opt_string(k)?
-                    .filter(|s| !s.trim().is_empty())
-                    .ok_or_else(|| AppError::invalid(p, "", format!("required: {what}")))
-            };
-            let product = req(&mut c, "product", "the product name")?;
-            let gtin = c.opt_string("gtin")?;
-            let lot = req(&mut c, "lot", "the lot number")?;
-            let expiry_date = req(&mut c, "expiry_date", "the expiry date YYYY-MM-DD")?;
-            parse_date(&format!("{path}.expiry_date"), &expiry_date)?;
-            let quantity = req(&mut c, "quantity", "the quantity used, e.g. '350 mg'")?;
-            let q = infusio_core::units::parse_quantity(&quantity).map_err(|e| {
-                AppError::invalid(format!("{path}.quantity"), quantity.clone(), e.to_string())
-            })?;
-            c.finish()?;
-            if expiry_date < today {
+        for c in &input.components {
+            if c.expiry_date < today {
+                let message = format!("{} lot {} expired on {}", c.product, c.lot, c.expiry_date);
                 return Err(AppError::Blocked {
                     code: "preparation.expired_component",
-                    message: format!("{product} lot {lot} expired on {expiry_date}"),
-                    findings: json!([{"code": "preparation.expired_component", "severity": "hard_stop", "message": format!("{product} lot {lot} expired on {expiry_date}")}]),
+                    message: message.clone(),
+                    findings: json!([{"code": "preparation.expired_component", "severity": "hard_stop", "message": message}]),
                 });
             }
-            components.push((product, gtin, lot, expiry_date, q));
         }
-        let final_volume = f.quantity(
-            "final_volume",
-            "the final volume, e.g. '250 mL'",
-            Volume::from_quantity,
-        )?;
-        let bud = opt_instant(&mut f, "beyond_use_at")?.ok_or_else(|| {
-            AppError::invalid(
-                "beyond_use_at",
-                "",
-                "required: the beyond-use date and time (UTC)",
-            )
-        })?;
-        f.finish()?;
+        let final_volume = input.final_volume;
+        let bud = input.beyond_use_at_us;
         if bud <= now {
             return Err(AppError::invalid(
                 "beyond_use_at",
                 iso_from_us(bud),
                 "a time after now",
-            ));
-        }
-        if final_volume.value() <= 0.0 {
-            return Err(AppError::invalid(
-                "final_volume",
-                final_volume.value().to_string(),
-                "a volume above 0 mL",
             ));
         }
         // Release to preparation: the checks run again with the day's labs and weight; a new
@@ -878,17 +830,17 @@ impl App {
                 },
             )
             .await?;
-        for (product, gtin, lot, expiry_date, q) in components {
+        for c in &input.components {
             tx.insert(
                 &change,
                 PreparationComponent {
                     preparation_id: prep.id.clone(),
-                    product,
-                    gtin,
-                    lot,
-                    expiry_date,
-                    quantity: decimal(q.value)?,
-                    quantity_unit: q.unit.spelling(),
+                    product: c.product.clone(),
+                    gtin: c.gtin.clone(),
+                    lot: c.lot.clone(),
+                    expiry_date: c.expiry_date.clone(),
+                    quantity: decimal(c.quantity.value)?,
+                    quantity_unit: c.quantity.unit.spelling(),
                 },
             )
             .await?;
@@ -912,35 +864,20 @@ impl App {
         Ok((prep, order))
     }
 
-    /// Books a chair: `{"patient_id", ["order_id"], "chair", "start_at", "end_at"}` (UTC). A
-    /// chair is never double-booked. A prepared order becomes `scheduled`.
+    /// Books a chair. A chair is never double-booked. A prepared order becomes `scheduled`.
     pub async fn book_appointment(
         &self,
         actor: &Actor,
-        input: &Json,
+        input: &NewAppointment,
     ) -> Result<Stored<Appointment>, AppError> {
         let (change, role) = change(actor, Action::BookAppointment, "appointment.book")?;
-        let mut f = Fields::new(input, "")?;
-        let patient_id = f
-            .opt_string("patient_id")?
-            .ok_or_else(|| AppError::invalid("patient_id", "", "required"))?;
-        let order_id = f.opt_string("order_id")?;
-        let chair = f
-            .opt_string("chair")?
-            .filter(|c| !c.trim().is_empty())
-            .ok_or_else(|| AppError::invalid("chair", "", "required: the chair, e.g. 'C1'"))?;
-        let start = opt_instant(&mut f, "start_at")?
-            .ok_or_else(|| AppError::invalid("start_at", "", "required (UTC)"))?;
-        let end = opt_instant(&mut f, "end_at")?
-            .ok_or_else(|| AppError::invalid("end_at", "", "required (UTC)"))?;
-        f.finish()?;
-        if end <= start {
-            return Err(AppError::invalid(
-                "end_at",
-                iso_from_us(end),
-                "a time after start_at",
-            ));
-        }
+        let NewAppointment {
+            patient_id,
+            order_id,
+            chair,
+            start_at_us: start,
+            end_at_us: end,
+        } = input.clone();
         let mut tx = self.store().begin().await?;
         if tx.get::<Patient>(&patient_id).await?.is_none() {
             return Err(AppError::NotFound {

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use infusio_app::OrderStep;
-use infusio_app::commands::{NewOrder, TransitionInput};
+use infusio_app::commands::{NewAppointment, NewOrder, TransitionInput};
 use infusio_app::orders::must_be_blind;
 use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
 use infusio_app::{Action, Actor, App, AppError};
@@ -1480,11 +1480,14 @@ pub async fn appointment_create(
             ));
         }
     }
-    let r = s
-        .app
-        .book_appointment(a.actor(), &input)
-        .await
-        .map_err(|e| match e {
+    let r = async {
+        // A caller who may not book is refused before the request is validated.
+        a.actor().permit(Action::BookAppointment)?;
+        let input = NewAppointment::try_from(&input)?;
+        s.app.book_appointment(a.actor(), &input).await
+    }
+    .await
+    .map_err(|e| match e {
             AppError::NotFound { entity, id } => Fail::unprocessable(
                 if entity == "patient" {
                     "Appointment.participant"

@@ -559,8 +559,9 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
             h.user("technician"),
             &id,
             Some(order_version(h, &id).await),
-            &json!({"components": [{"product": "Vancomycin 1 g vial", "lot": "LOT-V1", "expiry_date": "2099-12-31", "quantity": dose}],
-                    "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"}),
+            &infusio_app::commands::NewPreparation::try_from(&json!({"components": [{"product": "Vancomycin 1 g vial", "lot": "LOT-V1", "expiry_date": "2099-12-31", "quantity": dose}],
+                    "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"}))
+            .expect("preparation command"),
         )
         .await
         .expect("prepared");

@@ -12,11 +12,12 @@ use infusio_app::OrderStep;
 use infusio_app::auth::{Session, SessionKind};
 use infusio_app::bedside::BedsideScan;
 use infusio_app::commands::{
-    BlindVerification, FinishAdministration, NewEvent, NewOrder, OrderEdit, SignInput,
-    TransitionInput,
+    BlindVerification, FinishAdministration, NewAppointment, NewEvent, NewOrder, NewPreparation,
+    OrderEdit, SignInput, TransitionInput,
 };
 use infusio_app::orders::{OrderSeen, OrderView};
 use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
+use infusio_app::plans::NewTherapyPlan;
 use infusio_app::{Action, Actor, AppError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -360,7 +361,11 @@ async fn create_plan(
 ) -> ApiResult {
     let p = s
         .app
-        .create_therapy_plan(auth.actor(), &id, &body(&bytes)?)
+        .create_therapy_plan(
+            auth.actor(),
+            &id,
+            &read_as::<NewTherapyPlan>(auth.actor(), Action::CreateOrder, &bytes)?,
+        )
         .await?;
     Ok(with_etag(StatusCode::CREATED, p.version, to_json(&p)?))
 }
@@ -374,7 +379,7 @@ async fn get_protocol(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult {
-    Ok(Json(s.app.get_protocol(auth.actor(), &id).await?).into_response())
+    Ok(Json(to_json(&s.app.get_protocol(auth.actor(), &id).await?)?).into_response())
 }
 
 async fn add_measurement(
@@ -653,7 +658,12 @@ async fn prepare(
 ) -> ApiResult {
     let (prep, order) = s
         .app
-        .prepare(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .prepare(
+            auth.actor(),
+            &id,
+            if_match(&headers)?,
+            &read_as::<NewPreparation>(auth.actor(), Action::Prepare, &bytes)?,
+        )
         .await?;
     Ok(with_etag(
         StatusCode::CREATED,
@@ -740,7 +750,8 @@ async fn appointments(
 }
 
 async fn book_appointment(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
-    let a = s.app.book_appointment(auth.actor(), &body(&bytes)?).await?;
+    let input = read_as::<NewAppointment>(auth.actor(), Action::BookAppointment, &bytes)?;
+    let a = s.app.book_appointment(auth.actor(), &input).await?;
     Ok(with_etag(StatusCode::CREATED, a.version, to_json(&a)?))
 }
 

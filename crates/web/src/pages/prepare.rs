@@ -297,7 +297,8 @@ pub async fn post(
                 body[k] = json!(v);
             }
         }
-        s.app.prepare(viewer.actor(), &id, version, &body).await
+        let input = infusio_app::commands::NewPreparation::try_from(&body)?;
+        s.app.prepare(viewer.actor(), &id, version, &input).await
     }
     .await;
     match result {

@@ -168,7 +168,8 @@ pub async fn post(State(s): State<AppState>, viewer: Viewer, posted: Posted) -> 
                 body[k] = json!(v);
             }
         }
-        s.app.book_appointment(viewer.actor(), &body).await
+        let input = infusio_app::commands::NewAppointment::try_from(&body)?;
+        s.app.book_appointment(viewer.actor(), &input).await
     }
     .await;
     match result {
