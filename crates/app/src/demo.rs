@@ -8,7 +8,7 @@
 use infusio_store::Role;
 use infusio_store::records::User;
 
-use crate::patients::{NewAllergy, NewLab, NewMeasurement};
+use crate::patients::{NewAllergy, NewLab, NewMeasurement, NewPatient};
 use serde_json::{Value as Json, json};
 
 use crate::{Actor, App, AppError};
@@ -233,7 +233,17 @@ impl App {
         let mut patient_ids: Vec<(&str, String)> = Vec::new();
         for (i, p) in patients().into_iter().enumerate() {
             let patient = self
-                .create_patient(&scheduler, &json!({"mrn": p.mrn, "family_name": p.family, "given_name": p.given, "birth_date": p.birth, "sex": p.sex}))
+                .create_patient(
+                    &scheduler,
+                    &NewPatient {
+                        mrn: p.mrn.to_string(),
+                        family_name: p.family.to_string(),
+                        given_name: p.given.to_string(),
+                        birth_date: p.birth.to_string(),
+                        sex: p.sex.to_string(),
+                        identifiers: Vec::new(),
+                    },
+                )
                 .await?;
             seeded.patients += 1;
             patient_ids.push((p.mrn, patient.id.clone()));

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use infusio_app::OrderStep;
 use infusio_app::commands::{NewAppointment, NewOrder, TransitionInput};
 use infusio_app::orders::must_be_blind;
-use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
+use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement, NewPatient};
 use infusio_app::{Action, Actor, App, AppError};
 use infusio_server::{ApiError, AppState, Authed};
 use infusio_store::Stored;
@@ -294,11 +294,12 @@ pub async fn patient_create(
     {
         return Ok(resource(StatusCode::OK, &existing, None));
     }
-    let p = s
-        .app
-        .create_patient(a.actor(), &input)
-        .await
-        .map_err(|e| renamed(e, PATIENT_FIELDS))?;
+    let p = async {
+        let input = NewPatient::try_from(&input)?;
+        s.app.create_patient(a.actor(), &input).await
+    }
+    .await
+    .map_err(|e| renamed(e, PATIENT_FIELDS))?;
     Ok(created(&headers, "Patient", &map::patient(&p)))
 }
 
@@ -320,11 +321,14 @@ pub async fn patient_update(
     }
     let input = patient_input(&body)?;
     let version = if_match(&headers)?;
-    let p = s
-        .app
-        .update_patient(a.actor(), &id, version, &input)
-        .await
-        .map_err(|e| renamed(e, PATIENT_FIELDS))?;
+    let p = async {
+        // A caller who may not change patients is refused before the request is validated.
+        a.actor().permit(Action::WritePatient)?;
+        let input = NewPatient::try_from(&input)?;
+        s.app.update_patient(a.actor(), &id, version, &input).await
+    }
+    .await
+    .map_err(|e| renamed(e, PATIENT_FIELDS))?;
     Ok(resource(StatusCode::OK, &map::patient(&p), None))
 }
 

@@ -16,7 +16,7 @@ use infusio_app::commands::{
     OrderEdit, SignInput, TransitionInput,
 };
 use infusio_app::orders::{OrderSeen, OrderView};
-use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
+use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement, NewPatient};
 use infusio_app::plans::NewTherapyPlan;
 use infusio_app::{Action, Actor, AppError};
 use serde::Deserialize;
@@ -339,7 +339,8 @@ async fn search_patients(
 }
 
 async fn create_patient(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
-    let p = s.app.create_patient(auth.actor(), &body(&bytes)?).await?;
+    let input = read_as::<NewPatient>(auth.actor(), Action::WritePatient, &bytes)?;
+    let p = s.app.create_patient(auth.actor(), &input).await?;
     Ok(with_etag(StatusCode::CREATED, p.version, to_json(&p)?))
 }
 
