@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use infusio_app::OrderStep;
-use infusio_app::auth::{Session, SessionKind};
+use infusio_app::auth::{NewUser, Session, SessionKind};
 use infusio_app::bedside::BedsideScan;
 use infusio_app::commands::{
     BlindVerification, FinishAdministration, NewAppointment, NewEvent, NewOrder, NewPreparation,
@@ -320,7 +320,8 @@ async fn list_users(State(s): State<AppState>, auth: Authed) -> ApiResult {
 }
 
 async fn create_user(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
-    let user = s.app.create_user_json(auth.actor(), &body(&bytes)?).await?;
+    let input = read_as::<NewUser>(auth.actor(), Action::ManageUsers, &bytes)?;
+    let user = s.app.add_user(auth.actor(), &input).await?;
     Ok((StatusCode::CREATED, Json(to_json(&user)?)).into_response())
 }
 
