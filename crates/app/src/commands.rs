@@ -130,10 +130,12 @@ pub struct TransitionInput {
     pub overrides: Vec<Override>,
 }
 
-impl TransitionInput {
+impl TryFrom<(crate::OrderStep, &Json)> for TransitionInput {
+    type Error = AppError;
+
     /// Reads the body of `step` (a reason is required where the step table says so; only a
     /// release takes overrides).
-    pub fn read(step: crate::OrderStep, input: &Json) -> Result<TransitionInput, AppError> {
+    fn try_from((step, input): (crate::OrderStep, &Json)) -> Result<TransitionInput, AppError> {
         let mut f = Fields::new(input, "")?;
         let reason = reason_of(&mut f, step.reason_required())?;
         let overrides = if step == crate::OrderStep::Release {
@@ -510,22 +512,22 @@ mod tests {
     fn transitions_read_their_reason_and_only_release_takes_overrides() {
         use crate::OrderStep as O;
         assert_eq!(
-            field_of(TransitionInput::read(O::Hold, &json!({}))),
+            field_of(TransitionInput::try_from((O::Hold, &json!({})))),
             "reason"
         );
-        assert!(TransitionInput::read(O::Release, &json!({})).is_ok());
+        assert!(TransitionInput::try_from((O::Release, &json!({}))).is_ok());
         let with_overrides = json!({"overrides": [{"code": "dose.above_soft_max", "reason": "a reviewed exception"}]});
         assert_eq!(
-            TransitionInput::read(O::Release, &with_overrides)
+            TransitionInput::try_from((O::Release, &with_overrides))
                 .map(|t| t.overrides.len())
                 .ok(),
             Some(1)
         );
         assert_eq!(
-            field_of(TransitionInput::read(
+            field_of(TransitionInput::try_from((
                 O::Cancel,
                 &json!({"reason": "x", "overrides": []})
-            )),
+            ))),
             "overrides"
         );
     }

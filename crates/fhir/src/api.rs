@@ -1238,7 +1238,7 @@ pub async fn request_update(
     };
     let reason_field: &[(&str, &str)] = &[("reason", "MedicationRequest.statusReason")];
     let step = OrderStep::parse_transition(step).map_err(Fail::from)?;
-    let input = TransitionInput::read(step, &input).map_err(|e| renamed(e, reason_field))?;
+    let input = TransitionInput::try_from((step, &input)).map_err(|e| renamed(e, reason_field))?;
     let o = s
         .app
         .transition(actor, &id, version, step, &input)

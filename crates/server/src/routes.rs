@@ -603,7 +603,7 @@ async fn step(
     // The role first, as the app would: a caller who may not take the step learns nothing
     // from the validation of its body.
     auth.actor().permit(step.action())?;
-    let input = TransitionInput::read(step, &body(&bytes)?)?;
+    let input = TransitionInput::try_from((step, &body(&bytes)?))?;
     let o = s
         .app
         .transition(auth.actor(), &id, if_match(&headers)?, step, &input)

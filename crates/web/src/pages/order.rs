@@ -880,7 +880,7 @@ pub async fn step(
         if let Some(r) = f.get("reason") {
             body["reason"] = json!(r);
         }
-        let input = infusio_app::commands::TransitionInput::read(step, &body)?;
+        let input = infusio_app::commands::TransitionInput::try_from((step, &body))?;
         s.app
             .transition(viewer.actor(), &id, version, step, &input)
             .await
