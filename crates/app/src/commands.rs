@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::AppError;
+use crate::orders::{OrderParams, Override, read_overrides};
 use crate::patients::opt_instant;
 use crate::time::{iso_from_us, parse_date};
-use crate::orders::{OrderParams, Override, read_overrides};
 
 /// A reason: trimmed, empty means none; `required` refuses none, naming the field.
 pub(crate) fn reason_of(f: &mut Fields, required: bool) -> Result<Option<String>, AppError> {
@@ -403,7 +403,11 @@ fn read_component(path: &str, item: &Json) -> Result<PreparedComponent, AppError
     parse_date(&format!("{path}.expiry_date"), &expiry_date)?;
     let quantity_text = req(&mut c, "quantity", "the quantity used, e.g. '350 mg'")?;
     let quantity = parse_quantity(&quantity_text).map_err(|e| {
-        AppError::invalid(format!("{path}.quantity"), quantity_text.clone(), e.to_string())
+        AppError::invalid(
+            format!("{path}.quantity"),
+            quantity_text.clone(),
+            e.to_string(),
+        )
     })?;
     c.finish()?;
     Ok(PreparedComponent {

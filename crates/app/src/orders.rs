@@ -641,17 +641,18 @@ impl BlindOrderView {
 /// An order as one viewer may see it: in full, or blind (a pharmacist before verifying).
 #[derive(Debug, Clone, PartialEq)]
 pub enum OrderSeen {
-    Full(OrderView),
-    Blind(BlindOrderView),
+    // Both boxed: the views differ much in size (the full one carries the derivation).
+    Full(Box<OrderView>),
+    Blind(Box<BlindOrderView>),
 }
 
 impl OrderSeen {
     /// The order as `actor` may see it.
     pub fn for_actor(actor: &Actor, o: &Stored<Order>) -> Result<OrderSeen, AppError> {
         Ok(if must_be_blind(actor, o) {
-            OrderSeen::Blind(BlindOrderView::of(o)?)
+            OrderSeen::Blind(Box::new(BlindOrderView::of(o)?))
         } else {
-            OrderSeen::Full(OrderView::full(o)?)
+            OrderSeen::Full(Box::new(OrderView::full(o)?))
         })
     }
 

@@ -256,10 +256,6 @@ impl App {
     /// Creates a therapy plan (a prescriber's step). The planned days are computed
     /// and stored with the plan (`schedule_json.planned`), with how they were computed; the
     /// protocol template is recorded in the `protocols` table on first use.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "therapy-plan creation: to be split when plans generate treatment days"
-    )]
     pub async fn create_therapy_plan(
         &self,
         actor: &Actor,

@@ -23,9 +23,9 @@ use crate::commands::{
 };
 use crate::db::text;
 use crate::orders::{
-    ActiveOrder, ChosenSchedule, CalculationRecord, Computed, InputProblem, OrderParams,
-    OrderSeen, OrderView, OverrideRecord, PumpProgramme, apply_overrides, findings_json,
-    num_text, pump_programme, stored, to_column,
+    ActiveOrder, CalculationRecord, ChosenSchedule, Computed, InputProblem, OrderParams, OrderSeen,
+    OrderView, OverrideRecord, PumpProgramme, apply_overrides, findings_json, num_text,
+    pump_programme, stored, to_column,
 };
 use crate::patients::{decimal, number};
 use crate::steps::OrderStep;
@@ -161,7 +161,13 @@ pub struct Difference {
     pub within_tolerance: bool,
 }
 
-fn diff(field: &'static str, mine: f64, theirs: Option<f64>, unit: &str, tolerance: f64) -> Difference {
+fn diff(
+    field: &'static str,
+    mine: f64,
+    theirs: Option<f64>,
+    unit: &str,
+    tolerance: f64,
+) -> Difference {
     let pct = theirs.filter(|t| *t != 0.0).map(|t| (mine - t) / t * 100.0);
     Difference {
         field,
@@ -200,7 +206,11 @@ impl App {
 
     /// Runs the engine on an order request without storing anything (the screen's live
     /// derivation); the command's overrides are not needed for a preview.
-    pub async fn preview_order(&self, actor: &Actor, input: &NewOrder) -> Result<Preview, AppError> {
+    pub async fn preview_order(
+        &self,
+        actor: &Actor,
+        input: &NewOrder,
+    ) -> Result<Preview, AppError> {
         actor.permit(Action::CreateOrder)?;
         let now = self.now_us();
         let ctx = self.context(&input.patient_id, now).await?;
@@ -283,9 +293,7 @@ impl App {
                 });
             }
         }
-        let order = tx
-            .insert(&change.derivation(derivation), row)
-            .await?;
+        let order = tx.insert(&change.derivation(derivation), row).await?;
         if let Some((key, hash)) = &idem {
             let row = IdempotencyRow {
                 entity_id: order.id.clone(),
@@ -760,12 +768,8 @@ impl App {
         Ok(updated)
     }
 
-    /// Records the preparation of a verified order. An expired component blocks. The order becomes `prepared`, or
-    /// `scheduled` when an appointment is already booked for it.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "preparation: to be split when preparation is verified against the order"
-    )]
+    /// Records the preparation of a verified order. An expired component blocks. The order
+    /// becomes `prepared`, or `scheduled` when an appointment is already booked for it.
     pub async fn prepare(
         &self,
         actor: &Actor,

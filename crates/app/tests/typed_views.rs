@@ -3,7 +3,9 @@
 //! with errors naming the field.
 
 use infusio_app::auth::SessionKind;
-use infusio_app::commands::{BlindVerification, NewAppointment, NewOrder, NewPreparation, SignInput};
+use infusio_app::commands::{
+    BlindVerification, NewAppointment, NewOrder, NewPreparation, SignInput,
+};
 use infusio_app::orders::{OrderView, Override, StoredTitration};
 use infusio_app::patients::{NewMeasurement, NewPatient};
 use infusio_app::{Actor, App, AppConfig, AppError, Clock};
@@ -209,18 +211,71 @@ fn each_command_names_the_field_it_refuses() {
                        "route": "iv"});
     assert!(NewOrder::try_from(&order).is_ok());
     let cases: Vec<(String, &str)> = vec![
-        (field_of(NewOrder::try_from(&json!({"medication": "x", "dose": "1 mg", "route": "iv"}))), "patient_id"),
-        (field_of(NewOrder::try_from(&json!({"patient_id": "p", "medication": "x", "route": "iv"}))), "dose_per"),
-        (field_of(NewOrder::try_from(&json!({"patient_id": "p", "medication": "x", "dose": "1 mg", "route": "iv", "colour": 1}))), "colour"),
+        (
+            field_of(NewOrder::try_from(
+                &json!({"medication": "x", "dose": "1 mg", "route": "iv"}),
+            )),
+            "patient_id",
+        ),
+        (
+            field_of(NewOrder::try_from(
+                &json!({"patient_id": "p", "medication": "x", "route": "iv"}),
+            )),
+            "dose_per",
+        ),
+        (
+            field_of(NewOrder::try_from(
+                &json!({"patient_id": "p", "medication": "x", "dose": "1 mg", "route": "iv", "colour": 1}),
+            )),
+            "colour",
+        ),
         (field_of(BlindVerification::try_from(&json!({}))), "dose"),
-        (field_of(BlindVerification::try_from(&json!({"dose": "350 mL/h"}))), "dose"),
-        (field_of(BlindVerification::try_from(&json!({"dose": "350 mg", "rate": "fast"}))), "rate"),
-        (field_of(BlindVerification::try_from(&json!({"dose": "350 mg", "decision": "maybe"}))), "decision"),
-        (field_of(NewPreparation::try_from(&json!({"components": [], "final_volume": "250 mL"}))), "components"),
-        (field_of(NewPreparation::try_from(&json!({"components": [{"product": "P", "lot": "L", "expiry_date": "2099-02-30", "quantity": "1 mg"}], "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"}))), "components[0].expiry_date"),
-        (field_of(NewPreparation::try_from(&json!({"components": [{"product": "P", "lot": "L", "expiry_date": "2099-01-30", "quantity": "1 mg"}], "final_volume": "0 mL", "beyond_use_at": "2099-01-01T00:00:00Z"}))), "final_volume"),
-        (field_of(NewAppointment::try_from(&json!({"patient_id": "p", "chair": "C1", "start_at": "2026-01-01T10:00:00Z", "end_at": "2026-01-01T09:00:00Z"}))), "end_at"),
-        (field_of(NewPatient::try_from(&json!({"mrn": "M", "family_name": "F", "given_name": "G", "birth_date": "1970-01-01", "sex": "female", "identifiers": [{"system": 1}]}))), "identifiers"),
+        (
+            field_of(BlindVerification::try_from(&json!({"dose": "350 mL/h"}))),
+            "dose",
+        ),
+        (
+            field_of(BlindVerification::try_from(
+                &json!({"dose": "350 mg", "rate": "fast"}),
+            )),
+            "rate",
+        ),
+        (
+            field_of(BlindVerification::try_from(
+                &json!({"dose": "350 mg", "decision": "maybe"}),
+            )),
+            "decision",
+        ),
+        (
+            field_of(NewPreparation::try_from(
+                &json!({"components": [], "final_volume": "250 mL"}),
+            )),
+            "components",
+        ),
+        (
+            field_of(NewPreparation::try_from(
+                &json!({"components": [{"product": "P", "lot": "L", "expiry_date": "2099-02-30", "quantity": "1 mg"}], "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"}),
+            )),
+            "components[0].expiry_date",
+        ),
+        (
+            field_of(NewPreparation::try_from(
+                &json!({"components": [{"product": "P", "lot": "L", "expiry_date": "2099-01-30", "quantity": "1 mg"}], "final_volume": "0 mL", "beyond_use_at": "2099-01-01T00:00:00Z"}),
+            )),
+            "final_volume",
+        ),
+        (
+            field_of(NewAppointment::try_from(
+                &json!({"patient_id": "p", "chair": "C1", "start_at": "2026-01-01T10:00:00Z", "end_at": "2026-01-01T09:00:00Z"}),
+            )),
+            "end_at",
+        ),
+        (
+            field_of(NewPatient::try_from(
+                &json!({"mrn": "M", "family_name": "F", "given_name": "G", "birth_date": "1970-01-01", "sex": "female", "identifiers": [{"system": 1}]}),
+            )),
+            "identifiers",
+        ),
     ];
     for (got, want) in cases {
         assert_eq!(got, want);

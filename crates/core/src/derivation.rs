@@ -1,7 +1,7 @@
 //! Derivations, sources and findings: how every computed number explains itself.
 
-use serde::{Deserialize, Serialize};
 use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 
 use crate::units::Qty;
 

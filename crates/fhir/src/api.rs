@@ -1104,40 +1104,40 @@ pub async fn request_create(
     }
     .await
     .map_err(|e| match e {
-            AppError::NotFound {
-                entity: "patient",
-                id,
-            } => Fail::unprocessable(
-                "MedicationRequest.subject.reference",
-                format!("Patient/{id}"),
-                "a patient on this server",
-            ),
-            other => renamed(
-                other,
-                &[
-                    ("medication", "MedicationRequest.medicationReference"),
-                    (
-                        "dose_per",
-                        "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
-                    ),
-                    (
-                        "dose",
-                        "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
-                    ),
-                    ("route", "MedicationRequest.dosageInstruction.route"),
-                    ("frequency", "MedicationRequest.dosageInstruction.timing"),
-                    (
-                        "duration",
-                        "MedicationRequest.dosageInstruction.timing.repeat.duration",
-                    ),
-                    ("line", "MedicationRequest.dosageInstruction.extension"),
-                    ("volume", "MedicationRequest.dispenseRequest.quantity"),
-                    ("indication", "MedicationRequest.reasonCode"),
-                    ("overrides", "MedicationRequest.extension"),
-                    ("patient", "Patient"),
-                ],
-            ),
-        })?;
+        AppError::NotFound {
+            entity: "patient",
+            id,
+        } => Fail::unprocessable(
+            "MedicationRequest.subject.reference",
+            format!("Patient/{id}"),
+            "a patient on this server",
+        ),
+        other => renamed(
+            other,
+            &[
+                ("medication", "MedicationRequest.medicationReference"),
+                (
+                    "dose_per",
+                    "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
+                ),
+                (
+                    "dose",
+                    "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
+                ),
+                ("route", "MedicationRequest.dosageInstruction.route"),
+                ("frequency", "MedicationRequest.dosageInstruction.timing"),
+                (
+                    "duration",
+                    "MedicationRequest.dosageInstruction.timing.repeat.duration",
+                ),
+                ("line", "MedicationRequest.dosageInstruction.extension"),
+                ("volume", "MedicationRequest.dispenseRequest.quantity"),
+                ("indication", "MedicationRequest.reasonCode"),
+                ("overrides", "MedicationRequest.extension"),
+                ("patient", "Patient"),
+            ],
+        ),
+    })?;
     let r = order_resource(a.actor(), &created_order.order);
     if created_order.replayed {
         return Ok(resource(StatusCode::OK, &r, None));
@@ -1492,25 +1492,25 @@ pub async fn appointment_create(
     }
     .await
     .map_err(|e| match e {
-            AppError::NotFound { entity, id } => Fail::unprocessable(
-                if entity == "patient" {
-                    "Appointment.participant"
-                } else {
-                    "Appointment.supportingInformation"
-                },
-                id,
-                format!("a {entity} on this server"),
-            ),
-            other => renamed(
-                other,
-                &[
-                    ("start_at", "Appointment.start"),
-                    ("end_at", "Appointment.end"),
-                    ("order_id", "Appointment.supportingInformation"),
-                    ("chair", "Appointment.participant"),
-                ],
-            ),
-        })?;
+        AppError::NotFound { entity, id } => Fail::unprocessable(
+            if entity == "patient" {
+                "Appointment.participant"
+            } else {
+                "Appointment.supportingInformation"
+            },
+            id,
+            format!("a {entity} on this server"),
+        ),
+        other => renamed(
+            other,
+            &[
+                ("start_at", "Appointment.start"),
+                ("end_at", "Appointment.end"),
+                ("order_id", "Appointment.supportingInformation"),
+                ("chair", "Appointment.participant"),
+            ],
+        ),
+    })?;
     Ok(created(&headers, "Appointment", &map::appointment(&r)))
 }
 

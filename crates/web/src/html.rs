@@ -7,10 +7,10 @@
 //! `tests/tidy.rs`.
 
 use infusio_app::AppError;
+use infusio_core::derivation::{Finding, Severity};
 use infusio_core::library::Library;
 use infusio_core::units::{Qty, display_decimals, format_quantity};
 use maud::{Markup, html};
-use infusio_core::derivation::{Finding, Severity};
 use serde_json::Value as Json;
 
 /// A quantity for display: ISMP number format (leading zero, no trailing zero, thousands

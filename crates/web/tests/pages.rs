@@ -288,8 +288,10 @@ async fn every_page_carries_the_security_headers_and_patient_pages_are_never_sto
     let patient = app
         .create_patient(
             &scheduler,
-            &infusio_app::patients::NewPatient::try_from(&serde_json::json!({"mrn": "MRN8", "family_name": "Doe", "given_name": "Jo",
-                                "birth_date": "1970-05-01", "sex": "male"}))
+            &infusio_app::patients::NewPatient::try_from(
+                &serde_json::json!({"mrn": "MRN8", "family_name": "Doe", "given_name": "Jo",
+                                "birth_date": "1970-05-01", "sex": "male"}),
+            )
             .expect("patient command"),
         )
         .await

@@ -7,9 +7,9 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use infusio_app::commands::NewOrder;
 use infusio_app::orders::{Computed, Measured, OrderDerivation, OrderView, PumpProgramme};
-use infusio_core::derivation::{Finding, Severity};
 use infusio_app::ui_support::OrderActivity;
 use infusio_app::{App, AppError};
+use infusio_core::derivation::{Finding, Severity};
 use infusio_server::AppState;
 use infusio_store::OrderStatus;
 use maud::{Markup, html};
@@ -17,8 +17,8 @@ use serde_json::{Value as Json, json};
 
 use super::{Posted, form_data};
 use crate::html::{
-    badge, drug_name, error_box, findings_list, input, input_with_id, q, qty, select, steps,
-    when, when_us,
+    badge, drug_name, error_box, findings_list, input, input_with_id, q, qty, select, steps, when,
+    when_us,
 };
 use crate::{FormData, Viewer, page, page_with_error, see_other};
 
@@ -425,7 +425,6 @@ fn derivation_steps(d: &OrderDerivation) -> Markup {
         h3 { "Safety check" } (steps(&serde_json::to_value(&d.check).unwrap_or_default()))
     }
 }
-
 
 pub async fn new_page(
     State(s): State<AppState>,

@@ -178,11 +178,7 @@ fn record_form(
     let now = infusio_store::now_us();
     let bud_default = infusio_app::time::iso_from_us(now + (bud_h * 3_600_000_000.0) as i64);
     let bud_default = format!("{}Z", &bud_default[..16.min(bud_default.len())]);
-    let dose_text = v
-        .dose
-        .as_ref()
-        .map(|d| d.text.clone())
-        .unwrap_or_default();
+    let dose_text = v.dose.as_ref().map(|d| d.text.clone()).unwrap_or_default();
     let fv = f
         .get("final_volume")
         .map(str::to_string)
