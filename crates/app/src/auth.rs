@@ -84,6 +84,58 @@ pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// A new user: `{"username", ["display_name"], "password", "roles": [...]}`. The display
+/// name defaults to the username; the password rules are checked when the user is created.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+    pub roles: Vec<Role>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password never reaches a log.
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("display_name", &self.display_name)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TryFrom<&serde_json::Value> for NewUser {
+    type Error = AppError;
+
+    fn try_from(input: &serde_json::Value) -> Result<Self, AppError> {
+        let mut f = infusio_core::input::Fields::new(input, "")?;
+        let username = f.opt_string("username")?.unwrap_or_default();
+        let display_name = f
+            .opt_string("display_name")?
+            .unwrap_or_else(|| username.clone());
+        let password = f.opt_string("password")?.unwrap_or_default();
+        let mut roles = Vec::new();
+        for (path, r) in f.opt_array("roles")?.unwrap_or_default() {
+            let text = r.as_str().unwrap_or_default();
+            roles.push(Role::parse(text).map_err(|_| {
+                AppError::invalid(
+                    path,
+                    text,
+                    "one of prescriber, pharmacist, pharmacy_technician, nurse, scheduler, admin",
+                )
+            })?);
+        }
+        f.finish()?;
+        Ok(NewUser {
+            username,
+            display_name,
+            password,
+            roles,
+        })
+    }
+}
+
 impl App {
     /// Hashes a password with argon2id at the configured cost (on the blocking pool).
     pub async fn hash_password(&self, password: &str) -> Result<String, AppError> {
@@ -199,34 +251,17 @@ impl App {
         })
     }
 
-    /// Creates a user from `{"username", ["display_name"], "password", "roles": [...]}`
-    /// (administrators only).
-    pub async fn create_user_json(
-        &self,
-        actor: &Actor,
-        input: &serde_json::Value,
-    ) -> Result<UserView, AppError> {
+    /// Creates a user (administrators only).
+    pub async fn add_user(&self, actor: &Actor, input: &NewUser) -> Result<UserView, AppError> {
         actor.permit(Action::ManageUsers)?;
-        let mut f = infusio_core::input::Fields::new(input, "")?;
-        let username = f.opt_string("username")?.unwrap_or_default();
-        let display_name = f
-            .opt_string("display_name")?
-            .unwrap_or_else(|| username.clone());
-        let password = f.opt_string("password")?.unwrap_or_default();
-        let mut roles = Vec::new();
-        for (path, r) in f.opt_array("roles")?.unwrap_or_default() {
-            let text = r.as_str().unwrap_or_default();
-            roles.push(Role::parse(text).map_err(|_| {
-                AppError::invalid(
-                    path,
-                    text,
-                    "one of prescriber, pharmacist, pharmacy_technician, nurse, scheduler, admin",
-                )
-            })?);
-        }
-        f.finish()?;
-        self.create_user(Some(actor), &username, &display_name, &password, &roles)
-            .await
+        self.create_user(
+            Some(actor),
+            &input.username,
+            &input.display_name,
+            &input.password,
+            &input.roles,
+        )
+        .await
     }
 
     /// Every user with their roles (administrators only).

@@ -3,12 +3,15 @@
 //! keys refused, every error naming its field), or built directly by a screen.
 
 use infusio_core::input::Fields;
-use infusio_core::units::VolumeRate;
+use infusio_core::units::{Amount, Quantity, Volume, VolumeRate, parse_quantity};
 use infusio_store::{AdministrationEventKind, AdministrationStatus};
+use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::AppError;
-use crate::orders::{Override, read_overrides};
+use crate::orders::{OrderParams, Override, read_overrides};
+use crate::patients::opt_instant;
+use crate::time::{iso_from_us, parse_date};
 
 /// A reason: trimmed, empty means none; `required` refuses none, naming the field.
 pub(crate) fn reason_of(f: &mut Fields, required: bool) -> Result<Option<String>, AppError> {
@@ -127,10 +130,12 @@ pub struct TransitionInput {
     pub overrides: Vec<Override>,
 }
 
-impl TransitionInput {
+impl TryFrom<(crate::OrderStep, &Json)> for TransitionInput {
+    type Error = AppError;
+
     /// Reads the body of `step` (a reason is required where the step table says so; only a
     /// release takes overrides).
-    pub fn read(step: crate::OrderStep, input: &Json) -> Result<TransitionInput, AppError> {
+    fn try_from((step, input): (crate::OrderStep, &Json)) -> Result<TransitionInput, AppError> {
         let mut f = Fields::new(input, "")?;
         let reason = reason_of(&mut f, step.reason_required())?;
         let overrides = if step == crate::OrderStep::Release {
@@ -158,6 +163,307 @@ impl TryFrom<&Json> for SignInput {
         let overrides = read_overrides(&mut f)?;
         f.finish()?;
         Ok(SignInput { overrides })
+    }
+}
+
+/// A new order (or its preview): `{"patient_id", <order fields>, ["overrides": [{"code",
+/// "reason"}]]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewOrder {
+    pub patient_id: String,
+    pub params: OrderParams,
+    /// Warnings the prescriber overrides, each with a reason.
+    pub overrides: Vec<Override>,
+}
+
+impl TryFrom<&Json> for NewOrder {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let patient_id = f
+            .opt_string("patient_id")?
+            .ok_or_else(|| AppError::invalid("patient_id", "", "required: the patient's id"))?;
+        let params = OrderParams::read(&mut f)?;
+        let overrides = read_overrides(&mut f)?;
+        f.finish()?;
+        Ok(NewOrder {
+            patient_id,
+            params,
+            overrides,
+        })
+    }
+}
+
+/// A replacement of an order's request: `{<order fields>, ["overrides"], ["reason"]}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderEdit {
+    pub params: OrderParams,
+    pub overrides: Vec<Override>,
+    /// Why the order was changed (optional; it goes into the audit trail).
+    pub reason: Option<String>,
+}
+
+impl TryFrom<&Json> for OrderEdit {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let params = OrderParams::read(&mut f)?;
+        let overrides = read_overrides(&mut f)?;
+        let reason = reason_of(&mut f, false)?;
+        f.finish()?;
+        Ok(OrderEdit {
+            params,
+            overrides,
+            reason,
+        })
+    }
+}
+
+/// What the pharmacist decides after entering their own figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Decision {
+    /// Verify when the figures agree within the tolerance (the default).
+    #[default]
+    Verify,
+    /// Reject whatever the figures.
+    Reject,
+}
+
+/// A quantity as the pharmacist typed it, kept as typed for the record (`blind_entry`), with
+/// the value read from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entered<Q> {
+    pub text: String,
+    pub quantity: Q,
+}
+
+/// A blind verification: `{"dose", ["volume"], ["rate"], ["decision": "verify|reject"],
+/// ["note"], ["overrides"]}`: the pharmacist's own figures, entered before they see the
+/// prescriber's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlindVerification {
+    pub dose: Entered<Amount>,
+    pub volume: Option<Entered<Volume>>,
+    pub rate: Option<Entered<VolumeRate>>,
+    pub decision: Decision,
+    pub note: Option<String>,
+    /// Warnings raised by the re-run checks, each with a reason.
+    pub overrides: Vec<Override>,
+}
+
+impl TryFrom<&Json> for BlindVerification {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let dose = f.opt_string("dose")?.ok_or_else(|| {
+            AppError::invalid("dose", "", "required: your own dose, e.g. '350 mg'")
+        })?;
+        let volume = f.opt_string("volume")?;
+        let rate = f.opt_string("rate")?;
+        let decision = match f.opt_choice("decision", &["verify", "reject"])?.as_deref() {
+            Some("reject") => Decision::Reject,
+            _ => Decision::Verify,
+        };
+        let note = f.opt_string("note")?;
+        let overrides = read_overrides(&mut f)?;
+        f.finish()?;
+        let dose = Entered {
+            quantity: Amount::parse(&dose).map_err(|e| {
+                AppError::invalid(
+                    "dose",
+                    dose.clone(),
+                    format!("{e}; expected an amount such as '350 mg'"),
+                )
+            })?,
+            text: dose,
+        };
+        let volume = volume
+            .map(|v| {
+                Ok::<_, AppError>(Entered {
+                    quantity: Volume::parse(&v).map_err(|e| {
+                        AppError::invalid(
+                            "volume",
+                            v.clone(),
+                            format!("{e}; expected a volume such as '250 mL'"),
+                        )
+                    })?,
+                    text: v,
+                })
+            })
+            .transpose()?;
+        let rate = rate
+            .map(|r| {
+                Ok::<_, AppError>(Entered {
+                    quantity: VolumeRate::parse(&r).map_err(|e| {
+                        AppError::invalid(
+                            "rate",
+                            r.clone(),
+                            format!("{e}; expected a rate such as '125 mL/h'"),
+                        )
+                    })?,
+                    text: r,
+                })
+            })
+            .transpose()?;
+        Ok(BlindVerification {
+            dose,
+            volume,
+            rate,
+            decision,
+            note,
+            overrides,
+        })
+    }
+}
+
+/// One product of a preparation, with its lot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedComponent {
+    pub product: String,
+    pub gtin: Option<String>,
+    pub lot: String,
+    /// `YYYY-MM-DD`, checked to be a calendar date.
+    pub expiry_date: String,
+    /// The quantity used, with its unit as given (`350 mg`, `2 vials` …).
+    pub quantity: Quantity,
+}
+
+/// The record of a preparation: `{"components": [{"product", ["gtin"], "lot",
+/// "expiry_date": "YYYY-MM-DD", "quantity": "350 mg"}], "final_volume": "250 mL",
+/// "beyond_use_at": "…Z"}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPreparation {
+    /// At least one.
+    pub components: Vec<PreparedComponent>,
+    pub final_volume: Volume,
+    /// The beyond-use time, µs since the Unix epoch (UTC).
+    pub beyond_use_at_us: i64,
+}
+
+impl TryFrom<&Json> for NewPreparation {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let items = f.opt_array("components")?.unwrap_or_default();
+        if items.is_empty() {
+            return Err(AppError::invalid(
+                "components",
+                "[]",
+                "at least one product with its lot",
+            ));
+        }
+        let components = items
+            .into_iter()
+            .map(|(path, item)| read_component(&path, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        let final_volume = f.quantity(
+            "final_volume",
+            "the final volume, e.g. '250 mL'",
+            Volume::from_quantity,
+        )?;
+        let beyond_use_at_us = opt_instant(&mut f, "beyond_use_at")?.ok_or_else(|| {
+            AppError::invalid(
+                "beyond_use_at",
+                "",
+                "required: the beyond-use date and time (UTC)",
+            )
+        })?;
+        f.finish()?;
+        if final_volume.value() <= 0.0 {
+            return Err(AppError::invalid(
+                "final_volume",
+                final_volume.value().to_string(),
+                "a volume above 0 mL",
+            ));
+        }
+        Ok(NewPreparation {
+            components,
+            final_volume,
+            beyond_use_at_us,
+        })
+    }
+}
+
+fn read_component(path: &str, item: &Json) -> Result<PreparedComponent, AppError> {
+    let mut c = Fields::new(item, path)?;
+    let req = |c: &mut Fields, k: &str, what: &str| -> Result<String, AppError> {
+        let p = c.path_of(k);
+        c.opt_string(k)?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| AppError::invalid(p, "", format!("required: {what}")))
+    };
+    let product = req(&mut c, "product", "the product name")?;
+    let gtin = c.opt_string("gtin")?;
+    let lot = req(&mut c, "lot", "the lot number")?;
+    let expiry_date = req(&mut c, "expiry_date", "the expiry date YYYY-MM-DD")?;
+    parse_date(&format!("{path}.expiry_date"), &expiry_date)?;
+    let quantity_text = req(&mut c, "quantity", "the quantity used, e.g. '350 mg'")?;
+    let quantity = parse_quantity(&quantity_text).map_err(|e| {
+        AppError::invalid(
+            format!("{path}.quantity"),
+            quantity_text.clone(),
+            e.to_string(),
+        )
+    })?;
+    c.finish()?;
+    Ok(PreparedComponent {
+        product,
+        gtin,
+        lot,
+        expiry_date,
+        quantity,
+    })
+}
+
+/// A chair booking: `{"patient_id", ["order_id"], "chair", "start_at", "end_at"}` (UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAppointment {
+    pub patient_id: String,
+    /// The order to be given; booking it moves a prepared order to `scheduled`.
+    pub order_id: Option<String>,
+    pub chair: String,
+    /// µs since the Unix epoch (UTC).
+    pub start_at_us: i64,
+    /// µs since the Unix epoch (UTC), after the start.
+    pub end_at_us: i64,
+}
+
+impl TryFrom<&Json> for NewAppointment {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let patient_id = f
+            .opt_string("patient_id")?
+            .ok_or_else(|| AppError::invalid("patient_id", "", "required"))?;
+        let order_id = f.opt_string("order_id")?;
+        let chair = f
+            .opt_string("chair")?
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| AppError::invalid("chair", "", "required: the chair, e.g. 'C1'"))?;
+        let start_at_us = opt_instant(&mut f, "start_at")?
+            .ok_or_else(|| AppError::invalid("start_at", "", "required (UTC)"))?;
+        let end_at_us = opt_instant(&mut f, "end_at")?
+            .ok_or_else(|| AppError::invalid("end_at", "", "required (UTC)"))?;
+        f.finish()?;
+        if end_at_us <= start_at_us {
+            return Err(AppError::invalid(
+                "end_at",
+                iso_from_us(end_at_us),
+                "a time after start_at",
+            ));
+        }
+        Ok(NewAppointment {
+            patient_id,
+            order_id,
+            chair,
+            start_at_us,
+            end_at_us,
+        })
     }
 }
 
@@ -210,22 +516,22 @@ mod tests {
     fn transitions_read_their_reason_and_only_release_takes_overrides() {
         use crate::OrderStep as O;
         assert_eq!(
-            field_of(TransitionInput::read(O::Hold, &json!({}))),
+            field_of(TransitionInput::try_from((O::Hold, &json!({})))),
             "reason"
         );
-        assert!(TransitionInput::read(O::Release, &json!({})).is_ok());
+        assert!(TransitionInput::try_from((O::Release, &json!({}))).is_ok());
         let with_overrides = json!({"overrides": [{"code": "dose.above_soft_max", "reason": "a reviewed exception"}]});
         assert_eq!(
-            TransitionInput::read(O::Release, &with_overrides)
+            TransitionInput::try_from((O::Release, &with_overrides))
                 .map(|t| t.overrides.len())
                 .ok(),
             Some(1)
         );
         assert_eq!(
-            field_of(TransitionInput::read(
+            field_of(TransitionInput::try_from((
                 O::Cancel,
                 &json!({"reason": "x", "overrides": []})
-            )),
+            ))),
             "overrides"
         );
     }

@@ -8,7 +8,7 @@
 use infusio_store::Role;
 use infusio_store::records::User;
 
-use crate::patients::{NewAllergy, NewLab, NewMeasurement};
+use crate::patients::{NewAllergy, NewLab, NewMeasurement, NewPatient};
 use serde_json::{Value as Json, json};
 
 use crate::{Actor, App, AppError};
@@ -233,7 +233,17 @@ impl App {
         let mut patient_ids: Vec<(&str, String)> = Vec::new();
         for (i, p) in patients().into_iter().enumerate() {
             let patient = self
-                .create_patient(&scheduler, &json!({"mrn": p.mrn, "family_name": p.family, "given_name": p.given, "birth_date": p.birth, "sex": p.sex}))
+                .create_patient(
+                    &scheduler,
+                    &NewPatient {
+                        mrn: p.mrn.to_string(),
+                        family_name: p.family.to_string(),
+                        given_name: p.given.to_string(),
+                        birth_date: p.birth.to_string(),
+                        sex: p.sex.to_string(),
+                        identifiers: Vec::new(),
+                    },
+                )
                 .await?;
             seeded.patients += 1;
             patient_ids.push((p.mrn, patient.id.clone()));
@@ -267,6 +277,7 @@ impl App {
             // never overridden: such an order is skipped and reported).
             let mut input = (p.order)();
             input["patient_id"] = json!(patient.id);
+            let mut input = crate::commands::NewOrder::try_from(&input)?;
             let preview = match self.preview_order(&prescriber, &input).await {
                 Ok(pv) => pv,
                 Err(e) => {
@@ -274,13 +285,15 @@ impl App {
                     continue;
                 }
             };
-            let overrides: Vec<Json> = preview
+            input.overrides = preview
                 .computed
                 .warnings()
-                .iter()
-                .map(|w| json!({"code": w["code"], "reason": "Demo order: reviewed by the demo prescriber"}))
+                .into_iter()
+                .map(|w| crate::orders::Override {
+                    code: w.code,
+                    reason: "Demo order: reviewed by the demo prescriber".into(),
+                })
                 .collect();
-            input["overrides"] = Json::Array(overrides);
             let created = match self.create_order(&prescriber, &input, None).await {
                 Ok(c) => c.order,
                 Err(e) => {
@@ -310,9 +323,10 @@ impl App {
                 if let Some(r) = &signed.data.rate_ml_per_h {
                     blind["rate"] = json!(format!("{r} mL/h"));
                 }
-                if let Ok(v) = self
-                    .verify_order(&pharmacist, &created.id, Some(order_version), &blind)
-                    .await
+                if let Ok(blind) = crate::commands::BlindVerification::try_from(&blind)
+                    && let Ok(v) = self
+                        .verify_order(&pharmacist, &created.id, Some(order_version), &blind)
+                        .await
                 {
                     order_version = v.order.version;
                 }
@@ -322,8 +336,13 @@ impl App {
             let chair = format!("C{}", i % 4 + 1);
             self.book_appointment(
                 &scheduler,
-                &json!({"patient_id": patient.id, "order_id": created.id, "chair": chair,
-                        "start_at": crate::time::iso_from_us(start), "end_at": crate::time::iso_from_us(start + 3 * hour)}),
+                &crate::commands::NewAppointment {
+                    patient_id: patient.id.clone(),
+                    order_id: Some(created.id.clone()),
+                    chair,
+                    start_at_us: start,
+                    end_at_us: start + 3 * hour,
+                },
             )
             .await?;
             seeded.appointments += 1;
@@ -339,7 +358,11 @@ impl App {
                 .create_therapy_plan(
                     &prescriber,
                     pid,
-                    &json!({"protocol": protocol, "start_date": start}),
+                    &crate::plans::NewTherapyPlan {
+                        protocol: protocol.to_string(),
+                        start_date: start,
+                        open_ended_cycles: crate::plans::DEFAULT_OPEN_ENDED_CYCLES,
+                    },
                 )
                 .await
             {

@@ -10,10 +10,9 @@ use infusio_store::records::{
     Patient, Preparation, Verification,
 };
 use infusio_store::{AuditEvent, Change, Record, Stored};
-use serde_json::Value as Json;
 
 use crate::db::text;
-use crate::patients::read_patient;
+use crate::patients::{PatientUpdate, patient_row};
 use crate::{Action, Actor, App, AppError};
 
 mod sealed {
@@ -122,12 +121,12 @@ impl App {
         actor: &Actor,
         id: &str,
         version: Option<i64>,
-        input: &Json,
+        input: &PatientUpdate,
     ) -> Result<Stored<Patient>, AppError> {
         let role = actor.permit(Action::WritePatient)?;
         let change = Change::by(&actor.user_id, role.as_str()).action("patient.update");
         let version = version.ok_or(AppError::VersionRequired)?;
-        let row = read_patient(input, self.now_us())?;
+        let row = patient_row(input, self.now_us())?;
         let mut tx = self.store().begin().await?;
         let current = tx
             .get::<Patient>(id)

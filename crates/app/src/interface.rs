@@ -22,6 +22,7 @@ use infusio_store::{
     AdministrationEventKind, AdministrationStatus, AppointmentStatus, Change, OrderStatus, Role,
     Stored,
 };
+use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::db::text;
@@ -71,19 +72,56 @@ pub struct InterfacePatient {
 /// One row of the inbound message log (kept by the store, table `interface_inbound`).
 pub use infusio_store::InboundRecord;
 
+/// Where an interface message came from; it goes into the audit event of every change the
+/// message makes (`{"interface": …}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Provenance {
+    /// MSH-3, the sending application (and device).
+    pub sender: String,
+    /// MSH-10, the message control id.
+    pub control_id: String,
+    /// MSH-9, e.g. `ADT^A04`.
+    pub message_type: String,
+    /// The pump that reported a pump event (PCD-01 MSH-3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump: Option<String>,
+}
+
+/// What a pump reported (PCD-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PumpEventKind {
+    Started,
+    RateChanged,
+    Paused,
+    Resumed,
+    Completed,
+}
+
+impl PumpEventKind {
+    /// The name kept in the record (`started`, `rate_changed` …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PumpEventKind::Started => "started",
+            PumpEventKind::RateChanged => "rate_changed",
+            PumpEventKind::Paused => "paused",
+            PumpEventKind::Resumed => "resumed",
+            PumpEventKind::Completed => "completed",
+        }
+    }
+}
+
 /// A pump event for the record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PumpEventInput {
     pub order_id: String,
     /// The administration id the pump echoed from the programme, if any.
     pub administration_id: Option<String>,
-    /// started | rate_changed | paused | resumed | completed
-    pub kind: String,
+    pub kind: PumpEventKind,
     pub at_us: i64,
     pub rate_ml_per_h: Option<f64>,
     pub volume_infused_ml: Option<f64>,
-    /// Which pump (MSH-3) and which message (MSH-10).
-    pub source: Json,
+    /// Which pump and which message.
+    pub source: Provenance,
 }
 
 /// What a pump event did to the record.
@@ -192,7 +230,7 @@ impl App {
         actor: &Actor,
         patient: &InterfacePatient,
         observations: &[InterfaceObservation],
-        provenance: &Json,
+        provenance: &Provenance,
     ) -> Result<(Stored<Patient>, bool), AppError> {
         let role = actor.permit(Action::WritePatient)?;
         actor.permit(Action::RecordObservation)?;
@@ -244,7 +282,7 @@ impl App {
         actor: &Actor,
         mrn: &str,
         observations: &[InterfaceObservation],
-        provenance: &Json,
+        provenance: &Provenance,
     ) -> Result<Stored<Patient>, AppError> {
         actor.permit(Action::RecordObservation)?;
         let mut tx = self.store().begin().await?;
@@ -325,7 +363,7 @@ impl App {
             )));
         }
         let bedside_scan_at_us = a.data.started_at_us;
-        let earliest = if e.kind == "started" {
+        let earliest = if e.kind == PumpEventKind::Started {
             bedside_scan_at_us - PUMP_CLOCK_TOLERANCE_US
         } else {
             a.data.started_at_us
@@ -343,7 +381,7 @@ impl App {
         let rate = e.rate_ml_per_h.map(decimal).transpose()?;
         let mut detail = json!({
             "source": "pump",
-            "pump_event": e.kind,
+            "pump_event": e.kind.as_str(),
             "interface": e.source,
         });
         if let Some(v) = e.volume_infused_ml {
@@ -359,8 +397,8 @@ impl App {
             reaction_grade: None,
             detail_json: detail,
         };
-        let status = match e.kind.as_str() {
-            "started" => {
+        let status = match e.kind {
+            PumpEventKind::Started => {
                 detail["bedside_scan_at_us"] = json!(bedside_scan_at_us);
                 tx.insert(
                     &change("administration.pump_started"),
@@ -387,7 +425,7 @@ impl App {
                 .await?;
                 AdministrationStatus::InProgress
             }
-            "rate_changed" => {
+            PumpEventKind::RateChanged => {
                 if rate.is_none() {
                     return Err(AppError::invalid("rate", "", "required for a rate change"));
                 }
@@ -398,7 +436,7 @@ impl App {
                 .await?;
                 AdministrationStatus::InProgress
             }
-            "paused" | "resumed" => {
+            PumpEventKind::Paused | PumpEventKind::Resumed => {
                 tx.insert(
                     &change("administration.event"),
                     event(AdministrationEventKind::Note, detail),
@@ -406,7 +444,7 @@ impl App {
                 .await?;
                 AdministrationStatus::InProgress
             }
-            "completed" => {
+            PumpEventKind::Completed => {
                 let volume = e.volume_infused_ml.ok_or_else(|| {
                     AppError::invalid("volume_infused", "", "required for a completion")
                 })?;
@@ -444,13 +482,6 @@ impl App {
                         .await?;
                 }
                 AdministrationStatus::Completed
-            }
-            other => {
-                return Err(AppError::invalid(
-                    "kind",
-                    other,
-                    "started, rate_changed, paused, resumed or completed",
-                ));
             }
         };
         tx.commit().await?;
@@ -530,7 +561,7 @@ async fn insert_observations(
     actor: &Actor,
     patient_id: &str,
     observations: &[InterfaceObservation],
-    provenance: &Json,
+    provenance: &Provenance,
     now_us: i64,
 ) -> Result<(), AppError> {
     let role = actor.permit(Action::RecordObservation)?;

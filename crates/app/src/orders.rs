@@ -1,9 +1,13 @@
 //! Orders: the dose computed by the core engine from the patient's latest measures, the
 //! findings of the dose-error check, overrides with reasons, and the views shown to each role.
 
+use std::collections::BTreeMap;
+
 use infusio_core::calc;
 use infusio_core::check::check_json;
+use infusio_core::derivation::{Calculation, Finding, Severity, Step};
 use infusio_core::input::{Fields, InputError};
+use infusio_core::units::Qty;
 use infusio_store::records::Order;
 use infusio_store::{OrderStatus, Stored};
 use serde::{Deserialize, Serialize};
@@ -148,28 +152,40 @@ pub struct Computed {
     pub rate_ml_per_h: Option<f64>,
     pub duration_h: Option<f64>,
     pub verdict: String,
-    pub findings: Vec<Json>,
-    pub derivation: Json,
+    pub findings: Vec<Finding>,
+    pub derivation: OrderDerivation,
     pub high_alert: bool,
     pub double_check: bool,
 }
 
 impl Computed {
-    pub fn hard_stops(&self) -> Vec<Json> {
-        self.findings
-            .iter()
-            .filter(|f| f["severity"] == "hard_stop")
-            .cloned()
-            .collect()
+    /// The findings that block the order.
+    pub fn hard_stops(&self) -> Vec<Finding> {
+        of_severity(&self.findings, Severity::HardStop)
     }
 
-    pub fn warnings(&self) -> Vec<Json> {
-        self.findings
-            .iter()
-            .filter(|f| f["severity"] == "warning")
-            .cloned()
-            .collect()
+    /// The findings that need an override with a reason.
+    pub fn warnings(&self) -> Vec<Finding> {
+        of_severity(&self.findings, Severity::Warning)
     }
+}
+
+fn of_severity(findings: &[Finding], severity: Severity) -> Vec<Finding> {
+    findings
+        .iter()
+        .filter(|f| f.severity == severity)
+        .cloned()
+        .collect()
+}
+
+/// Findings as the `findings` array of a blocked step carries them.
+pub(crate) fn findings_json(findings: &[Finding]) -> Json {
+    Json::Array(
+        findings
+            .iter()
+            .map(|f| json!({"code": f.code, "severity": f.severity.as_str(), "message": f.message}))
+            .collect(),
+    )
 }
 
 fn rename_field(e: InputError, from_prefix: &str, to_prefix: &str) -> AppError {
@@ -199,11 +215,11 @@ impl App {
         &self,
         ctx: &Context,
         params: &OrderParams,
-        active_orders: &[Json],
+        active_orders: &[ActiveOrder],
         at_us: i64,
         fixed_dose: Option<(f64, &str)>,
     ) -> Result<Computed, AppError> {
-        let mut findings: Vec<Json> = Vec::new();
+        let mut findings: Vec<Finding> = Vec::new();
         let mut body = serde_json::Map::new();
         if let Some((w, _)) = ctx.weight_kg {
             body.insert("weight".into(), json!(format!("{w} kg")));
@@ -217,7 +233,7 @@ impl App {
 
         // 1. The dose: from dose_per × the patient's measure, or the flat dose as ordered.
         let (dose, dose_unit, dose_calc) = if let Some((d, u)) = fixed_dose {
-            (d, u.to_string(), Json::Null)
+            (d, u.to_string(), None)
         } else {
             let mut input = body.clone();
             match (&params.dose_per, &params.dose) {
@@ -263,21 +279,15 @@ impl App {
                 .or_else(|| c.outputs.get("dose"))
                 .cloned()
                 .ok_or_else(|| AppError::Internal("the dose calculator returned no dose".into()))?;
-            for f in &c.findings {
-                findings.push(serde_json::to_value(f).unwrap_or(Json::Null));
-            }
-            (
-                q.value,
-                q.unit.clone(),
-                serde_json::to_value(&c).unwrap_or(Json::Null),
-            )
+            findings.extend(c.findings.iter().cloned());
+            (q.value, q.unit.clone(), Some(CalculationRecord::of(&c)?))
         };
 
         // 2. The rate from volume and duration.
         let mut volume_ml = None;
         let mut duration_h = None;
         let mut rate = None;
-        let mut rate_calc = Json::Null;
+        let mut rate_calc = None;
         if let Some(v) = &params.volume {
             let vol = infusio_core::units::Volume::parse(v).map_err(|e| {
                 AppError::invalid(
@@ -302,7 +312,7 @@ impl App {
             let c = calc::run("infusion-rate", &json!({"volume": v, "duration": d}))
                 .map_err(AppError::Invalid)?;
             rate = c.outputs.get("rate").map(|q| q.value);
-            rate_calc = serde_json::to_value(&c).unwrap_or(Json::Null);
+            rate_calc = Some(CalculationRecord::of(&c)?);
         }
 
         // 3. The dose-error check on the patient as recorded now.
@@ -336,7 +346,7 @@ impl App {
         }
         let mut patient = ctx.check_json();
         if !active_orders.is_empty() {
-            patient["active_orders"] = Json::Array(active_orders.to_vec());
+            patient["active_orders"] = to_column(&active_orders)?;
         }
         let check_input = json!({
             "patient": patient,
@@ -346,15 +356,13 @@ impl App {
         });
         let result =
             check_json(self.library(), &check_input).map_err(|e| rename_field(e, "order.", ""))?;
-        for f in &result.findings {
-            findings.push(serde_json::to_value(f).unwrap_or(Json::Null));
-        }
+        findings.extend(result.findings.iter().cloned());
         let entry = self.library().get(&params.medication);
         let high_alert = entry.is_some_and(|e| e.flags.high_alert);
         let double_check = entry.is_some_and(|e| e.flags.high_alert || e.flags.double_check);
-        let verdict = if findings.iter().any(|f| f["severity"] == "hard_stop") {
+        let verdict = if findings.iter().any(|f| f.severity == Severity::HardStop) {
             "hard_stop"
-        } else if findings.iter().any(|f| f["severity"] == "warning") {
+        } else if findings.iter().any(|f| f.severity == Severity::Warning) {
             "warning"
         } else {
             "ok"
@@ -366,18 +374,28 @@ impl App {
             rate_ml_per_h: rate,
             duration_h,
             verdict: verdict.to_string(),
-            derivation: json!({
-                "request": params,
-                "patient": {
-                    "age_y": ctx.age_y,
-                    "sex": ctx.sex,
-                    "weight_kg": ctx.weight_kg.as_ref().map(|(w, at)| json!({"value": w, "measured_at": at})),
-                    "height_cm": ctx.height_cm.as_ref().map(|(h, at)| json!({"value": h, "measured_at": at})),
+            derivation: OrderDerivation {
+                request: params.clone(),
+                patient: PatientBasis {
+                    age_y: ctx.age_y,
+                    sex: ctx.sex.clone(),
+                    weight_kg: ctx.weight_kg.as_ref().map(|(w, at)| Measured {
+                        value: *w,
+                        measured_at: at.clone(),
+                    }),
+                    height_cm: ctx.height_cm.as_ref().map(|(h, at)| Measured {
+                        value: *h,
+                        measured_at: at.clone(),
+                    }),
                 },
-                "dose_calculation": dose_calc,
-                "rate_calculation": rate_calc,
-                "check": {"input": check_input, "verdict": result.verdict, "steps": result.steps, "sources": result.sources, "medication": result.medication},
-            }),
+                dose_calculation: dose_calc,
+                rate_calculation: rate_calc,
+                check: stored(
+                    "(new)",
+                    "check",
+                    &json!({"input": check_input, "verdict": result.verdict, "steps": result.steps, "sources": result.sources, "medication": result.medication}),
+                )?,
+            },
             findings,
             high_alert,
             double_check,
@@ -391,11 +409,11 @@ impl App {
 pub fn apply_overrides(
     computed: &Computed,
     given: &[Override],
-    earlier: &Json,
+    earlier: &[OverrideRecord],
     actor: &Actor,
     role: &str,
     at_us: i64,
-) -> Result<Json, AppError> {
+) -> Result<Vec<OverrideRecord>, AppError> {
     let hard = computed.hard_stops();
     if !hard.is_empty() {
         return Err(AppError::Blocked {
@@ -403,20 +421,18 @@ pub fn apply_overrides(
             message: format!(
                 "a hard stop blocks this order: {}",
                 hard.iter()
-                    .filter_map(|f| f["message"].as_str())
+                    .map(|f| f.message.as_str())
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
-            findings: Json::Array(hard),
+            findings: findings_json(&hard),
         });
     }
     let warnings = computed.warnings();
-    let earlier: Vec<Json> = earlier.as_array().cloned().unwrap_or_default();
-    let missing: Vec<Json> = warnings
+    let missing: Vec<Finding> = warnings
         .iter()
         .filter(|w| {
-            let code = w["code"].as_str().unwrap_or_default();
-            !given.iter().any(|o| o.code == code) && !earlier.iter().any(|e| e["code"] == code)
+            !given.iter().any(|o| o.code == w.code) && !earlier.iter().any(|e| e.code == w.code)
         })
         .cloned()
         .collect();
@@ -427,27 +443,34 @@ pub fn apply_overrides(
                 "each warning needs an override with a reason: {}",
                 missing
                     .iter()
-                    .filter_map(|f| f["code"].as_str())
+                    .map(|f| f.code.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            findings: Json::Array(missing),
+            findings: findings_json(&missing),
         });
     }
-    let mut out: Vec<Json> = earlier
-        .into_iter()
-        .filter(|e| warnings.iter().any(|w| w["code"] == e["code"]))
+    let mut out: Vec<OverrideRecord> = earlier
+        .iter()
+        .filter(|e| warnings.iter().any(|w| w.code == e.code))
+        .cloned()
         .collect();
     // An override for a warning that is not (or no longer) raised has nothing to override and
     // is not stored: a re-computed order may lose a warning its client saw earlier.
     for o in given
         .iter()
-        .filter(|o| warnings.iter().any(|w| w["code"] == o.code.as_str()))
+        .filter(|o| warnings.iter().any(|w| w.code == o.code))
     {
-        out.retain(|e| e["code"] != o.code.as_str());
-        out.push(json!({"code": o.code, "reason": o.reason, "by": actor.user_id, "role": role, "at": iso_from_us(at_us)}));
+        out.retain(|e| e.code != o.code);
+        out.push(OverrideRecord {
+            code: o.code.clone(),
+            reason: o.reason.clone(),
+            by: actor.user_id.clone(),
+            role: role.to_string(),
+            at: iso_from_us(at_us),
+        });
     }
-    Ok(Json::Array(out))
+    Ok(out)
 }
 
 /// An order as a client sees it.
@@ -467,21 +490,22 @@ pub struct OrderView {
     /// `false` when the figures are hidden from a pharmacist who has not yet entered their own
     /// (blind verification).
     pub figures_shown: bool,
-    pub dose: Option<Json>,
+    pub dose: Option<DoseView>,
     pub volume_ml: Option<f64>,
     pub rate_ml_per_h: Option<f64>,
-    pub pump_programme: Option<Json>,
-    pub request: Json,
-    pub findings: Json,
-    pub overrides: Json,
-    pub derivation: Option<Json>,
+    pub pump_programme: Option<PumpProgramme>,
+    pub request: OrderParams,
+    pub findings: Vec<Finding>,
+    pub overrides: Vec<OverrideRecord>,
+    pub derivation: Option<OrderDerivation>,
 }
 
 impl OrderView {
-    /// The full view.
-    pub fn full(o: &Stored<Order>) -> OrderView {
+    /// The full view; `Err` when a stored column of the order cannot be read.
+    pub fn full(o: &Stored<Order>) -> Result<OrderView, AppError> {
         let d = &o.data;
-        OrderView {
+        let derivation: OrderDerivation = stored(&o.id, "derivation", &d.derivation_json)?;
+        Ok(OrderView {
             id: o.id.clone(),
             version: o.version,
             patient_id: d.patient_id.clone(),
@@ -494,17 +518,18 @@ impl OrderView {
             route: d.route.clone(),
             high_alert: d.high_alert,
             figures_shown: true,
-            dose: Some(
-                json!({"value": number(&d.dose), "unit": d.dose_unit, "text": format!("{} {}", d.dose, d.dose_unit)}),
-            ),
+            dose: Some(DoseView {
+                quantity: Qty::new(number(&d.dose), &d.dose_unit),
+                text: format!("{} {}", d.dose, d.dose_unit),
+            }),
             volume_ml: d.final_volume_ml.as_ref().map(number),
             rate_ml_per_h: d.rate_ml_per_h.as_ref().map(number),
-            pump_programme: Some(d.pump_programme_json.clone()),
-            request: d.derivation_json["request"].clone(),
-            findings: d.findings_json.clone(),
-            overrides: d.overrides_json.clone(),
-            derivation: Some(d.derivation_json.clone()),
-        }
+            pump_programme: Some(stored(&o.id, "pump programme", &d.pump_programme_json)?),
+            request: derivation.request.clone(),
+            findings: stored(&o.id, "findings", &d.findings_json)?,
+            overrides: stored(&o.id, "overrides", &d.overrides_json)?,
+            derivation: Some(derivation),
+        })
     }
 
     /// The titration schedule computed once, at verification, with the weight then recorded
@@ -512,7 +537,7 @@ impl OrderView {
     /// one. The bedside shows this, never a schedule recomputed with a later weight.
     pub fn titration(&self) -> Option<StoredTitration<'_>> {
         let p = self.pump_programme.as_ref()?;
-        match (p.get("titration"), p.get("titration_error")) {
+        match (&p.titration, &p.titration_error) {
             (Some(c), _) => Some(StoredTitration::Computed(c)),
             (None, Some(e)) => Some(StoredTitration::Failed(e)),
             (None, None) => None,
@@ -524,9 +549,9 @@ impl OrderView {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StoredTitration<'a> {
     /// The calculation (steps, derivation, sources) as computed at verification.
-    Computed(&'a Json),
-    /// Why it could not be computed: `{"field", "value", "message"}`.
-    Failed(&'a Json),
+    Computed(&'a CalculationRecord),
+    /// Why it could not be computed: the field, the value and what is accepted.
+    Failed(&'a InputProblem),
 }
 
 /// What an order asked for, as a pharmacist verifying blind may see it: what to re-derive
@@ -587,17 +612,14 @@ pub struct BlindOrderView {
     pub route: String,
     pub high_alert: bool,
     pub request: BlindRequest,
-    pub overrides: Json,
+    pub overrides: Vec<OverrideRecord>,
 }
 
 impl BlindOrderView {
     /// The blind view of an order; `Err` when its stored request cannot be read.
     pub fn of(o: &Stored<Order>) -> Result<BlindOrderView, AppError> {
         let d = &o.data;
-        let params: OrderParams = serde_json::from_value(d.derivation_json["request"].clone())
-            .map_err(|e| {
-                AppError::Internal(format!("order {} has an unreadable request: {e}", o.id))
-            })?;
+        let params: OrderParams = stored(&o.id, "request", &d.derivation_json["request"])?;
         Ok(BlindOrderView {
             id: o.id.clone(),
             version: o.version,
@@ -611,7 +633,7 @@ impl BlindOrderView {
             route: d.route.clone(),
             high_alert: d.high_alert,
             request: BlindRequest::from(&params),
-            overrides: d.overrides_json.clone(),
+            overrides: stored(&o.id, "overrides", &d.overrides_json)?,
         })
     }
 }
@@ -619,17 +641,18 @@ impl BlindOrderView {
 /// An order as one viewer may see it: in full, or blind (a pharmacist before verifying).
 #[derive(Debug, Clone, PartialEq)]
 pub enum OrderSeen {
-    Full(OrderView),
-    Blind(BlindOrderView),
+    // Both boxed: the views differ much in size (the full one carries the derivation).
+    Full(Box<OrderView>),
+    Blind(Box<BlindOrderView>),
 }
 
 impl OrderSeen {
     /// The order as `actor` may see it.
     pub fn for_actor(actor: &Actor, o: &Stored<Order>) -> Result<OrderSeen, AppError> {
         Ok(if must_be_blind(actor, o) {
-            OrderSeen::Blind(BlindOrderView::of(o)?)
+            OrderSeen::Blind(Box::new(BlindOrderView::of(o)?))
         } else {
-            OrderSeen::Full(OrderView::full(o))
+            OrderSeen::Full(Box::new(OrderView::full(o)?))
         })
     }
 
@@ -667,11 +690,184 @@ pub fn must_be_blind(actor: &Actor, order: &Stored<Order>) -> bool {
 
 /// The pump programme of an order: one continuous step at the ordered rate (titrated
 /// programmes come from the infusion plan).
-pub fn pump_programme(c: &Computed) -> Json {
-    match (c.rate_ml_per_h, c.volume_ml) {
-        (Some(r), Some(v)) => {
-            json!({"steps": [{"rate_ml_per_h": r, "vtbi_ml": v, "duration_h": c.duration_h}]})
-        }
-        _ => json!({"steps": []}),
+pub fn pump_programme(c: &Computed) -> PumpProgramme {
+    let steps = match (c.rate_ml_per_h, c.volume_ml) {
+        (Some(r), Some(v)) => vec![PumpStep {
+            rate_ml_per_h: r,
+            vtbi_ml: v,
+            duration_h: c.duration_h,
+        }],
+        _ => Vec::new(),
+    };
+    PumpProgramme {
+        steps,
+        ..PumpProgramme::default()
     }
+}
+
+/// A soft-limit override as stored with an order: the warning's code, the reason, and who
+/// gave it, in which role, when (ISO 8601, UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverrideRecord {
+    pub code: String,
+    pub reason: String,
+    /// The user id of whoever overrode the warning.
+    pub by: String,
+    /// Their role when they did (`prescriber`, `pharmacist` …).
+    pub role: String,
+    pub at: String,
+}
+
+/// The ordered dose: the quantity (`{"value", "unit"}`, the unit as stored) and the text
+/// `"350 mg"` as the record holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoseView {
+    #[serde(flatten)]
+    pub quantity: Qty,
+    pub text: String,
+}
+
+/// One step of a pump programme: a rate until a volume has run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PumpStep {
+    pub rate_ml_per_h: f64,
+    /// Volume to be infused, mL.
+    pub vtbi_ml: f64,
+    /// The ordered duration, h, when the order gave one.
+    pub duration_h: Option<f64>,
+}
+
+/// Which library titration schedule an order uses and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChosenSchedule {
+    pub id: String,
+    pub chosen_by: String,
+}
+
+/// Why a value could not be computed: the field, the value as given and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputProblem {
+    pub field: String,
+    pub value: String,
+    pub message: String,
+}
+
+/// A source as a stored derivation names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    pub id: String,
+    pub citation: String,
+}
+
+/// A calculator's result as stored with an order: outputs (unrounded), steps, sources and
+/// findings; `details` holds the structured results a calculator adds beside its outputs
+/// (`pump_steps`, `vials` …), under their own names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalculationRecord {
+    pub calculator: String,
+    pub outputs: BTreeMap<String, Qty>,
+    pub steps: Vec<Step>,
+    pub sources: Vec<SourceRecord>,
+    pub findings: Vec<Finding>,
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, Json>,
+}
+
+impl CalculationRecord {
+    /// The record of a calculation just computed.
+    pub fn of(c: &Calculation) -> Result<CalculationRecord, AppError> {
+        serde_json::to_value(c)
+            .and_then(serde_json::from_value)
+            .map_err(|e| AppError::Internal(format!("calculation {}: {e}", c.calculator)))
+    }
+}
+
+/// The pump programme of an order: one continuous step at the ordered rate and, from
+/// verification on, the library's titration schedule computed then (or why it could not be).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PumpProgramme {
+    #[serde(default)]
+    pub steps: Vec<PumpStep>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub titration_schedule: Option<ChosenSchedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub titration: Option<CalculationRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub titration_error: Option<InputProblem>,
+}
+
+/// A measure with the time it was taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    pub value: f64,
+    pub measured_at: String,
+}
+
+/// The patient as the engine saw them when the order was computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatientBasis {
+    pub age_y: i64,
+    pub sex: String,
+    pub weight_kg: Option<Measured>,
+    pub height_cm: Option<Measured>,
+}
+
+/// Which library entry and rule the check used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchedRecord {
+    pub id: String,
+    pub generic_name: String,
+    pub library_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// The dose-error check as run for an order: the check contract's request document as sent
+/// (`input`), the verdict, the steps and sources, and the library entry used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub input: Json,
+    /// `ok`, `warning` or `hard_stop`.
+    pub verdict: String,
+    pub steps: Vec<Step>,
+    pub sources: Vec<SourceRecord>,
+    /// `null` when the medication is not in the library.
+    #[serde(default)]
+    pub medication: Option<MatchedRecord>,
+}
+
+/// How an order's figures were derived: the request, the patient as recorded, the dose and
+/// rate calculations (absent for a dose checked as given) and the dose-error check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderDerivation {
+    pub request: OrderParams,
+    pub patient: PatientBasis,
+    pub dose_calculation: Option<CalculationRecord>,
+    pub rate_calculation: Option<CalculationRecord>,
+    pub check: CheckRecord,
+}
+
+/// Reads a stored JSON column of order `id` into its type; a row that does not read is an
+/// internal error (the record is written only by this crate).
+pub(crate) fn stored<T: serde::de::DeserializeOwned>(
+    id: &str,
+    column: &str,
+    v: &Json,
+) -> Result<T, AppError> {
+    T::deserialize(v)
+        .map_err(|e| AppError::Internal(format!("order {id} has an unreadable {column}: {e}")))
+}
+
+/// A typed value as a stored JSON column.
+pub(crate) fn to_column<T: Serialize>(v: &T) -> Result<Json, AppError> {
+    serde_json::to_value(v).map_err(|e| AppError::Internal(format!("cannot store: {e}")))
+}
+
+/// Another active order of the patient, as the duplicate-therapy check reads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActiveOrder {
+    pub medication: String,
+    /// The dose with its unit, e.g. `"350 mg"`.
+    pub dose: String,
+    pub route: String,
 }

@@ -6,7 +6,7 @@ use infusio_core::input::Fields;
 use infusio_core::units::{BodyWeight, Length};
 use infusio_store::records::{Allergy, LabResult, Measurement, Order, Patient};
 use infusio_store::{Change, Decimal, Stored};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::db::text;
@@ -292,7 +292,7 @@ pub struct Context {
 
 impl Context {
     /// The `patient` object of the check contract.
-    pub fn check_json(&self) -> Json {
+    pub(crate) fn check_json(&self) -> Json {
         let mut p = serde_json::Map::new();
         let age = if self.age_y >= 2 {
             format!("{} y", self.age_y)
@@ -345,15 +345,14 @@ fn patient_change(actor: &Actor, action: Action, name: &str) -> Result<Change, A
 }
 
 impl App {
-    /// Registers a patient: `{"mrn", "family_name", "given_name", "birth_date": "YYYY-MM-DD",
-    /// "sex": "female|male|other|unknown", ["identifiers": [{"system", "value"}]]}`.
+    /// Registers a patient (the MRN must be new).
     pub async fn create_patient(
         &self,
         actor: &Actor,
-        input: &Json,
+        input: &NewPatient,
     ) -> Result<Stored<Patient>, AppError> {
         let change = patient_change(actor, Action::WritePatient, "patient.create")?;
-        let patient = read_patient(input, self.now_us())?;
+        let patient = patient_row(input, self.now_us())?;
         let mut tx = self.store().begin().await?;
         if !tx
             .find_by::<Patient>("mrn", text(&patient.mrn))
@@ -621,59 +620,93 @@ pub(crate) fn opt_instant(f: &mut Fields, key: &str) -> Result<Option<i64>, AppE
 
 /// The demographic fields of a patient, checked as at registration (and at a demographic
 /// update).
-pub(crate) fn read_patient(input: &Json, now_us: i64) -> Result<Patient, AppError> {
-    let mut f = Fields::new(input, "")?;
-    let required = |f: &mut Fields, key: &str, what: &str| -> Result<String, AppError> {
-        let path = f.path_of(key);
-        match f.opt_string(key)? {
-            Some(s) if !s.trim().is_empty() && s.len() <= 200 => Ok(s.trim().to_string()),
-            Some(s) => Err(AppError::invalid(
-                path,
-                s,
-                format!("{what}, 1 to 200 characters"),
-            )),
-            None => Err(AppError::invalid(path, "", format!("required: {what}"))),
-        }
-    };
-    let mrn = required(&mut f, "mrn", "the medical record number")?;
-    let family_name = required(&mut f, "family_name", "the family name")?;
-    let given_name = required(&mut f, "given_name", "the given name")?;
-    let birth_date = required(&mut f, "birth_date", "the birth date YYYY-MM-DD")?;
-    parse_date("birth_date", &birth_date)?;
-    if birth_date > crate::time::date_from_us(now_us) {
+/// An identifier of a patient beside the MRN (a national number, another system's id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identifier {
+    pub system: String,
+    pub value: String,
+}
+
+/// A patient's demographics, to register them or to replace what is recorded:
+/// `{"mrn", "family_name", "given_name", "birth_date": "YYYY-MM-DD", "sex":
+/// "female|male|other|unknown", ["identifiers": [{"system", "value"}]]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPatient {
+    pub mrn: String,
+    pub family_name: String,
+    pub given_name: String,
+    /// `YYYY-MM-DD`, a calendar date (checked not to be in the future when recorded).
+    pub birth_date: String,
+    /// `female`, `male`, `other` or `unknown`.
+    pub sex: String,
+    pub identifiers: Vec<Identifier>,
+}
+
+/// A replacement of a patient's demographics: the same fields as a registration.
+pub type PatientUpdate = NewPatient;
+
+impl TryFrom<&Json> for NewPatient {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let required = |f: &mut Fields, key: &str, what: &str| -> Result<String, AppError> {
+            let path = f.path_of(key);
+            match f.opt_string(key)? {
+                Some(s) if !s.trim().is_empty() && s.len() <= 200 => Ok(s.trim().to_string()),
+                Some(s) => Err(AppError::invalid(
+                    path,
+                    s,
+                    format!("{what}, 1 to 200 characters"),
+                )),
+                None => Err(AppError::invalid(path, "", format!("required: {what}"))),
+            }
+        };
+        let mrn = required(&mut f, "mrn", "the medical record number")?;
+        let family_name = required(&mut f, "family_name", "the family name")?;
+        let given_name = required(&mut f, "given_name", "the given name")?;
+        let birth_date = required(&mut f, "birth_date", "the birth date YYYY-MM-DD")?;
+        parse_date("birth_date", &birth_date)?;
+        let sex = f.choice("sex", &["female", "male", "other", "unknown"])?;
+        let identifiers = match f.raw("identifiers") {
+            None => Vec::new(),
+            Some(v) => Vec::<Identifier>::deserialize(v).map_err(|_| {
+                AppError::invalid(
+                    "identifiers",
+                    v.to_string(),
+                    "an array of {\"system\": \"...\", \"value\": \"...\"}",
+                )
+            })?,
+        };
+        f.finish()?;
+        Ok(NewPatient {
+            mrn,
+            family_name,
+            given_name,
+            birth_date,
+            sex,
+            identifiers,
+        })
+    }
+}
+
+/// The patient row for `p`, refusing a birth date after today (by `now_us`).
+pub(crate) fn patient_row(p: &NewPatient, now_us: i64) -> Result<Patient, AppError> {
+    if p.birth_date > crate::time::date_from_us(now_us) {
         return Err(AppError::invalid(
             "birth_date",
-            birth_date,
+            p.birth_date.clone(),
             "a date not in the future",
         ));
     }
-    let sex = f.choice("sex", &["female", "male", "other", "unknown"])?;
-    let identifiers = match f.raw("identifiers") {
-        None => json!([]),
-        Some(v @ Json::Array(items))
-            if items.iter().all(|i| {
-                i.get("system").is_some_and(Json::is_string)
-                    && i.get("value").is_some_and(Json::is_string)
-            }) =>
-        {
-            v.clone()
-        }
-        Some(other) => {
-            return Err(AppError::invalid(
-                "identifiers",
-                other.to_string(),
-                "an array of {\"system\": \"...\", \"value\": \"...\"}",
-            ));
-        }
-    };
-    f.finish()?;
     Ok(Patient {
-        mrn,
-        family_name,
-        given_name,
-        birth_date,
-        sex,
-        identifiers_json: identifiers,
+        mrn: p.mrn.clone(),
+        family_name: p.family_name.clone(),
+        given_name: p.given_name.clone(),
+        birth_date: p.birth_date.clone(),
+        sex: p.sex.clone(),
+        identifiers_json: serde_json::to_value(&p.identifiers)
+            .map_err(|e| AppError::Internal(format!("identifiers: {e}")))?,
     })
 }
 

@@ -90,24 +90,125 @@ pub fn plan_dates(p: &Protocol, start: (i64, i64, i64), open_ended_cycles: u32) 
     out
 }
 
-/// A protocol as the list shows it.
-fn summary(p: &Protocol) -> Json {
-    json!({
-        "id": p.id,
-        "name": p.name,
-        "class": p.class,
-        "version": p.version,
-        "indication": p.indication,
-        "care_area": p.care_area,
-        "review_status": p.review.status,
-        "phases": p.phases.iter().map(|ph| json!({
-            "name": ph.name,
-            "cycle_length_days": ph.cycle_length_days,
-            "cycles": ph.cycles,
-            "until": ph.until,
-            "drugs": ph.drugs.iter().map(|d| json!({"medication": d.medication, "dose": d.dose, "dose_unit": d.dose_unit, "days": d.days, "route": d.route})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
+/// A protocol as the list shows it: identity, review status and each phase's drugs and days.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProtocolSummary {
+    pub id: String,
+    pub name: String,
+    pub class: String,
+    pub version: u32,
+    pub indication: String,
+    pub care_area: String,
+    pub review_status: String,
+    pub phases: Vec<PhaseSummary>,
+}
+
+/// One phase of a protocol in the list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseSummary {
+    pub name: String,
+    pub cycle_length_days: u32,
+    /// `None` for an open-ended phase (see `until`).
+    pub cycles: Option<u32>,
+    pub until: Option<String>,
+    pub drugs: Vec<DrugSummary>,
+}
+
+/// One drug of a phase in the list: the protocol's dose (in `dose_unit`, per the protocol's
+/// basis), the cycle days it is given and the route.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrugSummary {
+    pub medication: String,
+    pub dose: f64,
+    pub dose_unit: String,
+    pub days: Vec<u32>,
+    pub route: String,
+}
+
+impl From<&Protocol> for ProtocolSummary {
+    fn from(p: &Protocol) -> Self {
+        ProtocolSummary {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            class: p.class.clone(),
+            version: p.version,
+            indication: p.indication.clone(),
+            care_area: p.care_area.clone(),
+            review_status: p.review.status.clone(),
+            phases: p
+                .phases
+                .iter()
+                .map(|ph| PhaseSummary {
+                    name: ph.name.clone(),
+                    cycle_length_days: ph.cycle_length_days,
+                    cycles: ph.cycles,
+                    until: ph.until.clone(),
+                    drugs: ph
+                        .drugs
+                        .iter()
+                        .map(|d| DrugSummary {
+                            medication: d.medication.clone(),
+                            dose: d.dose,
+                            dose_unit: d.dose_unit.clone(),
+                            days: d.days.clone(),
+                            route: d.route.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A new therapy plan: `{"protocol": "infliximab-ibd", "start_date": "YYYY-MM-DD",
+/// ["open_ended_cycles": 1–52]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTherapyPlan {
+    /// A protocol id (checked against the built-in templates when the plan is created).
+    pub protocol: String,
+    /// `YYYY-MM-DD`, checked to be a calendar date.
+    pub start_date: String,
+    /// Cycles planned for an open-ended phase, 1 to [`MAX_OPEN_ENDED_CYCLES`]; default
+    /// [`DEFAULT_OPEN_ENDED_CYCLES`].
+    pub open_ended_cycles: u32,
+}
+
+impl TryFrom<&Json> for NewTherapyPlan {
+    type Error = AppError;
+
+    fn try_from(input: &Json) -> Result<Self, AppError> {
+        let mut f = Fields::new(input, "")?;
+        let protocol = f
+            .opt_string("protocol")?
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                AppError::invalid("protocol", "", "required: a protocol id, e.g. 'mfolfox6'")
+            })?;
+        let start_date = f.opt_string("start_date")?.unwrap_or_default();
+        let open_ended_cycles = match f.opt_number("open_ended_cycles")? {
+            None => DEFAULT_OPEN_ENDED_CYCLES,
+            Some(n)
+                if n.fract() == 0.0 && (1.0..=f64::from(MAX_OPEN_ENDED_CYCLES)).contains(&n) =>
+            {
+                n as u32
+            }
+            Some(n) => {
+                return Err(AppError::invalid(
+                    "open_ended_cycles",
+                    n.to_string(),
+                    format!("a whole number from 1 to {MAX_OPEN_ENDED_CYCLES}"),
+                ));
+            }
+        };
+        f.finish()?;
+        parse_date("start_date", &start_date)?;
+        Ok(NewTherapyPlan {
+            protocol,
+            start_date,
+            open_ended_cycles,
+        })
+    }
 }
 
 impl App {
@@ -132,7 +233,7 @@ impl App {
     }
 
     /// The protocol templates (summaries: phases, cycles, days, drugs).
-    pub async fn list_protocols(&self, actor: &Actor) -> Result<Vec<Json>, AppError> {
+    pub async fn list_protocols(&self, actor: &Actor) -> Result<Vec<ProtocolSummary>, AppError> {
         actor.permit(Action::ReadClinical)?;
         let all = builtin_protocols().map_err(|e| {
             AppError::Internal(format!(
@@ -140,59 +241,33 @@ impl App {
                 e.len()
             ))
         })?;
-        Ok(all.iter().map(summary).collect())
+        Ok(all.iter().map(ProtocolSummary::from).collect())
     }
 
     /// One protocol template in full.
-    pub async fn get_protocol(&self, actor: &Actor, id: &str) -> Result<Json, AppError> {
+    pub async fn get_protocol(&self, actor: &Actor, id: &str) -> Result<Protocol, AppError> {
         actor.permit(Action::ReadClinical)?;
-        let p = self.protocol(id).map_err(|_| AppError::NotFound {
+        self.protocol(id).map_err(|_| AppError::NotFound {
             entity: "protocol",
             id: id.to_string(),
-        })?;
-        serde_json::to_value(&p).map_err(|e| AppError::Internal(e.to_string()))
+        })
     }
 
-    /// Creates a therapy plan (a prescriber's step): `{"protocol": "infliximab-ibd",
-    /// "start_date": "YYYY-MM-DD", ["open_ended_cycles": 1–52]}`. The planned days are computed
+    /// Creates a therapy plan (a prescriber's step). The planned days are computed
     /// and stored with the plan (`schedule_json.planned`), with how they were computed; the
     /// protocol template is recorded in the `protocols` table on first use.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "therapy-plan creation: to be split when plans generate treatment days"
-    )]
     pub async fn create_therapy_plan(
         &self,
         actor: &Actor,
         patient_id: &str,
-        input: &Json,
+        input: &NewTherapyPlan,
     ) -> Result<Stored<TherapyPlan>, AppError> {
         let role = actor.permit(Action::CreateOrder)?;
-        let mut f = Fields::new(input, "")?;
-        let protocol_id = f
-            .opt_string("protocol")?
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                AppError::invalid("protocol", "", "required: a protocol id, e.g. 'mfolfox6'")
-            })?;
-        let start_text = f.opt_string("start_date")?.unwrap_or_default();
-        let open_ended = match f.opt_number("open_ended_cycles")? {
-            None => DEFAULT_OPEN_ENDED_CYCLES,
-            Some(n)
-                if n.fract() == 0.0 && (1.0..=f64::from(MAX_OPEN_ENDED_CYCLES)).contains(&n) =>
-            {
-                n as u32
-            }
-            Some(n) => {
-                return Err(AppError::invalid(
-                    "open_ended_cycles",
-                    n.to_string(),
-                    format!("a whole number from 1 to {MAX_OPEN_ENDED_CYCLES}"),
-                ));
-            }
-        };
-        f.finish()?;
+        let NewTherapyPlan {
+            protocol: protocol_id,
+            start_date: start_text,
+            open_ended_cycles: open_ended,
+        } = input.clone();
         let start = parse_date("start_date", &start_text)?;
         let p = self.protocol(&protocol_id)?;
         let planned = plan_dates(&p, start, open_ended);

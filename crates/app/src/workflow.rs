@@ -3,8 +3,7 @@
 //! order's state and version, re-runs the safety checks where the issue asks for it, and writes
 //! its rows and audit events in one transaction.
 
-use infusio_core::input::Fields;
-use infusio_core::units::{Amount, Volume, VolumeRate};
+use infusio_core::units::{Volume, VolumeRate};
 use infusio_store::records::{
     Administration, AdministrationEvent, Appointment, Order, Patient, Preparation,
     PreparationComponent, Verification,
@@ -18,13 +17,17 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
 use crate::bedside::{BedsideFacts, BedsideScan, five_rights};
-use crate::commands::{FinishAdministration, NewEvent, SignInput, TransitionInput, reason_of};
+use crate::commands::{
+    BlindVerification, Decision, FinishAdministration, NewAppointment, NewEvent, NewOrder,
+    NewPreparation, OrderEdit, SignInput, TransitionInput,
+};
 use crate::db::text;
 use crate::orders::{
-    Computed, OrderParams, OrderSeen, OrderView, apply_overrides, num_text, pump_programme,
-    read_overrides,
+    ActiveOrder, CalculationRecord, ChosenSchedule, Computed, InputProblem, OrderParams, OrderSeen,
+    OrderView, OverrideRecord, PumpProgramme, apply_overrides, findings_json, num_text,
+    pump_programme, stored, to_column,
 };
-use crate::patients::{decimal, number, opt_instant};
+use crate::patients::{decimal, number};
 use crate::steps::OrderStep;
 use crate::time::{iso_from_us, parse_date};
 use crate::{Action, Actor, App, AppError};
@@ -64,7 +67,7 @@ pub struct VerificationResult {
     /// pharmacist rejected the order.
     pub outcome: VerificationOutcome,
     pub tolerance_percent: f64,
-    pub differences: Vec<Json>,
+    pub differences: Vec<Difference>,
     pub order: OrderView,
     pub verification_id: String,
 }
@@ -119,13 +122,16 @@ fn require_state(o: &Stored<Order>, allowed: &[OrderStatus], step: &str) -> Resu
 }
 
 fn params_of(o: &Stored<Order>) -> Result<OrderParams, AppError> {
-    serde_json::from_value(o.data.derivation_json["request"].clone())
-        .map_err(|e| AppError::Internal(format!("order {} has an unreadable request: {e}", o.id)))
+    stored(&o.id, "request", &o.data.derivation_json["request"])
 }
 
-fn request_hash(v: &Json) -> String {
-    let digest = Sha256::digest(v.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+fn overrides_of(o: &Stored<Order>) -> Result<Vec<OverrideRecord>, AppError> {
+    stored(&o.id, "overrides", &o.data.overrides_json)
+}
+
+fn request_hash(v: &NewOrder) -> Result<String, AppError> {
+    let digest = Sha256::digest(to_column(v)?.to_string().as_bytes());
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn quantity_in(field: &str, given: &str, unit: &str) -> Result<f64, AppError> {
@@ -141,15 +147,38 @@ fn quantity_in(field: &str, given: &str, unit: &str) -> Result<f64, AppError> {
     })
 }
 
-fn diff(field: &str, mine: f64, theirs: Option<f64>, unit: &str, tolerance: f64) -> Json {
-    match theirs {
-        Some(t) if t != 0.0 => {
-            let pct = (mine - t) / t * 100.0;
-            json!({"field": field, "pharmacist": mine, "prescriber": t, "unit": unit,
-                   "difference_percent": pct, "within_tolerance": pct.abs() <= tolerance})
-        }
-        _ => json!({"field": field, "pharmacist": mine, "prescriber": theirs, "unit": unit,
-                    "difference_percent": null, "within_tolerance": theirs.is_none()}),
+/// One figure of a blind verification: the pharmacist's, the prescriber's, and how far apart
+/// they are (percent of the prescriber's figure).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Difference {
+    /// `dose`, `volume` or `rate`.
+    pub field: &'static str,
+    pub pharmacist: f64,
+    pub prescriber: Option<f64>,
+    pub unit: String,
+    /// `None` when the prescriber's figure is absent or zero.
+    pub difference_percent: Option<f64>,
+    pub within_tolerance: bool,
+}
+
+fn diff(
+    field: &'static str,
+    mine: f64,
+    theirs: Option<f64>,
+    unit: &str,
+    tolerance: f64,
+) -> Difference {
+    let pct = theirs.filter(|t| *t != 0.0).map(|t| (mine - t) / t * 100.0);
+    Difference {
+        field,
+        pharmacist: mine,
+        prescriber: theirs,
+        unit: unit.to_string(),
+        difference_percent: pct,
+        within_tolerance: match pct {
+            Some(p) => p.abs() <= tolerance,
+            None => theirs.is_none(),
+        },
     }
 }
 
@@ -160,46 +189,44 @@ impl App {
         &self,
         patient_id: &str,
         except: Option<&str>,
-    ) -> Result<Vec<Json>, AppError> {
+    ) -> Result<Vec<ActiveOrder>, AppError> {
         let mut tx = self.store().begin_snapshot().await?;
         let rows = tx.active_order_summaries(patient_id).await?;
         tx.rollback().await?;
         Ok(rows
             .iter()
             .filter(|r| Some(r.id.as_str()) != except)
-            .map(|r| {
-                json!({"medication": r.drug_id, "dose": format!("{} {}", r.dose, r.dose_unit), "route": r.route})
+            .map(|r| ActiveOrder {
+                medication: r.drug_id.clone(),
+                dose: format!("{} {}", r.dose, r.dose_unit),
+                route: r.route.clone(),
             })
             .collect())
     }
 
     /// Runs the engine on an order request without storing anything (the screen's live
-    /// derivation): `{"patient_id", <order fields>}`.
-    pub async fn preview_order(&self, actor: &Actor, input: &Json) -> Result<Preview, AppError> {
+    /// derivation); the command's overrides are not needed for a preview.
+    pub async fn preview_order(
+        &self,
+        actor: &Actor,
+        input: &NewOrder,
+    ) -> Result<Preview, AppError> {
         actor.permit(Action::CreateOrder)?;
-        let mut f = Fields::new(input, "")?;
-        let patient_id = f
-            .opt_string("patient_id")?
-            .ok_or_else(|| AppError::invalid("patient_id", "", "required"))?;
-        let params = OrderParams::read(&mut f)?;
-        let _ = read_overrides(&mut f)?;
-        f.finish()?;
         let now = self.now_us();
-        let ctx = self.context(&patient_id, now).await?;
-        let active = self.active_orders_of(&patient_id, None).await?;
+        let ctx = self.context(&input.patient_id, now).await?;
+        let active = self.active_orders_of(&input.patient_id, None).await?;
         Ok(Preview {
-            computed: self.compute(&ctx, &params, &active, now, None)?,
+            computed: self.compute(&ctx, &input.params, &active, now, None)?,
         })
     }
 
-    /// Creates a draft order: `{"patient_id", <order fields>, ["overrides": [{"code",
-    /// "reason"}]]}`. The dose comes from the engine; a hard stop blocks; each warning needs an
+    /// Creates a draft order. The dose comes from the engine; a hard stop blocks; each warning needs an
     /// override with a reason. With an idempotency key, a retried submit returns the first
     /// order instead of making a second.
     pub async fn create_order(
         &self,
         actor: &Actor,
-        input: &Json,
+        input: &NewOrder,
         idempotency_key: Option<&str>,
     ) -> Result<Created, AppError> {
         let (change, role) = change(actor, Action::CreateOrder, "order.create")?;
@@ -212,7 +239,10 @@ impl App {
                 "1 to 200 characters",
             ));
         }
-        let idem = idempotency_key.map(|k| (format!("{}:{k}", actor.user_id), request_hash(input)));
+        let idem = match idempotency_key {
+            Some(k) => Some((format!("{}:{k}", actor.user_id), request_hash(input)?)),
+            None => None,
+        };
         if let Some((key, hash)) = &idem
             && let Some(existing) = self.replay(key, hash).await?
         {
@@ -221,19 +251,17 @@ impl App {
                 replayed: true,
             });
         }
-        let mut f = Fields::new(input, "")?;
-        let patient_id = f
-            .opt_string("patient_id")?
-            .ok_or_else(|| AppError::invalid("patient_id", "", "required: the patient's id"))?;
-        let params = OrderParams::read(&mut f)?;
-        let overrides = read_overrides(&mut f)?;
-        f.finish()?;
+        let NewOrder {
+            patient_id,
+            params,
+            overrides,
+        } = input;
         let now = self.now_us();
-        let ctx = self.context(&patient_id, now).await?;
-        let active = self.active_orders_of(&patient_id, None).await?;
-        let computed = self.compute(&ctx, &params, &active, now, None)?;
-        let overrides_json =
-            apply_overrides(&computed, &overrides, &json!([]), actor, role.as_str(), now)?;
+        let ctx = self.context(patient_id, now).await?;
+        let active = self.active_orders_of(patient_id, None).await?;
+        let computed = self.compute(&ctx, params, &active, now, None)?;
+        let overrides = apply_overrides(&computed, overrides, &[], actor, role.as_str(), now)?;
+        let derivation = to_column(&computed.derivation)?;
         let row = Order {
             patient_id: patient_id.clone(),
             therapy_plan_id: None,
@@ -247,10 +275,10 @@ impl App {
             prescriber_id: actor.user_id.clone(),
             signed_at_us: None,
             high_alert: computed.double_check,
-            pump_programme_json: pump_programme(&computed),
-            derivation_json: computed.derivation.clone(),
-            findings_json: Json::Array(computed.findings.clone()),
-            overrides_json,
+            pump_programme_json: to_column(&pump_programme(&computed))?,
+            derivation_json: derivation.clone(),
+            findings_json: to_column(&computed.findings)?,
+            overrides_json: to_column(&overrides)?,
         };
         let mut tx = self.store().begin().await?;
         if let Some((key, hash)) = &idem {
@@ -265,9 +293,7 @@ impl App {
                 });
             }
         }
-        let order = tx
-            .insert(&change.derivation(computed.derivation.clone()), row)
-            .await?;
+        let order = tx.insert(&change.derivation(derivation), row).await?;
         if let Some((key, hash)) = &idem {
             let row = IdempotencyRow {
                 entity_id: order.id.clone(),
@@ -350,7 +376,7 @@ impl App {
             .collect()
     }
 
-    /// Replaces an order's request (`{<order fields>, ["overrides"]}`) and recomputes it. A
+    /// Replaces an order's request and recomputes it. A
     /// draft stays a draft; an order that was signed, verified, prepared or scheduled returns to
     /// `signed` (signed by the editing prescriber) and must be verified again.
     pub async fn edit_order(
@@ -358,15 +384,15 @@ impl App {
         actor: &Actor,
         id: &str,
         version: Option<i64>,
-        input: &Json,
+        input: &OrderEdit,
     ) -> Result<Stored<Order>, AppError> {
         let (change, role) = change(actor, Action::EditOrder, "order.edit")?;
         let version = need_version(version)?;
-        let mut f = Fields::new(input, "")?;
-        let params = OrderParams::read(&mut f)?;
-        let overrides = read_overrides(&mut f)?;
-        let reason = reason_of(&mut f, false)?;
-        f.finish()?;
+        let OrderEdit {
+            params,
+            overrides,
+            reason,
+        } = input;
         let current = self
             .store()
             .get::<Order>(id)
@@ -382,11 +408,11 @@ impl App {
         let active = self
             .active_orders_of(&current.data.patient_id, Some(id))
             .await?;
-        let computed = self.compute(&ctx, &params, &active, now, None)?;
-        let overrides_json = apply_overrides(
+        let computed = self.compute(&ctx, params, &active, now, None)?;
+        let overrides = apply_overrides(
             &computed,
-            &overrides,
-            &current.data.overrides_json,
+            overrides,
+            &overrides_of(&current)?,
             actor,
             role.as_str(),
             now,
@@ -407,13 +433,13 @@ impl App {
         row.prescriber_id = actor.user_id.clone();
         row.signed_at_us = if status == S::Signed { Some(now) } else { None };
         row.high_alert = computed.double_check;
-        row.pump_programme_json = pump_programme(&computed);
-        row.derivation_json = computed.derivation.clone();
-        row.findings_json = Json::Array(computed.findings.clone());
-        row.overrides_json = overrides_json;
-        let mut change = change.derivation(computed.derivation.clone());
+        row.pump_programme_json = to_column(&pump_programme(&computed))?;
+        row.derivation_json = to_column(&computed.derivation)?;
+        row.findings_json = to_column(&computed.findings)?;
+        row.overrides_json = to_column(&overrides)?;
+        let mut change = change.derivation(row.derivation_json.clone());
         if let Some(r) = reason {
-            change = change.reason(r);
+            change = change.reason(r.clone());
         }
         let mut tx = self.store().begin().await?;
         let updated = tx.update(&change, id, version, row).await?;
@@ -438,11 +464,11 @@ impl App {
                 message: format!(
                     "the checks, re-run {step} with the patient's latest labs and measures, raise a hard stop: {}",
                     hard.iter()
-                        .filter_map(|f| f["message"].as_str())
+                        .map(|f| f.message.as_str())
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
-                findings: Json::Array(hard),
+                findings: findings_json(&hard),
             });
         }
         Ok(computed)
@@ -494,10 +520,10 @@ impl App {
         require_state(&o, OrderStep::Sign.allowed_from(), "sign")?;
         let computed = self.recheck(&o).await?;
         let now = self.now_us();
-        let overrides_json = apply_overrides(
+        let overrides = apply_overrides(
             &computed,
             &overrides,
-            &o.data.overrides_json,
+            &overrides_of(&o)?,
             actor,
             role.as_str(),
             now,
@@ -505,29 +531,24 @@ impl App {
         let mut row = o.data.clone();
         row.status = S::Signed;
         row.signed_at_us = Some(now);
-        row.findings_json = Json::Array(computed.findings);
-        row.overrides_json = overrides_json;
+        row.findings_json = to_column(&computed.findings)?;
+        row.overrides_json = to_column(&overrides)?;
         let mut tx = self.store().begin().await?;
         let updated = tx.update(&change, id, version, row).await?;
         tx.commit().await?;
         Ok(updated)
     }
 
-    /// Blind verification by a pharmacist who is not the prescriber: `{"dose", ["volume"],
-    /// ["rate"], ["decision": "verify|reject"], ["note"], ["overrides"]}`. The pharmacist's own
+    /// Blind verification by a pharmacist who is not the prescriber. The pharmacist's own
     /// figures are recorded first; the answer then shows the prescriber's and the differences.
     /// Within the tolerance (and with no hard stop on re-check) the order becomes `verified`;
     /// otherwise the verification is recorded as `rejected` and the order stays `signed`.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "verification: to be split with the typed verification command"
-    )]
     pub async fn verify_order(
         &self,
         actor: &Actor,
         id: &str,
         version: Option<i64>,
-        input: &Json,
+        input: &BlindVerification,
     ) -> Result<VerificationResult, AppError> {
         let (change, role) = change(actor, Action::VerifyOrder, "order.verify")?;
         let version = need_version(version)?;
@@ -547,99 +568,35 @@ impl App {
         }
         check_version(&o, version)?;
         require_state(&o, OrderStep::Verify.allowed_from(), "verify")?;
-        let mut f = Fields::new(input, "")?;
-        let dose_given = f.opt_string("dose")?.ok_or_else(|| {
-            AppError::invalid("dose", "", "required: your own dose, e.g. '350 mg'")
-        })?;
-        let volume_given = f.opt_string("volume")?;
-        let rate_given = f.opt_string("rate")?;
-        let decision = f
-            .opt_choice("decision", &["verify", "reject"])?
-            .unwrap_or_else(|| "verify".into());
-        let note = f.opt_string("note")?;
-        let overrides = read_overrides(&mut f)?;
-        f.finish()?;
-        Amount::parse(&dose_given).map_err(|e| {
-            AppError::invalid(
-                "dose",
-                dose_given.clone(),
-                format!("{e}; expected an amount such as '350 mg'"),
-            )
-        })?;
         let tol = self.config().verification_tolerance_percent;
-        let mut differences = vec![diff(
-            "dose",
-            quantity_in("dose", &dose_given, &o.data.dose_unit)?,
-            Some(number(&o.data.dose)),
-            &o.data.dose_unit,
-            tol,
-        )];
-        if let Some(v) = &volume_given {
-            let mine = Volume::parse(v).map_err(|e| {
-                AppError::invalid(
-                    "volume",
-                    v.clone(),
-                    format!("{e}; expected a volume such as '250 mL'"),
-                )
-            })?;
-            differences.push(diff(
-                "volume",
-                mine.value(),
-                o.data.final_volume_ml.as_ref().map(number),
-                "mL",
-                tol,
-            ));
-        }
-        if let Some(r) = &rate_given {
-            let mine = VolumeRate::parse(r).map_err(|e| {
-                AppError::invalid(
-                    "rate",
-                    r.clone(),
-                    format!("{e}; expected a rate such as '125 mL/h'"),
-                )
-            })?;
-            differences.push(diff(
-                "rate",
-                mine.value(),
-                o.data.rate_ml_per_h.as_ref().map(number),
-                "mL/h",
-                tol,
-            ));
-        }
-        if o.data.final_volume_ml.is_some() && volume_given.is_none() {
-            return Err(AppError::invalid(
-                "volume",
-                "",
-                "required: your own final volume, the order has one",
-            ));
-        }
-        if o.data.rate_ml_per_h.is_some() && rate_given.is_none() {
-            return Err(AppError::invalid(
-                "rate",
-                "",
-                "required: your own rate, the order has one",
-            ));
-        }
-        let agree = differences.iter().all(|d| d["within_tolerance"] == true);
+        let differences = differences(&o, input, tol)?;
+        let agree = differences.iter().all(|d| d.within_tolerance);
         let now = self.now_us();
-        let verified = agree && decision == "verify";
+        let verified = agree && input.decision == Decision::Verify;
         let mut row = o.data.clone();
         if verified {
             let computed = self.recheck(&o).await?;
-            row.overrides_json = apply_overrides(
+            let overrides = apply_overrides(
                 &computed,
-                &overrides,
-                &o.data.overrides_json,
+                &input.overrides,
+                &overrides_of(&o)?,
                 actor,
                 role.as_str(),
                 now,
             )?;
-            row.findings_json = Json::Array(computed.findings);
+            row.overrides_json = to_column(&overrides)?;
+            row.findings_json = to_column(&computed.findings)?;
             row.status = S::Verified;
-            self.store_titration(&o, &mut row.pump_programme_json, now)
-                .await?;
+            let mut programme: PumpProgramme =
+                stored(&o.id, "pump programme", &o.data.pump_programme_json)?;
+            self.store_titration(&o, &mut programme, now).await?;
+            row.pump_programme_json = to_column(&programme)?;
         }
-        let blind_entry = json!({"dose": dose_given, "volume": volume_given, "rate": rate_given});
+        let blind_entry = json!({
+            "dose": input.dose.text,
+            "volume": input.volume.as_ref().map(|v| &v.text),
+            "rate": input.rate.as_ref().map(|r| &r.text),
+        });
         let outcome = if verified {
             VerificationOutcome::Verified
         } else {
@@ -655,8 +612,8 @@ impl App {
                     verified_at_us: now,
                     outcome,
                     blind_entry_json: blind_entry,
-                    differences_json: Json::Array(differences.clone()),
-                    note,
+                    differences_json: to_column(&differences)?,
+                    note: input.note.clone(),
                 },
             )
             .await?;
@@ -673,7 +630,7 @@ impl App {
             outcome,
             tolerance_percent: tol,
             differences,
-            order: OrderView::full(&order),
+            order: OrderView::full(&order)?,
             verification_id: v.id,
         })
     }
@@ -686,7 +643,7 @@ impl App {
     pub(crate) async fn store_titration(
         &self,
         o: &Stored<Order>,
-        programme: &mut Json,
+        programme: &mut PumpProgramme,
         now: i64,
     ) -> Result<(), AppError> {
         let Some(entry) = self.library().get(&o.data.drug_id) else {
@@ -713,12 +670,10 @@ impl App {
         }
         if let Some((id, why)) = &chosen {
             input["schedule"] = json!(id);
-            if let Json::Object(m) = programme {
-                m.insert(
-                    "titration_schedule".into(),
-                    json!({"id": id, "chosen_by": why}),
-                );
-            }
+            programme.titration_schedule = Some(ChosenSchedule {
+                id: id.clone(),
+                chosen_by: why.clone(),
+            });
         }
         let ctx = self.context(&o.data.patient_id, now).await?;
         if let Some((w, _)) = ctx.weight_kg {
@@ -726,19 +681,14 @@ impl App {
         }
         let outcome =
             infusio_core::calc::run_with_library("titration", &input, Some(self.library()));
-        if let Json::Object(m) = programme {
-            match outcome {
-                Ok(c) => {
-                    let c = serde_json::to_value(&c)
-                        .map_err(|e| AppError::Internal(format!("titration: {e}")))?;
-                    m.insert("titration".into(), c);
-                }
-                Err(e) => {
-                    m.insert(
-                        "titration_error".into(),
-                        json!({"field": e.field, "value": e.value, "message": e.message}),
-                    );
-                }
+        match outcome {
+            Ok(c) => programme.titration = Some(CalculationRecord::of(&c)?),
+            Err(e) => {
+                programme.titration_error = Some(InputProblem {
+                    field: e.field,
+                    value: e.value,
+                    message: e.message,
+                });
             }
         }
         Ok(())
@@ -787,15 +737,15 @@ impl App {
             let computed = self
                 .recheck_blocking(&current, "order.hard_stop", "at release")
                 .await?;
-            let overrides_json = apply_overrides(
+            let overrides = apply_overrides(
                 &computed,
                 &overrides,
-                &current.data.overrides_json,
+                &overrides_of(&current)?,
                 actor,
                 role.as_str(),
                 self.now_us(),
             )?;
-            Some((Json::Array(computed.findings), overrides_json))
+            Some((to_column(&computed.findings)?, to_column(&overrides)?))
         } else {
             None
         };
@@ -818,87 +768,36 @@ impl App {
         Ok(updated)
     }
 
-    /// Records the preparation of a verified order: `{"components": [{"product", ["gtin"],
-    /// "lot", "expiry_date": "YYYY-MM-DD", "quantity": "350 mg"}], "final_volume": "250 mL",
-    /// "beyond_use_at": "…Z"}`. An expired component blocks. The order becomes `prepared`, or
-    /// `scheduled` when an appointment is already booked for it.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "preparation: to be split when preparation is verified against the order"
-    )]
+    /// Records the preparation of a verified order. An expired component blocks. The order
+    /// becomes `prepared`, or `scheduled` when an appointment is already booked for it.
     pub async fn prepare(
         &self,
         actor: &Actor,
         order_id: &str,
         version: Option<i64>,
-        input: &Json,
+        input: &NewPreparation,
     ) -> Result<(Stored<Preparation>, Stored<Order>), AppError> {
         let (change, role) = change(actor, Action::Prepare, "preparation.record")?;
         let version = need_version(version)?;
         let now = self.now_us();
         let today = crate::time::date_from_us(now);
-        let mut f = Fields::new(input, "")?;
-        let mut components = Vec::new();
-        let items = f.opt_array("components")?.unwrap_or_default();
-        if items.is_empty() {
-            return Err(AppError::invalid(
-                "components",
-                "[]",
-                "at least one product with its lot",
-            ));
-        }
-        for (path, item) in items {
-            let mut c = Fields::new(item, &path)?;
-            let req = |c: &mut Fields, k: &str, what: &str| -> Result<String, AppError> {
-                let p = c.path_of(k);
-                c.opt_string(k)?
-                    .filter(|s| !s.trim().is_empty())
-                    .ok_or_else(|| AppError::invalid(p, "", format!("required: {what}")))
-            };
-            let product = req(&mut c, "product", "the product name")?;
-            let gtin = c.opt_string("gtin")?;
-            let lot = req(&mut c, "lot", "the lot number")?;
-            let expiry_date = req(&mut c, "expiry_date", "the expiry date YYYY-MM-DD")?;
-            parse_date(&format!("{path}.expiry_date"), &expiry_date)?;
-            let quantity = req(&mut c, "quantity", "the quantity used, e.g. '350 mg'")?;
-            let q = infusio_core::units::parse_quantity(&quantity).map_err(|e| {
-                AppError::invalid(format!("{path}.quantity"), quantity.clone(), e.to_string())
-            })?;
-            c.finish()?;
-            if expiry_date < today {
+        for c in &input.components {
+            if c.expiry_date < today {
+                let message = format!("{} lot {} expired on {}", c.product, c.lot, c.expiry_date);
                 return Err(AppError::Blocked {
                     code: "preparation.expired_component",
-                    message: format!("{product} lot {lot} expired on {expiry_date}"),
-                    findings: json!([{"code": "preparation.expired_component", "severity": "hard_stop", "message": format!("{product} lot {lot} expired on {expiry_date}")}]),
+                    message: message.clone(),
+                    findings: json!([{"code": "preparation.expired_component", "severity": "hard_stop", "message": message}]),
                 });
             }
-            components.push((product, gtin, lot, expiry_date, q));
         }
-        let final_volume = f.quantity(
-            "final_volume",
-            "the final volume, e.g. '250 mL'",
-            Volume::from_quantity,
-        )?;
-        let bud = opt_instant(&mut f, "beyond_use_at")?.ok_or_else(|| {
-            AppError::invalid(
-                "beyond_use_at",
-                "",
-                "required: the beyond-use date and time (UTC)",
-            )
-        })?;
-        f.finish()?;
+        let final_volume = input.final_volume;
+        let bud = input.beyond_use_at_us;
         if bud <= now {
             return Err(AppError::invalid(
                 "beyond_use_at",
                 iso_from_us(bud),
                 "a time after now",
-            ));
-        }
-        if final_volume.value() <= 0.0 {
-            return Err(AppError::invalid(
-                "final_volume",
-                final_volume.value().to_string(),
-                "a volume above 0 mL",
             ));
         }
         // Release to preparation: the checks run again with the day's labs and weight; a new
@@ -935,17 +834,17 @@ impl App {
                 },
             )
             .await?;
-        for (product, gtin, lot, expiry_date, q) in components {
+        for c in &input.components {
             tx.insert(
                 &change,
                 PreparationComponent {
                     preparation_id: prep.id.clone(),
-                    product,
-                    gtin,
-                    lot,
-                    expiry_date,
-                    quantity: decimal(q.value)?,
-                    quantity_unit: q.unit.spelling(),
+                    product: c.product.clone(),
+                    gtin: c.gtin.clone(),
+                    lot: c.lot.clone(),
+                    expiry_date: c.expiry_date.clone(),
+                    quantity: decimal(c.quantity.value)?,
+                    quantity_unit: c.quantity.unit.spelling(),
                 },
             )
             .await?;
@@ -969,35 +868,20 @@ impl App {
         Ok((prep, order))
     }
 
-    /// Books a chair: `{"patient_id", ["order_id"], "chair", "start_at", "end_at"}` (UTC). A
-    /// chair is never double-booked. A prepared order becomes `scheduled`.
+    /// Books a chair. A chair is never double-booked. A prepared order becomes `scheduled`.
     pub async fn book_appointment(
         &self,
         actor: &Actor,
-        input: &Json,
+        input: &NewAppointment,
     ) -> Result<Stored<Appointment>, AppError> {
         let (change, role) = change(actor, Action::BookAppointment, "appointment.book")?;
-        let mut f = Fields::new(input, "")?;
-        let patient_id = f
-            .opt_string("patient_id")?
-            .ok_or_else(|| AppError::invalid("patient_id", "", "required"))?;
-        let order_id = f.opt_string("order_id")?;
-        let chair = f
-            .opt_string("chair")?
-            .filter(|c| !c.trim().is_empty())
-            .ok_or_else(|| AppError::invalid("chair", "", "required: the chair, e.g. 'C1'"))?;
-        let start = opt_instant(&mut f, "start_at")?
-            .ok_or_else(|| AppError::invalid("start_at", "", "required (UTC)"))?;
-        let end = opt_instant(&mut f, "end_at")?
-            .ok_or_else(|| AppError::invalid("end_at", "", "required (UTC)"))?;
-        f.finish()?;
-        if end <= start {
-            return Err(AppError::invalid(
-                "end_at",
-                iso_from_us(end),
-                "a time after start_at",
-            ));
-        }
+        let NewAppointment {
+            patient_id,
+            order_id,
+            chair,
+            start_at_us: start,
+            end_at_us: end,
+        } = input.clone();
         let mut tx = self.store().begin().await?;
         if tx.get::<Patient>(&patient_id).await?.is_none() {
             return Err(AppError::NotFound {
@@ -1106,7 +990,7 @@ impl App {
             .map(finding_json)
             .collect();
         // The safety checks again, with the day's labs and weight.
-        problems.extend(self.recheck(o).await?.hard_stops());
+        problems.extend(self.recheck(o).await?.hard_stops().iter().map(finding_json));
         let second_nurse_id = self.double_check(actor, o, scan, &mut problems).await?;
         if !problems.is_empty() {
             return Err(AppError::Blocked {
@@ -1426,6 +1310,46 @@ impl BedsideRecord {
             now_us: self.now_us,
         }
     }
+}
+
+/// The pharmacist's figures against the prescriber's: the dose always, the volume and the
+/// rate where the order has them (then they are required).
+fn differences(
+    o: &Stored<Order>,
+    input: &BlindVerification,
+    tol: f64,
+) -> Result<Vec<Difference>, AppError> {
+    let d = &o.data;
+    let mut out = vec![diff(
+        "dose",
+        quantity_in("dose", &input.dose.text, &d.dose_unit)?,
+        Some(number(&d.dose)),
+        &d.dose_unit,
+        tol,
+    )];
+    if let Some(v) = &input.volume {
+        let theirs = d.final_volume_ml.as_ref().map(number);
+        out.push(diff("volume", v.quantity.value(), theirs, "mL", tol));
+    }
+    if let Some(r) = &input.rate {
+        let theirs = d.rate_ml_per_h.as_ref().map(number);
+        out.push(diff("rate", r.quantity.value(), theirs, "mL/h", tol));
+    }
+    if d.final_volume_ml.is_some() && input.volume.is_none() {
+        return Err(AppError::invalid(
+            "volume",
+            "",
+            "required: your own final volume, the order has one",
+        ));
+    }
+    if d.rate_ml_per_h.is_some() && input.rate.is_none() {
+        return Err(AppError::invalid(
+            "rate",
+            "",
+            "required: your own rate, the order has one",
+        ));
+    }
+    Ok(out)
 }
 
 /// The titration schedule for an order: the first of the library's schedules (in the file's

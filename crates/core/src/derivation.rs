@@ -1,17 +1,17 @@
 //! Derivations, sources and findings: how every computed number explains itself.
 
-use serde::Serialize;
 use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 
 use crate::units::Qty;
 
 /// One step of a derivation: what was computed, by which formula, from which inputs, with
 /// which rounding.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub description: String,
     pub formula: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<NamedQty>,
     pub result: Qty,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,7 +47,7 @@ impl Step {
 }
 
 /// An input of a step: `{"name": "weight", "value": 70, "unit": "kg"}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NamedQty {
     pub name: String,
     pub value: f64,
@@ -64,7 +64,7 @@ pub struct Source {
 }
 
 /// Severity of a finding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -83,7 +83,7 @@ impl Severity {
 }
 
 /// A clinical finding: a value, not an error. Codes are stable and dotted.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub code: String,
     pub severity: Severity,

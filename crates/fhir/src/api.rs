@@ -7,10 +7,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use infusio_app::OrderStep;
-use infusio_app::commands::TransitionInput;
+use infusio_app::commands::{NewAppointment, NewOrder, TransitionInput};
 use infusio_app::orders::must_be_blind;
-use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
-use infusio_app::{Actor, App, AppError};
+use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement, NewPatient};
+use infusio_app::{Action, Actor, App, AppError};
 use infusio_server::{ApiError, AppState, Authed};
 use infusio_store::Stored;
 use infusio_store::records::{
@@ -294,11 +294,12 @@ pub async fn patient_create(
     {
         return Ok(resource(StatusCode::OK, &existing, None));
     }
-    let p = s
-        .app
-        .create_patient(a.actor(), &input)
-        .await
-        .map_err(|e| renamed(e, PATIENT_FIELDS))?;
+    let p = async {
+        let input = NewPatient::try_from(&input)?;
+        s.app.create_patient(a.actor(), &input).await
+    }
+    .await
+    .map_err(|e| renamed(e, PATIENT_FIELDS))?;
     Ok(created(&headers, "Patient", &map::patient(&p)))
 }
 
@@ -320,11 +321,14 @@ pub async fn patient_update(
     }
     let input = patient_input(&body)?;
     let version = if_match(&headers)?;
-    let p = s
-        .app
-        .update_patient(a.actor(), &id, version, &input)
-        .await
-        .map_err(|e| renamed(e, PATIENT_FIELDS))?;
+    let p = async {
+        // A caller who may not change patients is refused before the request is validated.
+        a.actor().permit(Action::WritePatient)?;
+        let input = NewPatient::try_from(&input)?;
+        s.app.update_patient(a.actor(), &id, version, &input).await
+    }
+    .await
+    .map_err(|e| renamed(e, PATIENT_FIELDS))?;
     Ok(resource(StatusCode::OK, &map::patient(&p), None))
 }
 
@@ -1092,45 +1096,48 @@ pub async fn request_create(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let created_order = s
-        .app
-        .create_order(a.actor(), &input, key.as_deref())
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound {
-                entity: "patient",
-                id,
-            } => Fail::unprocessable(
-                "MedicationRequest.subject.reference",
-                format!("Patient/{id}"),
-                "a patient on this server",
-            ),
-            other => renamed(
-                other,
-                &[
-                    ("medication", "MedicationRequest.medicationReference"),
-                    (
-                        "dose_per",
-                        "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
-                    ),
-                    (
-                        "dose",
-                        "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
-                    ),
-                    ("route", "MedicationRequest.dosageInstruction.route"),
-                    ("frequency", "MedicationRequest.dosageInstruction.timing"),
-                    (
-                        "duration",
-                        "MedicationRequest.dosageInstruction.timing.repeat.duration",
-                    ),
-                    ("line", "MedicationRequest.dosageInstruction.extension"),
-                    ("volume", "MedicationRequest.dispenseRequest.quantity"),
-                    ("indication", "MedicationRequest.reasonCode"),
-                    ("overrides", "MedicationRequest.extension"),
-                    ("patient", "Patient"),
-                ],
-            ),
-        })?;
+    let created_order = async {
+        // A caller who may not order is refused before the request is validated.
+        a.actor().permit(Action::CreateOrder)?;
+        let input = NewOrder::try_from(&input)?;
+        s.app.create_order(a.actor(), &input, key.as_deref()).await
+    }
+    .await
+    .map_err(|e| match e {
+        AppError::NotFound {
+            entity: "patient",
+            id,
+        } => Fail::unprocessable(
+            "MedicationRequest.subject.reference",
+            format!("Patient/{id}"),
+            "a patient on this server",
+        ),
+        other => renamed(
+            other,
+            &[
+                ("medication", "MedicationRequest.medicationReference"),
+                (
+                    "dose_per",
+                    "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
+                ),
+                (
+                    "dose",
+                    "MedicationRequest.dosageInstruction.doseAndRate.doseQuantity",
+                ),
+                ("route", "MedicationRequest.dosageInstruction.route"),
+                ("frequency", "MedicationRequest.dosageInstruction.timing"),
+                (
+                    "duration",
+                    "MedicationRequest.dosageInstruction.timing.repeat.duration",
+                ),
+                ("line", "MedicationRequest.dosageInstruction.extension"),
+                ("volume", "MedicationRequest.dispenseRequest.quantity"),
+                ("indication", "MedicationRequest.reasonCode"),
+                ("overrides", "MedicationRequest.extension"),
+                ("patient", "Patient"),
+            ],
+        ),
+    })?;
     let r = order_resource(a.actor(), &created_order.order);
     if created_order.replayed {
         return Ok(resource(StatusCode::OK, &r, None));
@@ -1231,7 +1238,7 @@ pub async fn request_update(
     };
     let reason_field: &[(&str, &str)] = &[("reason", "MedicationRequest.statusReason")];
     let step = OrderStep::parse_transition(step).map_err(Fail::from)?;
-    let input = TransitionInput::read(step, &input).map_err(|e| renamed(e, reason_field))?;
+    let input = TransitionInput::try_from((step, &input)).map_err(|e| renamed(e, reason_field))?;
     let o = s
         .app
         .transition(actor, &id, version, step, &input)
@@ -1477,30 +1484,33 @@ pub async fn appointment_create(
             ));
         }
     }
-    let r = s
-        .app
-        .book_appointment(a.actor(), &input)
-        .await
-        .map_err(|e| match e {
-            AppError::NotFound { entity, id } => Fail::unprocessable(
-                if entity == "patient" {
-                    "Appointment.participant"
-                } else {
-                    "Appointment.supportingInformation"
-                },
-                id,
-                format!("a {entity} on this server"),
-            ),
-            other => renamed(
-                other,
-                &[
-                    ("start_at", "Appointment.start"),
-                    ("end_at", "Appointment.end"),
-                    ("order_id", "Appointment.supportingInformation"),
-                    ("chair", "Appointment.participant"),
-                ],
-            ),
-        })?;
+    let r = async {
+        // A caller who may not book is refused before the request is validated.
+        a.actor().permit(Action::BookAppointment)?;
+        let input = NewAppointment::try_from(&input)?;
+        s.app.book_appointment(a.actor(), &input).await
+    }
+    .await
+    .map_err(|e| match e {
+        AppError::NotFound { entity, id } => Fail::unprocessable(
+            if entity == "patient" {
+                "Appointment.participant"
+            } else {
+                "Appointment.supportingInformation"
+            },
+            id,
+            format!("a {entity} on this server"),
+        ),
+        other => renamed(
+            other,
+            &[
+                ("start_at", "Appointment.start"),
+                ("end_at", "Appointment.end"),
+                ("order_id", "Appointment.supportingInformation"),
+                ("chair", "Appointment.participant"),
+            ],
+        ),
+    })?;
     Ok(created(&headers, "Appointment", &map::appointment(&r)))
 }
 

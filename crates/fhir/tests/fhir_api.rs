@@ -1908,10 +1908,11 @@ async fn pump_events_show_as_the_actual_administration() {
         .actor;
     let pump = "PUMPSIM^0123456789ABCDEF^EUI-64";
     let t0 = infusio_store::now_us();
+    use infusio_app::interface::PumpEventKind as K;
     for (kind, at, rate, volume) in [
-        ("started", t0, Some(125.0), None),
-        ("rate_changed", t0 + 1_000_000, Some(140.0), None),
-        ("completed", t0 + 2_000_000, None, Some(248.0)),
+        (K::Started, t0, Some(125.0), None),
+        (K::RateChanged, t0 + 1_000_000, Some(140.0), None),
+        (K::Completed, t0 + 2_000_000, None, Some(248.0)),
     ] {
         let out = h
             .app
@@ -1920,15 +1921,20 @@ async fn pump_events_show_as_the_actual_administration() {
                 &infusio_app::interface::PumpEventInput {
                     order_id: id.clone(),
                     administration_id: Some(admin_id.clone()),
-                    kind: kind.into(),
+                    kind,
                     at_us: at,
                     rate_ml_per_h: rate,
                     volume_infused_ml: volume,
-                    source: json!({"sender": pump, "control_id": format!("MSG-{kind}"), "pump": pump}),
+                    source: infusio_app::interface::Provenance {
+                        sender: pump.into(),
+                        control_id: format!("MSG-{}", kind.as_str()),
+                        message_type: "ORU^R40".into(),
+                        pump: Some(pump.into()),
+                    },
                 },
             )
             .await;
-        assert!(out.is_ok(), "{kind}: {out:?}");
+        assert!(out.is_ok(), "{kind:?}: {out:?}");
     }
     let r = h
         .call(

@@ -26,7 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use infusio_app::interface::{
-    InboundRecord, InterfaceObservation, InterfacePatient, ObservationKind, PumpEventInput,
+    InboundRecord, InterfaceObservation, InterfacePatient, ObservationKind, Provenance,
+    PumpEventInput, PumpEventKind,
 };
 use infusio_app::{Actor, App, AppError};
 use infusio_interop::ack::{
@@ -38,7 +39,6 @@ use infusio_interop::inbound::{Inbound, Observation, read};
 use infusio_interop::mllp::{self, Decoder, Frame};
 use infusio_interop::pcd::{ProgrammeStep, PumpProgramme, build_rgv_o15};
 use infusio_store::records::{Administration, Order, Patient};
-use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -311,11 +311,12 @@ impl Gateway {
                 (refusal.code, refusal.problems, outcome)
             }
             Ok(inbound) => {
-                let provenance = json!({
-                    "sender": sender,
-                    "control_id": header.control_id,
-                    "message_type": message_type,
-                });
+                let provenance = Provenance {
+                    sender: sender.clone(),
+                    control_id: header.control_id.clone(),
+                    message_type: message_type.clone(),
+                    pump: None,
+                };
                 match self.apply(inbound, &provenance).await {
                     Ok((outcome, remarks)) => (
                         AckCode::Accept,
@@ -379,7 +380,7 @@ impl Gateway {
     async fn apply(
         &self,
         inbound: Inbound,
-        provenance: &Json,
+        provenance: &Provenance,
     ) -> Result<(String, Vec<String>), AppError> {
         match inbound {
             Inbound::Adt(a) => {
@@ -430,8 +431,10 @@ impl Gateway {
                 ))
             }
             Inbound::Pump(e) => {
-                let mut source = provenance.clone();
-                source["pump"] = json!(e.pump);
+                let source = Provenance {
+                    pump: Some(e.pump.clone()),
+                    ..provenance.clone()
+                };
                 let out = self
                     .app
                     .interface_pump_event(
@@ -440,7 +443,7 @@ impl Gateway {
                             order_id: e.order_id.clone(),
                             administration_id: Some(e.administration_id.clone())
                                 .filter(|a| !a.is_empty()),
-                            kind: e.kind.as_str().to_string(),
+                            kind: pump_event_kind(e.kind),
                             at_us: e.at_us,
                             rate_ml_per_h: e.rate_ml_per_h,
                             volume_infused_ml: e.volume_infused_ml,
@@ -714,4 +717,16 @@ pub async fn send_and_receive(
     tokio::time::timeout(timeout, read)
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer in time"))?
+}
+
+/// The record's name for what a pump reported.
+fn pump_event_kind(k: infusio_interop::pcd::PumpEventKind) -> PumpEventKind {
+    use infusio_interop::pcd::PumpEventKind as P;
+    match k {
+        P::Started => PumpEventKind::Started,
+        P::RateChanged => PumpEventKind::RateChanged,
+        P::Paused => PumpEventKind::Paused,
+        P::Resumed => PumpEventKind::Resumed,
+        P::Completed => PumpEventKind::Completed,
+    }
 }

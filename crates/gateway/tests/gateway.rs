@@ -207,11 +207,12 @@ async fn vancomycin_preview(h: &Harness, patient_id: &str) -> Value {
         .app
         .preview_order(
             h.user("prescriber"),
-            &json!({
+            &infusio_app::commands::NewOrder::try_from(&json!({
                 "patient_id": patient_id, "medication": "vancomycin", "dose_per": "15 mg/kg",
                 "route": "iv", "volume": "250 mL", "duration": "2 h", "line": "peripheral",
                 "frequency": "q12h", "infusion_number": 1
-            }),
+            }))
+            .expect("order command"),
         )
         .await
         .expect("preview");
@@ -454,7 +455,11 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
     );
     let created = h
         .app
-        .create_order(h.user("prescriber"), &body, None)
+        .create_order(
+            h.user("prescriber"),
+            &infusio_app::commands::NewOrder::try_from(&body).expect("order command"),
+            None,
+        )
         .await
         .expect("order");
     let id = created.order.id.clone();
@@ -475,7 +480,10 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
             h.user("pharmacist"),
             &id,
             Some(order_version(h, &id).await),
-            &json!({"dose": dose, "volume": "250 mL", "rate": "125 mL/h"}),
+            &infusio_app::commands::BlindVerification::try_from(
+                &json!({"dose": dose, "volume": "250 mL", "rate": "125 mL/h"}),
+            )
+            .expect("verification command"),
         )
         .await
         .expect("verification");
@@ -486,8 +494,9 @@ async fn running_vancomycin(h: &Harness, mrn: &str) -> (String, String) {
             h.user("technician"),
             &id,
             Some(order_version(h, &id).await),
-            &json!({"components": [{"product": "Vancomycin 1 g vial", "lot": "LOT-V1", "expiry_date": "2099-12-31", "quantity": dose}],
-                    "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"}),
+            &infusio_app::commands::NewPreparation::try_from(&json!({"components": [{"product": "Vancomycin 1 g vial", "lot": "LOT-V1", "expiry_date": "2099-12-31", "quantity": dose}],
+                    "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"}))
+            .expect("preparation command"),
         )
         .await
         .expect("prepared");

@@ -9,11 +9,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use infusio_app::OrderStep;
-use infusio_app::auth::{Session, SessionKind};
+use infusio_app::auth::{NewUser, Session, SessionKind};
 use infusio_app::bedside::BedsideScan;
-use infusio_app::commands::{FinishAdministration, NewEvent, SignInput, TransitionInput};
+use infusio_app::commands::{
+    BlindVerification, FinishAdministration, NewAppointment, NewEvent, NewOrder, NewPreparation,
+    OrderEdit, SignInput, TransitionInput,
+};
 use infusio_app::orders::{OrderSeen, OrderView};
-use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement};
+use infusio_app::patients::{NewAllergy, NewLab, NewMeasurement, NewPatient};
+use infusio_app::plans::NewTherapyPlan;
 use infusio_app::{Action, Actor, AppError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -316,7 +320,8 @@ async fn list_users(State(s): State<AppState>, auth: Authed) -> ApiResult {
 }
 
 async fn create_user(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
-    let user = s.app.create_user_json(auth.actor(), &body(&bytes)?).await?;
+    let input = read_as::<NewUser>(auth.actor(), Action::ManageUsers, &bytes)?;
+    let user = s.app.add_user(auth.actor(), &input).await?;
     Ok((StatusCode::CREATED, Json(to_json(&user)?)).into_response())
 }
 
@@ -335,7 +340,8 @@ async fn search_patients(
 }
 
 async fn create_patient(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
-    let p = s.app.create_patient(auth.actor(), &body(&bytes)?).await?;
+    let input = read_as::<NewPatient>(auth.actor(), Action::WritePatient, &bytes)?;
+    let p = s.app.create_patient(auth.actor(), &input).await?;
     Ok(with_etag(StatusCode::CREATED, p.version, to_json(&p)?))
 }
 
@@ -357,7 +363,11 @@ async fn create_plan(
 ) -> ApiResult {
     let p = s
         .app
-        .create_therapy_plan(auth.actor(), &id, &body(&bytes)?)
+        .create_therapy_plan(
+            auth.actor(),
+            &id,
+            &read_as::<NewTherapyPlan>(auth.actor(), Action::CreateOrder, &bytes)?,
+        )
         .await?;
     Ok(with_etag(StatusCode::CREATED, p.version, to_json(&p)?))
 }
@@ -371,7 +381,7 @@ async fn get_protocol(
     auth: Authed,
     Path(id): Path<String>,
 ) -> ApiResult {
-    Ok(Json(s.app.get_protocol(auth.actor(), &id).await?).into_response())
+    Ok(Json(to_json(&s.app.get_protocol(auth.actor(), &id).await?)?).into_response())
 }
 
 async fn add_measurement(
@@ -448,7 +458,8 @@ async fn list_orders(
 }
 
 async fn preview_order(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
-    let p = s.app.preview_order(auth.actor(), &body(&bytes)?).await?;
+    let input = read_as::<NewOrder>(auth.actor(), Action::CreateOrder, &bytes)?;
+    let p = s.app.preview_order(auth.actor(), &input).await?;
     Ok(Json(to_json(&p)?).into_response())
 }
 
@@ -462,9 +473,10 @@ async fn create_order(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let input = read_as::<NewOrder>(auth.actor(), Action::CreateOrder, &bytes)?;
     let created = s
         .app
-        .create_order(auth.actor(), &body(&bytes)?, key.as_deref())
+        .create_order(auth.actor(), &input, key.as_deref())
         .await?;
     let status = if created.replayed {
         StatusCode::OK
@@ -474,7 +486,7 @@ async fn create_order(
     let mut res = with_etag(
         status,
         created.order.version,
-        to_json(&OrderView::full(&created.order))?,
+        to_json(&OrderView::full(&created.order)?)?,
     );
     if created.replayed {
         res.headers_mut()
@@ -518,7 +530,7 @@ fn order_response(o: &infusio_store::Stored<infusio_store::records::Order>) -> A
     Ok(with_etag(
         StatusCode::OK,
         o.version,
-        to_json(&OrderView::full(o))?,
+        to_json(&OrderView::full(o)?)?,
     ))
 }
 
@@ -531,7 +543,12 @@ async fn edit_order(
 ) -> ApiResult {
     let o = s
         .app
-        .edit_order(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .edit_order(
+            auth.actor(),
+            &id,
+            if_match(&headers)?,
+            &read_as::<OrderEdit>(auth.actor(), Action::EditOrder, &bytes)?,
+        )
         .await?;
     order_response(&o)
 }
@@ -564,7 +581,12 @@ async fn verify_order(
 ) -> ApiResult {
     let r = s
         .app
-        .verify_order(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .verify_order(
+            auth.actor(),
+            &id,
+            if_match(&headers)?,
+            &read_as::<BlindVerification>(auth.actor(), Action::VerifyOrder, &bytes)?,
+        )
         .await?;
     Ok(with_etag(StatusCode::OK, r.order.version, to_json(&r)?))
 }
@@ -581,7 +603,7 @@ async fn step(
     // The role first, as the app would: a caller who may not take the step learns nothing
     // from the validation of its body.
     auth.actor().permit(step.action())?;
-    let input = TransitionInput::read(step, &body(&bytes)?)?;
+    let input = TransitionInput::try_from((step, &body(&bytes)?))?;
     let o = s
         .app
         .transition(auth.actor(), &id, if_match(&headers)?, step, &input)
@@ -638,12 +660,17 @@ async fn prepare(
 ) -> ApiResult {
     let (prep, order) = s
         .app
-        .prepare(auth.actor(), &id, if_match(&headers)?, &body(&bytes)?)
+        .prepare(
+            auth.actor(),
+            &id,
+            if_match(&headers)?,
+            &read_as::<NewPreparation>(auth.actor(), Action::Prepare, &bytes)?,
+        )
         .await?;
     Ok(with_etag(
         StatusCode::CREATED,
         order.version,
-        json!({"preparation": to_json(&prep)?, "order": to_json(&OrderView::full(&order))?}),
+        json!({"preparation": to_json(&prep)?, "order": to_json(&OrderView::full(&order)?)?}),
     ))
 }
 
@@ -666,7 +693,7 @@ async fn start_administration(
     Ok(with_etag(
         StatusCode::CREATED,
         order.version,
-        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order))?}),
+        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order)?)?}),
     ))
 }
 
@@ -704,7 +731,7 @@ async fn finish_administration(
     Ok(with_etag(
         StatusCode::OK,
         order.version,
-        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order))?}),
+        json!({"administration": to_json(&a)?, "order": to_json(&OrderView::full(&order)?)?}),
     ))
 }
 
@@ -725,7 +752,8 @@ async fn appointments(
 }
 
 async fn book_appointment(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
-    let a = s.app.book_appointment(auth.actor(), &body(&bytes)?).await?;
+    let input = read_as::<NewAppointment>(auth.actor(), Action::BookAppointment, &bytes)?;
+    let a = s.app.book_appointment(auth.actor(), &input).await?;
     Ok(with_etag(StatusCode::CREATED, a.version, to_json(&a)?))
 }
 

@@ -7,8 +7,9 @@
 //! `tests/tidy.rs`.
 
 use infusio_app::AppError;
+use infusio_core::derivation::{Finding, Severity};
 use infusio_core::library::Library;
-use infusio_core::units::{display_decimals, format_quantity};
+use infusio_core::units::{Qty, display_decimals, format_quantity};
 use maud::{Markup, html};
 use serde_json::Value as Json;
 
@@ -28,6 +29,11 @@ pub fn display_unit(unit: &str) -> String {
 }
 
 /// `{"value": 1.2, "unit": "mg"}` → `1.2 mg`.
+/// A typed quantity, ISMP-formatted.
+pub fn qty(v: &Qty) -> String {
+    q(v.value, &v.unit)
+}
+
 pub fn qty_json(v: &Json) -> Option<String> {
     let value = v.get("value")?.as_f64()?;
     let unit = v.get("unit")?.as_str()?;
@@ -118,7 +124,7 @@ pub fn error_box(err: &AppError) -> Markup {
             div.error.hardstop role="alert" data-error="blocked" data-code=(code) {
                 h2 { "✖ BLOCKED" }
                 p { (message) }
-                (findings_list(findings))
+                (findings_list(&blocked_findings(findings)))
             }
         },
         AppError::Internal(detail) => {
@@ -150,32 +156,29 @@ pub fn error_box(err: &AppError) -> Markup {
     }
 }
 
+/// The findings a refused step carries (the error's `findings` array).
+fn blocked_findings(findings: &Json) -> Vec<Finding> {
+    serde_json::from_value(findings.clone()).unwrap_or_default()
+}
+
 /// The findings of a check, hard stops first and unmissable.
-pub fn findings_list(findings: &Json) -> Markup {
-    let Some(items) = findings.as_array() else {
-        return html! {};
-    };
-    if items.is_empty() {
+pub fn findings_list(findings: &[Finding]) -> Markup {
+    if findings.is_empty() {
         return html! { p.ok { "No findings." } };
     }
-    let mut sorted: Vec<&Json> = items.iter().collect();
-    sorted.sort_by_key(|f| match f["severity"].as_str() {
-        Some("hard_stop") => 0,
-        Some("warning") => 1,
-        _ => 2,
-    });
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
     html! {
         ul.findings {
             @for f in sorted {
-                @let sev = f["severity"].as_str().unwrap_or("info");
-                @let label = match sev {
-                    "hard_stop" => "HARD STOP",
-                    "warning" => "Warning",
-                    _ => "Info",
+                @let sev = f.severity.as_str();
+                @let label = match f.severity {
+                    Severity::HardStop => "HARD STOP",
+                    Severity::Warning => "Warning",
+                    Severity::Info => "Info",
                 };
-                @let code = f["code"].as_str().unwrap_or("");
-                li class={ "finding " (sev) } data-code=(code) {
-                    strong { (label) } " " code { (code) } " " (f["message"].as_str().unwrap_or(""))
+                li class={ "finding " (sev) } data-code=(f.code) {
+                    strong { (label) } " " code { (f.code) } " " (f.message)
                 }
             }
         }

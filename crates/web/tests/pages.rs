@@ -178,8 +178,9 @@ async fn record_text_is_escaped_and_a_missing_role_is_refused_with_the_reason() 
     };
     app.create_patient(
         &scheduler,
-        &serde_json::json!({"mrn": "MRN7", "family_name": "<script>alert(1)</script>", "given_name": "A&B",
-                            "birth_date": "1980-01-01", "sex": "female"}),
+        &infusio_app::patients::NewPatient::try_from(&serde_json::json!({"mrn": "MRN7", "family_name": "<script>alert(1)</script>", "given_name": "A&B",
+                            "birth_date": "1980-01-01", "sex": "female"}))
+        .expect("patient command"),
     )
     .await
     .expect("patient");
@@ -286,8 +287,11 @@ async fn every_page_carries_the_security_headers_and_patient_pages_are_never_sto
     let patient = app
         .create_patient(
             &scheduler,
-            &serde_json::json!({"mrn": "MRN8", "family_name": "Doe", "given_name": "Jo",
+            &infusio_app::patients::NewPatient::try_from(
+                &serde_json::json!({"mrn": "MRN8", "family_name": "Doe", "given_name": "Jo",
                                 "birth_date": "1970-05-01", "sex": "male"}),
+            )
+            .expect("patient command"),
         )
         .await
         .expect("patient");

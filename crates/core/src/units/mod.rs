@@ -12,7 +12,7 @@ pub mod parse;
 pub use format::{display_decimals, format_number, format_quantity};
 pub use parse::{Quantity, UnitExpr, parse_quantity, parse_unit};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Kinds of base unit. A compound unit's dimension is the sorted list of the kinds in its
 /// numerator and in its denominator, kept unreduced.
@@ -56,7 +56,7 @@ pub enum UnitError {
 
 /// A quantity as it leaves the engine: a value (unrounded) and the unit it is expressed in.
 /// This is the JSON shape `{"value": 1.82, "unit": "m2"}` of the CLI and HTTP contracts.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Qty {
     pub value: f64,
     pub unit: String,

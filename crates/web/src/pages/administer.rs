@@ -109,7 +109,7 @@ async fn render_start(
         (figures(&v))
         section {
             h2 { "Pump programme to key" }
-            (pump_table(v.pump_programme.as_ref().unwrap_or(&Json::Null)))
+            (pump_table(v.pump_programme.as_ref()))
         }
         (start_form(viewer, &v, version, f))
     };
@@ -176,13 +176,11 @@ pub async fn start(
 /// when the drug has none.
 fn titration(v: &OrderView) -> Option<Result<Json, AppError>> {
     Some(match v.titration()? {
-        StoredTitration::Computed(c) => Ok(c.clone()),
+        StoredTitration::Computed(c) => Ok(serde_json::to_value(c).unwrap_or_default()),
         StoredTitration::Failed(e) => Err(AppError::invalid(
-            e["field"].as_str().unwrap_or("titration"),
-            e["value"].as_str().unwrap_or_default(),
-            e["message"]
-                .as_str()
-                .unwrap_or("the schedule could not be computed at verification"),
+            e.field.clone(),
+            e.value.clone(),
+            e.message.clone(),
         )),
     })
 }

@@ -15,7 +15,7 @@ pub mod verify;
 use axum::Form;
 
 use crate::FormData;
-use infusio_app::orders::{OrderSeen, OrderView};
+use infusio_app::orders::{OrderParams, OrderSeen, OrderView};
 use infusio_app::{Actor, App, AppError};
 
 /// A posted form as name/value pairs.
@@ -36,29 +36,47 @@ pub(crate) fn today(app: &infusio_app::App) -> String {
 /// `figures_shown` is false.
 pub(crate) fn shown(seen: OrderSeen) -> OrderView {
     match seen {
-        OrderSeen::Full(v) => v,
-        OrderSeen::Blind(b) => OrderView {
-            id: b.id,
-            version: b.version,
-            patient_id: b.patient_id,
-            medication: b.medication,
-            status: b.status,
-            prescriber_id: b.prescriber_id,
-            created_at: b.created_at,
-            updated_at: b.updated_at,
-            signed_at: b.signed_at,
-            route: b.route,
-            high_alert: b.high_alert,
-            figures_shown: false,
-            dose: None,
-            volume_ml: None,
-            rate_ml_per_h: None,
-            pump_programme: None,
-            request: serde_json::to_value(&b.request).unwrap_or_default(),
-            findings: serde_json::Value::Array(Vec::new()),
-            overrides: b.overrides,
-            derivation: None,
-        },
+        OrderSeen::Full(v) => *v,
+        OrderSeen::Blind(b) => {
+            let b = *b;
+            OrderView {
+                id: b.id,
+                version: b.version,
+                patient_id: b.patient_id,
+                medication: b.medication,
+                status: b.status,
+                prescriber_id: b.prescriber_id,
+                created_at: b.created_at,
+                updated_at: b.updated_at,
+                signed_at: b.signed_at,
+                route: b.route,
+                high_alert: b.high_alert,
+                figures_shown: false,
+                dose: None,
+                volume_ml: None,
+                rate_ml_per_h: None,
+                pump_programme: None,
+                request: OrderParams {
+                    medication: b.request.medication,
+                    dose_per: b.request.dose_per,
+                    dose: b.request.dose,
+                    weight_basis: b.request.weight_basis,
+                    max_dose: None,
+                    rounding: None,
+                    route: b.request.route,
+                    volume: None,
+                    duration: None,
+                    line: b.request.line,
+                    frequency: b.request.frequency,
+                    infusion_number: b.request.infusion_number,
+                    product: b.request.product,
+                    indication: b.request.indication,
+                },
+                findings: Vec::new(),
+                overrides: b.overrides,
+                derivation: None,
+            }
+        }
     }
 }
 

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use infusio_app::orders::{Computed, OrderView};
+use infusio_app::commands::NewOrder;
+use infusio_app::orders::{Computed, Measured, OrderDerivation, OrderView, PumpProgramme};
 use infusio_app::ui_support::OrderActivity;
 use infusio_app::{App, AppError};
+use infusio_core::derivation::{Finding, Severity};
 use infusio_server::AppState;
 use infusio_store::OrderStatus;
 use maud::{Markup, html};
@@ -15,8 +17,8 @@ use serde_json::{Value as Json, json};
 
 use super::{Posted, form_data};
 use crate::html::{
-    badge, drug_name, error_box, findings_list, input, input_with_id, q, qty_json, select, steps,
-    when, when_us,
+    badge, drug_name, error_box, findings_list, input, input_with_id, q, qty, select, steps, when,
+    when_us,
 };
 use crate::{FormData, Viewer, page, page_with_error, see_other};
 
@@ -100,14 +102,14 @@ fn overrides_json(f: &FormData) -> Json {
     )
 }
 
-fn override_fields(warnings: &[&Json], f: &FormData) -> Markup {
+fn override_fields(warnings: &[&Finding], f: &FormData) -> Markup {
     html! {
         @for w in warnings {
-            @let code = w["code"].as_str().unwrap_or("");
+            @let code = w.code.as_str();
             @let name = format!("override.{code}");
             @let id = format!("ov-{}", code.replace('.', "-"));
             div.override {
-                p.finding.warning { strong { "Warning" } " " code { (code) } " " (w["message"].as_str().unwrap_or("")) }
+                p.finding.warning { strong { "Warning" } " " code { (code) } " " (w.message) }
                 label for=(id) { "Reason to override " (code) " (required to proceed)" }
                 textarea id=(id) name=(name) rows="2" { (f.val(&name)) }
             }
@@ -335,7 +337,10 @@ async fn render_new(
 /// hard stop).
 async fn preview(s: &AppState, viewer: &Viewer, f: &FormData) -> (Markup, bool) {
     let preview = match request_json(f) {
-        Ok(r) => s.app.preview_order(viewer.actor(), &r).await,
+        Ok(r) => match NewOrder::try_from(&r) {
+            Ok(cmd) => s.app.preview_order(viewer.actor(), &cmd).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     let c = match preview {
@@ -344,11 +349,11 @@ async fn preview(s: &AppState, viewer: &Viewer, f: &FormData) -> (Markup, bool) 
     };
     let hard = c.hard_stops();
     let warnings = c.warnings();
-    let warn_refs: Vec<&Json> = warnings.iter().collect();
-    let others: Vec<Json> = c
+    let warn_refs: Vec<&Finding> = warnings.iter().collect();
+    let others: Vec<Finding> = c
         .findings
         .iter()
-        .filter(|f| f["severity"] != "hard_stop" && f["severity"] != "warning")
+        .filter(|f| f.severity == Severity::Info)
         .cloned()
         .collect();
     let or_dash = |x: Option<f64>, unit: &str| x.map(|v| q(v, unit)).unwrap_or_else(|| "—".into());
@@ -368,7 +373,7 @@ async fn preview(s: &AppState, viewer: &Viewer, f: &FormData) -> (Markup, bool) 
                 div.error.hardstop role="alert" data-error="hard-stop" {
                     h2 { "✖ HARD STOP — this order cannot be created" }
                     p { "Change the order; a hard stop cannot be overridden." }
-                    (findings_list(&Json::Array(hard.clone())))
+                    (findings_list(&hard))
                 }
             }
             @if !warnings.is_empty() && hard.is_empty() {
@@ -377,7 +382,7 @@ async fn preview(s: &AppState, viewer: &Viewer, f: &FormData) -> (Markup, bool) 
             }
             @if !others.is_empty() {
                 h3 { "Information" }
-                (findings_list(&Json::Array(others)))
+                (findings_list(&others))
             }
             (preview_derivation(&c))
         }
@@ -389,25 +394,18 @@ async fn preview(s: &AppState, viewer: &Viewer, f: &FormData) -> (Markup, bool) 
 /// and safety-check steps.
 fn preview_derivation(c: &Computed) -> Markup {
     let d = &c.derivation;
-    let measured = |m: &Json, unit: &str| {
-        (
-            q(m["value"].as_f64().unwrap_or(f64::NAN), unit),
-            when(m["measured_at"].as_str().unwrap_or("")),
-        )
-    };
+    let measured = |m: &Measured, unit: &str| (q(m.value, unit), when(&m.measured_at));
     html! {
         details open {
             summary { "How each number was derived" }
-            @if let Some(pt) = d["patient"].as_object() {
-                p {
-                    @if let Some(w) = pt.get("weight_kg").filter(|w| !w.is_null()) {
-                        @let (value, at) = measured(w, "kg");
-                        "Weight " (value) " (measured " (at) "). "
-                    }
-                    @if let Some(h) = pt.get("height_cm").filter(|h| !h.is_null()) {
-                        @let (value, at) = measured(h, "cm");
-                        "Height " (value) " (measured " (at) "). "
-                    }
+            p {
+                @if let Some(w) = &d.patient.weight_kg {
+                    @let (value, at) = measured(w, "kg");
+                    "Weight " (value) " (measured " (at) "). "
+                }
+                @if let Some(h) = &d.patient.height_cm {
+                    @let (value, at) = measured(h, "cm");
+                    "Height " (value) " (measured " (at) "). "
                 }
             }
             (derivation_steps(d))
@@ -416,15 +414,15 @@ fn preview_derivation(c: &Computed) -> Markup {
 }
 
 /// The dose, rate and safety-check steps of a derivation.
-fn derivation_steps(d: &Json) -> Markup {
+fn derivation_steps(d: &OrderDerivation) -> Markup {
     html! {
-        @if !d["dose_calculation"].is_null() {
-            h3 { "Dose" } (steps(&d["dose_calculation"]))
+        @if let Some(c) = &d.dose_calculation {
+            h3 { "Dose" } (steps(&serde_json::to_value(c).unwrap_or_default()))
         }
-        @if !d["rate_calculation"].is_null() {
-            h3 { "Rate" } (steps(&d["rate_calculation"]))
+        @if let Some(c) = &d.rate_calculation {
+            h3 { "Rate" } (steps(&serde_json::to_value(c).unwrap_or_default()))
         }
-        h3 { "Safety check" } (steps(&d["check"]))
+        h3 { "Safety check" } (steps(&serde_json::to_value(&d.check).unwrap_or_default()))
     }
 }
 
@@ -444,11 +442,14 @@ pub async fn new_post(State(s): State<AppState>, viewer: Viewer, posted: Posted)
     if f.get("action") != Some("create") {
         return render_new(&s, &viewer, &f, None).await;
     }
-    let mut req = match request_json(&f) {
+    let req = request_json(&f).and_then(|mut r| {
+        r["overrides"] = overrides_json(&f);
+        NewOrder::try_from(&r)
+    });
+    let req = match req {
         Ok(r) => r,
         Err(err) => return render_new(&s, &viewer, &f, Some(err)).await,
     };
-    req["overrides"] = overrides_json(&f);
     match s
         .app
         .create_order(viewer.actor(), &req, f.get("idem"))
@@ -468,7 +469,7 @@ pub(crate) fn figures(v: &OrderView) -> Markup {
     }
     html! {
         dl.figures {
-            dt { "Dose" } dd data-figure="dose" { (v.dose.as_ref().and_then(qty_json).unwrap_or_else(|| "—".into())) }
+            dt { "Dose" } dd data-figure="dose" { (v.dose.as_ref().map(|d| qty(&d.quantity)).unwrap_or_else(|| "—".into())) }
             dt { "Final volume" } dd data-figure="volume" { (v.volume_ml.map(|x| q(x, "mL")).unwrap_or_else(|| "—".into())) }
             dt { "Rate" } dd data-figure="rate" { (v.rate_ml_per_h.map(|x| q(x, "mL/h")).unwrap_or_else(|| "—".into())) }
             dt { "Route" } dd { (v.route) }
@@ -477,12 +478,10 @@ pub(crate) fn figures(v: &OrderView) -> Markup {
 }
 
 /// The pump programme's steps.
-pub(crate) fn pump_table(prog: &Json) -> Markup {
-    let Some(steps) = prog["steps"].as_array().filter(|s| !s.is_empty()) else {
+pub(crate) fn pump_table(prog: Option<&PumpProgramme>) -> Markup {
+    let Some(steps) = prog.map(|p| &p.steps).filter(|s| !s.is_empty()) else {
         return html! { p { "No pump programme (no volume and duration ordered)." } };
     };
-    let qty =
-        |st: &Json, k: &str, unit: &str| st[k].as_f64().map(|r| q(r, unit)).unwrap_or_default();
     html! {
         table.pump {
             thead { tr { th { "Step" } th { "Rate" } th { "VTBI" } th { "Time" } } }
@@ -490,9 +489,9 @@ pub(crate) fn pump_table(prog: &Json) -> Markup {
                 @for (i, st) in steps.iter().enumerate() {
                     tr {
                         td { (i + 1) }
-                        td.num { (qty(st, "rate_ml_per_h", "mL/h")) }
-                        td.num { (qty(st, "vtbi_ml", "mL")) }
-                        td.num { (st["duration_h"].as_f64().map(|r| q(r * 60.0, "min")).unwrap_or_else(|| "until empty".into())) }
+                        td.num { (q(st.rate_ml_per_h, "mL/h")) }
+                        td.num { (q(st.vtbi_ml, "mL")) }
+                        td.num { (st.duration_h.map(|r| q(r * 60.0, "min")).unwrap_or_else(|| "until empty".into())) }
                     }
                 }
             }
@@ -673,20 +672,12 @@ fn next_step(
     let id = v.id.as_str();
     match v.status {
         OrderStatus::Draft => {
-            let warnings: Vec<&Json> = v
+            let warnings: Vec<&Finding> = v
                 .findings
-                .as_array()
-                .map(|fs| {
-                    fs.iter()
-                        .filter(|f| f["severity"] == "warning")
-                        .filter(|f| {
-                            !v.overrides
-                                .as_array()
-                                .is_some_and(|os| os.iter().any(|o| o["code"] == f["code"]))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .filter(|f| !v.overrides.iter().any(|o| o.code == f.code))
+                .collect();
             html! {
                 form method="post" action={ "/ui/orders/" (id) "/sign" } {
                     (viewer.csrf_field())
@@ -749,15 +740,15 @@ fn clinical_detail(v: &OrderView, names: &HashMap<String, String>) -> Markup {
         section {
             h2 { "Findings" }
             (findings_list(&v.findings))
-            @if let Some(os) = v.overrides.as_array().filter(|o| !o.is_empty()) {
+            @if !v.overrides.is_empty() {
                 h3 { "Overrides" }
                 ul {
-                    @for o in os {
+                    @for o in &v.overrides {
                         li {
-                            code { (o["code"].as_str().unwrap_or("")) }
-                            " — “" (o["reason"].as_str().unwrap_or("")) "” by "
-                            (names.get(o["by"].as_str().unwrap_or("")).map(String::as_str).unwrap_or(""))
-                            " (" (o["role"].as_str().unwrap_or("")) ") at " (when(o["at"].as_str().unwrap_or("")))
+                            code { (o.code) }
+                            " — “" (o.reason) "” by "
+                            (names.get(&o.by).map(String::as_str).unwrap_or(""))
+                            " (" (o.role) ") at " (when(&o.at))
                         }
                     }
                 }
@@ -765,7 +756,7 @@ fn clinical_detail(v: &OrderView, names: &HashMap<String, String>) -> Markup {
         }
         section {
             h2 { "Pump programme" }
-            (pump_table(v.pump_programme.as_ref().unwrap_or(&Json::Null)))
+            (pump_table(v.pump_programme.as_ref()))
         }
         @if let Some(d) = &v.derivation {
             details {
@@ -888,7 +879,7 @@ pub async fn step(
         if let Some(r) = f.get("reason") {
             body["reason"] = json!(r);
         }
-        let input = infusio_app::commands::TransitionInput::read(step, &body)?;
+        let input = infusio_app::commands::TransitionInput::try_from((step, &body))?;
         s.app
             .transition(viewer.actor(), &id, version, step, &input)
             .await

@@ -77,7 +77,7 @@ async fn digest<'a>(s: &AppState, viewer: &Viewer, c: &'a Chart) -> OrdersDigest
         let dose = view
             .as_ref()
             .and_then(|(v, _)| v.dose.as_ref())
-            .and_then(|d| Some(q(d["value"].as_f64()?, d["unit"].as_str()?)))
+            .map(|d| q(d.quantity.value, &d.quantity.unit))
             .unwrap_or_else(|| "—".into());
         d.lines.push(OrderLine { order: o, dose });
         if let Ok(act) = s.app.order_activity(viewer.actor(), &o.id).await {

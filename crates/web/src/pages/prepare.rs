@@ -13,7 +13,7 @@ use serde_json::{Value as Json, json};
 
 use super::order::{figures, order_header, version_of};
 use super::{Posted, form_data};
-use crate::html::{drug_name, error_box, input, q, qty_json, select, steps, when_us};
+use crate::html::{drug_name, error_box, input, q, qty, qty_json, select, steps, when_us};
 use crate::{FormData, Viewer, page, page_with_error, see_other};
 
 pub async fn queue(State(s): State<AppState>, viewer: Viewer) -> Response {
@@ -54,7 +54,7 @@ pub async fn queue(State(s): State<AppState>, viewer: Viewer) -> Response {
                             @for (o, patient) in &rows {
                                 tr {
                                     td { a href={ "/ui/orders/" (o.id) } { (drug_name(lib, &o.medication)) } }
-                                    td.num { (o.dose.as_ref().and_then(qty_json).unwrap_or_default()) }
+                                    td.num { (o.dose.as_ref().map(|d| qty(&d.quantity)).unwrap_or_default()) }
                                     td { (patient) }
                                     td { a.button href={ "/ui/orders/" (o.id) "/" (action) } { (label) } }
                                 }
@@ -75,7 +75,7 @@ fn plan(s: &AppState, v: &OrderView, f: &FormData) -> Result<Json, AppError> {
     let dose = v
         .dose
         .as_ref()
-        .and_then(|d| d["text"].as_str().map(str::to_string))
+        .map(|d| d.text.clone())
         .ok_or_else(|| AppError::invalid("dose", "", "the order's dose is not shown"))?;
     let mut input = json!({
         "medication": v.medication,
@@ -86,7 +86,7 @@ fn plan(s: &AppState, v: &OrderView, f: &FormData) -> Result<Json, AppError> {
     if let Some(vol) = v.volume_ml {
         input["final_volume"] = json!(format!("{} mL", infusio_app::orders::num_text(vol)));
     }
-    if let Some(p) = v.request["product"].as_str() {
+    if let Some(p) = &v.request.product {
         input["product"] = json!(p);
     }
     let c = calc::run_with_library("preparation", &input, Some(s.app.library()))
@@ -178,12 +178,7 @@ fn record_form(
     let now = infusio_store::now_us();
     let bud_default = infusio_app::time::iso_from_us(now + (bud_h * 3_600_000_000.0) as i64);
     let bud_default = format!("{}Z", &bud_default[..16.min(bud_default.len())]);
-    let dose_text = v
-        .dose
-        .as_ref()
-        .and_then(|d| d["text"].as_str())
-        .unwrap_or("")
-        .to_string();
+    let dose_text = v.dose.as_ref().map(|d| d.text.clone()).unwrap_or_default();
     let fv = f
         .get("final_volume")
         .map(str::to_string)
@@ -298,7 +293,8 @@ pub async fn post(
                 body[k] = json!(v);
             }
         }
-        s.app.prepare(viewer.actor(), &id, version, &body).await
+        let input = infusio_app::commands::NewPreparation::try_from(&body)?;
+        s.app.prepare(viewer.actor(), &id, version, &input).await
     }
     .await;
     match result {
@@ -347,7 +343,7 @@ pub async fn label(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
         }
         article.label aria-label="Preparation label" {
             p.lp { (patient) }
-            p.ld { strong { (drug_name(lib, &v.medication)) } " " (v.dose.as_ref().and_then(qty_json).unwrap_or_default()) }
+            p.ld { strong { (drug_name(lib, &v.medication)) } " " (v.dose.as_ref().map(|d| qty(&d.quantity)).unwrap_or_default()) }
             p {
                 "in " (q(number(&p.data.final_volume_ml), "mL")) " final volume · "
                 (q(number(&p.data.concentration), &p.data.concentration_unit)) " · route " (v.route.to_uppercase())

@@ -45,8 +45,10 @@ async fn order_options(
                 format!("{} — {}", drug_name(lib, &o.medication), o.status.as_str()),
             ));
             if Some(o.id.as_str()) == chosen {
-                duration_h = o.request["duration"]
-                    .as_str()
+                duration_h = o
+                    .request
+                    .duration
+                    .as_deref()
                     .and_then(|d| infusio_core::units::Duration::parse(d).ok())
                     .map(|d| d.value());
             }
@@ -169,7 +171,8 @@ pub async fn post(State(s): State<AppState>, viewer: Viewer, posted: Posted) -> 
                 body[k] = json!(v);
             }
         }
-        s.app.book_appointment(viewer.actor(), &body).await
+        let input = infusio_app::commands::NewAppointment::try_from(&body)?;
+        s.app.book_appointment(viewer.actor(), &input).await
     }
     .await;
     match result {

@@ -4,7 +4,10 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use infusio_app::AppError;
+use infusio_app::commands::BlindVerification;
+use infusio_app::orders::OrderSeen;
 use infusio_app::patients::{Chart, number};
+use infusio_app::workflow::Difference;
 use infusio_core::units::format_number;
 use infusio_server::AppState;
 use maud::{Markup, html};
@@ -140,15 +143,23 @@ async fn render(
     err: Option<AppError>,
 ) -> Response {
     let title = "Verify order (blind)";
-    let (v, version) = match crate::pages::order_shown(&s.app, viewer.actor(), id).await {
+    let (seen, version) = match s.app.get_order(viewer.actor(), id).await {
         Ok(x) => x,
         Err(err) => return page_with_error(title, viewer, "verify", &err, html! {}),
     };
+    // The request as the viewer may see it: the blind request (no figures) before
+    // verification, drawn from the blind view itself.
+    let request = match &seen {
+        OrderSeen::Blind(b) => serde_json::to_value(&b.request),
+        OrderSeen::Full(v) => serde_json::to_value(&v.request),
+    }
+    .unwrap_or_default();
+    let v = crate::pages::shown(seen);
     let chart = s.app.chart(viewer.actor(), &v.patient_id).await.ok();
     let body = html! {
         (order_header(s, viewer, &v).await)
         // What the pharmacist re-derives from: the request without the prescriber's figures.
-        section.card { h2 { "The order as written" } (crate::html::json_view(&v.request)) }
+        section.card { h2 { "The order as written" } (crate::html::json_view(&request)) }
         @if let Some(c) = &chart { (patient_data(c)) }
         (figures_form(viewer, id, version, f, err.as_ref()))
     };
@@ -177,6 +188,8 @@ pub async fn post(
         viewer.check_csrf(&f)?;
         let version = version_of(&f)?;
         let mut body = json!({});
+        // The form is read through the API's strict reader, so the errors name the same
+        // fields.
         for k in ["dose", "volume", "rate", "decision", "note"] {
             if let Some(v) = f.get(k) {
                 body[k] = json!(v);
@@ -189,8 +202,9 @@ pub async fn post(
         if !overrides.is_empty() {
             body["overrides"] = Json::Array(overrides);
         }
+        let input = BlindVerification::try_from(&body)?;
         s.app
-            .verify_order(viewer.actor(), &id, version, &body)
+            .verify_order(viewer.actor(), &id, version, &input)
             .await
     }
     .await;
@@ -219,20 +233,20 @@ pub async fn post(
 
 /// The pharmacist's figures beside the prescriber's, each difference marked against the
 /// tolerance.
-fn comparison(differences: &[Json]) -> Markup {
+fn comparison(differences: &[Difference]) -> Markup {
     html! {
         table.compare {
             thead { tr { th { "Figure" } th { "Yours" } th { "Prescriber’s" } th { "Difference" } } }
             tbody {
                 @for d in differences {
-                    @let unit = d["unit"].as_str().unwrap_or("");
-                    @let within = d["within_tolerance"] == true;
+                    @let unit = d.unit.as_str();
+                    @let within = d.within_tolerance;
                     tr class=(if within { "diff-ok" } else { "diff-out" }) {
-                        th scope="row" { (d["field"].as_str().unwrap_or("")) }
-                        td.num { (d["pharmacist"].as_f64().map(|x| q(x, unit)).unwrap_or_default()) }
-                        td.num { (d["prescriber"].as_f64().map(|x| q(x, unit)).unwrap_or_else(|| "—".into())) }
+                        th scope="row" { (d.field) }
+                        td.num { (q(d.pharmacist, unit)) }
+                        td.num { (d.prescriber.map(|x| q(x, unit)).unwrap_or_else(|| "—".into())) }
                         td.num {
-                            (d["difference_percent"].as_f64().map(|p| format!("{}%", format_number(p, 1))).unwrap_or_else(|| "n/a".into()))
+                            (d.difference_percent.map(|p| format!("{}%", format_number(p, 1))).unwrap_or_else(|| "n/a".into()))
                             @if !within { " ⚠ outside tolerance" }
                         }
                     }
