@@ -1327,6 +1327,22 @@ fn dosing_weight(cx: &mut Ctx, rule: &DosingRule) -> Result<(f64, &'static str),
         ));
     };
     let ibw = body::ideal_body_weight(sex, h);
+    // Devine is an adult formula from 60 inches (152.4 cm): below it, for a child, it is not
+    // defined, and for a neonate it is negative, which once turned 2.5 mg/kg into -0.3 mg/kg.
+    let short_child = p.age.is_some_and(|a| a.value() < 18.0) && h.value() < 152.4;
+    if short_child || ibw.value() <= 0.0 {
+        cx.steps.push(
+            Step::new(
+                "Dosing weight",
+                format!(
+                    "the rule doses on {basis} body weight, but the Devine ideal weight is an adult formula from 152.4 cm (60 in), not defined for a shorter child and not positive below about 100 cm: the actual weight is used"
+                ),
+                w.qty(),
+            )
+            .input("weight", w.qty()),
+        );
+        return Ok((w.value(), "actual body weight (Devine not applicable)"));
+    }
     cx.source(
         "devine-1974",
         "Devine BJ. Gentamicin therapy. Drug Intell Clin Pharm 1974;8:650 (ideal body weight)",
