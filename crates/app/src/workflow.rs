@@ -226,6 +226,7 @@ impl App {
             .opt_string("patient_id")?
             .ok_or_else(|| AppError::invalid("patient_id", "", "required: the patient's id"))?;
         let params = OrderParams::read(&mut f)?;
+        crate::roles::permit_off_library(actor, &params)?;
         let overrides = read_overrides(&mut f)?;
         f.finish()?;
         let now = self.now_us();
@@ -364,6 +365,7 @@ impl App {
         let version = need_version(version)?;
         let mut f = Fields::new(input, "")?;
         let params = OrderParams::read(&mut f)?;
+        crate::roles::permit_off_library(actor, &params)?;
         let overrides = read_overrides(&mut f)?;
         let reason = reason_of(&mut f, false)?;
         f.finish()?;
@@ -492,6 +494,7 @@ impl App {
         }
         check_version(&o, version)?;
         require_state(&o, OrderStep::Sign.allowed_from(), "sign")?;
+        crate::roles::permit_off_library(actor, &params_of(&o)?)?;
         let computed = self.recheck(&o).await?;
         let now = self.now_us();
         let overrides_json = apply_overrides(
