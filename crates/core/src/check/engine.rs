@@ -696,12 +696,14 @@ fn dose_per_within(r: &DosingRule, dp: &DosePer) -> Option<bool> {
     )
 }
 
-/// Whether a rule's own qualifiers (care area, age, weight, infusion number) admit the
+/// Whether a rule's own qualifiers (care area, age, weight, infusion number, route) admit the
 /// order; a qualifier the order cannot resolve (no age) does not exclude the rule.
 fn rule_fits(cx: &Ctx, r: &DosingRule) -> bool {
     let age = cx.req.patient.age.map(|a| a.value());
     let n = cx.req.order.infusion_number;
+    let route = cx.req.order.route.as_ref();
     (r.care_areas.is_empty() || r.care_areas.contains(&cx.req.care_area))
+        && (r.routes.is_empty() || route.is_none_or(|ro| r.routes.contains(ro)))
         && age
             .is_none_or(|a| r.age_min_y.is_none_or(|m| a >= m) && r.age_max_y.is_none_or(|m| a < m))
         && cx.weight_kg.is_none_or(|w| {
@@ -786,7 +788,7 @@ fn named_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule> 
             "order.indication_not_applicable",
             Severity::Warning,
             format!(
-                "The indication '{ind}' ({}) does not apply to this patient or infusion (care area, age, weight or infusion number); the order is checked against the rules that do.",
+                "The indication '{ind}' ({}) does not apply to this patient or infusion (care area, age, weight, infusion number or route); the order is checked against the rules that do.",
                 r.indication
             ),
         ),

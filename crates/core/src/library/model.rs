@@ -422,6 +422,11 @@ pub struct DosingRule {
     /// The rule applies only to the first (`first`) or later (`subsequent`) infusions.
     #[serde(default)]
     pub infusion: Option<String>,
+    /// The rule applies only to orders by one of these routes (empty: any route the entry
+    /// allows): intrathecal methotrexate has its own dose ceiling, and an IV rule's limits never
+    /// admit an intrathecal dose.
+    #[serde(default)]
+    pub routes: Vec<String>,
     /// Number of doses in one course of this regimen (daily × 5: 5); the rolling-window
     /// ceiling counts at most this many repeats of the order unless `order.doses` says.
     #[serde(default)]

@@ -569,6 +569,16 @@ impl Problems<'_> {
             "_kg",
         );
         self.infusion(format!("{path}.infusion"), &rule.infusion);
+        for (j, r) in rule.routes.iter().enumerate() {
+            let allowed = self.entry.routes.contains(r)
+                || self.entry.conditional_routes.iter().any(|c| &c.route == r);
+            if !allowed {
+                self.push(
+                    format!("{path}.routes[{j}]"),
+                    format!("'{r}' is not a route of this entry (routes or conditional_routes)"),
+                );
+            }
+        }
         if rule.course_doses == Some(0) {
             self.push(format!("{path}.course_doses"), "must be at least 1");
         }
