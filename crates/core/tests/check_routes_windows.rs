@@ -208,3 +208,37 @@ fn the_validator_refuses_a_rule_route_the_entry_does_not_allow() {
         "{err:?}"
     );
 }
+
+// ---- Per-cycle doses written weekly or daily (each drug's label cycle; windows shorter than
+// the shortest standard cycle, so one dose per cycle never alarms) ----
+
+#[test]
+fn a_per_cycle_dose_written_weekly_or_daily_is_a_hard_stop_and_the_cycle_dose_is_ok() {
+    // (drug, frequency that must stop): doxorubicin 60-75 mg/m2 q21d, docetaxel 75 mg/m2
+    // q21d, oxaliplatin 85 mg/m2 q14d written weekly; vinblastine weekly and cyclophosphamide
+    // per cycle written daily.
+    for (id, wrong) in [
+        ("doxorubicin", "q7d"),
+        ("docetaxel", "q7d"),
+        ("oxaliplatin", "q7d"),
+        ("vinblastine", "q24h"),
+        ("cyclophosphamide", "q24h"),
+    ] {
+        let std = common::typical(common::shared(), id);
+        let r = run(&std);
+        assert_eq!(r.verdict, Verdict::Ok, "{id}: {}", codes(&r));
+        let mut v = std;
+        set(&mut v, "order.frequency", json!(wrong));
+        let r = run(&v);
+        assert_eq!(
+            severity_of(&r, "dose.window.above_hard_max"),
+            Some(Severity::HardStop),
+            "{id} {wrong}: {}",
+            codes(&r)
+        );
+    }
+    // Vinblastine weekly is its labelled schedule: ok.
+    let mut v = common::typical(common::shared(), "vinblastine");
+    set(&mut v, "order.frequency", json!("q7d"));
+    assert_eq!(run(&v).verdict, Verdict::Ok);
+}
