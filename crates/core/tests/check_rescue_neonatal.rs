@@ -258,11 +258,23 @@ fn maintenance_potassium_run_in_an_hour_or_at_three_times_the_need_is_stopped() 
         "the maintenance rule's own duration block names the 12-24 h"
     );
     // 200 mEq as maintenance for 70 kg: 2.9 mEq/kg, three times NICE's 1 mmol/kg/day.
-    let mut big = std;
+    let mut big = std.clone();
     set(&mut big, "order.dose", json!("200 mEq"));
     let r = run(&big);
     assert_eq!(
-        severity_of(&r, "dose.per_kg.above_hard_max"),
+        severity_of(&r, "dose.above_hard_max"),
+        Some(Severity::HardStop),
+        "{}",
+        codes(&r)
+    );
+    // The day's 70 mEq written every 8 hours: 3 mEq/kg/day.
+    let mut q8 = std;
+    set(&mut q8, "order.frequency", json!("q8h"));
+    set(&mut q8, "order.duration", json!("8 h"));
+    set(&mut q8, "order.rate", json!("250 mL/h"));
+    let r = run(&q8);
+    assert_eq!(
+        severity_of(&r, "dose.daily.above_hard_max"),
         Some(Severity::HardStop),
         "{}",
         codes(&r)
