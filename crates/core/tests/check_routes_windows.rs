@@ -242,3 +242,54 @@ fn a_per_cycle_dose_written_weekly_or_daily_is_a_hard_stop_and_the_cycle_dose_is
     set(&mut v, "order.frequency", json!("q7d"));
     assert_eq!(run(&v).verdict, Verdict::Ok);
 }
+
+// ---- SC maintenance forms of the IV biologics ----
+
+#[test]
+fn ustekinumab_sc_maintenance_is_its_own_rule_and_the_iv_and_sc_doses_do_not_cross() {
+    // STELARA PI 2.3: IV induction 260-520 mg by weight, then 90 mg SC every 8 weeks.
+    let sc = typical_where("ustekinumab", "route", "sc");
+    let r = run(&sc);
+    assert_eq!(r.verdict, Verdict::Ok, "{}", codes(&r));
+    // The IV induction dose given SC: hard stop (the SC rule's ceiling).
+    let mut induction_sc = sc.clone();
+    set(&mut induction_sc, "order.dose", json!("390 mg"));
+    remove(&mut induction_sc, "order.indication");
+    let r = run(&induction_sc);
+    assert_eq!(
+        severity_of(&r, "dose.above_hard_max"),
+        Some(Severity::HardStop),
+        "{}",
+        codes(&r)
+    );
+    // The SC dose infused IV: below the IV rule's minimum, hard stop.
+    let mut sc_iv = typical_where("ustekinumab", "route", "iv");
+    set(&mut sc_iv, "order.dose", json!("90 mg"));
+    assert_eq!(run(&sc_iv).verdict, Verdict::HardStop);
+}
+
+#[test]
+fn sc_orders_of_iv_only_biologics_are_refused_naming_the_sc_product() {
+    for (id, product) in [
+        ("risankizumab", "SKYRIZI"),
+        ("guselkumab", "TREMFYA"),
+        ("abatacept", "ORENCIA"),
+        ("golimumab", "SIMPONI"),
+    ] {
+        let mut v = common::typical(common::shared(), id);
+        set(&mut v, "order.route", json!("sc"));
+        let r = run(&v);
+        assert_eq!(r.verdict, Verdict::HardStop, "{id}: {}", codes(&r));
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.code == "route.conditional")
+            .unwrap_or_else(|| panic!("{id}: {}", codes(&r)));
+        assert_eq!(f.severity, Severity::HardStop);
+        assert!(
+            f.message.contains(product) && f.message.contains("subcutaneous"),
+            "{id}: {}",
+            f.message
+        );
+    }
+}
