@@ -575,28 +575,26 @@ fn repeated(v: &Value, e: &DrugEntry, earlier: &str) -> Option<Value> {
         return None;
     }
     let dose = v["order"]["dose"].as_str()?;
-    {
-        let mut m = v.clone();
-        let bsa = match (
-            qty(v, &["patient", "weight"]).and_then(|t| value_in(&t, "kg")),
-            qty(v, &["patient", "height"]).and_then(|t| value_in(&t, "cm")),
-        ) {
-            (Some(w), Some(h)) => Some(format!("{} m2", fmt((w * h / 3600.0).sqrt()))),
-            _ => None,
-        };
-        let mut item = json!({"medication": e.id, "dose": dose, "at": earlier});
-        if let Some(b) = bsa {
-            item["bsa"] = json!(b);
-        }
-        if let Some(w) = v["patient"]["weight"].as_str() {
-            item["weight"] = json!(w);
-        }
-        match m["patient"]["history"].as_array_mut() {
-            Some(a) => a.push(item),
-            None => m["patient"]["history"] = json!([item]),
-        }
-        return Some(m);
+    let mut m = v.clone();
+    let bsa = match (
+        qty(v, &["patient", "weight"]).and_then(|t| value_in(&t, "kg")),
+        qty(v, &["patient", "height"]).and_then(|t| value_in(&t, "cm")),
+    ) {
+        (Some(w), Some(h)) => Some(format!("{} m2", fmt((w * h / 3600.0).sqrt()))),
+        _ => None,
+    };
+    let mut item = json!({"medication": e.id, "dose": dose, "at": earlier});
+    if let Some(b) = bsa {
+        item["bsa"] = json!(b);
     }
+    if let Some(w) = v["patient"]["weight"].as_str() {
+        item["weight"] = json!(w);
+    }
+    match m["patient"]["history"].as_array_mut() {
+        Some(a) => a.push(item),
+        None => m["patient"]["history"] = json!([item]),
+    }
+    Some(m)
 }
 
 /// The mutants of one order: (class, mutant).
