@@ -293,3 +293,39 @@ fn sc_orders_of_iv_only_biologics_are_refused_naming_the_sc_product() {
         );
     }
 }
+
+// ---- Immune globulin: an IV-only brand by the subcutaneous route ----
+
+#[test]
+fn an_iv_only_immune_globulin_given_subcutaneously_is_a_hard_stop() {
+    // Gamunex-C and Gammagard Liquid are labelled for SC use in primary immunodeficiency (a
+    // warning naming the conditions); Panzyga, Bivigam, Privigen, Octagam and Gammaplex are
+    // IV only. The old conditional route warned for every brand.
+    let mut v = typical_where("immune-globulin", "product", "gamunex-c");
+    set(&mut v, "order.route", json!("sc"));
+    let r = run(&v);
+    assert_eq!(
+        severity_of(&r, "route.conditional"),
+        Some(Severity::Warning),
+        "{}",
+        codes(&r)
+    );
+    assert!(!r.has("route.not_allowed"));
+    for product in [
+        "panzyga",
+        "bivigam",
+        "gammaplex-5",
+        "privigen",
+        "octagam-10",
+    ] {
+        let mut v = typical_where("immune-globulin", "product", product);
+        set(&mut v, "order.route", json!("sc"));
+        let r = run(&v);
+        assert_eq!(
+            severity_of(&r, "route.not_allowed"),
+            Some(Severity::HardStop),
+            "{product}: {}",
+            codes(&r)
+        );
+    }
+}

@@ -1476,6 +1476,22 @@ fn route_and_line(cx: &mut Ctx, entry: &DrugEntry) {
         ),
         Some(r) if !entry.routes.contains(r) => {
             if let Some(c) = entry.conditional_routes.iter().find(|c| &c.route == r) {
+                if let Some(p) = &o.product
+                    && !c.products.is_empty()
+                    && !c.products.contains(p)
+                {
+                    cx.finding(
+                        "route.not_allowed",
+                        Severity::HardStop,
+                        format!(
+                            "Route '{r}' is allowed for {} only with {}; the product '{p}' is not given by this route. Do not give. [source: {}]",
+                            entry.generic_name,
+                            c.products.join(", "),
+                            c.source
+                        ),
+                    );
+                    return line_check(cx, entry);
+                }
                 cx.finding(
                     "route.conditional",
                     c.severity.severity(),

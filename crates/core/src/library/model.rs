@@ -323,6 +323,10 @@ pub struct ConditionalRoute {
     /// Severity of the finding when this route is ordered (`warning`: override with reason).
     pub severity: LibSeverity,
     pub conditions: String,
+    /// The products the route is allowed with (empty: any); an order naming another product
+    /// by this route is a hard stop (an IV-only immune globulin given subcutaneously).
+    #[serde(default)]
+    pub products: Vec<String>,
     pub source: String,
 }
 

@@ -443,6 +443,7 @@ impl Problems<'_> {
                     ),
                 );
             }
+            self.products(format!("{path}.products"), &c.products);
             self.source(format!("{path}.source"), &c.source);
         }
         if e.product_required && e.products.is_empty() {
