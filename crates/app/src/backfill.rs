@@ -9,12 +9,11 @@
 //! (`order.titration_backfill`); an order already carrying either key is left alone, so a
 //! second start repairs nothing.
 
+use crate::db::text;
+use crate::orders::{PumpProgramme, stored, to_column};
+use crate::{App, AppError};
 use infusio_store::records::{Order, Verification};
 use infusio_store::{Change, OrderStatus, Stored, VerificationOutcome};
-use serde_json::Value as Json;
-
-use crate::db::text;
-use crate::{App, AppError};
 
 /// The states from which an order can still reach the bedside.
 const BEFORE_THE_BEDSIDE: &[OrderStatus] = &[
@@ -74,11 +73,13 @@ async fn repair(app: &App, o: &Stored<Order>) -> Result<bool, AppError> {
         return Ok(false);
     };
     let mut row = o.data.clone();
-    if !row.pump_programme_json.is_object() {
-        row.pump_programme_json = Json::Object(serde_json::Map::new());
-    }
-    app.store_titration(o, &mut row.pump_programme_json, at)
-        .await?;
+    let mut programme: PumpProgramme = if row.pump_programme_json.is_object() {
+        stored(&o.id, "pump programme", &row.pump_programme_json)?
+    } else {
+        PumpProgramme::default()
+    };
+    app.store_titration(o, &mut programme, at).await?;
+    row.pump_programme_json = to_column(&programme)?;
     let mut tx = app.store().begin().await?;
     tx.update(
         &Change::by("system", "system").action("order.titration_backfill"),

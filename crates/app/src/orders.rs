@@ -40,6 +40,10 @@ pub struct OrderParams {
     pub infusion_number: Option<u32>,
     pub product: Option<String>,
     pub indication: Option<String>,
+    /// A drug outside the library: the pharmacist-entered limit set the check engine applies
+    /// (`order.off_library` of the check contract); permitted by `roles::permit_off_library`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off_library: Option<Json>,
 }
 
 /// A soft-limit override: the warning's code and the prescriber's (or pharmacist's) reason.
@@ -98,6 +102,7 @@ impl OrderParams {
         };
         let product = f.opt_string("product")?;
         let indication = f.opt_string("indication")?;
+        let off_library = f.raw("off_library").cloned();
         Ok(OrderParams {
             medication: medication.trim().to_string(),
             dose_per,
@@ -113,6 +118,7 @@ impl OrderParams {
             infusion_number,
             product,
             indication,
+            off_library,
         })
     }
 }
@@ -344,6 +350,9 @@ impl App {
         if let Some(n) = params.infusion_number {
             order.insert("infusion_number".into(), json!(n));
         }
+        if let Some(l) = &params.off_library {
+            order.insert("off_library".into(), l.clone());
+        }
         let mut patient = ctx.check_json();
         if !active_orders.is_empty() {
             patient["active_orders"] = to_column(&active_orders)?;
@@ -359,7 +368,8 @@ impl App {
         findings.extend(result.findings.iter().cloned());
         let entry = self.library().get(&params.medication);
         let high_alert = entry.is_some_and(|e| e.flags.high_alert);
-        let double_check = entry.is_some_and(|e| e.flags.high_alert || e.flags.double_check);
+        let double_check = entry.is_some_and(|e| e.flags.high_alert || e.flags.double_check)
+            || params.off_library.is_some();
         let verdict = if findings.iter().any(|f| f.severity == Severity::HardStop) {
             "hard_stop"
         } else if findings.iter().any(|f| f.severity == Severity::Warning) {

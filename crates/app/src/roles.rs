@@ -6,6 +6,7 @@
 use infusio_store::Role;
 
 use crate::AppError;
+use crate::orders::OrderParams;
 
 /// Every action the workflows know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,9 @@ pub enum Action {
     Administer,
     ManageUsers,
     ReadAudit,
+    /// Order a drug outside the library with a limit set entered by a pharmacist
+    /// (`off_library`): its own right, held besides the right to create or sign the order.
+    OrderOffLibrary,
 }
 
 impl Action {
@@ -46,6 +50,7 @@ impl Action {
         Action::Administer,
         Action::ManageUsers,
         Action::ReadAudit,
+        Action::OrderOffLibrary,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +71,7 @@ impl Action {
             Action::Administer => "administer",
             Action::ManageUsers => "manage users",
             Action::ReadAudit => "read the audit trail",
+            Action::OrderOffLibrary => "order a drug outside the drug library",
         }
     }
 
@@ -85,6 +91,9 @@ impl Action {
             Action::Administer => &[Nurse],
             Action::ManageUsers => &[Admin],
             Action::ReadAudit => &[Admin, Pharmacist],
+            // The limit set is a pharmacist's: a prescriber orders outside the library only
+            // when they also hold the pharmacist role (and another pharmacist verifies).
+            Action::OrderOffLibrary => &[Pharmacist],
         }
     }
 }
@@ -126,6 +135,17 @@ impl Actor {
                 )
             })
     }
+}
+
+/// The off-library gate of order creation, editing and signing: an order carrying an
+/// `off_library` limit set needs [`Action::OrderOffLibrary`] besides the step's own right; an
+/// order from the library needs nothing more. The check engine then applies the limit set and
+/// always asks for a double check.
+pub fn permit_off_library(actor: &Actor, params: &OrderParams) -> Result<(), AppError> {
+    if params.off_library.is_some() {
+        actor.permit(Action::OrderOffLibrary)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -170,5 +190,43 @@ mod tests {
                 *role == Role::Prescriber
             );
         }
+    }
+
+    #[test]
+    fn only_a_pharmacist_holds_the_off_library_right() {
+        for role in Role::ALL {
+            let a = actor(&[*role]);
+            assert_eq!(
+                a.permit(Action::OrderOffLibrary).is_ok(),
+                *role == Role::Pharmacist,
+                "{role:?}"
+            );
+        }
+        let prescriber = actor(&[Role::Prescriber]);
+        let dual = actor(&[Role::Prescriber, Role::Pharmacist]);
+        let mut params = OrderParams {
+            medication: "unlisted".into(),
+            dose_per: None,
+            dose: Some("10 mg".into()),
+            weight_basis: None,
+            max_dose: None,
+            rounding: None,
+            route: "iv".into(),
+            volume: None,
+            duration: None,
+            line: None,
+            frequency: None,
+            infusion_number: None,
+            product: None,
+            indication: None,
+            off_library: None,
+        };
+        assert!(permit_off_library(&prescriber, &params).is_ok());
+        params.off_library = Some(serde_json::json!({"dose_hard_max": "20 mg"}));
+        let refused = permit_off_library(&prescriber, &params);
+        assert!(
+            matches!(refused, Err(AppError::Forbidden { action, .. }) if action == Action::OrderOffLibrary.as_str())
+        );
+        assert!(permit_off_library(&dual, &params).is_ok());
     }
 }

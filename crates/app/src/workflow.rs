@@ -256,6 +256,7 @@ impl App {
             params,
             overrides,
         } = input;
+        crate::roles::permit_off_library(actor, params)?;
         let now = self.now_us();
         let ctx = self.context(patient_id, now).await?;
         let active = self.active_orders_of(patient_id, None).await?;
@@ -393,6 +394,7 @@ impl App {
             overrides,
             reason,
         } = input;
+        crate::roles::permit_off_library(actor, params)?;
         let current = self
             .store()
             .get::<Order>(id)
@@ -518,6 +520,7 @@ impl App {
         }
         check_version(&o, version)?;
         require_state(&o, OrderStep::Sign.allowed_from(), "sign")?;
+        crate::roles::permit_off_library(actor, &params_of(&o)?)?;
         let computed = self.recheck(&o).await?;
         let now = self.now_us();
         let overrides = apply_overrides(

@@ -86,6 +86,7 @@ struct Facts {
     infusion_number: Option<u64>,
     conditions: Vec<String>,
     indication: Option<String>,
+    route: Option<String>,
     dose_per: Option<DosePer>,
     doses: Option<u64>,
     at: Option<String>,
@@ -119,6 +120,7 @@ fn facts(v: &Value) -> Option<Facts> {
             })
             .unwrap_or_default(),
         indication: v["order"]["indication"].as_str().map(|s| s.to_string()),
+        route: v["order"]["route"].as_str().map(|s| s.to_string()),
         dose_per: v["order"]["dose_per"]
             .as_str()
             .and_then(|t| DosePer::parse(t).ok()),
@@ -146,8 +148,13 @@ fn bsa(f: &Facts) -> Option<f64> {
     Some((f.height? * f.weight? / 3600.0).sqrt())
 }
 
+/// Devine's ideal weight; `None` where it is not defined (a child under 60 inches, or not
+/// positive), so the actual weight is used, as the engine's policy says.
 fn ibw(f: &Facts) -> Option<f64> {
-    Some((if f.female { 45.5 } else { 50.0 }) + 2.3 * (f.height? / 2.54 - 60.0))
+    let h = f.height?;
+    let i = (if f.female { 45.5 } else { 50.0 }) + 2.3 * (h / 2.54 - 60.0);
+    let short_child = f.age.is_some_and(|a| a < 18.0) && h < 152.4;
+    (!short_child && i > 0.0).then_some(i)
 }
 
 fn dose_level(rule: &DosingRule, f: &Facts) -> Level {
@@ -166,8 +173,13 @@ fn dose_level(rule: &DosingRule, f: &Facts) -> Level {
         Basis::PerM2 => bsa(f).map(|b| amount / b),
         Basis::PerKg => f.weight.and_then(|w| {
             let dw = match rule.weight_basis.as_deref() {
-                Some("ideal") => ibw(f).map(|i| if w > i { i } else { w })?,
-                Some("adjusted") => ibw(f).map(|i| if w > i { i + 0.4 * (w - i) } else { w })?,
+                Some("ideal") if f.height.is_some() => {
+                    ibw(f).map_or(w, |i| if w > i { i } else { w })
+                }
+                Some("adjusted") if f.height.is_some() => {
+                    ibw(f).map_or(w, |i| if w > i { i + 0.4 * (w - i) } else { w })
+                }
+                Some("ideal" | "adjusted") => return None,
                 _ => w,
             };
             Some(amount / dw)
@@ -427,6 +439,7 @@ fn administration_level(e: &DrugEntry, f: &Facts, rule: &str) -> Level {
 /// Whether a rule's own qualifiers admit the order (an unknown measure does not exclude).
 fn rule_fits(r: &DosingRule, f: &Facts) -> bool {
     (r.care_areas.is_empty() || r.care_areas.contains(&f.care_area))
+        && (r.routes.is_empty() || f.route.as_ref().is_none_or(|ro| r.routes.contains(ro)))
         && f.age
             .is_none_or(|a| r.age_min_y.is_none_or(|m| a >= m) && r.age_max_y.is_none_or(|m| a < m))
         && f.weight.is_none_or(|w| {
@@ -545,32 +558,43 @@ fn model_mutants(v: &Value, e: &DrugEntry) -> Vec<(&'static str, Value)> {
         m["patient"]["height"] = json!("128 cm");
         out.push(("age-band", m));
     }
-    // The same dose already given 3 days earlier (a repeat inside the cycle).
-    if v["at"] == "2026-11-26T09:00:00Z"
-        && let Some(dose) = v["order"]["dose"].as_str()
-    {
-        let mut m = v.clone();
-        let bsa = match (
-            qty(v, &["patient", "weight"]).and_then(|t| value_in(&t, "kg")),
-            qty(v, &["patient", "height"]).and_then(|t| value_in(&t, "cm")),
-        ) {
-            (Some(w), Some(h)) => Some(format!("{} m2", fmt((w * h / 3600.0).sqrt()))),
-            _ => None,
-        };
-        let mut item = json!({"medication": e.id, "dose": dose, "at": "2026-11-23T09:00:00Z"});
-        if let Some(b) = bsa {
-            item["bsa"] = json!(b);
+    // The same dose already given 3 days and 1 day earlier (a repeat inside the cycle, or
+    // inside a weekly or 5-day window).
+    for earlier in ["2026-11-23T09:00:00Z", "2026-11-25T09:00:00Z"] {
+        if let Some(m) = repeated(v, e, earlier) {
+            out.push(("rolling-window", m));
         }
-        if let Some(w) = v["patient"]["weight"].as_str() {
-            item["weight"] = json!(w);
-        }
-        match m["patient"]["history"].as_array_mut() {
-            Some(a) => a.push(item),
-            None => m["patient"]["history"] = json!([item]),
-        }
-        out.push(("rolling-window", m));
     }
     out
+}
+
+/// The order with the same dose already given at `earlier` (its `at` must be the library's
+/// usual check time).
+fn repeated(v: &Value, e: &DrugEntry, earlier: &str) -> Option<Value> {
+    if v["at"] != "2026-11-26T09:00:00Z" {
+        return None;
+    }
+    let dose = v["order"]["dose"].as_str()?;
+    let mut m = v.clone();
+    let bsa = match (
+        qty(v, &["patient", "weight"]).and_then(|t| value_in(&t, "kg")),
+        qty(v, &["patient", "height"]).and_then(|t| value_in(&t, "cm")),
+    ) {
+        (Some(w), Some(h)) => Some(format!("{} m2", fmt((w * h / 3600.0).sqrt()))),
+        _ => None,
+    };
+    let mut item = json!({"medication": e.id, "dose": dose, "at": earlier});
+    if let Some(b) = bsa {
+        item["bsa"] = json!(b);
+    }
+    if let Some(w) = v["patient"]["weight"].as_str() {
+        item["weight"] = json!(w);
+    }
+    match m["patient"]["history"].as_array_mut() {
+        Some(a) => a.push(item),
+        None => m["patient"]["history"] = json!([item]),
+    }
+    Some(m)
 }
 
 /// The mutants of one order: (class, mutant).

@@ -696,12 +696,14 @@ fn dose_per_within(r: &DosingRule, dp: &DosePer) -> Option<bool> {
     )
 }
 
-/// Whether a rule's own qualifiers (care area, age, weight, infusion number) admit the
+/// Whether a rule's own qualifiers (care area, age, weight, infusion number, route) admit the
 /// order; a qualifier the order cannot resolve (no age) does not exclude the rule.
 fn rule_fits(cx: &Ctx, r: &DosingRule) -> bool {
     let age = cx.req.patient.age.map(|a| a.value());
     let n = cx.req.order.infusion_number;
+    let route = cx.req.order.route.as_ref();
     (r.care_areas.is_empty() || r.care_areas.contains(&cx.req.care_area))
+        && (r.routes.is_empty() || route.is_none_or(|ro| r.routes.contains(ro)))
         && age
             .is_none_or(|a| r.age_min_y.is_none_or(|m| a >= m) && r.age_max_y.is_none_or(|m| a < m))
         && cx.weight_kg.is_none_or(|w| {
@@ -786,7 +788,7 @@ fn named_rule<'e>(cx: &mut Ctx, entry: &'e DrugEntry) -> Option<&'e DosingRule> 
             "order.indication_not_applicable",
             Severity::Warning,
             format!(
-                "The indication '{ind}' ({}) does not apply to this patient or infusion (care area, age, weight or infusion number); the order is checked against the rules that do.",
+                "The indication '{ind}' ({}) does not apply to this patient or infusion (care area, age, weight, infusion number or route); the order is checked against the rules that do.",
                 r.indication
             ),
         ),
@@ -1327,6 +1329,22 @@ fn dosing_weight(cx: &mut Ctx, rule: &DosingRule) -> Result<(f64, &'static str),
         ));
     };
     let ibw = body::ideal_body_weight(sex, h);
+    // Devine is an adult formula from 60 inches (152.4 cm): below it, for a child, it is not
+    // defined, and for a neonate it is negative, which once turned 2.5 mg/kg into -0.3 mg/kg.
+    let short_child = p.age.is_some_and(|a| a.value() < 18.0) && h.value() < 152.4;
+    if short_child || ibw.value() <= 0.0 {
+        cx.steps.push(
+            Step::new(
+                "Dosing weight",
+                format!(
+                    "the rule doses on {basis} body weight, but the Devine ideal weight is an adult formula from 152.4 cm (60 in), not defined for a shorter child and not positive below about 100 cm: the actual weight is used"
+                ),
+                w.qty(),
+            )
+            .input("weight", w.qty()),
+        );
+        return Ok((w.value(), "actual body weight (Devine not applicable)"));
+    }
     cx.source(
         "devine-1974",
         "Devine BJ. Gentamicin therapy. Drug Intell Clin Pharm 1974;8:650 (ideal body weight)",
@@ -1458,6 +1476,22 @@ fn route_and_line(cx: &mut Ctx, entry: &DrugEntry) {
         ),
         Some(r) if !entry.routes.contains(r) => {
             if let Some(c) = entry.conditional_routes.iter().find(|c| &c.route == r) {
+                if let Some(p) = &o.product
+                    && !c.products.is_empty()
+                    && !c.products.contains(p)
+                {
+                    cx.finding(
+                        "route.not_allowed",
+                        Severity::HardStop,
+                        format!(
+                            "Route '{r}' is allowed for {} only with {}; the product '{p}' is not given by this route. Do not give. [source: {}]",
+                            entry.generic_name,
+                            c.products.join(", "),
+                            c.source
+                        ),
+                    );
+                    return line_check(cx, entry);
+                }
                 cx.finding(
                     "route.conditional",
                     c.severity.severity(),

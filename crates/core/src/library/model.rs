@@ -323,6 +323,10 @@ pub struct ConditionalRoute {
     /// Severity of the finding when this route is ordered (`warning`: override with reason).
     pub severity: LibSeverity,
     pub conditions: String,
+    /// The products the route is allowed with (empty: any); an order naming another product
+    /// by this route is a hard stop (an IV-only immune globulin given subcutaneously).
+    #[serde(default)]
+    pub products: Vec<String>,
     pub source: String,
 }
 
@@ -422,6 +426,11 @@ pub struct DosingRule {
     /// The rule applies only to the first (`first`) or later (`subsequent`) infusions.
     #[serde(default)]
     pub infusion: Option<String>,
+    /// The rule applies only to orders by one of these routes (empty: any route the entry
+    /// allows): intrathecal methotrexate has its own dose ceiling, and an IV rule's limits never
+    /// admit an intrathecal dose.
+    #[serde(default)]
+    pub routes: Vec<String>,
     /// Number of doses in one course of this regimen (daily × 5: 5); the rolling-window
     /// ceiling counts at most this many repeats of the order unless `order.doses` says.
     #[serde(default)]

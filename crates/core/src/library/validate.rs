@@ -443,6 +443,7 @@ impl Problems<'_> {
                     ),
                 );
             }
+            self.products(format!("{path}.products"), &c.products);
             self.source(format!("{path}.source"), &c.source);
         }
         if e.product_required && e.products.is_empty() {
@@ -569,6 +570,16 @@ impl Problems<'_> {
             "_kg",
         );
         self.infusion(format!("{path}.infusion"), &rule.infusion);
+        for (j, r) in rule.routes.iter().enumerate() {
+            let allowed = self.entry.routes.contains(r)
+                || self.entry.conditional_routes.iter().any(|c| &c.route == r);
+            if !allowed {
+                self.push(
+                    format!("{path}.routes[{j}]"),
+                    format!("'{r}' is not a route of this entry (routes or conditional_routes)"),
+                );
+            }
+        }
         if rule.course_doses == Some(0) {
             self.push(format!("{path}.course_doses"), "must be at least 1");
         }

@@ -71,6 +71,7 @@ pub(crate) fn shown(seen: OrderSeen) -> OrderView {
                     infusion_number: b.request.infusion_number,
                     product: b.request.product,
                     indication: b.request.indication,
+                    off_library: None,
                 },
                 findings: Vec::new(),
                 overrides: b.overrides,
