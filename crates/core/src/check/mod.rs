@@ -277,6 +277,34 @@ pub const FINDING_CODES: &[(&str, &str)] = &[
         "warning: first-infusion rate limits could not be verified",
     ),
     (
+        "order.sites_assumed",
+        "info: the drug has per-site limits and order.sites is not given; one site is assumed",
+    ),
+    (
+        "site_volume.above_soft_max",
+        "warning: volume per subcutaneous infusion site above the soft maximum",
+    ),
+    (
+        "site_volume.above_hard_max",
+        "hard_stop: volume per subcutaneous infusion site above the hard maximum",
+    ),
+    (
+        "site_volume.below_soft_min",
+        "warning: volume per subcutaneous infusion site below the soft minimum",
+    ),
+    (
+        "site_volume.below_hard_min",
+        "hard_stop: volume per subcutaneous infusion site below the hard minimum",
+    ),
+    (
+        "site_volume.unverifiable",
+        "warning: a per-site volume limit exists but order.volume is missing",
+    ),
+    (
+        "administration.preceding_step_missing",
+        "hard_stop: the product's label requires a step before the infusion (HyQvia: hyaluronidase first) that the order does not list",
+    ),
+    (
         "route.not_allowed",
         "hard_stop unless the library says otherwise: the route is not an allowed route",
     ),
