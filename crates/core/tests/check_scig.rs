@@ -209,6 +209,35 @@ fn an_iv_only_immune_globulin_ordered_subcutaneously_stays_a_hard_stop() {
 }
 
 #[test]
+fn an_sc_product_named_on_an_ivig_order_is_a_hard_stop_naming_its_entry() {
+    // Hizentra ordered as intravenous immune globulin would be checked against the IVIG
+    // maximum of 8 mg/kg/min instead of its own label (subcutaneous only, 25 mL/hr/site).
+    let mut v = common::typical(common::shared(), "immune-globulin");
+    set(&mut v, "order.product", json!("hizentra"));
+    let r = run(&v);
+    assert_eq!(
+        severity_of(&r, "order.product_of_other_drug"),
+        Some(Severity::HardStop),
+        "{}",
+        codes(&r)
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "order.product_of_other_drug")
+        .expect("finding");
+    assert!(f.message.contains(ID), "{}", f.message);
+    // A product known to no entry stays the overridable warning.
+    set(&mut v, "order.product", json!("no-such-brand"));
+    let r = run(&v);
+    assert_eq!(
+        severity_of(&r, "order.product_unknown"),
+        Some(Severity::Warning)
+    );
+    assert!(!r.has("order.product_of_other_drug"));
+}
+
+#[test]
 fn every_subcutaneous_product_has_a_typical_order_that_is_ok() {
     for product in ["hizentra", "cuvitru", "hyqvia", "xembify", "cutaquig"] {
         let r = run(&typical(product));

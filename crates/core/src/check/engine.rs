@@ -2312,8 +2312,22 @@ fn history_checks(cx: &mut Ctx, entry: &DrugEntry, library: &Library) {
             format!("{} orders must name the product (order.product: one of {}): the labelled rate ramp and maximum rate differ by product, so the rate could not be checked against the product's label.", entry.generic_name, entry.products.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(", ")),
         );
     }
-    // A product named on the order must be one of the entry's products.
+    // A product named on the order must be one of the entry's products. A product of another
+    // entry (Hizentra, subcutaneous only, ordered as intravenous immune globulin) would be
+    // checked against the wrong label: a hard stop naming the entry it belongs to.
     if let Some(prod) = &cx.req.order.product
+        && !entry.products.iter().any(|x| &x.id == prod)
+        && let Some(other) = library
+            .entries()
+            .iter()
+            .find(|e| e.id != entry.id && e.products.iter().any(|x| &x.id == prod))
+    {
+        cx.finding(
+            "order.product_of_other_drug",
+            Severity::HardStop,
+            format!("Product '{prod}' belongs to the library entry '{}' ({}; routes {}), not to {}: order it as '{}' so that its own label's limits apply.", other.id, other.generic_name, other.routes.join(", "), entry.generic_name, other.id),
+        );
+    } else if let Some(prod) = &cx.req.order.product
         && !entry.products.iter().any(|x| &x.id == prod)
     {
         cx.finding(

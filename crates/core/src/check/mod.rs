@@ -241,6 +241,10 @@ pub const FINDING_CODES: &[(&str, &str)] = &[
         "warning: order.product is not a product of this library entry",
     ),
     (
+        "order.product_of_other_drug",
+        "hard_stop: the product named belongs to another library entry (an SC-only immune globulin ordered as IVIG), whose label limits would not apply",
+    ),
+    (
         "order.rule_not_found",
         "warning: no dosing rule of the entry matches the indication, care area or age",
     ),
