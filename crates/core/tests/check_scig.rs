@@ -36,15 +36,21 @@ fn severity_of(r: &CheckResult, code: &str) -> Option<Severity> {
 }
 
 fn typical(product: &str) -> Value {
+    typical_for(product, "primary-immunodeficiency")
+}
+
+fn typical_for(product: &str, indication: &str) -> Value {
     common::shared()
         .get(ID)
         .and_then(|e| {
             e.typical_order
                 .iter()
-                .find(|t| t["order"]["product"] == product)
+                .find(|t| {
+                    t["order"]["product"] == product && t["order"]["indication"] == indication
+                })
                 .cloned()
         })
-        .unwrap_or_else(|| panic!("{ID} has a typical order for {product}"))
+        .unwrap_or_else(|| panic!("{ID} has a typical order for {product} in {indication}"))
 }
 
 fn step_value(r: &CheckResult, description: &str) -> f64 {
@@ -112,6 +118,42 @@ fn the_first_hizentra_infusion_has_the_lower_per_site_limits() {
     set(&mut v, "order.sites", json!(5));
     let r = run(&v);
     assert_eq!(r.verdict, Verdict::Ok, "{}", codes(&r));
+}
+
+#[test]
+fn hizentra_in_cidp_has_its_own_higher_per_site_limits() {
+    // CIDP: 1st infusion <=20 mL/site and mL/hr/site, subsequent <=50; 0.2 g/kg weekly.
+    let v = typical_for("hizentra", "cidp");
+    let r = run(&v);
+    assert_eq!(r.verdict, Verdict::Ok, "{}", codes(&r));
+    // 35 mL and 35 mL/h per site: within the CIDP limits, above the PI ones (25).
+    let mut pi = v.clone();
+    set(
+        &mut pi,
+        "order.indication",
+        json!("primary-immunodeficiency"),
+    );
+    let r = run(&pi);
+    assert_eq!(r.verdict, Verdict::HardStop, "{}", codes(&r));
+    // The first CIDP infusion at those per-site figures is above its 20 (hard above 24).
+    let mut first = v.clone();
+    set(&mut first, "order.infusion_number", json!(1));
+    let r = run(&first);
+    assert_eq!(
+        severity_of(&r, "site_volume.above_hard_max"),
+        Some(Severity::HardStop),
+        "{}",
+        codes(&r)
+    );
+    // 0.6 g/kg weekly is above the label's 0.4 g/kg (hard above 0.6 is institutional).
+    let mut high = v;
+    set(&mut high, "order.dose", json!("35 g"));
+    set(&mut high, "order.dose_per", json!("0.5 g/kg"));
+    set(&mut high, "order.volume", json!("175 mL"));
+    set(&mut high, "order.sites", json!(4));
+    set(&mut high, "order.rate", json!("175 mL/h"));
+    let r = run(&high);
+    assert!(r.has("dose.above_soft_max"), "{}", codes(&r));
 }
 
 #[test]
@@ -243,6 +285,8 @@ fn every_subcutaneous_product_has_a_typical_order_that_is_ok() {
         let r = run(&typical(product));
         assert_eq!(r.verdict, Verdict::Ok, "{product}: {}", codes(&r));
     }
+    let r = run(&typical_for("hizentra", "cidp"));
+    assert_eq!(r.verdict, Verdict::Ok, "hizentra cidp: {}", codes(&r));
 }
 
 // ---- HyQvia (US PI 2.1, 2.4): hyaluronidase first, rate ramp by infusion number ----
