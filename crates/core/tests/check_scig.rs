@@ -213,6 +213,51 @@ fn per_site_volume_exceeded_is_caught() {
 }
 
 #[test]
+fn cutaquig_ramps_over_the_first_two_infusions_and_by_age() {
+    // Cutaquig US label 2.3: adults <=20 mL/hr/site and <=25 mL/site for the first 2
+    // infusions, then <=52 and <=40; children 2-16 years <=15 then <=25 mL/hr/site.
+    let v = typical("cutaquig");
+    assert_eq!(run(&v).verdict, Verdict::Ok);
+    // 50 mL/h and 33.3 mL per site at the second infusion: above 20 (hard 24) and 25.
+    let mut second = v.clone();
+    set(&mut second, "order.infusion_number", json!(2));
+    let r = run(&second);
+    assert_eq!(
+        severity_of(&r, "rate.above_hard_max"),
+        Some(Severity::HardStop),
+        "{}",
+        codes(&r)
+    );
+    assert_eq!(
+        severity_of(&r, "site_volume.above_hard_max"),
+        Some(Severity::HardStop),
+        "{}",
+        codes(&r)
+    );
+    // A 12-year-old at the adult's later-infusion rate: 50 mL/h/site is above 25 (hard 30).
+    let mut child = v;
+    set(&mut child, "patient.age", json!("12 y"));
+    set(&mut child, "patient.weight", json!("40 kg"));
+    set(&mut child, "patient.height", json!("150 cm"));
+    set(&mut child, "order.dose", json!("10 g"));
+    set(&mut child, "order.volume", json!("60 mL"));
+    set(&mut child, "order.rate", json!("150 mL/h"));
+    set(&mut child, "order.duration", json!("24 min"));
+    let r = run(&child);
+    assert_eq!(
+        severity_of(&r, "rate.above_hard_max"),
+        Some(Severity::HardStop),
+        "{}",
+        codes(&r)
+    );
+    // At 20 mL/h/site and 20 mL/site (3 sites) the child's later infusion is ok.
+    set(&mut child, "order.rate", json!("60 mL/h"));
+    set(&mut child, "order.duration", json!("60 min"));
+    let r = run(&child);
+    assert_eq!(r.verdict, Verdict::Ok, "{}", codes(&r));
+}
+
+#[test]
 fn without_sites_one_site_is_assumed_and_said() {
     let mut v = typical("hizentra");
     remove(&mut v, "order.sites");
