@@ -334,7 +334,7 @@ fn every_subcutaneous_product_has_a_typical_order_that_is_ok() {
     assert_eq!(r.verdict, Verdict::Ok, "hizentra cidp: {}", codes(&r));
 }
 
-// ---- HyQvia (US PI 2.1, 2.4): hyaluronidase first, rate ramp by infusion number ----
+// ---- HyQvia (US PI 2.1, 2.4; the per-site rate steps from the EU table, see the file) ----
 
 #[test]
 fn hyqvia_without_the_hyaluronidase_step_is_a_hard_stop() {
