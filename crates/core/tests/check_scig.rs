@@ -258,6 +258,22 @@ fn cutaquig_ramps_over_the_first_two_infusions_and_by_age() {
 }
 
 #[test]
+fn more_sites_than_the_label_allows_is_a_warning() {
+    // Cuvitru US PI 2.3: up to 4 infusion sites simultaneously.
+    let mut v = typical("cuvitru");
+    set(&mut v, "order.sites", json!(5));
+    let r = run(&v);
+    assert_eq!(
+        severity_of(&r, "order.sites_above_label"),
+        Some(Severity::Warning),
+        "{}",
+        codes(&r)
+    );
+    set(&mut v, "order.sites", json!(4));
+    assert!(!run(&v).has("order.sites_above_label"));
+}
+
+#[test]
 fn without_sites_one_site_is_assumed_and_said() {
     let mut v = typical("hizentra");
     remove(&mut v, "order.sites");

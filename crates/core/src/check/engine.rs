@@ -1597,6 +1597,23 @@ fn per_site_checks(cx: &mut Ctx, entry: &DrugEntry, volume: Option<f64>) {
             1
         }
     };
+    let product = cx
+        .req
+        .order
+        .product
+        .as_ref()
+        .and_then(|id| entry.products.iter().find(|p| &p.id == id));
+    if let Some(p) = product
+        && let Some(max) = p.max_sites
+        && sites > max
+    {
+        let citation = entry.citation(&p.source).unwrap_or(&p.source).to_string();
+        cx.finding(
+            "order.sites_above_label",
+            Severity::Warning,
+            format!("{sites} infusion sites at once is more than the {max} the {} label allows; an override reason is required. [{citation}]", p.name),
+        );
+    }
     let n = f64::from(sites);
     let rate = cx.req.order.rate.map(|r| r.value());
     let rate_blocks = cx.select(&adm.per_site_rate, "per-site rate");

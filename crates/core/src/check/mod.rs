@@ -281,6 +281,10 @@ pub const FINDING_CODES: &[(&str, &str)] = &[
         "warning: first-infusion rate limits could not be verified",
     ),
     (
+        "order.sites_above_label",
+        "warning: more subcutaneous infusion sites at once than the product's label allows",
+    ),
+    (
         "order.sites_assumed",
         "info: the drug has per-site limits and order.sites is not given; one site is assumed",
     ),

@@ -165,6 +165,10 @@ pub struct Product {
     /// `order.preceded_by` is a hard stop.
     #[serde(default)]
     pub preceded_by: Option<PrecedingStep>,
+    /// The most infusion sites the label allows at once (Cuvitru 4, Xembify 6); more on an
+    /// order is a warning. Cited by the product's `source`.
+    #[serde(default)]
+    pub max_sites: Option<u32>,
     pub source: String,
 }
 

@@ -482,6 +482,9 @@ impl Problems<'_> {
                 );
             }
             self.preparation(&path, prod);
+            if prod.max_sites == Some(0) {
+                self.push(format!("{path}.max_sites"), "max_sites must be at least 1");
+            }
             if let Some(step) = &prod.preceded_by {
                 if step.id.trim().is_empty() || step.text.trim().is_empty() {
                     self.push(
