@@ -11,7 +11,9 @@
 //! The model mutants test what limits on the whole drug miss: `regimen` (a multi-day
 //! infusion programmed in hours, a per-cycle dose ordered daily), `product` (another brand of
 //! the same drug), `age-band` (the adult order given to a child) and `rolling-window` (the
-//! same dose already given 3 days earlier). Without an indication the oracle expects the
+//! same dose already given 3 days earlier) and `sites` (a subcutaneous infusion split over
+//! several sites run into one site, at the same or at the combined rate, against the
+//! per-site limits). Without an indication the oracle expects the
 //! least alarming rule consistent with the order, as the engine assumes. The table gives,
 //! per class, how many mutants were caught (warning or hard stop) and how many were
 //! silently accepted (`ok`).
@@ -84,6 +86,8 @@ struct Facts {
     care_area: String,
     product: Option<String>,
     infusion_number: Option<u64>,
+    /// Subcutaneous infusion sites (the engine assumes 1 when absent).
+    sites: f64,
     conditions: Vec<String>,
     indication: Option<String>,
     route: Option<String>,
@@ -111,6 +115,7 @@ fn facts(v: &Value) -> Option<Facts> {
         care_area: v["care_area"].as_str()?.to_string(),
         product: v["order"]["product"].as_str().map(|s| s.to_string()),
         infusion_number: v["order"]["infusion_number"].as_u64(),
+        sites: v["order"]["sites"].as_u64().map_or(1.0, |n| n as f64),
         conditions: v["patient"]["conditions"]
             .as_array()
             .map(|a| {
@@ -309,10 +314,9 @@ fn applicable<'a>(blocks: &'a [Limits], f: &Facts, rule: &str) -> Vec<&'a Limits
             && (b.products.is_empty()
                 || f.product.as_ref().is_some_and(|p| b.products.contains(p)))
             && b.line.as_ref().is_none_or(|l| f.line.as_ref() == Some(l))
-            && b.infusion.as_ref().is_none_or(|i| {
-                f.infusion_number
-                    .is_some_and(|n| (i == "first") == (n == 1))
-            });
+            && b.infusion
+                .as_ref()
+                .is_none_or(|i| f.infusion_number.is_some_and(|n| infusion_is(i, n)));
         if !ok {
             continue;
         }
@@ -334,6 +338,26 @@ fn applicable<'a>(blocks: &'a [Limits], f: &Facts, rule: &str) -> Vec<&'a Limits
         }
     }
     out
+}
+
+/// The infusion qualifier written out: `first`, `subsequent`, `N-M`, `N+`.
+fn infusion_is(spec: &str, n: u64) -> bool {
+    if spec == "first" {
+        return n == 1;
+    }
+    if spec == "subsequent" {
+        return n >= 2;
+    }
+    if let Some(from) = spec.strip_suffix('+') {
+        return from.parse::<u64>().is_ok_and(|a| n >= a);
+    }
+    match spec.split_once('-') {
+        Some((a, b)) => match (a.parse::<u64>(), b.parse::<u64>()) {
+            (Ok(a), Ok(b)) => a <= n && n <= b,
+            _ => false,
+        },
+        None => false,
+    }
 }
 
 /// Amount per hour (in `kind`'s canonical unit) converted into a rate unit.
@@ -431,6 +455,16 @@ fn administration_level(e: &DrugEntry, f: &Facts, rule: &str) -> Level {
         };
         if let Some(v) = v {
             worst = worst.max(level(b, v));
+        }
+    }
+    for b in applicable(&e.administration.per_site_rate, f, rule) {
+        if let Some(r) = f.rate {
+            worst = worst.max(level(b, r / f.sites));
+        }
+    }
+    for b in applicable(&e.administration.per_site_volume, f, rule) {
+        if let Some(v) = f.volume {
+            worst = worst.max(level(b, v / f.sites));
         }
     }
     worst
@@ -545,6 +579,22 @@ fn model_mutants(v: &Value, e: &DrugEntry) -> Vec<(&'static str, Value)> {
             let mut m = v.clone();
             set_order(&mut m, "product", json!(other.id));
             out.push(("product", m));
+        }
+    }
+    // A subcutaneous infusion split over several sites run into one site: at the same
+    // pump rate, and at the combined rate of all sites (an IV pump programme).
+    if let Some(n) = v["order"]["sites"].as_u64().filter(|n| *n > 1) {
+        let mut m = v.clone();
+        set_order(&mut m, "sites", json!(1));
+        out.push(("sites", m.clone()));
+        if let (Some(h), Some(r)) = (
+            qty(v, &["order", "duration"]).and_then(|t| value_in(&t, "h")),
+            qty(v, &["order", "rate"]).and_then(|t| value_in(&t, "mL/h")),
+        ) {
+            let k = n as f64;
+            set_order(&mut m, "rate", json!(format!("{} mL/h", fmt(r * k))));
+            set_order(&mut m, "duration", json!(format!("{} h", fmt(h / k))));
+            out.push(("sites", m));
         }
     }
     // The adult order given to an 8-year-old child (26 kg, 128 cm).

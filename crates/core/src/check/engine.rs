@@ -232,7 +232,7 @@ impl<'a> Ctx<'a> {
             match o.infusion_number {
                 None => return None,
                 Some(n) => {
-                    if (inf == "first") != (n == 1) {
+                    if crate::library::model::infusion_matches(inf, n) != Some(true) {
                         return Some(false);
                     }
                 }
@@ -1573,6 +1573,119 @@ fn administration_checks(cx: &mut Ctx, entry: &DrugEntry, rule: Option<&DosingRu
     if !schedules.is_empty() {
         titration_checks(cx, entry, &schedules, conc_per_ml, dose_canonical, volume);
     }
+    per_site_checks(cx, entry, volume);
+    preceding_step_check(cx, entry);
+}
+
+/// Subcutaneous infusions split over sites: the order's rate and volume divided by
+/// `order.sites` against the per-site limits (mL/h per site, mL per site). Without
+/// `order.sites` one site is assumed, the strictest reading, and an `info` says so.
+fn per_site_checks(cx: &mut Ctx, entry: &DrugEntry, volume: Option<f64>) {
+    let adm = &entry.administration;
+    if adm.per_site_rate.is_empty() && adm.per_site_volume.is_empty() {
+        return;
+    }
+    let name = &entry.generic_name;
+    let sites = match cx.req.order.sites {
+        Some(n) => n,
+        None => {
+            cx.finding(
+                "order.sites_assumed",
+                Severity::Info,
+                format!("{name} has per-site limits but order.sites is not given: one infusion site is assumed (the whole rate and volume at one site)."),
+            );
+            1
+        }
+    };
+    let product = cx
+        .req
+        .order
+        .product
+        .as_ref()
+        .and_then(|id| entry.products.iter().find(|p| &p.id == id));
+    if let Some(p) = product
+        && let Some(max) = p.max_sites
+        && sites > max
+    {
+        let citation = entry.citation(&p.source).unwrap_or(&p.source).to_string();
+        cx.finding(
+            "order.sites_above_label",
+            Severity::Warning,
+            format!("{sites} infusion sites at once is more than the {max} the {} label allows; an override reason is required. [{citation}]", p.name),
+        );
+    }
+    let n = f64::from(sites);
+    let rate = cx.req.order.rate.map(|r| r.value());
+    let rate_blocks = cx.select(&adm.per_site_rate, "per-site rate");
+    for b in rate_blocks {
+        match rate {
+            Some(r) => {
+                let v = r / n;
+                cx.steps.push(
+                    Step::new("Rate per site", "rate / sites", Qty::new(v, "mL/h"))
+                        .input("rate", Qty::new(r, "mL/h"))
+                        .input("sites", Qty::new(n, "1")),
+                );
+                cx.eval("rate", "Rate per site", v, "mL/h", b, &format!("{name} per infusion site"));
+            }
+            None => cx.finding(
+                "rate.unverifiable",
+                Severity::Warning,
+                format!("The per-site rate limit for {name} could not be checked: order.rate is missing."),
+            ),
+        }
+    }
+    let volume_blocks = cx.select(&adm.per_site_volume, "per-site volume");
+    for b in volume_blocks {
+        match volume {
+            Some(v) => {
+                let per = v / n;
+                cx.steps.push(
+                    Step::new("Volume per site", "volume / sites", Qty::new(per, "mL"))
+                        .input("volume", Qty::new(v, "mL"))
+                        .input("sites", Qty::new(n, "1")),
+                );
+                cx.eval("site_volume", "Volume per site", per, "mL", b, &format!("{name} per infusion site"));
+            }
+            None => cx.finding(
+                "site_volume.unverifiable",
+                Severity::Warning,
+                format!("The per-site volume limit for {name} could not be checked: order.volume is missing."),
+            ),
+        }
+    }
+}
+
+/// A product whose label requires a step before the infusion (HyQvia: the hyaluronidase
+/// first, through the same needle set): an order that does not list the step in
+/// `order.preceded_by` is a hard stop.
+fn preceding_step_check(cx: &mut Ctx, entry: &DrugEntry) {
+    let Some(product) = cx.req.order.product.as_ref() else {
+        return;
+    };
+    let Some(step) = entry
+        .products
+        .iter()
+        .find(|p| &p.id == product)
+        .and_then(|p| p.preceded_by.as_ref())
+    else {
+        return;
+    };
+    if cx.req.order.preceded_by.iter().any(|s| s == &step.id) {
+        return;
+    }
+    let citation = entry
+        .citation(&step.source)
+        .unwrap_or(&step.source)
+        .to_string();
+    cx.finding(
+        "administration.preceding_step_missing",
+        Severity::HardStop,
+        format!(
+            "{} ({product}) must be preceded by '{}', which order.preceded_by does not list: {} [{citation}]",
+            entry.generic_name, step.id, step.text
+        ),
+    );
 }
 
 /// The final concentration against the concentration limits of the dose's kind.
@@ -2216,8 +2329,22 @@ fn history_checks(cx: &mut Ctx, entry: &DrugEntry, library: &Library) {
             format!("{} orders must name the product (order.product: one of {}): the labelled rate ramp and maximum rate differ by product, so the rate could not be checked against the product's label.", entry.generic_name, entry.products.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(", ")),
         );
     }
-    // A product named on the order must be one of the entry's products.
+    // A product named on the order must be one of the entry's products. A product of another
+    // entry (Hizentra, subcutaneous only, ordered as intravenous immune globulin) would be
+    // checked against the wrong label: a hard stop naming the entry it belongs to.
     if let Some(prod) = &cx.req.order.product
+        && !entry.products.iter().any(|x| &x.id == prod)
+        && let Some(other) = library
+            .entries()
+            .iter()
+            .find(|e| e.id != entry.id && e.products.iter().any(|x| &x.id == prod))
+    {
+        cx.finding(
+            "order.product_of_other_drug",
+            Severity::HardStop,
+            format!("Product '{prod}' belongs to the library entry '{}' ({}; routes {}), not to {}: order it as '{}' so that its own label's limits apply.", other.id, other.generic_name, other.routes.join(", "), entry.generic_name, other.id),
+        );
+    } else if let Some(prod) = &cx.req.order.product
         && !entry.products.iter().any(|x| &x.id == prod)
     {
         cx.finding(

@@ -241,6 +241,10 @@ pub const FINDING_CODES: &[(&str, &str)] = &[
         "warning: order.product is not a product of this library entry",
     ),
     (
+        "order.product_of_other_drug",
+        "hard_stop: the product named belongs to another library entry (an SC-only immune globulin ordered as IVIG), whose label limits would not apply",
+    ),
+    (
         "order.rule_not_found",
         "warning: no dosing rule of the entry matches the indication, care area or age",
     ),
@@ -275,6 +279,38 @@ pub const FINDING_CODES: &[(&str, &str)] = &[
     (
         "order.infusion_number_missing",
         "warning: first-infusion rate limits could not be verified",
+    ),
+    (
+        "order.sites_above_label",
+        "warning: more subcutaneous infusion sites at once than the product's label allows",
+    ),
+    (
+        "order.sites_assumed",
+        "info: the drug has per-site limits and order.sites is not given; one site is assumed",
+    ),
+    (
+        "site_volume.above_soft_max",
+        "warning: volume per subcutaneous infusion site above the soft maximum",
+    ),
+    (
+        "site_volume.above_hard_max",
+        "hard_stop: volume per subcutaneous infusion site above the hard maximum",
+    ),
+    (
+        "site_volume.below_soft_min",
+        "warning: volume per subcutaneous infusion site below the soft minimum",
+    ),
+    (
+        "site_volume.below_hard_min",
+        "hard_stop: volume per subcutaneous infusion site below the hard minimum",
+    ),
+    (
+        "site_volume.unverifiable",
+        "warning: a per-site volume limit exists but order.volume is missing",
+    ),
+    (
+        "administration.preceding_step_missing",
+        "hard_stop: the product's label requires a step before the infusion (HyQvia: hyaluronidase first) that the order does not list",
     ),
     (
         "route.not_allowed",

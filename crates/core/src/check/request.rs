@@ -68,6 +68,11 @@ pub struct Order {
     pub line: Option<String>,
     pub frequency: Option<Frequency>,
     pub infusion_number: Option<u32>,
+    /// Number of subcutaneous infusion sites the volume and rate are split over (1 to 12).
+    pub sites: Option<u32>,
+    /// Steps given before this infusion, by id (`hyaluronidase` before HyQvia's immune
+    /// globulin).
+    pub preceded_by: Vec<String>,
     pub product: Option<String>,
     pub indication: Option<String>,
     /// Number of doses this order gives (`order.doses`; daily × 5: 5), when it is limited.
@@ -480,6 +485,13 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
         10_000,
         "expected a whole number from 1 (first infusion)",
     )?;
+    let sites = opt_count(
+        &mut o,
+        "sites",
+        12,
+        "expected the number of subcutaneous infusion sites, a whole number from 1 to 12",
+    )?;
+    let preceded_by = read_preceded_by(&mut o)?;
     let product = o.opt_string("product")?;
     let indication = o.opt_string("indication")?;
     let doses = opt_count(
@@ -506,9 +518,33 @@ pub fn read_order(v: &Value, path: &str) -> Result<Order, InputError> {
         line,
         frequency,
         infusion_number,
+        sites,
+        preceded_by,
         product,
         indication,
     })
+}
+
+/// The order's `preceded_by`: an optional list of step ids (`["hyaluronidase"]`).
+fn read_preceded_by(o: &mut Fields) -> Result<Vec<String>, InputError> {
+    let Some(items) = o.opt_array("preceded_by")? else {
+        return Ok(Vec::new());
+    };
+    items
+        .into_iter()
+        .map(|(path, v)| {
+            v.as_str()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.trim().to_string())
+                .ok_or_else(|| {
+                    InputError::new(
+                        path,
+                        as_given(v),
+                        "expected a step id such as 'hyaluronidase'",
+                    )
+                })
+        })
+        .collect()
 }
 
 /// The order's `medication`: required, normalised to a library id.

@@ -160,7 +160,48 @@ pub struct Product {
     /// The label's "begin the infusion within" limit after preparation (h), whatever the storage.
     #[serde(default)]
     pub begin_within_h: Option<f64>,
+    /// A step the label requires before this product is infused (HyQvia: the recombinant
+    /// human hyaluronidase through the same needle set); an order that does not list it in
+    /// `order.preceded_by` is a hard stop.
+    #[serde(default)]
+    pub preceded_by: Option<PrecedingStep>,
+    /// The most infusion sites the label allows at once (Cuvitru 4, Xembify 6); more on an
+    /// order is a warning. Cited by the product's `source`.
+    #[serde(default)]
+    pub max_sites: Option<u32>,
     pub source: String,
+}
+
+/// A step that must precede the infusion of a product, by its stable id (`hyaluronidase`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrecedingStep {
+    /// The id an order names in `order.preceded_by`.
+    pub id: String,
+    /// What the label says, for the nurse and pharmacist.
+    pub text: String,
+    pub source: String,
+}
+
+/// Whether an infusion qualifier matches infusion number `n` (1 = the first): `first`,
+/// `subsequent` (2 and later), a range `N-M` (inclusive) or an open range `N+`. `None` when
+/// the qualifier is not one of these forms.
+pub fn infusion_matches(spec: &str, n: u32) -> Option<bool> {
+    match spec {
+        "first" => return Some(n == 1),
+        "subsequent" => return Some(n >= 2),
+        _ => {}
+    }
+    if let Some(from) = spec.strip_suffix('+') {
+        let from: u32 = from.parse().ok().filter(|f| *f >= 1)?;
+        return Some(n >= from);
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+    if a < 1 || a > b {
+        return None;
+    }
+    Some((a..=b).contains(&n))
 }
 
 /// A set of limits, optionally qualified. A block whose qualifiers do not match the order is
@@ -191,7 +232,8 @@ pub struct Limits {
     /// Applies only to these products.
     #[serde(default)]
     pub products: Vec<String>,
-    /// Applies only to the first (`first`) or later (`subsequent`) infusions.
+    /// Applies only to the first (`first`) or later (`subsequent`) infusions, or to a range of
+    /// infusion numbers (`1-2`: the first two; `3+`: the third and later), as labels ramp.
     #[serde(default)]
     pub infusion: Option<String>,
     /// Applies only when the order is checked against one of these dosing rules (ids of
@@ -484,6 +526,13 @@ pub struct Administration {
     /// Dose-rate limits (`unit` such as `mg/h`, `mEq/h`, `mg/kg/min`, `mL/kg/h`, `mL/h`).
     #[serde(default)]
     pub dose_rate: Vec<Limits>,
+    /// Rate limits per infusion site (`unit` = `mL/h`, read as mL/h per site) for infusions
+    /// split over several subcutaneous sites: the order's rate ÷ `order.sites`.
+    #[serde(default)]
+    pub per_site_rate: Vec<Limits>,
+    /// Volume limits per infusion site (`unit` = `mL`): the order's volume ÷ `order.sites`.
+    #[serde(default)]
+    pub per_site_volume: Vec<Limits>,
     #[serde(default)]
     pub final_volume: Option<String>,
     /// The label's fixed final volume (mL), when it gives one (infliximab: 250 mL).

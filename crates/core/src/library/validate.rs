@@ -70,12 +70,11 @@ impl Problems<'_> {
 
     fn infusion(&mut self, field: String, infusion: &Option<String>) {
         if let Some(i) = infusion
-            && i != "first"
-            && i != "subsequent"
+            && super::model::infusion_matches(i, 1).is_none()
         {
             self.push(
                 field,
-                format!("infusion must be 'first' or 'subsequent', not '{i}'"),
+                format!("infusion must be 'first', 'subsequent', a range such as '1-2' or an open range such as '3+', not '{i}'"),
             );
         }
     }
@@ -483,6 +482,18 @@ impl Problems<'_> {
                 );
             }
             self.preparation(&path, prod);
+            if prod.max_sites == Some(0) {
+                self.push(format!("{path}.max_sites"), "max_sites must be at least 1");
+            }
+            if let Some(step) = &prod.preceded_by {
+                if step.id.trim().is_empty() || step.text.trim().is_empty() {
+                    self.push(
+                        format!("{path}.preceded_by"),
+                        "a preceding step needs an id and the label's text",
+                    );
+                }
+                self.source(format!("{path}.preceded_by.source"), &step.source);
+            }
             self.source(format!("{path}.source"), &prod.source);
         }
     }
@@ -860,6 +871,20 @@ impl Problems<'_> {
         self.ambiguous("administration.duration", &adm.duration);
         self.ambiguous("administration.concentration", &adm.concentration);
         self.ambiguous("administration.dose_rate", &adm.dose_rate);
+        self.limit_list(
+            "administration.per_site_rate",
+            &adm.per_site_rate,
+            |u| u == Some("mL/h"),
+            "per-site rate limits need unit = \"mL/h\" (per site)",
+        );
+        self.limit_list(
+            "administration.per_site_volume",
+            &adm.per_site_volume,
+            |u| u == Some("mL"),
+            "per-site volume limits need unit = \"mL\" (per site)",
+        );
+        self.ambiguous("administration.per_site_rate", &adm.per_site_rate);
+        self.ambiguous("administration.per_site_volume", &adm.per_site_volume);
         if let Some(v) = adm.final_volume_ml
             && !(v.is_finite() && v > 0.0)
         {
