@@ -117,7 +117,7 @@ impl Fail {
 pub fn issue_code(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::Unauthenticated | ErrorKind::BadCredentials => "login",
-        ErrorKind::Locked => "throttled",
+        ErrorKind::Locked | ErrorKind::Busy => "throttled",
         ErrorKind::Forbidden => "forbidden",
         ErrorKind::NotFound => "not-found",
         ErrorKind::Invalid => "invalid",
@@ -171,7 +171,9 @@ impl From<AppError> for Fail {
         };
         let mut f = Fail::new(status, code, text);
         match e {
-            AppError::Locked { retry_after_s } => f.retry_after_s = Some(retry_after_s),
+            AppError::Locked { retry_after_s } | AppError::Busy { retry_after_s } => {
+                f.retry_after_s = Some(retry_after_s);
+            }
             AppError::Invalid(i) => f.expression = Some(i.field),
             AppError::Blocked { findings, .. } => f.extra = finding_issues(&findings),
             _ => {}

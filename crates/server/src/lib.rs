@@ -11,6 +11,7 @@
 //!   logged, never returned.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+pub mod edge;
 pub mod error;
 mod routes;
 
@@ -23,6 +24,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use infusio_app::App;
 
+pub use edge::{ClientSource, EdgeConfig};
 pub use error::ApiError;
 pub use routes::{Authed, cookie_value};
 
@@ -54,6 +56,8 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub app: App,
     pub config: ServerConfig,
+    /// Trust settings for the network edge (proxies, public URL).
+    pub edge: std::sync::Arc<EdgeConfig>,
 }
 
 /// The router with every JSON API route and the request log.
@@ -65,13 +69,27 @@ pub fn router(app: App, config: ServerConfig) -> Router {
 /// sessions and request log. The extra routers must not set a fallback: an unknown path gets
 /// the API's JSON problem document.
 pub fn router_with(app: App, config: ServerConfig, extra: Vec<Router<AppState>>) -> Router {
+    router_at_edge(app, config, EdgeConfig::default(), extra)
+}
+
+/// [`router_with`] with the edge's trust settings (`infusio serve` builds it from its flags).
+pub fn router_at_edge(
+    app: App,
+    config: ServerConfig,
+    edge: EdgeConfig,
+    extra: Vec<Router<AppState>>,
+) -> Router {
     let mut routes = routes::routes();
     for r in extra {
         routes = routes.merge(r);
     }
     routes
         .fallback(routes::fallback)
-        .with_state(AppState { app, config })
+        .with_state(AppState {
+            app,
+            config,
+            edge: std::sync::Arc::new(edge),
+        })
         .layer(axum::middleware::from_fn(log_request))
 }
 
@@ -112,9 +130,12 @@ pub async fn serve_on(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -18,7 +18,7 @@ use infusio_app::{Action, Actor, AppError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, OPENAPI, SESSION_COOKIE};
+use crate::{ApiError, AppState, ClientSource, OPENAPI, SESSION_COOKIE};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -258,7 +258,7 @@ struct SignIn {
     mode: Option<String>,
 }
 
-async fn sign_in(State(s): State<AppState>, bytes: Bytes) -> ApiResult {
+async fn sign_in(State(s): State<AppState>, source: ClientSource, bytes: Bytes) -> ApiResult {
     let v = body(&bytes)?;
     let req: SignIn = serde_json::from_value(v).map_err(|e| {
         AppError::invalid(
@@ -272,7 +272,15 @@ async fn sign_in(State(s): State<AppState>, bytes: Bytes) -> ApiResult {
         Some("token") => SessionKind::Bearer,
         Some(other) => return Err(AppError::invalid("mode", other, "cookie or token").into()),
     };
-    let session = s.app.sign_in(&req.username, &req.password, kind).await?;
+    let session = s
+        .app
+        .sign_in_from(
+            &req.username,
+            &req.password,
+            kind,
+            source.as_text().as_deref(),
+        )
+        .await?;
     let mut out = json!({"user": session.user, "csrf_token": session.csrf_token, "expires_at_us": session.expires_at_us});
     if kind == SessionKind::Bearer {
         out["token"] = json!(session.token);
