@@ -200,6 +200,10 @@ impl TryFrom<&Json> for NewLab {
     }
 }
 
+/// The earliest birth date a patient may be registered with: an earlier one is a typing
+/// error (year 0001, 1066), not a patient.
+pub const EARLIEST_BIRTH_DATE: &str = "1900-01-01";
+
 /// An allergy to record: `{"substance", ["reaction"], ["severity"]}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAllergy {
@@ -640,11 +644,11 @@ pub(crate) fn read_patient(input: &Json, now_us: i64) -> Result<Patient, AppErro
     let given_name = required(&mut f, "given_name", "the given name")?;
     let birth_date = required(&mut f, "birth_date", "the birth date YYYY-MM-DD")?;
     parse_date("birth_date", &birth_date)?;
-    if birth_date > crate::time::date_from_us(now_us) {
+    if birth_date > crate::time::date_from_us(now_us) || birth_date.as_str() < EARLIEST_BIRTH_DATE {
         return Err(AppError::invalid(
             "birth_date",
             birth_date,
-            "a date not in the future",
+            format!("a date from {EARLIEST_BIRTH_DATE} to today"),
         ));
     }
     let sex = f.choice("sex", &["female", "male", "other", "unknown"])?;

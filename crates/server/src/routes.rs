@@ -174,11 +174,11 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.is_empty() {
         return Ok(json!({}));
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let v: Value = crate::json::parse_strict(bytes).map_err(|e| {
         AppError::invalid(
-            "(body)",
+            e.path,
             String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-            format!("a JSON object: {e}"),
+            format!("a JSON object: {}", e.message),
         )
     })?;
     if !v.is_object() {
