@@ -99,6 +99,8 @@ enum Command {
         #[arg(long, value_name = "PORT")]
         mllp_port: Option<u16>,
         #[command(flatten)]
+        edge: serve::EdgeArgs,
+        #[command(flatten)]
         store: StoreArgs,
     },
     /// A simulated infusion pump: accepts IHE PCD-03 programmes over MLLP and reports
@@ -170,8 +172,9 @@ fn main() -> ExitCode {
             demo,
             listen,
             mllp_port,
+            edge,
             store,
-        } => serve::run(demo, &listen, mllp_port, &store),
+        } => serve::run(demo, &listen, mllp_port, &edge, &store),
         Command::PumpSim { args } => pump_sim::run(&args),
         Command::Db { sub, file, store } => db::run_db(&sub, file.as_deref(), &store),
         Command::Audit { sub, json, store } => db::run_audit(&sub, json, &store),

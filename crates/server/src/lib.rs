@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use infusio_app::App;
 
-pub use edge::{ClientSource, EdgeConfig};
+pub use edge::{ClientSource, EdgeConfig, PublicUrl};
 pub use error::ApiError;
 pub use routes::{Authed, cookie_value};
 
@@ -80,6 +80,7 @@ pub fn router_at_edge(
     edge: EdgeConfig,
     extra: Vec<Router<AppState>>,
 ) -> Router {
+    let edge = std::sync::Arc::new(edge);
     let mut routes = routes::routes();
     for r in extra {
         routes = routes.merge(r);
@@ -89,9 +90,13 @@ pub fn router_at_edge(
         .with_state(AppState {
             app,
             config,
-            edge: std::sync::Arc::new(edge),
+            edge: std::sync::Arc::clone(&edge),
         })
         .layer(axum::middleware::from_fn(require_json_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            edge,
+            edge::normalise_headers,
+        ))
         .layer(axum::middleware::from_fn(log_request))
 }
 

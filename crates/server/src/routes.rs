@@ -146,24 +146,12 @@ impl FromRequestParts<AppState> for Authed {
                 )
                 .into());
             }
-            if let Some(origin) = parts
-                .headers
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok())
-            {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                let origin_host = origin.split("://").nth(1).unwrap_or("");
-                if origin_host != host {
-                    return Err(AppError::forbidden(
-                        "change with a cookie session",
-                        "cross-origin request",
-                    )
-                    .into());
-                }
+            if !crate::edge::origin_allowed(&parts.method, &parts.headers) {
+                return Err(AppError::forbidden(
+                    "change with a cookie session",
+                    "cross-origin request",
+                )
+                .into());
             }
         }
         Ok(Authed(session))
@@ -258,7 +246,16 @@ struct SignIn {
     mode: Option<String>,
 }
 
-async fn sign_in(State(s): State<AppState>, source: ClientSource, bytes: Bytes) -> ApiResult {
+async fn sign_in(
+    State(s): State<AppState>,
+    source: ClientSource,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    // Login CSRF: a page elsewhere must not sign the browser in to an account of its choosing.
+    if !crate::edge::origin_allowed(&Method::POST, &headers) {
+        return Err(AppError::forbidden("sign in", "cross-origin request").into());
+    }
     let v = body(&bytes)?;
     let req: SignIn = serde_json::from_value(v).map_err(|e| {
         AppError::invalid(

@@ -209,3 +209,23 @@ on_both_backends!(
     a_flood_of_sign_ins_is_bounded_and_answered_503,
     a_failed_sign_in_never_records_the_typed_name,
 );
+
+/// Login CSRF through the API: a sign-in carrying another site's Origin is refused before
+/// the password is checked.
+#[tokio::test]
+async fn a_cross_origin_api_sign_in_is_refused() {
+    let h = common::harness().await;
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/auth/sign-in")
+        .header("host", "infusio.test")
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"username": "nurse", "password": common::PASSWORD}).to_string(),
+        ))
+        .expect("request");
+    let res = h.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(!res.headers().contains_key("set-cookie"));
+}

@@ -32,8 +32,20 @@ pub async fn sign_in_page() -> Response {
 pub async fn sign_in(
     State(s): State<AppState>,
     source: infusio_server::ClientSource,
+    headers: axum::http::HeaderMap,
     posted: Posted,
 ) -> Response {
+    // Login CSRF: a form on another site must not sign this browser in to an account of the
+    // other site's choosing (the session cookie's SameSite does not stop that).
+    if !infusio_server::edge::origin_allowed(&axum::http::Method::POST, &headers) {
+        let err = AppError::forbidden("sign in", "cross-origin request");
+        let body = html! { (error_box(&err)) (form("")) };
+        return (
+            StatusCode::FORBIDDEN,
+            Html(frame("Sign in", None, "", body).into_string()),
+        )
+            .into_response();
+    }
     let f = form_data(posted);
     let username = f.val("username").to_string();
     let password =
