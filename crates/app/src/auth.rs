@@ -791,7 +791,7 @@ const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
 /// most 1,024, not a common password, and not the user name (nor containing it).
 pub fn check_password_policy(username: &str, password: &str) -> Result<(), AppError> {
     let n = password.chars().count();
-    if n < MIN_PASSWORD_CHARS || n > 1024 {
+    if !(MIN_PASSWORD_CHARS..=1024).contains(&n) {
         return Err(AppError::invalid(
             "password",
             "(hidden)",
