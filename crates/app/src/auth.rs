@@ -372,6 +372,22 @@ impl App {
         })
     }
 
+    /// Creates a user from the operator's command line (`infusio users add`; on a fresh
+    /// install, the first administrator). The password policy and the role combinations are
+    /// checked as for an administrator's request; the record names the system as the actor.
+    pub async fn create_user_by_operator(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+        roles: &[Role],
+    ) -> Result<UserView, AppError> {
+        check_password_policy(username, password)?;
+        check_role_combination(roles)?;
+        self.create_user(None, username, display_name, password, roles)
+            .await
+    }
+
     /// Creates a user from `{"username", ["display_name"], "password", "roles": [...]}`
     /// (administrators only).
     pub async fn create_user_json(
