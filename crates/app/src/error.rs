@@ -17,6 +17,10 @@ pub enum AppError {
     /// Too many failed sign-ins: the account is locked until the given time.
     #[error("account locked after repeated failed sign-ins; try again in {retry_after_s} s")]
     Locked { retry_after_s: i64 },
+    /// The server is at its limit for this kind of work (password hashing): nothing was done;
+    /// try again after the given number of seconds.
+    #[error("the server is busy checking other sign-ins; try again in {retry_after_s} s")]
+    Busy { retry_after_s: i64 },
     /// The actor's roles do not permit the action, or separation of duties forbids it.
     #[error("{action} refused: {reason}")]
     Forbidden {
@@ -72,6 +76,8 @@ pub enum ErrorKind {
     BadCredentials,
     /// Too many failed sign-ins.
     Locked,
+    /// The server is at a resource limit; retry later (nothing was done).
+    Busy,
     /// Role or separation of duties forbids the step.
     Forbidden,
     NotFound,
@@ -97,6 +103,7 @@ impl ErrorKind {
         ErrorKind::Unauthenticated,
         ErrorKind::BadCredentials,
         ErrorKind::Locked,
+        ErrorKind::Busy,
         ErrorKind::Forbidden,
         ErrorKind::NotFound,
         ErrorKind::Invalid,
@@ -116,6 +123,7 @@ impl AppError {
             AppError::Unauthenticated => ErrorKind::Unauthenticated,
             AppError::BadCredentials => ErrorKind::BadCredentials,
             AppError::Locked { .. } => ErrorKind::Locked,
+            AppError::Busy { .. } => ErrorKind::Busy,
             AppError::Forbidden { .. } => ErrorKind::Forbidden,
             AppError::NotFound { .. } => ErrorKind::NotFound,
             AppError::Invalid(_) => ErrorKind::Invalid,

@@ -56,6 +56,18 @@ pub struct AppConfig {
     pub lockout_threshold: i64,
     /// How long a locked account stays locked, seconds. Default 900 (15 min).
     pub lockout_duration_s: i64,
+    /// Failed sign-ins from one source address (whatever the user names) that lock that
+    /// source for `lockout_duration_s`. A success from the source starts its count again.
+    /// Default 20.
+    pub lockout_source_threshold: i64,
+    /// Password hashes (sign-in checks, new passwords) computed at once. Each argon2id hash
+    /// holds `argon2_memory_kib` of memory while it runs, so this bounds the memory sign-in
+    /// can take: 2 × 19 MiB by default. Default 2.
+    pub password_hash_concurrency: usize,
+    /// Sign-ins and password changes that may wait for a hashing slot; one more is refused at
+    /// once (`AppError::Busy`, HTTP 503 with `Retry-After`) instead of queueing without
+    /// bound. Default 32.
+    pub password_hash_queue: usize,
     /// Argon2id memory cost in KiB for new password hashes. Default 19,456 (OWASP's minimum
     /// recommendation for argon2id); tests lower it to stay fast.
     pub argon2_memory_kib: u32,
@@ -121,6 +133,9 @@ impl Default for AppConfig {
             session_max_age_s: 43_200,
             lockout_threshold: 5,
             lockout_duration_s: 900,
+            lockout_source_threshold: 20,
+            password_hash_concurrency: 2,
+            password_hash_queue: 32,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             verification_tolerance_percent: 5.0,
@@ -135,6 +150,7 @@ struct Inner {
     store: Store,
     library: Library,
     config: AppConfig,
+    hash_gate: auth::HashGate,
 }
 
 /// The application: the record, the drug library and the settings. Cheap to clone.
@@ -148,11 +164,14 @@ impl App {
     /// and idempotency tables) and returns the application.
     pub async fn open(store: Store, library: Library, config: AppConfig) -> Result<App, AppError> {
         store.migrate().await?;
+        let hash_gate =
+            auth::HashGate::new(config.password_hash_concurrency, config.password_hash_queue);
         let app = App {
             inner: Arc::new(Inner {
                 store,
                 library,
                 config,
+                hash_gate,
             }),
         };
         // Orders verified before schedules were stored with them (see `backfill`).
@@ -170,6 +189,10 @@ impl App {
 
     pub fn config(&self) -> &AppConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn hash_gate(&self) -> &auth::HashGate {
+        &self.inner.hash_gate
     }
 
     /// The time now by the configured [`Clock`], µs since the Unix epoch (UTC). Edges that

@@ -200,6 +200,10 @@ impl TryFrom<&Json> for NewLab {
     }
 }
 
+/// The earliest birth date a patient may be registered with: an earlier one is a typing
+/// error (year 0001, 1066), not a patient.
+pub const EARLIEST_BIRTH_DATE: &str = "1900-01-01";
+
 /// An allergy to record: `{"substance", ["reaction"], ["severity"]}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAllergy {
@@ -692,11 +696,13 @@ impl TryFrom<&Json> for NewPatient {
 
 /// The patient row for `p`, refusing a birth date after today (by `now_us`).
 pub(crate) fn patient_row(p: &NewPatient, now_us: i64) -> Result<Patient, AppError> {
-    if p.birth_date > crate::time::date_from_us(now_us) {
+    if p.birth_date > crate::time::date_from_us(now_us)
+        || p.birth_date.as_str() < EARLIEST_BIRTH_DATE
+    {
         return Err(AppError::invalid(
             "birth_date",
             p.birth_date.clone(),
-            "a date not in the future",
+            format!("a date from {EARLIEST_BIRTH_DATE} to today"),
         ));
     }
     Ok(Patient {

@@ -1101,18 +1101,12 @@ impl App {
                 "the second check must be made by a different nurse",
             )),
             Ok(a) if a.has(Role::Nurse) => Ok(Some(a.user_id)),
-            Ok(_) => Err(AppError::forbidden(
-                "double check",
-                "the second checker must be a nurse",
-            )),
-            // Not 401: the signed-in nurse's own session is fine; it is the second nurse's
-            // confirmation that failed.
-            Err(AppError::BadCredentials) | Err(AppError::Locked { .. }) => {
-                Err(AppError::forbidden(
-                    "double check",
-                    "the second nurse's user name or password was not accepted",
-                ))
-            }
+            // One answer for a wrong password, a locked name and a user who is not a nurse,
+            // so the field cannot be used to test passwords or to learn roles. Not 401: the
+            // signed-in nurse's own session is fine; the second confirmation failed.
+            Ok(_) | Err(AppError::BadCredentials) | Err(AppError::Locked { .. }) => Err(
+                AppError::forbidden("double check", crate::auth::SECOND_CHECKER_REFUSED),
+            ),
             Err(e) => Err(e),
         }
     }

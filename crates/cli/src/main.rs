@@ -12,6 +12,7 @@ mod pump_sim;
 mod schedule;
 mod serve;
 mod tour;
+mod users;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -52,6 +53,17 @@ pub struct StoreArgs {
     /// Database URL: sqlite://FILE or postgres://… (overrides --data-dir).
     #[arg(long, value_name = "URL", env = "INFUSIO_DATABASE_URL")]
     pub database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user (password from standard input or --password-file, never printed).
+    Add {
+        #[command(flatten)]
+        args: users::AddArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +111,8 @@ enum Command {
         #[arg(long, value_name = "PORT")]
         mllp_port: Option<u16>,
         #[command(flatten)]
+        edge: serve::EdgeArgs,
+        #[command(flatten)]
         store: StoreArgs,
     },
     /// A simulated infusion pump: accepts IHE PCD-03 programmes over MLLP and reports
@@ -115,6 +129,12 @@ enum Command {
         file: Option<PathBuf>,
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Accounts: `users add USERNAME --role ROLE` (the first administrator of a fresh
+    /// install; the password is read from standard input or --password-file).
+    Users {
+        #[command(subcommand)]
+        sub: UsersCommand,
     },
     /// The audit chain: verify, head.
     Audit {
@@ -170,11 +190,15 @@ fn main() -> ExitCode {
             demo,
             listen,
             mllp_port,
+            edge,
             store,
-        } => serve::run(demo, &listen, mllp_port, &store),
+        } => serve::run(demo, &listen, mllp_port, &edge, &store),
         Command::PumpSim { args } => pump_sim::run(&args),
         Command::Db { sub, file, store } => db::run_db(&sub, file.as_deref(), &store),
         Command::Audit { sub, json, store } => db::run_audit(&sub, json, &store),
+        Command::Users {
+            sub: UsersCommand::Add { args, store },
+        } => users::run_add(&args, &store),
         Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),
         Command::Schedule { sub, io, plot } => run_json(&io, plot, |inv| schedule::run(&sub, inv)),
     }

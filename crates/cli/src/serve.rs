@@ -7,16 +7,64 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use infusio_app::{App, AppConfig};
-use infusio_server::ServerConfig;
+use infusio_server::{EdgeConfig, PublicUrl, ServerConfig};
 use infusio_store::Store;
 
 use crate::StoreArgs;
 
-pub fn run(demo: bool, listen: &str, mllp_port: Option<u16>, store: &StoreArgs) -> ExitCode {
+/// How the server is reached from outside.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EdgeArgs {
+    /// The URL clients use to reach this server, e.g. https://infusio.example.org. Every
+    /// absolute link and the expected Origin of changes are built from it, never from the
+    /// request's Host; with https, cookies are Secure and HSTS is sent. Default: links use
+    /// the --listen address.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// A reverse proxy whose X-Forwarded-For and X-Forwarded-Proto are believed (repeat for
+    /// several). Default: none; forwarded headers are ignored.
+    #[arg(long, value_name = "IP")]
+    pub trusted_proxy: Vec<String>,
+}
+
+impl EdgeArgs {
+    fn config(&self, listen: SocketAddr) -> Result<EdgeConfig, String> {
+        let public_url = match &self.public_url {
+            Some(u) => Some(PublicUrl::parse(u).map_err(|e| format!("--public-url: {e}"))?),
+            None => None,
+        };
+        let mut trusted_proxies = Vec::new();
+        for p in &self.trusted_proxy {
+            trusted_proxies.push(p.parse().map_err(|_| {
+                format!("--trusted-proxy: {p:?} is not an IP address such as 10.0.0.2")
+            })?);
+        }
+        Ok(EdgeConfig {
+            trusted_proxies,
+            public_url,
+            listen_authority: Some(listen.to_string()),
+        })
+    }
+}
+
+pub fn run(
+    demo: bool,
+    listen: &str,
+    mllp_port: Option<u16>,
+    edge: &EdgeArgs,
+    store: &StoreArgs,
+) -> ExitCode {
     let addr: SocketAddr = match listen.parse() {
         Ok(a) => a,
         Err(_) => {
             eprintln!("error: --listen: {listen:?} is not an address such as 127.0.0.1:8080");
+            return ExitCode::from(2);
+        }
+    };
+    let edge = match edge.config(addr) {
+        Ok(e) => e,
+        Err(message) => {
+            eprintln!("error: {message}");
             return ExitCode::from(2);
         }
     };
@@ -32,7 +80,7 @@ pub fn run(demo: bool, listen: &str, mllp_port: Option<u16>, store: &StoreArgs) 
     };
     infusio_server::init_logging();
     let mllp = mllp_port.map(|port| SocketAddr::new(addr.ip(), port));
-    match runtime.block_on(serve(demo, addr, mllp, store)) {
+    match runtime.block_on(serve(demo, addr, mllp, edge, store)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -45,6 +93,7 @@ async fn serve(
     demo: bool,
     addr: SocketAddr,
     mllp: Option<SocketAddr>,
+    edge: EdgeConfig,
     args: &StoreArgs,
 ) -> Result<(), String> {
     let store = match &args.database_url {
@@ -97,10 +146,15 @@ async fn serve(
             eprintln!("demo data: the record already has users; nothing seeded");
         }
     }
-    // Plain HTTP is acceptable only on the loopback interface; anywhere else the session
-    // cookie is marked Secure and a TLS-terminating proxy must sit in front.
+    // Plain HTTP is acceptable only on the loopback interface; anywhere else, and whenever
+    // the public URL is https, the session cookie is marked Secure and a TLS-terminating
+    // proxy must sit in front.
+    let https = edge
+        .public_url
+        .as_ref()
+        .is_some_and(|u| u.scheme == "https");
     let config = ServerConfig {
-        secure_cookies: !addr.ip().is_loopback(),
+        secure_cookies: https || !addr.ip().is_loopback(),
     };
     eprintln!(
         "Infusio listening on http://{addr} (record: {} {}); API description at /api/openapi.json",
@@ -127,9 +181,10 @@ async fn serve(
             }
         });
     }
-    let router = infusio_server::router_with(
+    let router = infusio_server::router_at_edge(
         app.clone(),
         config,
+        edge,
         vec![infusio_web::routes(), infusio_fhir::routes()],
     );
     infusio_server::serve(addr, router, infusio_server::shutdown_signal())

@@ -11,6 +11,12 @@ use serde_json::{Map, Value};
 
 use crate::units::{Quantity, UnitError, parse_quantity};
 
+/// The longest string [`Fields::opt_string`] accepts, in characters: every free-text field of
+/// every contract (an allergy's reaction, a reason, a note) is bounded, so one request cannot
+/// store megabytes of text in the record. Identifiers and names have tighter limits where they
+/// are read.
+pub const MAX_TEXT_CHARS: usize = 4_000;
+
 /// Input refused: which field (dotted path, `[i]` for arrays), the value as given, and what
 /// is accepted. This is the `{"error": {...}}` of the contracts.
 #[derive(Clone, Debug, PartialEq, Serialize, thiserror::Error)]
@@ -185,16 +191,25 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| InputError::new(path, as_given(value), "expected true or false"))
     }
 
-    /// An optional string of any content.
+    /// An optional string of any content, at most [`MAX_TEXT_CHARS`] characters (a longer one
+    /// is refused naming the field, its length and the limit, never echoing the text).
     pub fn opt_string(&mut self, key: &str) -> Result<Option<String>, InputError> {
         let path = self.path_of(key);
         let Some(value) = self.raw(key) else {
             return Ok(None);
         };
-        value
+        let text = value
             .as_str()
-            .map(|s| Some(s.to_string()))
-            .ok_or_else(|| InputError::new(path, as_given(value), "expected a string"))
+            .ok_or_else(|| InputError::new(path.clone(), as_given(value), "expected a string"))?;
+        let n_chars = text.chars().count();
+        if n_chars > MAX_TEXT_CHARS {
+            return Err(InputError::new(
+                path,
+                format!("({n_chars} characters)"),
+                format!("at most {MAX_TEXT_CHARS} characters"),
+            ));
+        }
+        Ok(Some(text.to_string()))
     }
 
     /// An optional nested object, read with its own [`Fields`].

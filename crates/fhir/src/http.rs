@@ -117,7 +117,7 @@ impl Fail {
 pub fn issue_code(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::Unauthenticated | ErrorKind::BadCredentials => "login",
-        ErrorKind::Locked => "throttled",
+        ErrorKind::Locked | ErrorKind::Busy => "throttled",
         ErrorKind::Forbidden => "forbidden",
         ErrorKind::NotFound => "not-found",
         ErrorKind::Invalid => "invalid",
@@ -171,7 +171,9 @@ impl From<AppError> for Fail {
         };
         let mut f = Fail::new(status, code, text);
         match e {
-            AppError::Locked { retry_after_s } => f.retry_after_s = Some(retry_after_s),
+            AppError::Locked { retry_after_s } | AppError::Busy { retry_after_s } => {
+                f.retry_after_s = Some(retry_after_s);
+            }
             AppError::Invalid(i) => f.expression = Some(i.field),
             AppError::Blocked { findings, .. } => f.extra = finding_issues(&findings),
             _ => {}
@@ -284,10 +286,13 @@ pub fn base_url(headers: &HeaderMap) -> String {
 
 /// The body of a create or update: a JSON object of `resource_type`.
 pub fn read_body(headers: &HeaderMap, bytes: &Bytes, resource_type: &str) -> Result<Json, Fail> {
-    if let Some(ct) = headers
+    let declared = headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
+        .and_then(|v| v.to_str().ok());
+    // A body without a Content-Type is refused like a wrong one: JSON sent without saying so
+    // is what a cross-site form post looks like.
+    let declared = declared.or((!bytes.is_empty()).then_some("(none)"));
+    if let Some(ct) = declared {
         let media = ct.split(';').next().unwrap_or("").trim();
         if !media.eq_ignore_ascii_case("application/fhir+json")
             && !media.eq_ignore_ascii_case("application/json")
@@ -301,11 +306,11 @@ pub fn read_body(headers: &HeaderMap, bytes: &Bytes, resource_type: &str) -> Res
             return Err(f);
         }
     }
-    let v: Json = serde_json::from_slice(bytes).map_err(|e| {
+    let v: Json = infusio_server::json::parse_strict(bytes).map_err(|e| {
         Fail::bad(
-            "(body)",
+            e.path,
             String::from_utf8_lossy(&bytes[..bytes.len().min(200)]),
-            format!("a FHIR JSON resource: {e}"),
+            format!("a FHIR JSON resource: {}", e.message),
         )
     })?;
     let given = v["resourceType"].as_str().unwrap_or_default();

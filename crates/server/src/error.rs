@@ -14,6 +14,7 @@ pub fn http_status(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::Unauthenticated | ErrorKind::BadCredentials => StatusCode::UNAUTHORIZED,
         ErrorKind::Locked => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Invalid | ErrorKind::Blocked => StatusCode::UNPROCESSABLE_ENTITY,
@@ -50,6 +51,9 @@ impl ApiError {
             AppError::BadCredentials => ("auth.bad_credentials", json!({})),
             AppError::Locked { retry_after_s } => {
                 ("auth.locked", json!({"retry_after_s": retry_after_s}))
+            }
+            AppError::Busy { retry_after_s } => {
+                ("server.busy", json!({"retry_after_s": retry_after_s}))
             }
             AppError::Forbidden { action, .. } => ("forbidden", json!({"action": action})),
             AppError::NotFound { entity, id } => ("not_found", json!({"entity": entity, "id": id})),
@@ -98,7 +102,7 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let AppError::Locked { retry_after_s } = &self.0
+        if let AppError::Locked { retry_after_s } | AppError::Busy { retry_after_s } = &self.0
             && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
@@ -130,11 +134,15 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_maps_to_a_client_or_server_error_and_only_internal_is_5xx() {
+    fn every_kind_maps_to_a_client_or_server_error_and_only_internal_and_busy_are_5xx() {
         for k in ErrorKind::ALL {
             let s = http_status(*k);
             assert!(s.is_client_error() || s.is_server_error(), "{k:?}");
-            assert_eq!(s.is_server_error(), *k == ErrorKind::Internal, "{k:?}");
+            assert_eq!(
+                s.is_server_error(),
+                matches!(k, ErrorKind::Internal | ErrorKind::Busy),
+                "{k:?}"
+            );
         }
     }
 }

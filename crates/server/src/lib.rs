@@ -11,7 +11,9 @@
 //!   logged, never returned.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+pub mod edge;
 pub mod error;
+pub mod json;
 mod routes;
 
 use std::net::SocketAddr;
@@ -20,9 +22,10 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use infusio_app::App;
 
+pub use edge::{ClientSource, EdgeConfig, PublicUrl};
 pub use error::ApiError;
 pub use routes::{Authed, cookie_value};
 
@@ -54,6 +57,8 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub app: App,
     pub config: ServerConfig,
+    /// Trust settings for the network edge (proxies, public URL).
+    pub edge: std::sync::Arc<EdgeConfig>,
 }
 
 /// The router with every JSON API route and the request log.
@@ -65,14 +70,95 @@ pub fn router(app: App, config: ServerConfig) -> Router {
 /// sessions and request log. The extra routers must not set a fallback: an unknown path gets
 /// the API's JSON problem document.
 pub fn router_with(app: App, config: ServerConfig, extra: Vec<Router<AppState>>) -> Router {
+    router_at_edge(app, config, EdgeConfig::default(), extra)
+}
+
+/// [`router_with`] with the edge's trust settings (`infusio serve` builds it from its flags).
+pub fn router_at_edge(
+    app: App,
+    config: ServerConfig,
+    edge: EdgeConfig,
+    extra: Vec<Router<AppState>>,
+) -> Router {
+    let edge = std::sync::Arc::new(edge);
     let mut routes = routes::routes();
     for r in extra {
         routes = routes.merge(r);
     }
     routes
         .fallback(routes::fallback)
-        .with_state(AppState { app, config })
+        .with_state(AppState {
+            app,
+            config,
+            edge: std::sync::Arc::clone(&edge),
+        })
+        .layer(axum::middleware::from_fn(require_json_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            edge,
+            edge::normalise_headers,
+        ))
         .layer(axum::middleware::from_fn(log_request))
+}
+
+/// A request body sent to the JSON API (`/api/…`) must say it is JSON
+/// (`Content-Type: application/json`); anything else is 415 before a handler reads it. (JSON
+/// sent as `text/plain` is what a cross-site form can post without a CORS preflight.) FHIR
+/// checks its own media types and answers with an OperationOutcome; the pages (`/ui/…`)
+/// post forms.
+async fn require_json_bodies(req: Request, next: Next) -> Response {
+    use axum::body::HttpBody;
+    use axum::http::{StatusCode, header};
+    let path = req.uri().path();
+    if !path.starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let accepted: &[&str] = &["application/json"];
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let has_body = declared_length > 0
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req.body().size_hint().lower() > 0;
+    if !has_body {
+        return next.run(req).await;
+    }
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if media.as_deref().is_some_and(|m| accepted.contains(&m)) {
+        return next.run(req).await;
+    }
+    let given = media.unwrap_or_else(|| "(none)".to_string());
+    let detail = format!(
+        "Content-Type {given} is not accepted for a request body here; send {}",
+        accepted.join(" or ")
+    );
+    let doc = serde_json::json!({
+        "type": "about:blank",
+        "title": "Unsupported Media Type",
+        "status": 415,
+        "code": "input.media_type",
+        "field": "Content-Type",
+        "value": given,
+        "detail": detail,
+    });
+    let mut res = (StatusCode::UNSUPPORTED_MEDIA_TYPE, doc.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/problem+json"),
+    );
+    res
 }
 
 /// One structured log line per request: method, route pattern (never the ids or query, which
@@ -112,9 +198,12 @@ pub async fn serve_on(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -22,7 +22,7 @@ use infusio_app::{Action, Actor, AppError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, OPENAPI, SESSION_COOKIE};
+use crate::{ApiError, AppState, ClientSource, OPENAPI, SESSION_COOKIE};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -150,24 +150,12 @@ impl FromRequestParts<AppState> for Authed {
                 )
                 .into());
             }
-            if let Some(origin) = parts
-                .headers
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok())
-            {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                let origin_host = origin.split("://").nth(1).unwrap_or("");
-                if origin_host != host {
-                    return Err(AppError::forbidden(
-                        "change with a cookie session",
-                        "cross-origin request",
-                    )
-                    .into());
-                }
+            if !crate::edge::origin_allowed(&parts.method, &parts.headers) {
+                return Err(AppError::forbidden(
+                    "change with a cookie session",
+                    "cross-origin request",
+                )
+                .into());
             }
         }
         Ok(Authed(session))
@@ -178,11 +166,11 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.is_empty() {
         return Ok(json!({}));
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let v: Value = crate::json::parse_strict(bytes).map_err(|e| {
         AppError::invalid(
-            "(body)",
+            e.path,
             String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned(),
-            format!("a JSON object: {e}"),
+            format!("a JSON object: {}", e.message),
         )
     })?;
     if !v.is_object() {
@@ -262,7 +250,16 @@ struct SignIn {
     mode: Option<String>,
 }
 
-async fn sign_in(State(s): State<AppState>, bytes: Bytes) -> ApiResult {
+async fn sign_in(
+    State(s): State<AppState>,
+    source: ClientSource,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    // Login CSRF: a page elsewhere must not sign the browser in to an account of its choosing.
+    if !crate::edge::origin_allowed(&Method::POST, &headers) {
+        return Err(AppError::forbidden("sign in", "cross-origin request").into());
+    }
     let v = body(&bytes)?;
     let req: SignIn = serde_json::from_value(v).map_err(|e| {
         AppError::invalid(
@@ -276,7 +273,15 @@ async fn sign_in(State(s): State<AppState>, bytes: Bytes) -> ApiResult {
         Some("token") => SessionKind::Bearer,
         Some(other) => return Err(AppError::invalid("mode", other, "cookie or token").into()),
     };
-    let session = s.app.sign_in(&req.username, &req.password, kind).await?;
+    let session = s
+        .app
+        .sign_in_from(
+            &req.username,
+            &req.password,
+            kind,
+            source.as_text().as_deref(),
+        )
+        .await?;
     let mut out = json!({"user": session.user, "csrf_token": session.csrf_token, "expires_at_us": session.expires_at_us});
     if kind == SessionKind::Bearer {
         out["token"] = json!(session.token);

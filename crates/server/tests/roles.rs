@@ -384,6 +384,23 @@ async fn cookie_sessions_need_the_csrf_token_and_a_same_host_origin_for_changes(
             ],
         )
         .await;
+    // The scheme is compared too: this server speaks plain HTTP (no trusted proxy says
+    // otherwise), so an https origin is another origin.
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = h
+        .call(
+            "POST",
+            &path,
+            None,
+            Some(body.clone()),
+            &[
+                ("cookie", &cookie),
+                ("x-csrf-token", &csrf),
+                ("host", "infusio.local"),
+                ("origin", "http://infusio.local"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     // A cookie token presented as a bearer token is refused (it would dodge the CSRF rule).
     let token = cookie

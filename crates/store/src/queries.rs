@@ -174,6 +174,57 @@ impl Tx {
         Ok(())
     }
 
+    /// Counts one sign-in attempt against `key` before its password is checked, in one
+    /// atomic statement, and returns the count and lockout after it. A lockout that ended
+    /// before `now_us` starts the count again at 1. Counting before the check is what makes
+    /// the lockout hold under concurrent guesses: each attempt reserves its place in the
+    /// count, so the attempts beyond the threshold are refused without being checked, even
+    /// while the earlier ones are still hashing. `key` is whatever the caller keys lockouts
+    /// by (the app stores a hash, never the typed text).
+    pub async fn count_sign_in_attempt(
+        &mut self,
+        key: &str,
+        now_us: i64,
+    ) -> Result<SignInFailures, StoreError> {
+        let rows = self
+            .fetch(
+                "INSERT INTO app_sign_in_failures (username, failures, locked_until_us) VALUES ($1, 1, 0)
+                 ON CONFLICT (username) DO UPDATE SET
+                   failures = CASE WHEN app_sign_in_failures.locked_until_us <> 0
+                                    AND app_sign_in_failures.locked_until_us <= $2
+                               THEN 1 ELSE app_sign_in_failures.failures + 1 END,
+                   locked_until_us = CASE WHEN app_sign_in_failures.locked_until_us <= $2
+                               THEN 0 ELSE app_sign_in_failures.locked_until_us END
+                 RETURNING failures, locked_until_us",
+                &[text(key), int(now_us)],
+                &[Kind::Int, Kind::Int],
+            )
+            .await?;
+        let r = rows.first().ok_or_else(|| StoreError::Corrupt {
+            column: "app_sign_in_failures.failures",
+            message: "the attempt count returned no row".into(),
+        })?;
+        Ok(SignInFailures {
+            failures: col_int(r, 0, "failures")?,
+            locked_until_us: col_int(r, 1, "locked_until_us")?,
+        })
+    }
+
+    /// Locks `key` until `locked_until_us` (keeping its count); a later lockout wins.
+    pub async fn lock_sign_in(
+        &mut self,
+        key: &str,
+        locked_until_us: i64,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE app_sign_in_failures SET locked_until_us = $2
+             WHERE username = $1 AND locked_until_us < $2",
+            &[text(key), int(locked_until_us)],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Forgets the failures of a user name (after a successful sign-in).
     pub async fn clear_sign_in_failures(&mut self, username: &str) -> Result<(), StoreError> {
         self.execute(

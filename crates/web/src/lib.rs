@@ -25,7 +25,7 @@ mod pages;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use infusio_app::auth::{Session, SessionKind};
@@ -213,25 +213,10 @@ impl Viewer {
     }
 }
 
-/// Refuses a changing request whose `Origin` is another host.
+/// Refuses a changing request from another origin (scheme, host and port compared; see
+/// [`infusio_server::edge::origin_allowed`]).
 fn same_origin(parts: &Parts) -> bool {
-    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe {
-        return true;
-    }
-    let Some(origin) = parts
-        .headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return true;
-    };
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    origin.split("://").nth(1).unwrap_or("") == host
+    infusio_server::edge::origin_allowed(&parts.method, &parts.headers)
 }
 
 impl FromRequestParts<AppState> for Viewer {

@@ -29,7 +29,23 @@ pub async fn sign_in_page() -> Response {
     Html(frame("Sign in", None, "", form("")).into_string()).into_response()
 }
 
-pub async fn sign_in(State(s): State<AppState>, posted: Posted) -> Response {
+pub async fn sign_in(
+    State(s): State<AppState>,
+    source: infusio_server::ClientSource,
+    headers: axum::http::HeaderMap,
+    posted: Posted,
+) -> Response {
+    // Login CSRF: a form on another site must not sign this browser in to an account of the
+    // other site's choosing (the session cookie's SameSite does not stop that).
+    if !infusio_server::edge::origin_allowed(&axum::http::Method::POST, &headers) {
+        let err = AppError::forbidden("sign in", "cross-origin request");
+        let body = html! { (error_box(&err)) (form("")) };
+        return (
+            StatusCode::FORBIDDEN,
+            Html(frame("Sign in", None, "", body).into_string()),
+        )
+            .into_response();
+    }
     let f = form_data(posted);
     let username = f.val("username").to_string();
     let password =
@@ -39,7 +55,12 @@ pub async fn sign_in(State(s): State<AppState>, posted: Posted) -> Response {
             .unwrap_or("");
     match s
         .app
-        .sign_in(&username, password, SessionKind::Cookie)
+        .sign_in_from(
+            &username,
+            password,
+            SessionKind::Cookie,
+            source.as_text().as_deref(),
+        )
         .await
     {
         Ok(session) => {
@@ -62,6 +83,7 @@ pub async fn sign_in(State(s): State<AppState>, posted: Posted) -> Response {
             let body = html! { (error_box(&err)) (form(&username)) };
             let status = match err {
                 AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+                AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::UNAUTHORIZED,
             };
