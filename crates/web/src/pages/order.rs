@@ -786,6 +786,11 @@ pub(crate) async fn render_show(
         .order_activity(viewer.actor(), id)
         .await
         .unwrap_or_default();
+    let returned = s
+        .app
+        .order_returned(viewer.actor(), id)
+        .await
+        .unwrap_or_default();
     let bookable = matches!(
         v.status,
         OrderStatus::Draft | OrderStatus::Signed | OrderStatus::Verified | OrderStatus::Prepared
@@ -797,6 +802,17 @@ pub(crate) async fn render_show(
     let body = html! {
         (order_header(s, viewer, &v).await)
         (figures(&v))
+        @if let Some(r) = &returned {
+            section.card.returned {
+                h2 { "Returned by the pharmacy" }
+                p {
+                    (names.get(&r.pharmacist_id).map(String::as_str).unwrap_or(&r.pharmacist_id))
+                    " returned this order at " (when(&r.returned_at)) ": "
+                    q.reason { (r.reason) }
+                }
+                p { "Edit the order if needed and sign it again; it then goes back to the pharmacy." }
+            }
+        }
         p {
             "Prescriber: " (prescriber) " · written " (when(&v.created_at))
             @if let Some(t) = &v.signed_at { " · signed " (when(t)) }
