@@ -241,7 +241,7 @@ pub struct Entered<Q> {
 
 /// A blind verification: `{"dose", ["volume"], ["rate"], ["decision": "verify|reject"],
 /// ["note"], ["overrides"]}`: the pharmacist's own figures, entered before they see the
-/// prescriber's.
+/// prescriber's. A rejection needs a `note`: the reason, which the prescriber reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlindVerification {
     pub dose: Entered<Amount>,
@@ -267,7 +267,17 @@ impl TryFrom<&Json> for BlindVerification {
             Some("reject") => Decision::Reject,
             _ => Decision::Verify,
         };
-        let note = f.opt_string("note")?;
+        let note = f
+            .opt_string("note")?
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        if decision == Decision::Reject && note.is_none() {
+            return Err(AppError::invalid(
+                "note",
+                "",
+                "required when rejecting: the reason the prescriber will read",
+            ));
+        }
         let overrides = read_overrides(&mut f)?;
         f.finish()?;
         let dose = Entered {

@@ -30,6 +30,7 @@ pub mod library;
 pub mod orders;
 pub mod patients;
 pub mod plans;
+pub mod returned;
 pub mod roles;
 pub mod steps;
 pub mod time;

@@ -545,7 +545,12 @@ impl App {
     /// Blind verification by a pharmacist who is not the prescriber. The pharmacist's own
     /// figures are recorded first; the answer then shows the prescriber's and the differences.
     /// Within the tolerance (and with no hard stop on re-check) the order becomes `verified`;
-    /// otherwise the verification is recorded as `rejected` and the order stays `signed`.
+    /// otherwise the verification is recorded as `rejected` and the order stays `signed` (for
+    /// another pharmacist). An explicit rejection (`decision: reject`, with its reason) returns
+    /// the order to its prescriber as a `draft` (`order.reject` in the audit trail). A pharmacist
+    /// whose verification of the current signature did not verify it has seen the
+    /// prescriber's figures and may not verify that signature again
+    /// (`verification.figures_seen`): a different pharmacist, or a new signature, is needed.
     pub async fn verify_order(
         &self,
         actor: &Actor,
@@ -571,6 +576,7 @@ impl App {
         }
         check_version(&o, version)?;
         require_state(&o, OrderStep::Verify.allowed_from(), "verify")?;
+        self.refuse_seen_figures(actor, &o).await?;
         let tol = self.config().verification_tolerance_percent;
         let differences = differences(&o, input, tol)?;
         let agree = differences.iter().all(|d| d.within_tolerance);
@@ -595,10 +601,19 @@ impl App {
             self.store_titration(&o, &mut programme, now).await?;
             row.pump_programme_json = to_column(&programme)?;
         }
+        let returned = input.decision == Decision::Reject;
+        if returned {
+            // An explicit rejection returns the order to its prescriber: a draft again, to be
+            // edited and signed anew; the reason goes with the audit event.
+            row.status = S::Draft;
+            row.signed_at_us = None;
+        }
         let blind_entry = json!({
             "dose": input.dose.text,
             "volume": input.volume.as_ref().map(|v| &v.text),
             "rate": input.rate.as_ref().map(|r| &r.text),
+            "decision": if returned { "reject" } else { "verify" },
+            "order_version": version,
         });
         let outcome = if verified {
             VerificationOutcome::Verified
@@ -621,6 +636,11 @@ impl App {
             )
             .await?;
         let order = if verified {
+            tx.update(&change, id, version, row).await?
+        } else if returned {
+            let change = Change::by(&actor.user_id, role.as_str())
+                .action("order.reject")
+                .reason(input.note.clone().unwrap_or_default());
             tx.update(&change, id, version, row).await?
         } else {
             // The order is unchanged; lock its version so a concurrent edit is not missed.

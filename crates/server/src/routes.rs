@@ -502,7 +502,14 @@ async fn create_order(
 
 async fn get_order(State(s): State<AppState>, auth: Authed, Path(id): Path<String>) -> ApiResult {
     let (view, version) = s.app.get_order(auth.actor(), &id).await?;
-    Ok(with_etag(StatusCode::OK, version, order_seen_json(&view)?))
+    let mut doc = order_seen_json(&view)?;
+    // A draft the pharmacy returned carries the rejection (who, when, why) until it is signed
+    // again; any other order has `returned: null`.
+    let returned = s.app.order_returned(auth.actor(), &id).await?;
+    if let Value::Object(m) = &mut doc {
+        m.insert("returned".into(), to_json(&returned)?);
+    }
+    Ok(with_etag(StatusCode::OK, version, doc))
 }
 
 /// The order document of the API. A blind view keeps the wire shape of the full one, with

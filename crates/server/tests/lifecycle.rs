@@ -96,12 +96,25 @@ async fn infliximab_order_from_prescription_to_completed_administration() {
     assert!((dose_diff["difference_percent"].as_f64().unwrap_or(0.0) - 10.0).abs() < 1e-9);
     assert_eq!(dose_diff["within_tolerance"], false);
 
-    // The pharmacist's own figures agree (0.35 g is 350 mg): verified.
+    // That pharmacist has now seen the prescriber's figures: not again on this version.
     let r = h
         .call(
             "POST",
             &format!("/api/orders/{id}/verify"),
             Some("pharmacist"),
+            Some(json!({"dose": "0.35 g", "volume": "250 mL", "rate": "125 mL/h"})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "verification.figures_seen");
+
+    // A second pharmacist's own figures agree (0.35 g is 350 mg): verified.
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/verify"),
+            Some("pharmacist2"),
             Some(json!({"dose": "0.35 g", "volume": "250 mL", "rate": "125 mL/h"})),
             &[("if-match", &etag)],
         )

@@ -178,7 +178,7 @@ pub fn findings_list(findings: &[Finding]) -> Markup {
                     Severity::Info => "Info",
                 };
                 li class={ "finding " (sev) } data-code=(f.code) {
-                    strong { (label) } " " code { (f.code) } " " (f.message)
+                    strong { (label) } " " strong.finding-title { (crate::words::finding_title(&f.code)) } " " (f.message)
                 }
             }
         }

@@ -21,6 +21,7 @@
 
 mod html;
 mod pages;
+pub mod words;
 
 use axum::Router;
 use axum::extract::FromRequestParts;

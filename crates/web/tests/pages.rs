@@ -388,3 +388,136 @@ async fn the_board_places_appointments_by_stylesheet_classes_that_exist() {
     assert!(css.contains(".board.cols-24 { grid-template-columns: 5rem repeat(96,"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn actor_of(u: infusio_app::auth::UserView) -> infusio_app::Actor {
+    infusio_app::Actor {
+        user_id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        roles: u.roles,
+    }
+}
+
+#[tokio::test]
+async fn a_returned_order_shows_the_pharmacists_reason_on_its_page_and_on_the_board() {
+    use infusio_app::commands::{BlindVerification, NewOrder, SignInput};
+    use infusio_app::patients::{NewMeasurement, NewPatient};
+    use serde_json::json;
+    let (r, app, dir) = router().await;
+    let mut actors = Vec::new();
+    for (name, display, role) in [
+        ("prescriber", "Dr Ada Okoye", Role::Prescriber),
+        ("pharmacist", "Ben Pharm", Role::Pharmacist),
+    ] {
+        let u = app
+            .create_user(None, name, display, PASSWORD, &[role])
+            .await
+            .expect("user");
+        actors.push(actor_of(u));
+    }
+    let (prescriber, pharmacist) = (&actors[0], &actors[1]);
+    let nurse = actor_of(
+        app.create_user(
+            None,
+            "nurse9",
+            "nurse9",
+            PASSWORD,
+            &[Role::Nurse, Role::Scheduler],
+        )
+        .await
+        .expect("user"),
+    );
+    let patient = app
+        .create_patient(
+            &nurse,
+            &NewPatient::try_from(
+                &json!({"mrn": "MRN9", "family_name": "Okafor", "given_name": "Grace",
+                                          "birth_date": "1979-04-12", "sex": "female"}),
+            )
+            .expect("patient command"),
+        )
+        .await
+        .expect("patient");
+    for m in [
+        json!({"kind": "weight", "value": "70 kg"}),
+        json!({"kind": "height", "value": "165 cm"}),
+    ] {
+        app.add_measurement(
+            &nurse,
+            &patient.id,
+            &NewMeasurement::try_from(&m).expect("measurement"),
+        )
+        .await
+        .expect("measurement");
+    }
+    let order = json!({"patient_id": patient.id, "medication": "infliximab", "dose_per": "5 mg/kg",
+                       "route": "iv", "volume": "250 mL", "duration": "2 h", "line": "peripheral",
+                       "frequency": "q8w", "infusion_number": 4});
+    let preview = app
+        .preview_order(
+            prescriber,
+            &NewOrder::try_from(&order).expect("order command"),
+        )
+        .await
+        .expect("preview");
+    let overrides: Vec<_> = preview
+        .computed
+        .warnings()
+        .iter()
+        .map(|f| json!({"code": f.code, "reason": "reviewed"}))
+        .collect();
+    let mut order = order;
+    order["overrides"] = json!(overrides);
+    let created = app
+        .create_order(
+            prescriber,
+            &NewOrder::try_from(&order).expect("order command"),
+            None,
+        )
+        .await
+        .expect("order");
+    let id = created.order.id.clone();
+    let signed = app
+        .sign_order(
+            prescriber,
+            &id,
+            Some(created.order.version),
+            &SignInput::try_from(&json!({})).expect("sign"),
+        )
+        .await
+        .expect("sign");
+    let reason = "Please confirm q8w <maintenance> for this patient";
+    let result = app
+        .verify_order(
+            pharmacist,
+            &id,
+            Some(signed.version),
+            &BlindVerification::try_from(
+                &json!({"dose": "350 mg", "volume": "250 mL", "rate": "125 mL/h", "decision": "reject", "note": reason}),
+            )
+            .expect("verification"),
+        )
+        .await
+        .expect("reject");
+    assert_eq!(result.order.status, infusio_store::OrderStatus::Draft);
+
+    let (cookie, _) = sign_in(&r, "prescriber").await;
+    let get = |uri: String| {
+        Request::get(uri)
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let escaped = "Please confirm q8w &lt;maintenance&gt; for this patient";
+    let (status, _, body) = send(&r, get(format!("/ui/orders/{id}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Returned by the pharmacy"), "{body}");
+    assert!(body.contains("Ben Pharm"), "{body}");
+    assert!(body.contains(escaped), "{body}");
+    let (status, _, body) = send(&r, get("/ui/board".into())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Returned by the pharmacy"), "{body}");
+    assert!(body.contains(escaped), "{body}");
+    assert!(body.contains(&format!("/ui/orders/{id}")), "{body}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -48,6 +48,7 @@ pub const USERS: &[(&str, &[Role])] = &[
     ("prescriber", &[Role::Prescriber]),
     ("prescriber2", &[Role::Prescriber]),
     ("pharmacist", &[Role::Pharmacist]),
+    ("pharmacist2", &[Role::Pharmacist]),
     ("technician", &[Role::PharmacyTechnician]),
     ("nurse", &[Role::Nurse]),
     ("nurse2", &[Role::Nurse]),

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use axum::extract::{Query, State};
 use axum::response::Response;
+use infusio_app::returned::Returned;
 use infusio_app::ui_support::BoardRow;
 use infusio_core::library::Library;
 use infusio_server::AppState;
@@ -100,8 +101,43 @@ pub async fn board(
         Err(err) => return page_with_error(&title, &viewer, "board", &err, date_form(&date)),
     };
     let names = s.app.user_names(viewer.actor()).await.unwrap_or_default();
-    let body = render(&s, &rows, &names, &date);
+    let returned = s
+        .app
+        .returned_orders(viewer.actor())
+        .await
+        .unwrap_or_default();
+    let body = html! {
+        (returned_section(&s, &returned, &names))
+        (render(&s, &rows, &names, &date))
+    };
     page(&title, &viewer, "board", body)
+}
+
+/// Orders the pharmacy returned to their prescriber, with the reason: each to be edited and
+/// signed again.
+fn returned_section(
+    s: &AppState,
+    returned: &[Returned],
+    names: &HashMap<String, String>,
+) -> Markup {
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+    html! {
+        @if !returned.is_empty() {
+            section.card.returned {
+                h2 { "Returned by the pharmacy" }
+                ul {
+                    @for r in returned {
+                        li {
+                            a href={ "/ui/orders/" (r.order_id) } { (drug_name(s.app.library(), &r.drug_id)) }
+                            " (prescriber " (name(&r.prescriber_id)) ") — returned by "
+                            (name(&r.pharmacist_id)) " at " (r.returned_at) ": "
+                            q.reason { (r.reason) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn date_form(date: &str) -> Markup {

@@ -109,8 +109,8 @@ fn override_fields(warnings: &[&Finding], f: &FormData) -> Markup {
             @let name = format!("override.{code}");
             @let id = format!("ov-{}", code.replace('.', "-"));
             div.override {
-                p.finding.warning { strong { "Warning" } " " code { (code) } " " (w.message) }
-                label for=(id) { "Reason to override " (code) " (required to proceed)" }
+                p.finding.warning data-code=(code) { strong { "Warning" } " " strong.finding-title { (crate::words::finding_title(code)) } " " (w.message) }
+                label for=(id) { "Reason to override “" (crate::words::finding_title(code)) "” (required to proceed)" }
                 textarea id=(id) name=(name) rows="2" { (f.val(&name)) }
             }
         }
@@ -364,7 +364,7 @@ async fn preview(s: &AppState, viewer: &Viewer, f: &FormData) -> (Markup, bool) 
                 dt { "Dose" } dd data-figure="dose" { (q(c.dose, &c.dose_unit)) }
                 dt { "Final volume" } dd data-figure="volume" { (or_dash(c.volume_ml, "mL")) }
                 dt { "Rate" } dd data-figure="rate" { (or_dash(c.rate_ml_per_h, "mL/h")) }
-                dt { "Duration" } dd { (or_dash(c.duration_h, "h")) }
+                dt { "Duration" } dd { (c.duration_h.map(crate::words::duration_words).unwrap_or_else(|| "—".into())) }
             }
             @if c.double_check {
                 p.badge.high-alert { "High-alert: independent double check at the bedside" }
@@ -744,8 +744,8 @@ fn clinical_detail(v: &OrderView, names: &HashMap<String, String>) -> Markup {
                 h3 { "Overrides" }
                 ul {
                     @for o in &v.overrides {
-                        li {
-                            code { (o.code) }
+                        li data-code=(o.code) {
+                            (crate::words::finding_title(&o.code))
                             " — “" (o.reason) "” by "
                             (names.get(&o.by).map(String::as_str).unwrap_or(""))
                             " (" (o.role) ") at " (when(&o.at))
@@ -786,6 +786,11 @@ pub(crate) async fn render_show(
         .order_activity(viewer.actor(), id)
         .await
         .unwrap_or_default();
+    let returned = s
+        .app
+        .order_returned(viewer.actor(), id)
+        .await
+        .unwrap_or_default();
     let bookable = matches!(
         v.status,
         OrderStatus::Draft | OrderStatus::Signed | OrderStatus::Verified | OrderStatus::Prepared
@@ -797,6 +802,17 @@ pub(crate) async fn render_show(
     let body = html! {
         (order_header(s, viewer, &v).await)
         (figures(&v))
+        @if let Some(r) = &returned {
+            section.card.returned {
+                h2 { "Returned by the pharmacy" }
+                p {
+                    (names.get(&r.pharmacist_id).map(String::as_str).unwrap_or(&r.pharmacist_id))
+                    " returned this order at " (when(&r.returned_at)) ": "
+                    q.reason { (r.reason) }
+                }
+                p { "Edit the order if needed and sign it again; it then goes back to the pharmacy." }
+            }
+        }
         p {
             "Prescriber: " (prescriber) " · written " (when(&v.created_at))
             @if let Some(t) = &v.signed_at { " · signed " (when(t)) }

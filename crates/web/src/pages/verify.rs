@@ -125,10 +125,10 @@ fn figures_form(
                 div { (input("rate", "Rate", f.val("rate"), "e.g. 125 mL/h")) }
                 div { (select("decision", "Decision", &decisions, f.val("decision"))) }
             }
-            (input("note", "Note", f.val("note"), "optional"))
+            (input("note", "Note (the reason: required to reject; the prescriber reads it)", f.val("note"), "optional to verify"))
             @for code in warnings {
                 @let name = format!("override.{code}");
-                (input(&name, &format!("Reason to override {code}"), f.val(&name), "required"))
+                (input(&name, &format!("Reason to override “{}”", crate::words::finding_title(code)), f.val(&name), "required"))
             }
             div.actions { button type="submit" class="primary" { "Record my figures and compare" } }
         }
