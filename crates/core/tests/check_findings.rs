@@ -3,25 +3,10 @@
 
 mod common;
 
-use common::{contract_example, library, remove, set, typical};
+use common::{contract_example, library, remove, run, set, severity_of, typical};
 use infusio_core::check::{CheckResult, Verdict, check_json};
 use infusio_core::derivation::Severity;
 use serde_json::{Value, json};
-
-fn run(input: &Value) -> CheckResult {
-    match check_json(common::shared(), input) {
-        Ok(r) => r,
-        Err(e) => panic!("input refused: {e}"),
-    }
-}
-
-fn severity_of(r: &CheckResult, code: &str) -> Option<Severity> {
-    r.findings
-        .iter()
-        .filter(|f| f.code == code)
-        .map(|f| f.severity)
-        .max()
-}
 
 fn message_of(r: &CheckResult, code: &str) -> String {
     r.findings

@@ -5,37 +5,14 @@
 
 mod common;
 
-use common::{remove, set, typical};
-use infusio_core::check::{CheckResult, Verdict, check_json};
+use common::{codes, remove, run, set, severity_of, typical};
+use infusio_core::check::{Verdict, check_json};
 use infusio_core::derivation::Severity;
 use infusio_core::library::Library;
 use serde_json::{Value, json};
 
-fn run(input: &Value) -> CheckResult {
-    match check_json(common::shared(), input) {
-        Ok(r) => r,
-        Err(e) => panic!("input refused: {e}"),
-    }
-}
-
 fn lib() -> &'static Library {
     common::shared()
-}
-
-fn codes(r: &CheckResult) -> String {
-    r.findings
-        .iter()
-        .map(|f| format!("{} ({}): {}", f.code, f.severity.as_str(), f.message))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn severity_of(r: &CheckResult, code: &str) -> Option<Severity> {
-    r.findings
-        .iter()
-        .filter(|f| f.code == code)
-        .map(|f| f.severity)
-        .max()
 }
 
 /// The typical order of `id` whose `order.<key>` equals `value`.

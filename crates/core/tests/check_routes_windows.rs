@@ -5,33 +5,10 @@
 
 mod common;
 
-use common::{remove, set};
-use infusio_core::check::{CheckResult, Verdict, check_json};
+use common::{codes, remove, run, set, severity_of};
+use infusio_core::check::Verdict;
 use infusio_core::derivation::Severity;
 use serde_json::{Value, json};
-
-fn run(input: &Value) -> CheckResult {
-    match check_json(common::shared(), input) {
-        Ok(r) => r,
-        Err(e) => panic!("input refused: {e}"),
-    }
-}
-
-fn codes(r: &CheckResult) -> String {
-    r.findings
-        .iter()
-        .map(|f| format!("{} ({}): {}", f.code, f.severity.as_str(), f.message))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn severity_of(r: &CheckResult, code: &str) -> Option<Severity> {
-    r.findings
-        .iter()
-        .filter(|f| f.code == code)
-        .map(|f| f.severity)
-        .max()
-}
 
 fn typical_where(id: &str, key: &str, value: &str) -> Value {
     common::shared()

@@ -4,36 +4,13 @@
 
 mod common;
 
-use common::{remove, set};
+use common::{codes, remove, run, set, severity_of};
 use infusio_core::check::{CheckResult, Verdict, check_json};
 use infusio_core::derivation::Severity;
 use infusio_core::library::{infusion_matches, parse_entry};
 use serde_json::{Value, json};
 
 const ID: &str = "immune-globulin-subcutaneous";
-
-fn run(input: &Value) -> CheckResult {
-    match check_json(common::shared(), input) {
-        Ok(r) => r,
-        Err(e) => panic!("input refused: {e}"),
-    }
-}
-
-fn codes(r: &CheckResult) -> String {
-    r.findings
-        .iter()
-        .map(|f| format!("{} ({}): {}", f.code, f.severity.as_str(), f.message))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn severity_of(r: &CheckResult, code: &str) -> Option<Severity> {
-    r.findings
-        .iter()
-        .filter(|f| f.code == code)
-        .map(|f| f.severity)
-        .max()
-}
 
 fn typical(product: &str) -> Value {
     typical_for(product, "primary-immunodeficiency")

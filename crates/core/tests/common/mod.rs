@@ -1,6 +1,8 @@
 //! Shared by the check and library tests: the shipped library and a base request.
 #![allow(dead_code, unused_imports)] // each test binary uses a part of it
 
+use infusio_core::check::{CheckResult, check_json};
+use infusio_core::derivation::Severity;
 use infusio_core::library::Library;
 use serde_json::Value;
 
@@ -38,4 +40,30 @@ pub fn typical(lib: &Library, id: &str) -> Value {
 pub fn shared() -> &'static Library {
     static LIB: std::sync::OnceLock<Library> = std::sync::OnceLock::new();
     LIB.get_or_init(library)
+}
+
+/// The check of `input` on the shared library; panics with the refusal (a test input must be valid).
+pub fn run(input: &Value) -> CheckResult {
+    match check_json(shared(), input) {
+        Ok(r) => r,
+        Err(e) => panic!("input refused: {e}"),
+    }
+}
+
+/// Every finding of `r`, one per line: code, severity and message (for assertion messages).
+pub fn codes(r: &CheckResult) -> String {
+    r.findings
+        .iter()
+        .map(|f| format!("{} ({}): {}", f.code, f.severity.as_str(), f.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The highest severity among `r`'s findings with `code`.
+pub fn severity_of(r: &CheckResult, code: &str) -> Option<Severity> {
+    r.findings
+        .iter()
+        .filter(|f| f.code == code)
+        .map(|f| f.severity)
+        .max()
 }
