@@ -170,6 +170,9 @@ mod tests {
         }
     }
 
+    /// The components (product, quantity), the final volume in mL, the fields refused.
+    type Case<'a> = (&'a [(&'a str, &'a str)], f64, &'a [&'a str]);
+
     #[test]
     fn a_preparation_is_compared_with_the_verified_order() {
         let library = crate::library::builtin().expect("library");
@@ -182,21 +185,47 @@ mod tests {
             final_volume_ml: Some(250.0),
         };
         // (components, final volume, the fields refused)
-        let cases: &[(&[(&str, &str)], f64, &[&str])] = &[
+        let cases: &[Case] = &[
             (&[("vancomycin 1 g vial", "1 g")], 250.0, &[]),
-            (&[("vancomycin 500 mg vial", "1000 mg"), ("sodium chloride 0.9% 250 mL", "250 mL")], 250.0, &[]),
+            (
+                &[
+                    ("vancomycin 500 mg vial", "1000 mg"),
+                    ("sodium chloride 0.9% 250 mL", "250 mL"),
+                ],
+                250.0,
+                &[],
+            ),
             // Within 5%: 1,040 mg in 260 mL.
             (&[("vancomycin 1 g vial", "1040 mg")], 260.0, &[]),
-            (&[("potassium chloride 2 mEq/mL", "40 mEq")], 1000.0, &["components[0].product", "total_amount", "final_volume"]),
+            (
+                &[("potassium chloride 2 mEq/mL", "40 mEq")],
+                1000.0,
+                &["components[0].product", "total_amount", "final_volume"],
+            ),
             (&[("vancomycin 1 g vial", "10 g")], 250.0, &["total_amount"]),
-            (&[("vancomycin 1 g vial", "1000 mg")], 1000.0, &["final_volume"]),
-            (&[("vancomycin 1 g vial", "1060 mg")], 250.0, &["total_amount"]),
-            (&[("vancomycin 1 g vial", "2 mL")], 250.0, &["components[0].quantity", "total_amount"]),
+            (
+                &[("vancomycin 1 g vial", "1000 mg")],
+                1000.0,
+                &["final_volume"],
+            ),
+            (
+                &[("vancomycin 1 g vial", "1060 mg")],
+                250.0,
+                &["total_amount"],
+            ),
+            (
+                &[("vancomycin 1 g vial", "2 mL")],
+                250.0,
+                &["components[0].quantity", "total_amount"],
+            ),
         ];
         for (components, volume, expected) in cases {
             let found = differences(&ordered, entry, &prep(components, *volume), 5.0);
             let fields: Vec<&str> = found.iter().map(|d| d.field.as_str()).collect();
-            assert_eq!(&fields, expected, "{components:?} in {volume} mL: {found:?}");
+            assert_eq!(
+                &fields, expected,
+                "{components:?} in {volume} mL: {found:?}"
+            );
         }
     }
 
@@ -208,7 +237,12 @@ mod tests {
             dose_unit: "mg".into(),
             final_volume_ml: Some(250.0),
         };
-        let found = differences(&ordered, None, &prep(&[("vancomycin", "10000 mg")], 250.0), 5.0);
+        let found = differences(
+            &ordered,
+            None,
+            &prep(&[("vancomycin", "10000 mg")], 250.0),
+            5.0,
+        );
         assert_eq!(
             found,
             vec![PreparationDifference {

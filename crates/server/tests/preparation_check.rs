@@ -42,9 +42,20 @@ async fn a_preparation_that_differs_from_the_verified_order_is_refused_with_the_
     ];
     for (what, body, (field, expected, found)) in cases {
         let r = h
-            .call("POST", &path, Some("technician"), Some(body), &[("if-match", &etag)])
+            .call(
+                "POST",
+                &path,
+                Some("technician"),
+                Some(body),
+                &[("if-match", &etag)],
+            )
             .await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            r.body
+        );
         assert_eq!(r.body["code"], "preparation.mismatch", "{what}: {}", r.body);
         let findings = r.body["findings"].as_array().cloned().unwrap_or_default();
         assert!(
@@ -58,7 +69,13 @@ async fn a_preparation_that_differs_from_the_verified_order_is_refused_with_the_
     }
     // Nothing was stored: the order is still verified, at the same version.
     let r = h
-        .call("GET", &format!("/api/orders/{id}"), Some("technician"), None, &[])
+        .call(
+            "GET",
+            &format!("/api/orders/{id}"),
+            Some("technician"),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(r.body["status"], "verified", "{}", r.body);
     assert_eq!(r.etag(), etag);
@@ -69,10 +86,18 @@ async fn a_preparation_that_differs_from_the_verified_order_is_refused_with_the_
             {"product": "sodium chloride 0.9% 250 mL bag", "lot": "NS-7", "expiry_date": "2099-12-31", "quantity": "250 mL"}],
         "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"});
     let r = h
-        .call("POST", &path, Some("technician"), Some(body), &[("if-match", &etag)])
+        .call(
+            "POST",
+            &path,
+            Some("technician"),
+            Some(body),
+            &[("if-match", &etag)],
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["order"]["status"], "prepared", "{}", r.body);
 }
 
-on_both_backends!(a_preparation_that_differs_from_the_verified_order_is_refused_with_the_difference,);
+on_both_backends!(
+    a_preparation_that_differs_from_the_verified_order_is_refused_with_the_difference,
+);
