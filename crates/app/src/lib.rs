@@ -30,6 +30,7 @@ pub mod library;
 pub mod orders;
 pub mod patients;
 pub mod plans;
+pub mod preparation;
 pub mod returned;
 pub mod roles;
 pub mod steps;
@@ -77,6 +78,10 @@ pub struct AppConfig {
     /// Largest difference, in percent of the prescriber's figure, between the pharmacist's blind
     /// entry and the order that still verifies. Default 5.
     pub verification_tolerance_percent: f64,
+    /// Largest difference, in percent, between a preparation's total amount or final volume
+    /// and the verified order that is still accepted. Default 5: an institutional setting
+    /// (the drug library states no compounding tolerance), not a figure from a label.
+    pub preparation_tolerance_percent: f64,
     /// The bedside scan must fall within this many minutes of the appointment's start.
     /// Default 60.
     pub administration_window_min: i64,
@@ -140,6 +145,7 @@ impl Default for AppConfig {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             verification_tolerance_percent: 5.0,
+            preparation_tolerance_percent: 5.0,
             administration_window_min: 60,
             care_area: "adult-infusion".to_string(),
             clock: Clock::system(),

@@ -839,6 +839,7 @@ impl App {
         let o = load_order(&mut tx, order_id).await?;
         check_version(&o, version)?;
         require_state(&o, OrderStep::Prepare.allowed_from(), "prepare")?;
+        self.check_contents(&o, input)?;
         let concentration = number(&o.data.dose) / final_volume.value();
         let prep = tx
             .insert(
@@ -889,6 +890,41 @@ impl App {
             .await?;
         tx.commit().await?;
         Ok((prep, order))
+    }
+
+    /// Refuses a preparation whose drug, total amount or final volume differs from the
+    /// verified order (beyond `preparation_tolerance_percent`), naming each difference.
+    fn check_contents(&self, o: &Stored<Order>, input: &NewPreparation) -> Result<(), AppError> {
+        let ordered = crate::preparation::OrderedContents {
+            drug_id: o.data.drug_id.clone(),
+            dose: number(&o.data.dose),
+            dose_unit: o.data.dose_unit.clone(),
+            final_volume_ml: o.data.final_volume_ml.as_ref().map(number),
+        };
+        let tolerance = self.config().preparation_tolerance_percent;
+        let entry = self.library().get(&o.data.drug_id);
+        let found = crate::preparation::differences(&ordered, entry, input, tolerance);
+        if found.is_empty() {
+            return Ok(());
+        }
+        let message = found
+            .iter()
+            .map(|d| format!("{}: expected {}, found {}", d.field, d.expected, d.found))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let findings = found
+            .iter()
+            .map(|d| {
+                json!({"code": "preparation.mismatch", "severity": "hard_stop",
+                       "field": d.field, "expected": d.expected, "found": d.found,
+                       "message": format!("{}: expected {}, found {}", d.field, d.expected, d.found)})
+            })
+            .collect::<Vec<_>>();
+        Err(AppError::Blocked {
+            code: "preparation.mismatch",
+            message: format!("the preparation does not match the verified order: {message}"),
+            findings: Json::Array(findings),
+        })
     }
 
     /// Books a chair. A chair is never double-booked. A prepared order becomes `scheduled`.

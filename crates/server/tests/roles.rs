@@ -16,7 +16,7 @@ async fn each_role_is_refused_what_it_may_not_do() {
     let pid = h.patient_id.clone();
     let order = h.order_body().await;
     let blind = json!({"dose": "350 mg", "volume": "250 mL", "rate": "125 mL/h"});
-    let prep = json!({"components": [{"product": "vial", "lot": "L1", "expiry_date": "2099-01-01", "quantity": "350 mg"}],
+    let prep = json!({"components": [{"product": "infliximab 100 mg vial", "lot": "L1", "expiry_date": "2099-01-01", "quantity": "350 mg"}],
                       "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"});
     let user = json!({"username": "newbie", "password": "long enough pw", "roles": ["nurse"]});
     // (who, method, path, body, if-match)
