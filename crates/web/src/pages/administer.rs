@@ -215,12 +215,12 @@ fn status_section(
 
 /// The titration schedule for this patient and bag, the next step's timer while running,
 /// and the derivation.
-fn titration_section(a: &Stored<Administration>, c: &Json, running: bool) -> Markup {
+fn titration_section(a: &Stored<Administration>, c: &Json, running: bool, now_us: i64) -> Markup {
     let pump_steps = c["pump_steps"].as_array().cloned().unwrap_or_default();
     let qty =
         |st: &Json, k: &str, unit: &str| st[k].as_f64().map(|r| q(r, unit)).unwrap_or_default();
     // The next step: by minutes from the start, the first step after the elapsed time.
-    let elapsed_min = (infusio_store::now_us() - a.data.started_at_us) as f64 / 60_000_000.0;
+    let elapsed_min = (now_us - a.data.started_at_us) as f64 / 60_000_000.0;
     let next = pump_steps
         .iter()
         .find(|st| st["start_minute"].as_f64().unwrap_or(0.0) > elapsed_min);
@@ -424,7 +424,7 @@ pub(crate) async fn render_running(
             section.card {
                 h2 { "Titration schedule" }
                 @match t {
-                    Ok(c) => { (titration_section(&a, &c, running)) }
+                    Ok(c) => { (titration_section(&a, &c, running, s.app.now_us())) }
                     Err(err) => { (error_box(&err)) }
                 }
             }

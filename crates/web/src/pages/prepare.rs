@@ -94,6 +94,22 @@ fn plan(s: &AppState, v: &OrderView, f: &FormData) -> Result<Json, AppError> {
     serde_json::to_value(&c).map_err(|e| AppError::Internal(e.to_string()))
 }
 
+/// The library product the technician starts from when the plan names none (a premixed bag,
+/// say): the order's own product, else the drug's first product. The preparation is checked
+/// against the order, so the field must name the drug, never a placeholder.
+fn library_product(s: &AppState, v: &OrderView) -> String {
+    let Some(entry) = s.app.library().get(&v.medication) else {
+        return String::new();
+    };
+    let chosen = v
+        .request
+        .product
+        .as_deref()
+        .and_then(|id| entry.products.iter().find(|p| p.id == id))
+        .or_else(|| entry.products.first());
+    chosen.map_or_else(|| entry.generic_name.clone(), |p| p.name.clone())
+}
+
 /// The plan's figures, vials, diluent bag and derivation.
 fn plan_section(p: &Json) -> Markup {
     let outputs = [
@@ -174,8 +190,8 @@ fn record_form(
     f: &FormData,
     default_product: &str,
     bud_h: f64,
+    now: i64,
 ) -> Markup {
-    let now = infusio_store::now_us();
     let bud_default = infusio_app::time::iso_from_us(now + (bud_h * 3_600_000_000.0) as i64);
     let bud_default = format!("{}Z", &bud_default[..16.min(bud_default.len())]);
     let dose_text = v.dose.as_ref().map(|d| d.text.clone()).unwrap_or_default();
@@ -225,12 +241,15 @@ async fn render(
     let (plan_markup, default_product, bud_h) = match plan(s, &v, f) {
         Ok(p) => (
             plan_section(&p),
-            p["product"].as_str().unwrap_or("").to_string(),
+            p["product"]
+                .as_str()
+                .filter(|name| !name.is_empty())
+                .map_or_else(|| library_product(s, &v), str::to_string),
             p["outputs"]["beyond_use"]["value"].as_f64().unwrap_or(24.0),
         ),
         Err(err) => (
             html! { section.card { h2 { "Preparation plan" } (error_box(&err)) } },
-            String::new(),
+            library_product(s, &v),
             24.0,
         ),
     };
@@ -246,7 +265,7 @@ async fn render(
             button type="submit" { "Recalculate plan" }
         }
         (plan_markup)
-        (record_form(viewer, &v, version, f, &default_product, bud_h))
+        (record_form(viewer, &v, version, f, &default_product, bud_h, s.app.now_us()))
     };
     match err {
         Some(err) => page_with_error(title, viewer, "pharmacy", &err, body),
