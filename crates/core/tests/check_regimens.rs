@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{codes, remove, run, set, severity_of, typical};
+use common::{assert_severity, codes, remove, run, set, severity_of, typical};
 use infusio_core::check::{Verdict, check_json};
 use infusio_core::derivation::Severity;
 use infusio_core::library::Library;
@@ -47,12 +47,7 @@ fn fluorouracil_46_hour_dose_programmed_over_3_hours_is_a_hard_stop() {
     set(&mut v, "order.rate", json!("33.3 mL/h"));
     let r = run(&v);
     assert_eq!(r.verdict, Verdict::HardStop, "{}", codes(&r));
-    assert_eq!(
-        severity_of(&r, "duration.below_hard_min"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "duration.below_hard_min", Severity::HardStop);
     // The derivation names the block that applied and why.
     assert!(
         r.steps
@@ -118,12 +113,7 @@ fn rituximab_90_minutes(infusion_number: u64) -> Value {
 fn rituximab_90_minute_infusion_from_cycle_2_is_allowed_with_an_eligibility_warning() {
     let r = run(&rituximab_90_minutes(2));
     assert_eq!(r.verdict, Verdict::Warning, "{}", codes(&r));
-    assert_eq!(
-        severity_of(&r, "rule.eligibility"),
-        Some(Severity::Warning),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "rule.eligibility", Severity::Warning);
     assert_eq!(
         r.medication.as_ref().and_then(|m| m.rule.as_deref()),
         Some("nhl-90-minute")
@@ -215,12 +205,7 @@ fn cisplatin_100_mg_m2_every_21_days_is_ok_and_every_24_hours_is_a_hard_stop() {
     assert_eq!(r.verdict, Verdict::Ok, "{}", codes(&r));
     let r = run(&cisplatin(100.0, "q24h"));
     assert_eq!(r.verdict, Verdict::HardStop, "{}", codes(&r));
-    assert_eq!(
-        severity_of(&r, "dose.window.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.window.above_hard_max", Severity::HardStop);
     // Without an indication too: no rule of cisplatin allows 100 mg/m2 daily.
     let mut v = cisplatin(100.0, "q24h");
     remove(&mut v, "order.indication");
@@ -288,12 +273,7 @@ fn ferric_carboxymaltose_flat_dose_has_a_per_kg_ceiling_at_50_kg_and_over() {
     set(&mut v, "order.dose", json!("1000 mg"));
     let r = run(&v);
     // 19.2 mg/kg: above the labelled 15 mg/kg (soft), below the institutional hard 20 mg/kg.
-    assert_eq!(
-        severity_of(&r, "dose.per_kg.above_soft_max"),
-        Some(Severity::Warning),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.per_kg.above_soft_max", Severity::Warning);
 }
 
 // ---- Age bands: gentamicin extended interval is adult-only; paediatric KCl rate ----
@@ -388,12 +368,7 @@ fn a_route_the_library_does_not_list_is_a_hard_stop() {
     let mut v = typical(lib(), "infliximab");
     set(&mut v, "order.route", json!("intrathecal"));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "route.not_allowed"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "route.not_allowed", Severity::HardStop);
 }
 
 // ---- Products: immune globulin brands (each label's maximum rate by indication) ----
@@ -494,12 +469,7 @@ fn a_lab_dated_after_the_check_is_flagged_and_not_used() {
         json!({"value": "0.9 mg/dL", "at": "2026-12-24T06:00:00Z"}),
     );
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "lab.dated_in_future"),
-        Some(Severity::Warning),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "lab.dated_in_future", Severity::Warning);
     // Without a usable creatinine the carboplatin dose cannot be verified.
     assert!(r.has("dose.unverifiable"), "{}", codes(&r));
 }
@@ -591,12 +561,7 @@ fn a_route_the_library_allows_under_conditions_is_a_warning_naming_them() {
     let mut v = typical_where("immune-globulin", "product", "gammagard-liquid");
     set(&mut v, "order.route", json!("sc"));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "route.conditional"),
-        Some(Severity::Warning),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "route.conditional", Severity::Warning);
     assert!(!r.has("route.not_allowed"));
     // Intramuscular is listed nowhere: a hard stop.
     set(&mut v, "order.route", json!("im"));

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{codes, remove, run, set, severity_of};
+use common::{assert_severity, codes, remove, run, set, severity_of};
 use infusio_core::check::{CheckResult, Verdict};
 use infusio_core::derivation::Severity;
 use serde_json::{Value, json};
@@ -91,24 +91,14 @@ fn neonatal_extended_interval_gentamicin_is_ok_and_a_ten_fold_or_8_hourly_slip_i
     set(&mut ten, "order.dose", json!("128 mg"));
     set(&mut ten, "order.dose_per", json!("40 mg/kg"));
     let r = run(&ten);
-    assert_eq!(
-        severity_of(&r, "dose.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.above_hard_max", Severity::HardStop);
     // The once-daily dose written every 8 hours: 15 mg/kg/day.
     let mut q8 = std.clone();
     set(&mut q8, "order.dose", json!("16 mg"));
     set(&mut q8, "order.dose_per", json!("5 mg/kg"));
     set(&mut q8, "order.frequency", json!("q8h"));
     let r = run(&q8);
-    assert_eq!(
-        severity_of(&r, "dose.daily.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.daily.above_hard_max", Severity::HardStop);
 }
 
 #[test]
@@ -148,12 +138,7 @@ fn neonatal_ampicillin_has_limits_and_the_standard_dose_is_ok() {
     set(&mut ten, "order.volume", json!("17 mL"));
     set(&mut ten, "order.rate", json!("204 mL/h"));
     let r = run(&ten);
-    assert_eq!(
-        severity_of(&r, "dose.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.above_hard_max", Severity::HardStop);
     // Pushed in one minute: below the label's 3-5 minutes for doses up to 500 mg.
     let mut fast = std;
     set(&mut fast, "order.duration", json!("1 min"));
@@ -238,24 +223,14 @@ fn maintenance_potassium_run_in_an_hour_or_at_three_times_the_need_is_stopped() 
     let mut big = std.clone();
     set(&mut big, "order.dose", json!("200 mEq"));
     let r = run(&big);
-    assert_eq!(
-        severity_of(&r, "dose.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.above_hard_max", Severity::HardStop);
     // The day's 70 mEq written every 8 hours: 3 mEq/kg/day.
     let mut q8 = std;
     set(&mut q8, "order.frequency", json!("q8h"));
     set(&mut q8, "order.duration", json!("8 h"));
     set(&mut q8, "order.rate", json!("250 mL/h"));
     let r = run(&q8);
-    assert_eq!(
-        severity_of(&r, "dose.daily.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.daily.above_hard_max", Severity::HardStop);
 }
 
 // ---- Heparin: bolus versus infusion (heparin PI; Raschke 1993) ----

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{codes, remove, run, set, severity_of};
+use common::{assert_severity, codes, remove, run, set, severity_of};
 use infusio_core::check::Verdict;
 use infusio_core::derivation::Severity;
 use serde_json::{Value, json};
@@ -34,12 +34,7 @@ fn weekly_methotrexate_is_ok_and_the_same_dose_daily_is_a_hard_stop() {
     let mut daily = weekly.clone();
     set(&mut daily, "order.frequency", json!("q24h"));
     let r = run(&daily);
-    assert_eq!(
-        severity_of(&r, "dose.window.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.window.above_hard_max", Severity::HardStop);
     // Without the indication the SC order still meets only the weekly rule (the oncology
     // rules are IV/IM): still a hard stop.
     remove(&mut daily, "order.indication");
@@ -57,12 +52,7 @@ fn a_weekly_dose_given_again_three_days_later_is_a_hard_stop() {
     let at = v["at"].clone();
     assert!(at.is_string(), "the typical order has a check time");
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "dose.window.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.window.above_hard_max", Severity::HardStop);
 }
 
 // ---- Intrathecal methotrexate: its own rule and ceiling ----
@@ -87,12 +77,7 @@ fn intrathecal_methotrexate_12_mg_is_ok_and_an_iv_sized_dose_intrathecally_is_st
     set(&mut big, "order.dose", json!("50 mg"));
     set(&mut big, "order.volume", json!("50 mL"));
     let r = run(&big);
-    assert_eq!(
-        severity_of(&r, "dose.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.above_hard_max", Severity::HardStop);
     // The undiluted 25 mg/mL vial intrathecally: stopped by the intrathecal concentration.
     let mut neat = unnamed;
     set(&mut neat, "order.volume", json!("0.48 mL"));
@@ -130,12 +115,7 @@ fn an_iv_methotrexate_rule_never_admits_an_intrathecal_order() {
     let mut v = typical_where("methotrexate", "route", "intrathecal");
     set(&mut v, "order.indication", json!("high-dose-osteosarcoma"));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "order.indication_not_applicable"),
-        Some(Severity::Warning),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "order.indication_not_applicable", Severity::Warning);
     assert_eq!(
         r.medication.as_ref().and_then(|m| m.rule.as_deref()),
         Some("intrathecal")
@@ -233,12 +213,7 @@ fn ustekinumab_sc_maintenance_is_its_own_rule_and_the_iv_and_sc_doses_do_not_cro
     set(&mut induction_sc, "order.dose", json!("390 mg"));
     remove(&mut induction_sc, "order.indication");
     let r = run(&induction_sc);
-    assert_eq!(
-        severity_of(&r, "dose.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "dose.above_hard_max", Severity::HardStop);
     // The SC dose infused IV: below the IV rule's minimum, hard stop.
     let mut sc_iv = typical_where("ustekinumab", "route", "iv");
     set(&mut sc_iv, "order.dose", json!("90 mg"));
@@ -281,12 +256,7 @@ fn an_iv_only_immune_globulin_given_subcutaneously_is_a_hard_stop() {
     let mut v = typical_where("immune-globulin", "product", "gamunex-c");
     set(&mut v, "order.route", json!("sc"));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "route.conditional"),
-        Some(Severity::Warning),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "route.conditional", Severity::Warning);
     assert!(!r.has("route.not_allowed"));
     for product in [
         "panzyga",

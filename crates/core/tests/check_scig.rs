@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{codes, remove, run, set, severity_of};
+use common::{assert_severity, codes, remove, run, set, severity_of};
 use infusio_core::check::{CheckResult, Verdict, check_json};
 use infusio_core::derivation::Severity;
 use infusio_core::library::{infusion_matches, parse_entry};
@@ -116,12 +116,7 @@ fn hizentra_in_cidp_has_its_own_higher_per_site_limits() {
     let mut first = v.clone();
     set(&mut first, "order.infusion_number", json!(1));
     let r = run(&first);
-    assert_eq!(
-        severity_of(&r, "site_volume.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "site_volume.above_hard_max", Severity::HardStop);
     // 0.6 g/kg weekly is above the label's 0.4 g/kg (hard above 0.6 is institutional).
     let mut high = v;
     set(&mut high, "order.dose", json!("35 g"));
@@ -141,12 +136,7 @@ fn per_site_volume_exceeded_is_caught() {
     set(&mut v, "order.rate", json!("50 mL/h"));
     set(&mut v, "order.duration", json!("84 min"));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "site_volume.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "site_volume.above_hard_max", Severity::HardStop);
     assert!(!r.has("rate.above_soft_max"), "{}", codes(&r));
     // Xembify: maximum 25 mL/site; 70 mL on 2 sites is 35 mL/site.
     let mut v = typical("xembify");
@@ -154,12 +144,7 @@ fn per_site_volume_exceeded_is_caught() {
     set(&mut v, "order.rate", json!("70 mL/h"));
     set(&mut v, "order.duration", json!("60 min"));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "site_volume.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "site_volume.above_hard_max", Severity::HardStop);
     // Cuvitru, first two infusions under 40 kg: <=20 mL/site; 60 mL on 2 sites is 30 mL/site.
     let mut v = typical("cuvitru");
     set(&mut v, "patient.weight", json!("30 kg"));
@@ -181,12 +166,7 @@ fn per_site_volume_exceeded_is_caught() {
     );
     set(&mut v, "order.sites", json!(1));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "site_volume.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "site_volume.above_hard_max", Severity::HardStop);
 }
 
 #[test]
@@ -199,18 +179,8 @@ fn cutaquig_ramps_over_the_first_two_infusions_and_by_age() {
     let mut second = v.clone();
     set(&mut second, "order.infusion_number", json!(2));
     let r = run(&second);
-    assert_eq!(
-        severity_of(&r, "rate.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
-    assert_eq!(
-        severity_of(&r, "site_volume.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "rate.above_hard_max", Severity::HardStop);
+    assert_severity(&r, "site_volume.above_hard_max", Severity::HardStop);
     // A 12-year-old at the adult's later-infusion rate: 50 mL/h/site is above 25 (hard 30).
     let mut child = v;
     set(&mut child, "patient.age", json!("12 y"));
@@ -221,12 +191,7 @@ fn cutaquig_ramps_over_the_first_two_infusions_and_by_age() {
     set(&mut child, "order.rate", json!("150 mL/h"));
     set(&mut child, "order.duration", json!("24 min"));
     let r = run(&child);
-    assert_eq!(
-        severity_of(&r, "rate.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "rate.above_hard_max", Severity::HardStop);
     // At 20 mL/h/site and 20 mL/site (3 sites) the child's later infusion is ok.
     set(&mut child, "order.rate", json!("60 mL/h"));
     set(&mut child, "order.duration", json!("60 min"));
@@ -240,12 +205,7 @@ fn more_sites_than_the_label_allows_is_a_warning() {
     let mut v = typical("cuvitru");
     set(&mut v, "order.sites", json!(5));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "order.sites_above_label"),
-        Some(Severity::Warning),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "order.sites_above_label", Severity::Warning);
     set(&mut v, "order.sites", json!(4));
     assert!(!run(&v).has("order.sites_above_label"));
 }
@@ -295,12 +255,7 @@ fn an_sc_product_named_on_an_ivig_order_is_a_hard_stop_naming_its_entry() {
     let mut v = common::typical(common::shared(), "immune-globulin");
     set(&mut v, "order.product", json!("hizentra"));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "order.product_of_other_drug"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "order.product_of_other_drug", Severity::HardStop);
     let f = r
         .findings
         .iter()
@@ -334,11 +289,10 @@ fn hyqvia_without_the_hyaluronidase_step_is_a_hard_stop() {
     let mut v = typical("hyqvia");
     remove(&mut v, "order.preceded_by");
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "administration.preceding_step_missing"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
+    assert_severity(
+        &r,
+        "administration.preceding_step_missing",
+        Severity::HardStop,
     );
     let f = r
         .findings
@@ -358,12 +312,7 @@ fn hyqvia_above_its_ramp_is_caught() {
     set(&mut v, "order.rate", json!("800 mL/h"));
     set(&mut v, "order.duration", json!("21 min"));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "rate.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "rate.above_hard_max", Severity::HardStop);
     // 600 mL/h on 2 sites (300 per site) is the label's maximum for later infusions: ok ...
     set(&mut v, "order.rate", json!("600 mL/h"));
     set(&mut v, "order.duration", json!("28 min"));
@@ -372,12 +321,7 @@ fn hyqvia_above_its_ramp_is_caught() {
     // ... but above the first two infusions' 240 mL/hr/site ramp (hard above 288).
     set(&mut v, "order.infusion_number", json!(2));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "rate.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "rate.above_hard_max", Severity::HardStop);
 }
 
 #[test]
@@ -399,12 +343,7 @@ fn hyqvia_per_site_volume_is_lower_under_40_kg() {
     set(&mut v, "order.volume", json!("400 mL"));
     set(&mut v, "order.duration", json!("150 min"));
     let r = run(&v);
-    assert_eq!(
-        severity_of(&r, "site_volume.above_hard_max"),
-        Some(Severity::HardStop),
-        "{}",
-        codes(&r)
-    );
+    assert_severity(&r, "site_volume.above_hard_max", Severity::HardStop);
 }
 
 // ---- Input and library shape ----

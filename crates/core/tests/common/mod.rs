@@ -67,3 +67,10 @@ pub fn severity_of(r: &CheckResult, code: &str) -> Option<Severity> {
         .map(|f| f.severity)
         .max()
 }
+
+/// Asserts that `r` has a finding `code` whose highest severity is `expected`; the message
+/// lists every finding.
+#[track_caller]
+pub fn assert_severity(r: &CheckResult, code: &str, expected: Severity) {
+    assert_eq!(severity_of(r, code), Some(expected), "{code}: {}", codes(r));
+}
