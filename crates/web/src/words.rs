@@ -118,6 +118,11 @@ pub fn duration_words(hours: f64) -> String {
     // Durations on an order are hours to days; the cast is exact for any of them.
     #[allow(clippy::cast_possible_truncation)]
     let minutes = (hours * 60.0).round() as i64;
+    if minutes == 0 && hours > 0.0 {
+        // A push of a few seconds is not "0 min".
+        let seconds = (hours * 3600.0).round() as i64;
+        return format!("{seconds} s");
+    }
     match (minutes / 60, minutes % 60) {
         (0, m) => format!("{m} min"),
         (h, 0) => format!("{h} h"),
@@ -148,6 +153,7 @@ mod tests {
         assert_eq!(duration_words(5.0 / 60.0), "5 min");
         assert_eq!(duration_words(3.0), "3 h");
         assert_eq!(duration_words(0.0), "0 min");
+        assert_eq!(duration_words(20.0 / 3600.0), "20 s");
         assert_eq!(duration_words(1.0 / 3.0), "20 min");
         assert_eq!(duration_words(-1.0), "-1 h");
     }
