@@ -23,6 +23,7 @@ pub mod bedside;
 pub mod commands;
 mod db;
 pub mod demo;
+pub mod dose_basis;
 mod error;
 pub mod fhir_support;
 pub mod interface;

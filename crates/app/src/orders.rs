@@ -238,8 +238,14 @@ impl App {
         }
 
         // 1. The dose: from dose_per × the patient's measure, or the flat dose as ordered.
+        let formula = crate::dose_basis::formula_of(params);
         let (dose, dose_unit, dose_calc) = if let Some((d, u)) = fixed_dose {
             (d, u.to_string(), None)
+        } else if let Some(formula) = &formula {
+            // A formula basis (target AUC, desired factor rise): its own calculator.
+            let f = crate::dose_basis::formula_dose(ctx, params, formula)?;
+            findings.extend(f.findings);
+            (f.dose, f.unit, Some(f.calculation))
         } else {
             let mut input = body.clone();
             match (&params.dose_per, &params.dose) {
@@ -329,7 +335,9 @@ impl App {
             json!(format!("{} {dose_unit}", num_text(dose))),
         );
         order.insert("route".into(), json!(params.route));
-        if let Some(p) = &params.dose_per {
+        // A formula's dose_per (an AUC, a factor rise) is no amount per measure: the check
+        // reads the dose it gave (and, for carboplatin, derives the AUC back from it).
+        if let Some(p) = params.dose_per.as_ref().filter(|_| formula.is_none()) {
             order.insert("dose_per".into(), json!(p));
         }
         for (k, v) in [

@@ -151,7 +151,8 @@ fn quantity_in(field: &str, given: &str, unit: &str) -> Result<f64, AppError> {
 /// they are (percent of the prescriber's figure).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Difference {
-    /// `dose`, `volume` or `rate`.
+    /// `dose`, `volume` or `rate`; `dose_recomputed` for a formula dose (target AUC, factor
+    /// rise): the pharmacist's dose against the formula recomputed at verification.
     pub field: &'static str,
     pub pharmacist: f64,
     pub prescriber: Option<f64>,
@@ -521,6 +522,7 @@ impl App {
         check_version(&o, version)?;
         require_state(&o, OrderStep::Sign.allowed_from(), "sign")?;
         crate::roles::permit_off_library(actor, &params_of(&o)?)?;
+        self.refuse_stale_formula_dose(&o, "sign").await?;
         let computed = self.recheck(&o).await?;
         let now = self.now_us();
         let overrides = apply_overrides(
@@ -577,8 +579,15 @@ impl App {
         check_version(&o, version)?;
         require_state(&o, OrderStep::Verify.allowed_from(), "verify")?;
         self.refuse_seen_figures(actor, &o).await?;
+        let recomputed = self.refuse_stale_formula_dose(&o, "verify").await?;
         let tol = self.config().verification_tolerance_percent;
-        let differences = differences(&o, input, tol)?;
+        let mut differences = differences(&o, input, tol)?;
+        if let Some(f) = &recomputed {
+            // A formula dose is also re-derived blind: the pharmacist's dose against the
+            // formula recomputed now with the patient's latest measures.
+            let mine = quantity_in("dose", &input.dose.text, &f.unit)?;
+            differences.push(diff("dose_recomputed", mine, Some(f.dose), &f.unit, tol));
+        }
         let agree = differences.iter().all(|d| d.within_tolerance);
         let now = self.now_us();
         let verified = agree && input.decision == Decision::Verify;
