@@ -215,6 +215,43 @@ fn cap_and_round(params: &OrderParams, dose: f64, unit: &str) -> Result<Calculat
     })
 }
 
+/// A cap written per measure (`"2.5 g/kg"`, as protocol templates give it) as the amount for
+/// this patient: the `dose` calculator applied to the cap on the same measures and weight basis
+/// as the dose (`dose_input`, the dose calculator's input without cap or rounding), with the
+/// step that says so. A cap that is already an amount (`"900 mg"`) is returned as given.
+pub(crate) fn cap_for_patient(
+    dose_input: &serde_json::Map<String, Json>,
+    max_dose: &str,
+) -> Result<(String, Option<infusio_core::derivation::Step>), AppError> {
+    let Some(per) = infusio_core::units::DosePer::parse(max_dose)
+        .ok()
+        .filter(|p| p.basis != infusio_core::units::DoseBasis::Flat)
+    else {
+        return Ok((max_dose.to_string(), None));
+    };
+    let mut input = dose_input.clone();
+    input.insert("dose_per".into(), json!(max_dose));
+    let c = calc::run("dose", &Json::Object(input)).map_err(|e| {
+        AppError::invalid(
+            "max_dose",
+            max_dose,
+            format!("a cap per measure could not be applied to this patient: {e}"),
+        )
+    })?;
+    let q = c
+        .outputs
+        .get("dose")
+        .cloned()
+        .ok_or_else(|| AppError::Internal("the dose calculator returned no dose".into()))?;
+    let step = infusio_core::derivation::Step::new(
+        "Maximum dose for this patient",
+        "max_dose_amount = max_dose × the measure the dose uses",
+        q.clone(),
+    )
+    .input("max_dose", per.qty());
+    Ok((format!("{} {}", num_text(q.value), q.unit), Some(step)))
+}
+
 /// The tolerance within which a recomputed formula dose still matches the signed one: the
 /// order's rounding tolerance when it has one, else the verification tolerance.
 fn tolerance_percent(params: &OrderParams, verification_tolerance: f64) -> f64 {

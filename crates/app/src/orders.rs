@@ -262,8 +262,11 @@ impl App {
             if let Some(b) = &params.weight_basis {
                 input.insert("weight_basis".into(), json!(b));
             }
+            let mut cap_step = None;
             if let Some(m) = &params.max_dose {
-                input.insert("max_dose".into(), json!(m));
+                let (cap, step) = crate::dose_basis::cap_for_patient(&input, m)?;
+                cap_step = step;
+                input.insert("max_dose".into(), json!(cap));
             }
             if let Some(r) = &params.rounding {
                 input.insert("rounding".into(), r.clone());
@@ -292,7 +295,9 @@ impl App {
                 .cloned()
                 .ok_or_else(|| AppError::Internal("the dose calculator returned no dose".into()))?;
             findings.extend(c.findings.iter().cloned());
-            (q.value, q.unit.clone(), Some(CalculationRecord::of(&c)?))
+            let mut record = CalculationRecord::of(&c)?;
+            record.steps.splice(0..0, cap_step);
+            (q.value, q.unit.clone(), Some(record))
         };
 
         // 2. The rate from volume and duration.

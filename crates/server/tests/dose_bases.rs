@@ -1,0 +1,362 @@
+//! Every dose basis the calculators know is an order input: each basis previewed for the
+//! harness patient (female, 70 kg, 165 cm, creatinine 0.9 mg/dL) equals the core calculator's
+//! result on the same measures (the function `infusio calc` runs), the harmful variant is
+//! refused beside the standard one, a changed creatinine changes a carboplatin AUC dose at
+//! verification and asks for a new signature, and every protocol template's dose line can be
+//! previewed (both backends).
+
+mod common;
+
+use axum::http::StatusCode;
+use infusio_core::calc;
+use infusio_testkit::on_both_backends;
+use serde_json::{Value, json};
+
+/// The dose of a preview (`computed.dose`, `computed.dose_unit`).
+fn dose_of(body: &Value) -> (f64, String) {
+    (
+        body["computed"]["dose"].as_f64().unwrap_or(f64::NAN),
+        body["computed"]["dose_unit"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+/// The core calculator's dose output on `input`.
+fn core_dose(calculator: &str, input: &Value) -> (f64, String) {
+    let c = calc::run(calculator, input).expect("the core calculator accepts the measures");
+    let q = c
+        .outputs
+        .get("dose_rounded")
+        .or_else(|| c.outputs.get("dose"))
+        .expect("a dose output");
+    (q.value, q.unit.clone())
+}
+
+async fn preview(h: &common::Harness, order: Value) -> common::Reply {
+    let mut body = order;
+    body["patient_id"] = json!(h.patient_id);
+    h.call(
+        "POST",
+        "/api/orders/preview",
+        Some("prescriber"),
+        Some(body),
+        &[],
+    )
+    .await
+}
+
+/// The patient's age in years as the application computed it (its clock, the birth date).
+fn age_of(body: &Value) -> i64 {
+    body["computed"]["derivation"]["patient"]["age_y"]
+        .as_i64()
+        .expect("age in the derivation")
+}
+
+async fn carboplatin_auc_equals_the_calvert_calculator_and_an_auc_of_50_is_refused() {
+    let h = common::harness().await;
+    let r = preview(
+        &h,
+        json!({"medication": "carboplatin", "dose_per": "5 mg/mL.min", "route": "iv",
+               "volume": "250 mL", "duration": "30 min"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let expected = core_dose(
+        "carboplatin",
+        &json!({"target_auc": "5 mg/mL.min", "age": format!("{} y", age_of(&r.body)),
+                "sex": "female", "weight": "70 kg", "height": "165 cm",
+                "serum_creatinine": "0.9 mg/dL"}),
+    );
+    assert_eq!(dose_of(&r.body), expected, "{}", r.body);
+    let calc = &r.body["computed"]["derivation"]["dose_calculation"];
+    assert_eq!(calc["calculator"], "carboplatin", "{calc}");
+    assert!(
+        calc["steps"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["formula"] == "dose = AUC × (GFR_used + 25)")),
+        "the Calvert step is in the derivation: {calc}"
+    );
+    assert_eq!(
+        r.body["computed"]["derivation"]["request"]["dose_per"],
+        "5 mg/mL.min"
+    );
+
+    // AUC 50 typed for 5: refused, naming the field and the accepted range.
+    let r = preview(
+        &h,
+        json!({"medication": "carboplatin", "dose_per": "50 mg/mL.min", "route": "iv"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "dose_per", "{}", r.body);
+
+    // The cap and rounding of the order apply after the formula.
+    let r = preview(
+        &h,
+        json!({"medication": "carboplatin", "dose_per": "5 mg/mL.min", "route": "iv",
+               "rounding": {"increment": "10 mg", "tolerance_percent": 10}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let (rounded, _) = dose_of(&r.body);
+    assert_eq!(rounded, (expected.0 / 10.0).round() * 10.0, "{}", r.body);
+}
+
+async fn factor_viii_target_rise_equals_the_factor_calculator_and_1000_percent_is_refused() {
+    let h = common::harness().await;
+    for rise in ["50 IU/dL", "50 %", "50 [iU]/dL"] {
+        let r = preview(
+            &h,
+            json!({"medication": "factor-viii", "dose_per": rise, "route": "iv",
+                   "volume": "10 mL", "duration": "5 min"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{rise}: {}", r.body);
+        let expected = core_dose(
+            "factor-dose",
+            &json!({"factor": "viii", "desired_rise": rise, "weight": "70 kg"}),
+        );
+        assert_eq!(dose_of(&r.body), expected, "{rise}: {}", r.body);
+        assert_eq!(
+            r.body["computed"]["derivation"]["dose_calculation"]["calculator"],
+            "factor-dose"
+        );
+    }
+    let r = preview(
+        &h,
+        json!({"medication": "factor-viii", "dose_per": "1000 %", "route": "iv"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "dose_per", "{}", r.body);
+}
+
+async fn per_measure_bases_equal_the_dose_calculator() {
+    let h = common::harness().await;
+    for (medication, dose_per) in [
+        ("infliximab", "5 mg/kg"),
+        ("rituximab", "375 mg/m2"),
+        ("immune-globulin", "0.4 g/kg"),
+        ("factor-viii", "25 units/kg"),
+    ] {
+        let r = preview(
+            &h,
+            json!({"medication": medication, "dose_per": dose_per, "route": "iv"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{medication}: {}", r.body);
+        let expected = core_dose(
+            "dose",
+            &json!({"dose_per": dose_per, "weight": "70 kg", "height": "165 cm", "sex": "female"}),
+        );
+        assert_eq!(dose_of(&r.body), expected, "{medication}: {}", r.body);
+    }
+}
+
+/// Creates a carboplatin AUC 5 order with its warnings overridden, signs it; returns (id,
+/// etag, dose text, the order body).
+async fn signed_carboplatin(h: &common::Harness) -> (String, String, String, Value) {
+    let mut body = json!({"patient_id": h.patient_id, "medication": "carboplatin",
+        "dose_per": "5 mg/mL.min", "route": "iv", "frequency": "q21d"});
+    let r = preview(h, body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    body["overrides"] = Value::Array(
+        r.body["computed"]["findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f["severity"] == "warning")
+            .map(|f| json!({"code": f["code"], "reason": "reviewed in clinic"}))
+            .collect(),
+    );
+    let r = h
+        .call(
+            "POST",
+            "/api/orders",
+            Some("prescriber"),
+            Some(body.clone()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap_or_default().to_string();
+    let dose = r.body["dose"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/sign"),
+            Some("prescriber"),
+            None,
+            &[("if-match", &r.etag())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    (id, r.etag(), dose, body)
+}
+
+async fn a_changed_creatinine_changes_the_carboplatin_dose_at_verification_and_asks_for_a_new_signature()
+ {
+    let h = common::harness().await;
+    let pid = h.patient_id.clone();
+    let (id, etag, dose, body) = signed_carboplatin(&h).await;
+
+    // This morning's creatinine is 1.8 mg/dL (was 0.9): the clearance halves, so does the
+    // Calvert dose's GFR term.
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/patients/{pid}/labs"),
+            Some("nurse"),
+            Some(json!({"name": "serum_creatinine", "value": "1.8 mg/dL"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/verify"),
+            Some("pharmacist"),
+            Some(json!({"dose": dose})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "order.dose_stale", "{}", r.body);
+    let message = r.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&dose),
+        "the message names the signed dose {dose}: {message}"
+    );
+    let age = {
+        let p = preview(&h, body.clone()).await;
+        age_of(&p.body)
+    };
+    let (new_dose, _) = core_dose(
+        "carboplatin",
+        &json!({"target_auc": "5 mg/mL.min", "age": format!("{age} y"), "sex": "female",
+                "weight": "70 kg", "height": "165 cm", "serum_creatinine": "1.8 mg/dL"}),
+    );
+    let new_text = infusio_app::orders::num_text(new_dose);
+    assert!(
+        message.contains(&format!("{new_text} mg")),
+        "the message names the new dose {new_text} mg: {message}"
+    );
+
+    // The prescriber edits the order (recomputed now) and it is signed again; the first
+    // pharmacist saw no figures (the step was refused before anything was recorded) and
+    // verifies the new dose.
+    let mut edit = body;
+    edit.as_object_mut().map(|o| o.remove("patient_id"));
+    let r = h
+        .call(
+            "PUT",
+            &format!("/api/orders/{id}"),
+            Some("prescriber"),
+            Some(edit),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "signed", "{}", r.body);
+    // The record keeps 6 decimals.
+    let stored = r.body["dose"]["value"].as_f64().unwrap_or(f64::NAN);
+    assert!((stored - new_dose).abs() < 1e-6, "{stored} vs {new_dose}");
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/verify"),
+            Some("pharmacist"),
+            Some(json!({"dose": format!("{new_text} mg")})),
+            &[("if-match", &r.etag())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["outcome"], "verified", "{}", r.body);
+    let recomputed = r.body["differences"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["field"] == "dose_recomputed"))
+        .cloned()
+        .unwrap_or_default();
+    let prescriber = recomputed["prescriber"].as_f64().unwrap_or(f64::NAN);
+    assert!((prescriber - new_dose).abs() < 1e-6, "{}", r.body);
+    assert_eq!(recomputed["within_tolerance"], true, "{}", r.body);
+}
+
+async fn a_blind_dose_far_from_the_recomputed_formula_does_not_verify() {
+    let h = common::harness().await;
+    let (id, etag, _, _) = signed_carboplatin(&h).await;
+    // The pharmacist's own Calvert gives 10 times the dose (an AUC of 50 for 5).
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/verify"),
+            Some("pharmacist"),
+            Some(json!({"dose": "5000 mg"})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["outcome"], "rejected", "{}", r.body);
+    let recomputed = r.body["differences"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["field"] == "dose_recomputed"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(recomputed["within_tolerance"], false, "{}", r.body);
+}
+
+/// The request a protocol line prefills (as the order form does), without volume or product
+/// choices the prescriber adds.
+fn protocol_line_order(d: &infusio_core::plan::protocol::ProtocolDrug) -> Value {
+    use infusio_core::plan::protocol::DoseBasis;
+    let amount = format!("{} {}", d.dose, d.dose_unit);
+    let mut o = json!({"medication": d.medication, "route": d.route});
+    match d.basis {
+        DoseBasis::Flat => o["dose"] = json!(amount),
+        _ => o["dose_per"] = json!(amount),
+    }
+    if let Some(m) = &d.max_dose {
+        o["max_dose"] = json!(m);
+    }
+    if let Some(p) = &d.product {
+        o["product"] = json!(p);
+    }
+    o
+}
+
+async fn every_protocol_dose_line_can_be_previewed() {
+    let h = common::harness().await;
+    let protocols = infusio_app::plans::builtin_protocols().expect("protocols load");
+    let mut refused = Vec::new();
+    let mut n = 0;
+    for p in &protocols {
+        for phase in &p.phases {
+            for d in &phase.drugs {
+                n += 1;
+                let order = protocol_line_order(d);
+                let r = preview(&h, order.clone()).await;
+                if r.status != StatusCode::OK {
+                    refused.push(format!("{} / {}: {order} → {}", p.id, phase.name, r.body));
+                }
+            }
+        }
+    }
+    assert!(n > 20, "the protocol templates have their lines: {n}");
+    assert!(refused.is_empty(), "refused lines:\n{}", refused.join("\n"));
+}
+
+on_both_backends!(
+    carboplatin_auc_equals_the_calvert_calculator_and_an_auc_of_50_is_refused,
+    factor_viii_target_rise_equals_the_factor_calculator_and_1000_percent_is_refused,
+    per_measure_bases_equal_the_dose_calculator,
+    a_changed_creatinine_changes_the_carboplatin_dose_at_verification_and_asks_for_a_new_signature,
+    a_blind_dose_far_from_the_recomputed_formula_does_not_verify,
+    every_protocol_dose_line_can_be_previewed,
+);
