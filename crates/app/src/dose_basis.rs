@@ -1,6 +1,7 @@
 //! Formula dose bases of an order: a `dose_per` that is not an amount per kg or per m2 but the
 //! input of a calculator of `infusio calc` — carboplatin's target AUC (`"5 mg/mL.min"`, the
-//! Calvert formula) and a clotting factor's desired rise (`"50 IU/dL"` or `"50 %"`). The dose
+//! Calvert formula), a clotting factor's desired rise (`"50 IU/dL"` or `"50 %"`) and immune
+//! globulin per kg (`"2 g/kg"`, the IVIG calculator with its weight-basis finding). The dose
 //! is computed by the same core calculator as the CLI, from the patient's latest measures,
 //! then capped and rounded as the order asks; it is computed again at signing and at
 //! verification, and a dose that has moved beyond the tolerance needs a new signature.
@@ -24,6 +25,9 @@ pub enum Formula {
     CarboplatinAuc(String),
     /// A clotting factor (VIII or IX) from the desired rise as written (`"50 IU/dL"`, `"50 %"`).
     FactorRise(String),
+    /// Immune globulin per kg (`"2 g/kg"`, `"400 mg/kg"`) by the IVIG calculator: the dose, the
+    /// volume of a 10% product and the adjusted-weight finding for obesity.
+    Ivig(String),
 }
 
 impl Formula {
@@ -32,6 +36,7 @@ impl Formula {
         match self {
             Formula::CarboplatinAuc(_) => "carboplatin",
             Formula::FactorRise(_) => "factor-dose",
+            Formula::Ivig(_) => "ivig",
         }
     }
 }
@@ -41,6 +46,16 @@ impl Formula {
 /// `IU/dL`, `units/dL` or `%` a desired factor rise.
 pub fn formula_of(params: &OrderParams) -> Option<Formula> {
     let text = params.dose_per.as_deref()?;
+    if params.medication == "immune-globulin"
+        && parse_quantity(text).is_ok_and(|q| q.value_in("g/kg").is_ok())
+    {
+        return Some(Formula::Ivig(text.to_string()));
+    }
+    formula_of_dose_per(text)
+}
+
+/// The formula basis of a `dose_per` text (see [`formula_of`]).
+pub fn formula_of_dose_per(text: &str) -> Option<Formula> {
     let q = parse_quantity(text).ok()?;
     if q.value_in("mg/mL.min").is_ok() {
         return Some(Formula::CarboplatinAuc(text.to_string()));
@@ -82,8 +97,7 @@ pub fn calculator_input(
             if let Some((h, _)) = ctx.height_cm {
                 input.insert("height".into(), json!(format!("{} cm", num_text(h))));
             }
-            if let Some((_, v, unit, _)) = ctx.labs.iter().find(|(n, ..)| n == "serum_creatinine")
-            {
+            if let Some((_, v, unit, _)) = ctx.labs.iter().find(|(n, ..)| n == "serum_creatinine") {
                 input.insert(
                     "serum_creatinine".into(),
                     json!(format!("{} {unit}", num_text(*v))),
@@ -92,6 +106,18 @@ pub fn calculator_input(
             // The order's weight basis for the clearance; `auto` is the dose calculator's
             // choice and has no meaning for Cockcroft-Gault, so it is not passed on.
             if let Some(b) = params.weight_basis.as_deref().filter(|b| *b != "auto") {
+                input.insert("weight_basis".into(), json!(b));
+            }
+        }
+        Formula::Ivig(per) => {
+            input.insert("dose_per".into(), json!(per));
+            if let Some((h, _)) = ctx.height_cm {
+                input.insert("height".into(), json!(format!("{} cm", num_text(h))));
+            }
+            if ctx.sex == "male" || ctx.sex == "female" {
+                input.insert("sex".into(), json!(ctx.sex));
+            }
+            if let Some(b) = &params.weight_basis {
                 input.insert("weight_basis".into(), json!(b));
             }
         }
@@ -137,7 +163,7 @@ fn order_error(e: InputError, formula: &Formula) -> AppError {
             ),
         ));
     }
-    if ["target_auc", "desired_rise"].contains(&field) {
+    if ["target_auc", "desired_rise", "dose_per"].contains(&field) {
         return AppError::Invalid(InputError::new("dose_per", e.value, e.message));
     }
     AppError::Invalid(e)
@@ -415,6 +441,18 @@ mod tests {
         let p = params("factor-viii", "50 IU/dL");
         let d = formula_dose(&ctx(), &p, &formula_of(&p).expect("formula")).expect("dose");
         assert_eq!(d.dose, 70.0 * 50.0 * 0.5);
+    }
+
+    #[test]
+    fn immune_globulin_per_kg_goes_through_the_ivig_calculator() {
+        let p = params("immune-globulin", "2 g/kg");
+        let f = formula_of(&p).expect("formula");
+        assert_eq!(f, Formula::Ivig("2 g/kg".into()));
+        let d = formula_dose(&ctx(), &p, &f).expect("dose");
+        assert_eq!((d.dose, d.unit.as_str()), (140.0, "g"));
+        assert!(d.calculation.outputs.contains_key("volume_10_percent"));
+        // Another drug's g/kg stays a per-kg dose of the dose calculator.
+        assert_eq!(formula_of(&params("amino-acids", "1.5 g/kg")), None);
     }
 
     #[test]

@@ -73,9 +73,9 @@ async fn carboplatin_auc_equals_the_calvert_calculator_and_an_auc_of_50_is_refus
     let calc = &r.body["computed"]["derivation"]["dose_calculation"];
     assert_eq!(calc["calculator"], "carboplatin", "{calc}");
     assert!(
-        calc["steps"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|s| s["formula"] == "dose = AUC × (GFR_used + 25)")),
+        calc["steps"].as_array().is_some_and(|s| s
+            .iter()
+            .any(|s| s["formula"] == "dose = AUC × (GFR_used + 25)")),
         "the Calvert step is in the derivation: {calc}"
     );
     assert_eq!(
@@ -138,7 +138,6 @@ async fn per_measure_bases_equal_the_dose_calculator() {
     for (medication, dose_per) in [
         ("infliximab", "5 mg/kg"),
         ("rituximab", "375 mg/m2"),
-        ("immune-globulin", "0.4 g/kg"),
         ("factor-viii", "25 units/kg"),
     ] {
         let r = preview(
@@ -153,6 +152,42 @@ async fn per_measure_bases_equal_the_dose_calculator() {
         );
         assert_eq!(dose_of(&r.body), expected, "{medication}: {}", r.body);
     }
+}
+
+async fn ivig_per_kg_with_a_product_equals_the_ivig_calculator_and_the_indication_picks_the_rule() {
+    let h = common::harness().await;
+    for (indication, dose_per) in [
+        ("kawasaki", "2 g/kg"),
+        ("primary-immunodeficiency", "0.4 g/kg"),
+    ] {
+        let r = preview(
+            &h,
+            json!({"medication": "immune-globulin", "dose_per": dose_per, "route": "iv",
+                   "product": "gammagard-liquid", "indication": indication}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{indication}: {}", r.body);
+        let expected = core_dose(
+            "ivig",
+            &json!({"dose_per": dose_per, "weight": "70 kg", "height": "165 cm", "sex": "female"}),
+        );
+        assert_eq!(dose_of(&r.body), expected, "{indication}: {}", r.body);
+        let derivation = &r.body["computed"]["derivation"];
+        assert_eq!(derivation["dose_calculation"]["calculator"], "ivig");
+        assert_eq!(
+            derivation["check"]["medication"]["rule"], indication,
+            "the order's indication picks the library rule: {derivation}"
+        );
+    }
+    // 20 g/kg typed for 2 g/kg: refused by the calculator's range, naming dose_per.
+    let r = preview(
+        &h,
+        json!({"medication": "immune-globulin", "dose_per": "20 g/kg", "route": "iv",
+               "product": "gammagard-liquid", "indication": "kawasaki"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "dose_per", "{}", r.body);
 }
 
 /// Creates a carboplatin AUC 5 order with its warnings overridden, signs it; returns (id,
@@ -328,6 +363,9 @@ fn protocol_line_order(d: &infusio_core::plan::protocol::ProtocolDrug) -> Value 
     if let Some(p) = &d.product {
         o["product"] = json!(p);
     }
+    if let Some(i) = &d.indication {
+        o["indication"] = json!(i);
+    }
     o
 }
 
@@ -342,7 +380,14 @@ async fn every_protocol_dose_line_can_be_previewed() {
                 n += 1;
                 let order = protocol_line_order(d);
                 let r = preview(&h, order.clone()).await;
-                if r.status != StatusCode::OK {
+                let codes: Vec<&str> = r.body["computed"]["findings"]
+                    .as_array()
+                    .map(|f| f.iter().filter_map(|f| f["code"].as_str()).collect())
+                    .unwrap_or_default();
+                if r.status != StatusCode::OK
+                    || codes.contains(&"order.indication_unknown")
+                    || codes.contains(&"order.indication_not_applicable")
+                {
                     refused.push(format!("{} / {}: {order} → {}", p.id, phase.name, r.body));
                 }
             }
@@ -356,6 +401,7 @@ on_both_backends!(
     carboplatin_auc_equals_the_calvert_calculator_and_an_auc_of_50_is_refused,
     factor_viii_target_rise_equals_the_factor_calculator_and_1000_percent_is_refused,
     per_measure_bases_equal_the_dose_calculator,
+    ivig_per_kg_with_a_product_equals_the_ivig_calculator_and_the_indication_picks_the_rule,
     a_changed_creatinine_changes_the_carboplatin_dose_at_verification_and_asks_for_a_new_signature,
     a_blind_dose_far_from_the_recomputed_formula_does_not_verify,
     every_protocol_dose_line_can_be_previewed,

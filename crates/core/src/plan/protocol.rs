@@ -137,6 +137,11 @@ pub struct ProtocolDrug {
     /// Dose cap as a quantity string (`2 mg`).
     #[serde(default)]
     pub max_dose: Option<String>,
+    /// The library dosing rule the line is checked against (`kawasaki`), given to the order as
+    /// its indication; without it a drug with several rules is checked against the one that
+    /// allows the dose best.
+    #[serde(default)]
+    pub indication: Option<String>,
     /// Rate limit for people and the pump (`10 mEq/h`).
     #[serde(default)]
     pub max_rate: Option<String>,

@@ -25,8 +25,8 @@ use crate::{FormData, Viewer, page, page_with_error, see_other};
 const ORDER_FIELDS: &[(&str, &str, &str)] = &[
     (
         "dose_per",
-        "Dose per body measure",
-        "e.g. 5 mg/kg or 375 mg/m2",
+        "Dose per body measure, target AUC or factor rise",
+        "e.g. 5 mg/kg, 375 mg/m2, 5 mg/mL.min or 50 IU/dL",
     ),
     ("dose", "…or a flat dose", "e.g. 600 mg"),
     ("max_dose", "Maximum dose (cap)", "e.g. 1000 mg"),
@@ -191,6 +191,16 @@ fn from_protocol(key: &str) -> Option<(Vec<(String, String)>, String)> {
     match d.basis {
         DoseBasis::PerKg | DoseBasis::PerM2 => f.push(("dose_per".into(), amount)),
         DoseBasis::Flat => f.push(("dose".into(), amount)),
+        // A target AUC or a desired factor rise is an order input: the engine computes the
+        // dose from the patient's latest measures.
+        DoseBasis::PerAuc | DoseBasis::Formula
+            if infusio_app::dose_basis::formula_of_dose_per(&amount).is_some() =>
+        {
+            note.push_str(&format!(
+                " The dose is computed from {amount} with the patient's latest measures."
+            ));
+            f.push(("dose_per".into(), amount));
+        }
         DoseBasis::PerAuc | DoseBasis::Formula => note.push_str(&format!(
             " The dose is {} by {}: enter it from the calculation.",
             amount,
@@ -216,6 +226,7 @@ fn from_protocol(key: &str) -> Option<(Vec<(String, String)>, String)> {
         ("product", &d.product),
         ("max_dose", &d.max_dose),
         ("frequency", &d.frequency),
+        ("indication", &d.indication),
     ] {
         if let Some(v) = v {
             f.push((k.into(), v.clone()));
