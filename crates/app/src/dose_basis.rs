@@ -7,14 +7,16 @@
 //! verification, and a dose that has moved beyond the tolerance needs a new signature.
 
 use infusio_core::calc;
-use infusio_core::derivation::{Calculation, Finding};
+use infusio_core::derivation::{Calculation, Finding, Step};
 use infusio_core::input::InputError;
+use infusio_core::library::{Basis, Library};
+use infusio_core::units::Qty;
 use infusio_core::units::parse_quantity;
 use infusio_store::Stored;
 use infusio_store::records::Order;
 use serde_json::{Value as Json, json};
 
-use crate::orders::{CalculationRecord, OrderParams, num_text, stored};
+use crate::orders::{CalculationRecord, OrderParams, SourceRecord, num_text, stored};
 use crate::patients::{Context, number};
 use crate::{App, AppError};
 
@@ -28,6 +30,9 @@ pub enum Formula {
     /// Immune globulin per kg (`"2 g/kg"`, `"400 mg/kg"`) by the IVIG calculator: the dose, the
     /// volume of a 10% product and the adjusted-weight finding for obesity.
     Ivig(String),
+    /// An IV iron course by the Ganzoni total iron deficit (`dose_per: "ganzoni"`), given in
+    /// the library's labelled single doses of the ordered product.
+    IronCourse,
 }
 
 impl Formula {
@@ -37,6 +42,7 @@ impl Formula {
             Formula::CarboplatinAuc(_) => "carboplatin",
             Formula::FactorRise(_) => "factor-dose",
             Formula::Ivig(_) => "ivig",
+            Formula::IronCourse => "iron-deficit",
         }
     }
 }
@@ -56,6 +62,9 @@ pub fn formula_of(params: &OrderParams) -> Option<Formula> {
 
 /// The formula basis of a `dose_per` text (see [`formula_of`]).
 pub fn formula_of_dose_per(text: &str) -> Option<Formula> {
+    if text.trim().eq_ignore_ascii_case("ganzoni") {
+        return Some(Formula::IronCourse);
+    }
     let q = parse_quantity(text).ok()?;
     if q.value_in("mg/mL.min").is_ok() {
         return Some(Formula::CarboplatinAuc(text.to_string()));
@@ -121,6 +130,20 @@ pub fn calculator_input(
                 input.insert("weight_basis".into(), json!(b));
             }
         }
+        Formula::IronCourse => {
+            if let Some((_, v, unit, _)) = ctx.labs.iter().find(|(n, ..)| n == "hemoglobin") {
+                input.insert(
+                    "hemoglobin".into(),
+                    json!(format!("{} {unit}", num_text(*v))),
+                );
+            }
+            if let Some(t) = &params.target_hemoglobin {
+                input.insert("target_hemoglobin".into(), json!(t));
+            }
+            if let Some(s) = &params.iron_stores {
+                input.insert("iron_stores".into(), json!(s));
+            }
+        }
         Formula::FactorRise(rise) => {
             let factor = match params.medication.as_str() {
                 "factor-viii" => "viii",
@@ -152,7 +175,16 @@ pub fn calculator_input(
 /// measures under `patient.`, the formula's own value under `dose_per`, the rest as is.
 fn order_error(e: InputError, formula: &Formula) -> AppError {
     let field = e.field.as_str();
-    if ["weight", "height", "sex", "age", "serum_creatinine"].contains(&field) {
+    if [
+        "weight",
+        "height",
+        "sex",
+        "age",
+        "serum_creatinine",
+        "hemoglobin",
+    ]
+    .contains(&field)
+    {
         return AppError::Invalid(InputError::new(
             format!("patient.{field}"),
             e.value,
@@ -172,12 +204,18 @@ fn order_error(e: InputError, formula: &Formula) -> AppError {
 /// Computes the formula dose for the order on the patient as recorded: the calculator, then
 /// the order's cap (`max_dose`) and rounding by the `dose` calculator on the computed amount.
 pub fn formula_dose(
+    library: &Library,
     ctx: &Context,
     params: &OrderParams,
     formula: &Formula,
 ) -> Result<FormulaDose, AppError> {
     let input = calculator_input(ctx, params, formula)?;
-    let c = calc::run(formula.calculator(), &input).map_err(|e| order_error(e, formula))?;
+    let mut c = calc::run(formula.calculator(), &input).map_err(|e| order_error(e, formula))?;
+    let course_source = if *formula == Formula::IronCourse {
+        split_iron_course(library, params, &mut c)?
+    } else {
+        None
+    };
     let q = c
         .outputs
         .get("dose")
@@ -185,6 +223,7 @@ pub fn formula_dose(
         .ok_or_else(|| AppError::Internal(format!("{} returned no dose", c.calculator)))?;
     let mut dose = q.value;
     let mut record = CalculationRecord::of(&c)?;
+    record.sources.extend(course_source);
     let mut findings = c.findings.clone();
     if params.max_dose.is_some() || params.rounding.is_some() {
         let rounded = cap_and_round(params, dose, &q.unit)?;
@@ -218,6 +257,66 @@ pub fn formula_dose(
         calculation: record,
         findings,
     })
+}
+
+/// Splits a Ganzoni deficit into the labelled single doses of the ordered iron product: the
+/// library's usual flat dose (mg) of the drug, with its source. The order is one dose of the
+/// course: the single dose, or the whole deficit when it is smaller. The outputs say how many
+/// doses the course has (`doses_in_course`) and its total (`course_total`).
+fn split_iron_course(
+    library: &Library,
+    params: &OrderParams,
+    c: &mut Calculation,
+) -> Result<Option<SourceRecord>, AppError> {
+    let medication = params.medication.as_str();
+    let rule = library.get(medication).and_then(|e| {
+        e.dosing
+            .iter()
+            .find(|r| r.basis == Basis::Flat && r.dose_unit == "mg" && r.usual.is_some())
+            .map(|r| (e, r))
+    });
+    let Some((entry, rule)) = rule else {
+        return Err(AppError::invalid(
+            "dose_per",
+            "ganzoni",
+            format!(
+                "an iron course by the Ganzoni deficit needs an IV iron with a labelled single dose in mg in the drug library (iron-sucrose, ferric-carboxymaltose, ferric-derisomaltose, ferumoxytol, iron-dextran); {medication} has none"
+            ),
+        ));
+    };
+    let single = rule.usual.unwrap_or(f64::NAN);
+    let deficit = c
+        .outputs
+        .get("iron_deficit")
+        .map(|q| q.value)
+        .ok_or_else(|| AppError::Internal("iron-deficit returned no deficit".into()))?;
+    let doses = (deficit / single).ceil().max(1.0);
+    let dose = deficit.min(single);
+    c.step(
+        Step::new(
+            format!(
+                "Iron course in single doses of {} mg ({} rule '{}')",
+                num_text(single),
+                entry.generic_name,
+                rule.id
+            ),
+            "doses = ceil(iron_deficit / single_dose); this dose = min(iron_deficit, single_dose)",
+            Qty::new(dose, "mg"),
+        )
+        .input("iron_deficit", Qty::new(deficit, "mg"))
+        .input("single_dose", Qty::new(single, "mg"))
+        .rounding(
+            "the last dose of the course is the remainder; doses are separated as the label says",
+        ),
+    );
+    c.output("dose", Qty::new(dose, "mg"));
+    c.output("single_dose", Qty::new(single, "mg"));
+    c.output("doses_in_course", Qty::new(doses, "doses"));
+    c.output("course_total", Qty::new(deficit, "mg"));
+    Ok(entry.citation(&rule.source).map(|citation| SourceRecord {
+        id: rule.source.clone(),
+        citation: citation.to_string(),
+    }))
 }
 
 fn cap_and_round(params: &OrderParams, dose: f64, unit: &str) -> Result<Calculation, AppError> {
@@ -305,7 +404,7 @@ impl App {
         };
         let now = self.now_us();
         let ctx = self.context(&o.data.patient_id, now).await?;
-        let fresh = formula_dose(&ctx, &params, &formula)?;
+        let fresh = formula_dose(self.library(), &ctx, &params, &formula)?;
         let signed = number(&o.data.dose);
         let tol = tolerance_percent(&params, self.config().verification_tolerance_percent);
         let moved = if signed == 0.0 {
@@ -352,7 +451,13 @@ mod tests {
             product: None,
             indication: None,
             off_library: None,
+            target_hemoglobin: None,
+            iron_stores: None,
         }
+    }
+
+    fn lib() -> Library {
+        crate::library::builtin().expect("library")
     }
 
     fn ctx() -> Context {
@@ -397,6 +502,7 @@ mod tests {
         // Female, 60 y, 70 kg, creatinine 1.0 mg/dL: CrCl = (140 − 60) × 70 × 0.85 / 72
         // = 66.1 mL/min; AUC 5 → 5 × (66.1 + 25) = 455.6 mg.
         let d = formula_dose(
+            &lib(),
             &ctx(),
             &params("carboplatin", "5 mg/mL.min"),
             &Formula::CarboplatinAuc("5 mg/mL.min".into()),
@@ -412,18 +518,19 @@ mod tests {
     fn a_cap_and_a_rounding_apply_after_the_formula() {
         let mut p = params("carboplatin", "5 mg/mL.min");
         p.max_dose = Some("400 mg".into());
-        let d = formula_dose(&ctx(), &p, &formula_of(&p).expect("formula")).expect("dose");
+        let d = formula_dose(&lib(), &ctx(), &p, &formula_of(&p).expect("formula")).expect("dose");
         assert_eq!(d.dose, 400.0);
         let mut p = params("carboplatin", "5 mg/mL.min");
         p.rounding = Some(json!({"increment": "10 mg", "tolerance_percent": 10}));
-        let d = formula_dose(&ctx(), &p, &formula_of(&p).expect("formula")).expect("dose");
+        let d = formula_dose(&lib(), &ctx(), &p, &formula_of(&p).expect("formula")).expect("dose");
         assert_eq!(d.dose, 460.0);
     }
 
     #[test]
     fn an_auc_of_50_is_refused_naming_dose_per() {
         let p = params("carboplatin", "50 mg/mL.min");
-        let e = formula_dose(&ctx(), &p, &formula_of(&p).expect("formula")).expect_err("refused");
+        let e = formula_dose(&lib(), &ctx(), &p, &formula_of(&p).expect("formula"))
+            .expect_err("refused");
         assert!(e.to_string().contains("dose_per"), "{e}");
     }
 
@@ -432,14 +539,15 @@ mod tests {
         let mut c = ctx();
         c.labs.clear();
         let p = params("carboplatin", "5 mg/mL.min");
-        let e = formula_dose(&c, &p, &formula_of(&p).expect("formula")).expect_err("refused");
+        let e =
+            formula_dose(&lib(), &c, &p, &formula_of(&p).expect("formula")).expect_err("refused");
         assert!(e.to_string().contains("patient.serum_creatinine"), "{e}");
     }
 
     #[test]
     fn factor_viii_rise_uses_half_a_unit_per_kg_per_iu_dl() {
         let p = params("factor-viii", "50 IU/dL");
-        let d = formula_dose(&ctx(), &p, &formula_of(&p).expect("formula")).expect("dose");
+        let d = formula_dose(&lib(), &ctx(), &p, &formula_of(&p).expect("formula")).expect("dose");
         assert_eq!(d.dose, 70.0 * 50.0 * 0.5);
     }
 
@@ -448,7 +556,7 @@ mod tests {
         let p = params("immune-globulin", "2 g/kg");
         let f = formula_of(&p).expect("formula");
         assert_eq!(f, Formula::Ivig("2 g/kg".into()));
-        let d = formula_dose(&ctx(), &p, &f).expect("dose");
+        let d = formula_dose(&lib(), &ctx(), &p, &f).expect("dose");
         assert_eq!((d.dose, d.unit.as_str()), (140.0, "g"));
         assert!(d.calculation.outputs.contains_key("volume_10_percent"));
         // Another drug's g/kg stays a per-kg dose of the dose calculator.
@@ -456,9 +564,37 @@ mod tests {
     }
 
     #[test]
+    fn an_iron_course_is_the_ganzoni_deficit_in_the_labelled_single_doses() {
+        // 70 kg, Hb 9 g/dL, label defaults (target 15 g/dL, stores 500 mg): 70 × 6 × 2.4 + 500
+        // = 1,508 mg; iron sucrose 200 mg doses: 8 doses, this one 200 mg.
+        let mut c = ctx();
+        c.labs.push((
+            "hemoglobin".into(),
+            9.0,
+            "g/dL".into(),
+            "2026-01-01T00:00:00Z".into(),
+        ));
+        let p = params("iron-sucrose", "ganzoni");
+        let f = formula_of(&p).expect("formula");
+        assert_eq!(f, Formula::IronCourse);
+        let d = formula_dose(&lib(), &c, &p, &f).expect("dose");
+        assert_eq!(d.dose, 200.0);
+        let out = |k: &str| d.calculation.outputs.get(k).map(|q| q.value);
+        assert_eq!(out("course_total"), Some(70.0 * 6.0 * 2.4 + 500.0));
+        assert_eq!(out("doses_in_course"), Some(8.0));
+        // Without a haemoglobin on record the patient field is named.
+        let e = formula_dose(&lib(), &ctx(), &p, &f).expect_err("no Hb");
+        assert!(e.to_string().contains("patient.hemoglobin"), "{e}");
+        // A drug that is not an IV iron has no single dose to split into.
+        let p = params("infliximab", "ganzoni");
+        assert!(formula_dose(&lib(), &c, &p, &f).is_err());
+    }
+
+    #[test]
     fn a_rise_for_a_factor_without_a_known_recovery_is_refused() {
         let p = params("efmoroctocog-alfa", "50 IU/dL");
-        let e = formula_dose(&ctx(), &p, &formula_of(&p).expect("formula")).expect_err("refused");
+        let e = formula_dose(&lib(), &ctx(), &p, &formula_of(&p).expect("formula"))
+            .expect_err("refused");
         assert!(e.to_string().contains("units/kg"), "{e}");
     }
 }

@@ -44,6 +44,14 @@ pub struct OrderParams {
     /// (`order.off_library` of the check contract); permitted by `roles::permit_off_library`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_library: Option<Json>,
+    /// For an iron course by the Ganzoni deficit (`dose_per: "ganzoni"`): the target
+    /// haemoglobin (`"15 g/dL"`; default by the iron-sucrose label's weight band).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_hemoglobin: Option<String>,
+    /// For an iron course by the Ganzoni deficit: the iron stores (`"500 mg"` or `"15 mg/kg"`;
+    /// default by the label's weight band).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iron_stores: Option<String>,
 }
 
 /// A soft-limit override: the warning's code and the prescriber's (or pharmacist's) reason.
@@ -103,6 +111,8 @@ impl OrderParams {
         let product = f.opt_string("product")?;
         let indication = f.opt_string("indication")?;
         let off_library = f.raw("off_library").cloned();
+        let target_hemoglobin = f.opt_string("target_hemoglobin")?;
+        let iron_stores = f.opt_string("iron_stores")?;
         Ok(OrderParams {
             medication: medication.trim().to_string(),
             dose_per,
@@ -119,6 +129,8 @@ impl OrderParams {
             product,
             indication,
             off_library,
+            target_hemoglobin,
+            iron_stores,
         })
     }
 }
@@ -243,7 +255,7 @@ impl App {
             (d, u.to_string(), None)
         } else if let Some(formula) = &formula {
             // A formula basis (target AUC, desired factor rise): its own calculator.
-            let f = crate::dose_basis::formula_dose(ctx, params, formula)?;
+            let f = crate::dose_basis::formula_dose(self.library(), ctx, params, formula)?;
             findings.extend(f.findings);
             (f.dose, f.unit, Some(f.calculation))
         } else {
@@ -595,6 +607,11 @@ pub struct BlindRequest {
     pub infusion_number: Option<u32>,
     pub product: Option<String>,
     pub indication: Option<String>,
+    /// The inputs of a Ganzoni iron course, as ordered (the pharmacist re-derives from them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_hemoglobin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iron_stores: Option<String>,
 }
 
 impl From<&OrderParams> for BlindRequest {
@@ -614,6 +631,8 @@ impl From<&OrderParams> for BlindRequest {
             infusion_number: p.infusion_number,
             product: p.product.clone(),
             indication: p.indication.clone(),
+            target_hemoglobin: p.target_hemoglobin.clone(),
+            iron_stores: p.iron_stores.clone(),
         }
     }
 }

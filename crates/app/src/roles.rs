@@ -208,6 +208,8 @@ mod tests {
             medication: "unlisted".into(),
             dose_per: None,
             dose: Some("10 mg".into()),
+            target_hemoglobin: None,
+            iron_stores: None,
             weight_basis: None,
             max_dose: None,
             rounding: None,

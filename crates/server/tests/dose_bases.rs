@@ -190,6 +190,43 @@ async fn ivig_per_kg_with_a_product_equals_the_ivig_calculator_and_the_indicatio
     assert_eq!(r.body["field"], "dose_per", "{}", r.body);
 }
 
+async fn an_iron_course_is_the_ganzoni_deficit_in_labelled_single_doses() {
+    let h = common::harness().await;
+    let r = preview(
+        &h,
+        json!({"medication": "iron-sucrose", "dose_per": "ganzoni", "route": "iv",
+               "volume": "100 mL", "duration": "30 min"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The harness patient: 70 kg, haemoglobin 12.8 g/dL; the label's defaults apply.
+    let c = calc::run(
+        "iron-deficit",
+        &json!({"weight": "70 kg", "hemoglobin": "12.8 g/dL"}),
+    )
+    .expect("iron-deficit");
+    let deficit = c.outputs.get("iron_deficit").expect("deficit").value;
+    let calc = &r.body["computed"]["derivation"]["dose_calculation"];
+    assert_eq!(calc["calculator"], "iron-deficit", "{calc}");
+    let course_total = calc["outputs"]["course_total"]["value"].as_f64();
+    assert_eq!(course_total, Some(deficit), "{calc}");
+    // Iron sucrose: the library's usual single dose is 200 mg.
+    assert_eq!(dose_of(&r.body), (200.0_f64.min(deficit), "mg".to_string()));
+    assert_eq!(
+        calc["outputs"]["doses_in_course"]["value"].as_f64(),
+        Some((deficit / 200.0).ceil())
+    );
+    // A target of 150 g/dL (g/L meant as g/dL … or a slip): refused, naming the field.
+    let r = preview(
+        &h,
+        json!({"medication": "iron-sucrose", "dose_per": "ganzoni", "route": "iv",
+               "target_hemoglobin": "150 g/dL"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "target_hemoglobin", "{}", r.body);
+}
+
 /// Creates a carboplatin AUC 5 order with its warnings overridden, signs it; returns (id,
 /// etag, dose text, the order body).
 async fn signed_carboplatin(h: &common::Harness) -> (String, String, String, Value) {
@@ -401,6 +438,7 @@ on_both_backends!(
     carboplatin_auc_equals_the_calvert_calculator_and_an_auc_of_50_is_refused,
     factor_viii_target_rise_equals_the_factor_calculator_and_1000_percent_is_refused,
     per_measure_bases_equal_the_dose_calculator,
+    an_iron_course_is_the_ganzoni_deficit_in_labelled_single_doses,
     ivig_per_kg_with_a_product_equals_the_ivig_calculator_and_the_indication_picks_the_rule,
     a_changed_creatinine_changes_the_carboplatin_dose_at_verification_and_asks_for_a_new_signature,
     a_blind_dose_far_from_the_recomputed_formula_does_not_verify,

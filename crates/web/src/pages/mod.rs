@@ -72,6 +72,8 @@ pub(crate) fn shown(seen: OrderSeen) -> OrderView {
                     product: b.request.product,
                     indication: b.request.indication,
                     off_library: None,
+                    target_hemoglobin: b.request.target_hemoglobin,
+                    iron_stores: b.request.iron_stores,
                 },
                 findings: Vec::new(),
                 overrides: b.overrides,

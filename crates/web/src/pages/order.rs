@@ -25,8 +25,8 @@ use crate::{FormData, Viewer, page, page_with_error, see_other};
 const ORDER_FIELDS: &[(&str, &str, &str)] = &[
     (
         "dose_per",
-        "Dose per body measure, target AUC or factor rise",
-        "e.g. 5 mg/kg, 375 mg/m2, 5 mg/mL.min or 50 IU/dL",
+        "Dose per body measure, target AUC, factor rise or iron course",
+        "e.g. 5 mg/kg, 375 mg/m2, 5 mg/mL.min, 50 IU/dL or ganzoni",
     ),
     ("dose", "…or a flat dose", "e.g. 600 mg"),
     ("max_dose", "Maximum dose (cap)", "e.g. 1000 mg"),
@@ -47,6 +47,16 @@ const ORDER_FIELDS: &[(&str, &str, &str)] = &[
     ("infusion_number", "Infusion number", "e.g. 1"),
     ("product", "Product (library id)", "optional"),
     ("indication", "Indication", "optional"),
+    (
+        "target_hemoglobin",
+        "Target haemoglobin (iron course)",
+        "default by the label: 15 g/dL above 35 kg",
+    ),
+    (
+        "iron_stores",
+        "Iron stores (iron course)",
+        "default by the label: 500 mg above 35 kg",
+    ),
 ];
 
 /// The order request as JSON from the form: only the fields given.
