@@ -453,6 +453,7 @@ mod tests {
             off_library: None,
             target_hemoglobin: None,
             iron_stores: None,
+            pn: None,
         }
     }
 

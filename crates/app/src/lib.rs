@@ -31,6 +31,7 @@ pub mod library;
 pub mod orders;
 pub mod patients;
 pub mod plans;
+pub mod pn_order;
 pub mod preparation;
 pub mod returned;
 pub mod roles;

@@ -52,6 +52,10 @@ pub struct OrderParams {
     /// default by the label's weight band).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iron_stores: Option<String>,
+    /// A compounded parenteral-nutrition bag (`medication: "parenteral-nutrition"`, no dose):
+    /// `{"bag", "dextrose", "amino_acids", "lipid", "electrolytes"}`, see `pn_order`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pn: Option<Json>,
 }
 
 /// A soft-limit override: the warning's code and the prescriber's (or pharmacist's) reason.
@@ -77,7 +81,15 @@ impl OrderParams {
             })?;
         let dose_per = f.opt_string("dose_per")?;
         let dose = f.opt_string("dose")?;
-        if dose_per.is_none() == dose.is_none() {
+        let pn = f.raw("pn").cloned();
+        const PN_RULE: &str = "a parenteral-nutrition order is one bag: medication 'parenteral-nutrition' with pn (bag, dextrose, amino_acids, lipid, electrolytes) and the bag's volume, without dose_per or dose";
+        if pn.is_some() != (medication.trim() == crate::pn_order::PN_MEDICATION) {
+            return Err(AppError::invalid("pn", "", PN_RULE));
+        }
+        if let (Some(_), Some(given)) = (&pn, dose_per.clone().or(dose.clone())) {
+            return Err(AppError::invalid("dose_per", given, PN_RULE));
+        }
+        if pn.is_none() && dose_per.is_none() == dose.is_none() {
             return Err(AppError::invalid(
                 "dose_per",
                 dose_per.or(dose).unwrap_or_default(),
@@ -131,6 +143,7 @@ impl OrderParams {
             off_library,
             target_hemoglobin,
             iron_stores,
+            pn,
         })
     }
 }
@@ -237,6 +250,10 @@ impl App {
         at_us: i64,
         fixed_dose: Option<(f64, &str)>,
     ) -> Result<Computed, AppError> {
+        if let Some(pn) = &params.pn {
+            // One compounded bag: its own calculator and component checks.
+            return self.compute_pn(ctx, params, pn, active_orders, at_us);
+        }
         let mut findings: Vec<Finding> = Vec::new();
         let mut body = serde_json::Map::new();
         if let Some((w, _)) = ctx.weight_kg {
@@ -612,6 +629,9 @@ pub struct BlindRequest {
     pub target_hemoglobin: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iron_stores: Option<String>,
+    /// A PN bag's prescription (amounts per day), re-derived by the pharmacist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pn: Option<Json>,
 }
 
 impl From<&OrderParams> for BlindRequest {
@@ -633,6 +653,7 @@ impl From<&OrderParams> for BlindRequest {
             indication: p.indication.clone(),
             target_hemoglobin: p.target_hemoglobin.clone(),
             iron_stores: p.iron_stores.clone(),
+            pn: p.pn.clone(),
         }
     }
 }

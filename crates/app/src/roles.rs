@@ -210,6 +210,7 @@ mod tests {
             dose: Some("10 mg".into()),
             target_hemoglobin: None,
             iron_stores: None,
+            pn: None,
             weight_basis: None,
             max_dose: None,
             rounding: None,

@@ -227,6 +227,153 @@ async fn an_iron_course_is_the_ganzoni_deficit_in_labelled_single_doses() {
     assert_eq!(r.body["field"], "target_hemoglobin", "{}", r.body);
 }
 
+/// A 3-in-1 bag for the 70 kg harness patient: the PN protocol's amounts per kg.
+fn pn_bag(line: &str, dextrose: &str) -> Value {
+    json!({"medication": "parenteral-nutrition", "route": "iv", "volume": "2000 mL",
+           "duration": "24 h", "line": line, "frequency": "q24h",
+           "pn": {"bag": "3-in-1", "dextrose": dextrose, "amino_acids": "1.5 g/kg",
+                  "lipid": "1 g/kg",
+                  "electrolytes": {"sodium": "100 mEq", "potassium": "80 mEq",
+                                   "calcium": "10 mEq", "magnesium": "16 mEq"}}})
+}
+
+async fn a_pn_bag_is_one_order_with_the_calculator_figures_and_its_components_checked() {
+    let h = common::harness().await;
+    let r = preview(&h, pn_bag("central", "4 g/kg")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(dose_of(&r.body), (2000.0, "mL".to_string()));
+    let c = calc::run(
+        "parenteral-nutrition",
+        &json!({"weight": "70 kg", "volume": "2000 mL", "dextrose": "280 g",
+                "amino_acids": "105 g", "lipid": "70 g", "cations": "206 mEq",
+                "infusion_duration": "24 h", "line": "central"}),
+    )
+    .expect("parenteral-nutrition");
+    let calc = &r.body["computed"]["derivation"]["dose_calculation"];
+    assert_eq!(calc["calculator"], "parenteral-nutrition", "{calc}");
+    for out in ["energy", "gir", "osmolarity", "protein_per_kg"] {
+        let expected = c.outputs.get(out).expect("output").value;
+        let got = calc["outputs"][out]["value"].as_f64().unwrap_or(f64::NAN);
+        assert!((got - expected).abs() < 1e-9, "{out}: {got} vs {expected}");
+    }
+    let rate = r.body["computed"]["rate_ml_per_h"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    assert!((rate - 2000.0 / 24.0).abs() < 1e-6, "{rate}");
+    // Each component was checked against its own library entry.
+    let checked: Vec<String> = r.body["computed"]["derivation"]["check"]["input"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["order"]["medication"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(checked, ["dextrose", "amino-acids", "lipid-emulsion"]);
+
+    // The same bag through a peripheral line: over the 900 mOsm/L limit (ASPEN).
+    let osm = c.outputs.get("osmolarity").expect("osmolarity").value;
+    assert!(osm > 900.0, "{osm}");
+    let r = preview(&h, pn_bag("peripheral", "4 g/kg")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let codes: Vec<&str> = r.body["computed"]["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["code"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        codes.contains(&"pn.osmolarity_above_peripheral_limit"),
+        "{codes:?}"
+    );
+
+    // 15 g/kg of dextrose (1,050 g; 15 typed for 1.5?): the dextrose library limit is a hard
+    // stop and the GIR is above 5 mg/kg/min.
+    let r = preview(&h, pn_bag("central", "15 g/kg")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["computed"]["verdict"], "hard_stop", "{}", r.body);
+    let codes: Vec<&str> = r.body["computed"]["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["code"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(codes.contains(&"pn.gir_above_limit"), "{codes:?}");
+
+    // A 2-in-1 bag refuses lipid inside it; a PN order refuses a dose.
+    let mut two = pn_bag("central", "4 g/kg");
+    two["pn"]["bag"] = json!("2-in-1");
+    let r = preview(&h, two).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "pn.lipid", "{}", r.body);
+    let mut dosed = pn_bag("central", "4 g/kg");
+    dosed["dose"] = json!("2000 mL");
+    let r = preview(&h, dosed).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "dose_per", "{}", r.body);
+}
+
+async fn a_pn_bag_is_created_signed_and_verified_as_one_order() {
+    let h = common::harness().await;
+    let mut body = pn_bag("central", "4 g/kg");
+    let r = preview(&h, body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    body["patient_id"] = json!(h.patient_id);
+    body["overrides"] = Value::Array(
+        r.body["computed"]["findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f["severity"] == "warning")
+            .map(|f| json!({"code": f["code"], "reason": "reviewed with the nutrition team"}))
+            .collect(),
+    );
+    let r = h
+        .call("POST", "/api/orders", Some("prescriber"), Some(body), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["medication"], "parenteral-nutrition");
+    assert_eq!(r.body["high_alert"], true);
+    let id = r.body["id"].as_str().unwrap_or_default().to_string();
+    let rate = r.body["rate_ml_per_h"].as_f64().unwrap_or(f64::NAN);
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/sign"),
+            Some("prescriber"),
+            None,
+            &[("if-match", &r.etag())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Blind: the pharmacist sees the prescription, not the figures.
+    let blind = h
+        .call(
+            "GET",
+            &format!("/api/orders/{id}"),
+            Some("pharmacist"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(blind.status, StatusCode::OK, "{}", blind.body);
+    assert_eq!(
+        blind.body["request"]["pn"]["bag"], "3-in-1",
+        "{}",
+        blind.body
+    );
+    assert_eq!(blind.body["figures_shown"], false, "{}", blind.body);
+    assert!(blind.body["volume_ml"].is_null(), "{}", blind.body);
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/verify"),
+            Some("pharmacist"),
+            Some(json!({"dose": "2000 mL", "volume": "2000 mL", "rate": format!("{rate} mL/h")})),
+            &[("if-match", &r.etag())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["outcome"], "verified", "{}", r.body);
+}
+
 /// Creates a carboplatin AUC 5 order with its warnings overridden, signs it; returns (id,
 /// etag, dose text, the order body).
 async fn signed_carboplatin(h: &common::Harness) -> (String, String, String, Value) {
@@ -439,6 +586,8 @@ on_both_backends!(
     factor_viii_target_rise_equals_the_factor_calculator_and_1000_percent_is_refused,
     per_measure_bases_equal_the_dose_calculator,
     an_iron_course_is_the_ganzoni_deficit_in_labelled_single_doses,
+    a_pn_bag_is_one_order_with_the_calculator_figures_and_its_components_checked,
+    a_pn_bag_is_created_signed_and_verified_as_one_order,
     ivig_per_kg_with_a_product_equals_the_ivig_calculator_and_the_indication_picks_the_rule,
     a_changed_creatinine_changes_the_carboplatin_dose_at_verification_and_asks_for_a_new_signature,
     a_blind_dose_far_from_the_recomputed_formula_does_not_verify,

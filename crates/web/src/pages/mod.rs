@@ -74,6 +74,7 @@ pub(crate) fn shown(seen: OrderSeen) -> OrderView {
                     off_library: None,
                     target_hemoglobin: b.request.target_hemoglobin,
                     iron_stores: b.request.iron_stores,
+                    pn: b.request.pn,
                 },
                 findings: Vec::new(),
                 overrides: b.overrides,
