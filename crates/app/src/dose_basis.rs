@@ -85,9 +85,9 @@ pub struct FormulaDose {
     pub findings: Vec<Finding>,
 }
 
-/// The calculator input for `formula` from the patient as recorded and the order. Also used by
-/// tests and the CLI-equivalence checks: the same JSON goes to `infusio calc <calculator>`.
-pub fn calculator_input(
+/// The calculator input for `formula` from the patient as recorded and the order: the JSON that
+/// `infusio calc <calculator>` reads.
+pub(crate) fn calculator_input(
     ctx: &Context,
     params: &OrderParams,
     formula: &Formula,

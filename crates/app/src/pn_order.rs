@@ -42,7 +42,7 @@ const CATIONS: &[&str] = &["sodium", "potassium", "calcium", "magnesium"];
 /// A PN prescription as read from the order's `pn` object: each component in g/day (with the
 /// text as ordered), the cations in mEq/day, and whether lipid is in the bag.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PnPrescription {
+pub(crate) struct PnPrescription {
     pub three_in_one: bool,
     /// (component key, grams per day, as ordered).
     pub grams: Vec<(&'static str, f64, String)>,
@@ -84,7 +84,7 @@ fn grams_per_day(key: &str, text: &str, weight_kg: Option<f64>) -> Result<f64, A
 }
 
 /// Reads `pn` strictly (unknown fields refused).
-pub fn read_prescription(pn: &Json, weight_kg: Option<f64>) -> Result<PnPrescription, AppError> {
+pub(crate) fn read_prescription(pn: &Json, weight_kg: Option<f64>) -> Result<PnPrescription, AppError> {
     let mut f = Fields::new(pn, "pn")?;
     let bag = f.opt_choice("bag", &["2-in-1", "3-in-1"])?.ok_or_else(|| {
         invalid(

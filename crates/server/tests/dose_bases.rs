@@ -309,6 +309,33 @@ async fn a_pn_bag_is_one_order_with_the_calculator_figures_and_its_components_ch
     assert_eq!(r.body["field"], "dose_per", "{}", r.body);
 }
 
+async fn the_pn_protocol_lines_make_one_bag_that_is_accepted() {
+    let h = common::harness().await;
+    let protocols = infusio_app::plans::builtin_protocols().expect("protocols load");
+    let p = protocols
+        .iter()
+        .find(|p| p.id == "parenteral-nutrition-adult-central")
+        .expect("the PN protocol");
+    let mut pn = json!({"bag": "3-in-1"});
+    for d in &p.phases[0].drugs {
+        let key = match d.medication.as_str() {
+            "dextrose" => "dextrose",
+            "amino-acids" => "amino_acids",
+            "lipid-emulsion" => "lipid",
+            other => panic!("a PN protocol line of {other}"),
+        };
+        pn[key] = json!(format!("{} {}", d.dose, d.dose_unit));
+    }
+    let r = preview(
+        &h,
+        json!({"medication": "parenteral-nutrition", "route": "iv", "volume": "2000 mL",
+               "duration": "24 h", "line": "central", "frequency": "q24h", "pn": pn}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_ne!(r.body["computed"]["verdict"], "hard_stop", "{}", r.body);
+}
+
 async fn a_pn_bag_is_created_signed_and_verified_as_one_order() {
     let h = common::harness().await;
     let mut body = pn_bag("central", "4 g/kg");
@@ -588,6 +615,7 @@ on_both_backends!(
     an_iron_course_is_the_ganzoni_deficit_in_labelled_single_doses,
     a_pn_bag_is_one_order_with_the_calculator_figures_and_its_components_checked,
     a_pn_bag_is_created_signed_and_verified_as_one_order,
+    the_pn_protocol_lines_make_one_bag_that_is_accepted,
     ivig_per_kg_with_a_product_equals_the_ivig_calculator_and_the_indication_picks_the_rule,
     a_changed_creatinine_changes_the_carboplatin_dose_at_verification_and_asks_for_a_new_signature,
     a_blind_dose_far_from_the_recomputed_formula_does_not_verify,
