@@ -84,7 +84,10 @@ fn grams_per_day(key: &str, text: &str, weight_kg: Option<f64>) -> Result<f64, A
 }
 
 /// Reads `pn` strictly (unknown fields refused).
-pub(crate) fn read_prescription(pn: &Json, weight_kg: Option<f64>) -> Result<PnPrescription, AppError> {
+pub(crate) fn read_prescription(
+    pn: &Json,
+    weight_kg: Option<f64>,
+) -> Result<PnPrescription, AppError> {
     let mut f = Fields::new(pn, "pn")?;
     let bag = f.opt_choice("bag", &["2-in-1", "3-in-1"])?.ok_or_else(|| {
         invalid(
