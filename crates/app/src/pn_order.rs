@@ -13,7 +13,7 @@
 
 use infusio_core::calc;
 use infusio_core::check::check_json;
-use infusio_core::derivation::{Finding, Severity, Step};
+use infusio_core::derivation::{Calculation, Finding, Severity, Step};
 use infusio_core::input::{Fields, InputError};
 use infusio_core::units::{DoseBasis, DosePer, Qty, parse_quantity};
 use serde_json::{Value as Json, json};
@@ -148,6 +148,36 @@ pub(crate) fn read_prescription(
     })
 }
 
+/// The calculator's record with the bag's contents: each component's grams per day (with the
+/// step from the amount as ordered) and each cation's mEq per day.
+fn bag_record(c: &Calculation, rx: &PnPrescription) -> Result<CalculationRecord, AppError> {
+    let mut record = CalculationRecord::of(c)?;
+    let bag = if rx.three_in_one { "3-in-1" } else { "2-in-1" };
+    for (key, g, text) in &rx.grams {
+        record
+            .outputs
+            .insert(format!("{key}_g_per_day"), Qty::new(*g, "g/day"));
+        record.steps.insert(
+            0,
+            Step::new(
+                format!("{key} in the {bag} bag, per day"),
+                "grams = amount per kg × weight, or as ordered",
+                Qty::new(*g, "g/day"),
+            )
+            .input(
+                key,
+                DosePer::parse(text).map_or(Qty::new(*g, "g/day"), |p| p.qty()),
+            ),
+        );
+    }
+    for (cation, v) in &rx.cations {
+        record
+            .outputs
+            .insert(format!("{cation}_meq_per_day"), Qty::new(*v, "mEq/day"));
+    }
+    Ok(record)
+}
+
 fn field_error(e: InputError) -> AppError {
     let field = e.field.clone();
     let mapped = match field.as_str() {
@@ -198,30 +228,7 @@ impl App {
         }
         let c = calc::run("parenteral-nutrition", &input).map_err(field_error)?;
         let mut findings: Vec<Finding> = c.findings.clone();
-        let mut record = CalculationRecord::of(&c)?;
-        let bag = if rx.three_in_one { "3-in-1" } else { "2-in-1" };
-        for (key, g, text) in &rx.grams {
-            record
-                .outputs
-                .insert(format!("{key}_g_per_day"), Qty::new(*g, "g/day"));
-            record.steps.insert(
-                0,
-                Step::new(
-                    format!("{key} in the {bag} bag, per day"),
-                    "grams = amount per kg × weight, or as ordered",
-                    Qty::new(*g, "g/day"),
-                )
-                .input(
-                    key,
-                    DosePer::parse(text).map_or(Qty::new(*g, "g/day"), |p| p.qty()),
-                ),
-            );
-        }
-        for (cation, v) in &rx.cations {
-            record
-                .outputs
-                .insert(format!("{cation}_meq_per_day"), Qty::new(*v, "mEq/day"));
-        }
+        let record = bag_record(&c, &rx)?;
         let (checks, check_findings) =
             self.check_components(ctx, params, &rx, active_orders, at_us)?;
         findings.extend(check_findings);

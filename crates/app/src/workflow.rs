@@ -581,13 +581,7 @@ impl App {
         self.refuse_seen_figures(actor, &o).await?;
         let recomputed = self.refuse_stale_formula_dose(&o, "verify").await?;
         let tol = self.config().verification_tolerance_percent;
-        let mut differences = differences(&o, input, tol)?;
-        if let Some(f) = &recomputed {
-            // A formula dose is also re-derived blind: the pharmacist's dose against the
-            // formula recomputed now with the patient's latest measures.
-            let mine = quantity_in("dose", &input.dose.text, &f.unit)?;
-            differences.push(diff("dose_recomputed", mine, Some(f.dose), &f.unit, tol));
-        }
+        let differences = differences_with_formula(&o, input, tol, recomputed.as_ref())?;
         let agree = differences.iter().all(|d| d.within_tolerance);
         let now = self.now_us();
         let verified = agree && input.decision == Decision::Verify;
@@ -1410,6 +1404,23 @@ fn differences(
             "",
             "required: your own rate, the order has one",
         ));
+    }
+    Ok(out)
+}
+
+/// [`differences`] and, for a formula dose, the pharmacist's dose against the formula
+/// recomputed at verification with the patient's latest measures (`dose_recomputed`): a
+/// formula dose is re-derived blind.
+fn differences_with_formula(
+    o: &Stored<Order>,
+    input: &BlindVerification,
+    tol: f64,
+    recomputed: Option<&crate::dose_basis::FormulaDose>,
+) -> Result<Vec<Difference>, AppError> {
+    let mut out = differences(o, input, tol)?;
+    if let Some(f) = recomputed {
+        let mine = quantity_in("dose", &input.dose.text, &f.unit)?;
+        out.push(diff("dose_recomputed", mine, Some(f.dose), &f.unit, tol));
     }
     Ok(out)
 }
