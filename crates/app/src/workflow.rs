@@ -1048,6 +1048,10 @@ impl App {
             .iter()
             .map(finding_json)
             .collect();
+        let bag = self
+            .bag_identity(o, &prep, &bedside.component_gtins, &scan.bag)
+            .await?;
+        problems.extend(bag.iter().map(finding_json));
         // The safety checks again, with the day's labs and weight.
         problems.extend(self.recheck(o).await?.hard_stops().iter().map(finding_json));
         let second_nurse_id = self.double_check(actor, o, scan, &mut problems).await?;
