@@ -92,9 +92,7 @@ pub fn explain(expected: &ExpectedBag, scan: &str, scanned: Option<&ScannedBag>)
                 expected.preparation_id
             ),
         ),
-        None if expected.component_gtins.iter().any(|g| g == scan)
-            || gs1::looks_like_gs1(scan) =>
-        {
+        None if expected.component_gtins.iter().any(|g| g == scan) || gs1::looks_like_gs1(scan) => {
             stop(
                 "bag.product_barcode",
                 format!(
@@ -104,7 +102,9 @@ pub fn explain(expected: &ExpectedBag, scan: &str, scanned: Option<&ScannedBag>)
         }
         None => stop(
             "bag.unknown",
-            format!("bag {scan} is not a bag the pharmacy prepared: scan the barcode on the pharmacy label"),
+            format!(
+                "bag {scan} is not a bag the pharmacy prepared: scan the barcode on the pharmacy label"
+            ),
         ),
     };
     vec![finding]

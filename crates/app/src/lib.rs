@@ -18,8 +18,8 @@
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
 pub mod auth;
-pub mod bag_identity;
 mod backfill;
+pub mod bag_identity;
 pub mod bedside;
 pub mod commands;
 mod db;

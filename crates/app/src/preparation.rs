@@ -79,7 +79,14 @@ fn is_diluent(entry: &DrugEntry, product: &str) -> bool {
 
 /// Whether the component is the ordered drug.
 fn is_drug(entry: &DrugEntry, c: &PreparedComponent) -> bool {
-    drug_names(entry).iter().any(|n| has_words(&c.product, n))
+    is_drug_product(entry, &c.product)
+}
+
+/// Whether a product name names the drug of `entry` (its generic name, id, a brand, a synonym
+/// or one of its library products), as whole words. The label lists the other components as
+/// the diluent.
+pub fn is_drug_product(entry: &DrugEntry, product: &str) -> bool {
+    drug_names(entry).iter().any(|n| has_words(product, n))
 }
 
 fn fmt(value: f64) -> String {

@@ -188,7 +188,10 @@ async fn only_the_current_bag_of_this_order_and_patient_is_accepted() {
         assert_eq!(r.body["code"], "administration.blocked", "{what}");
         let found = codes(&r.body);
         assert!(found.iter().any(|c| c == code), "{what}: {found:?}");
-        assert!(found.iter().any(|c| c == "five_rights.drug"), "{what}: {found:?}");
+        assert!(
+            found.iter().any(|c| c == "five_rights.drug"),
+            "{what}: {found:?}"
+        );
     }
     // The bag made for the order as it stands starts the infusion.
     let r = h

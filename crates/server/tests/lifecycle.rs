@@ -217,7 +217,11 @@ async fn infliximab_order_from_prescription_to_completed_administration() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    assert!(r.body.to_string().contains("bag.product_barcode"), "{}", r.body);
+    assert!(
+        r.body.to_string().contains("bag.product_barcode"),
+        "{}",
+        r.body
+    );
     let good = scan("MRN42", "125 mL/h");
     let r = h
         .call(

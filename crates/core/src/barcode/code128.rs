@@ -140,13 +140,28 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The symbol's geometry in modules: the total width with both quiet zones, and each bar's
+/// `(x, width)` from the left edge. A renderer draws these as black rectangles.
+pub fn bars(text: &str) -> Result<(u32, Vec<(u32, u32)>), Code128Error> {
+    let widths = widths(text)?;
+    let total = widths.iter().sum::<u32>() + 2 * QUIET_ZONE_MODULES;
+    let mut x = QUIET_ZONE_MODULES;
+    let mut out = Vec::with_capacity(widths.len() / 2 + 1);
+    for (i, w) in widths.iter().enumerate() {
+        if i % 2 == 0 {
+            out.push((x, *w));
+        }
+        x += w;
+    }
+    Ok((total, out))
+}
+
 /// The symbol as an SVG element: black `rect`s on a white background, the `viewBox` in
 /// modules (bars at whole-module `x` and `width`), the text printed below in human-readable
 /// form. `module_px` is the width of one module on screen, `bar_height_modules` the bars'
 /// height in modules.
 pub fn svg(text: &str, module_px: u32, bar_height_modules: u32) -> Result<String, Code128Error> {
-    let widths = widths(text)?;
-    let total = widths.iter().sum::<u32>() + 2 * QUIET_ZONE_MODULES;
+    let (total, bars) = bars(text)?;
     let text_height = 12;
     let height = bar_height_modules + text_height;
     let mut out = format!(
@@ -155,14 +170,10 @@ pub fn svg(text: &str, module_px: u32, bar_height_modules: u32) -> Result<String
         w = total * module_px,
         h = height * module_px,
     );
-    let mut x = QUIET_ZONE_MODULES;
-    for (i, w) in widths.iter().enumerate() {
-        if i % 2 == 0 {
-            out.push_str(&format!(
-                r#"<rect class="bar" x="{x}" y="0" width="{w}" height="{bar_height_modules}" fill="black"/>"#
-            ));
-        }
-        x += w;
+    for (x, w) in bars {
+        out.push_str(&format!(
+            r#"<rect class="bar" x="{x}" y="0" width="{w}" height="{bar_height_modules}" fill="black"/>"#
+        ));
     }
     out.push_str(&format!(
         r#"<text x="{mid}" y="{ty}" font-family="monospace" font-size="9" text-anchor="middle">{t}</text></svg>"#,
