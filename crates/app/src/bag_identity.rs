@@ -212,6 +212,11 @@ impl crate::App {
             }
             tx.rollback().await?;
         }
-        Ok(explain(&expected, scan, scanned.as_ref()))
+        let mut found = explain(&expected, scan, scanned.as_ref());
+        if self.config().preparation_release_required {
+            let required = crate::release::release_required(self.library(), &order.data);
+            found.extend(crate::release::release_findings(required, &prep.data));
+        }
+        Ok(found)
     }
 }

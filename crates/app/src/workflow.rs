@@ -1116,7 +1116,7 @@ impl App {
         let preparation = preps
             .into_iter()
             .rev()
-            .find(|p| p.data.status == "prepared");
+            .find(|p| p.data.status == "prepared" || p.data.status == "released");
         let mut component_gtins = Vec::new();
         if let Some(p) = &preparation {
             component_gtins = tx

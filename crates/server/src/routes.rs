@@ -56,6 +56,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/orders/{id}/cancel", post(cancel))
         .route("/api/orders/{id}/discontinue", post(discontinue))
         .route("/api/orders/{id}/preparations", post(prepare))
+        .route("/api/preparations/{id}/release", post(release_preparation))
         .route(
             "/api/orders/{id}/administrations",
             post(start_administration),
@@ -684,6 +685,20 @@ async fn prepare(
         order.version,
         json!({"preparation": to_json(&prep)?, "order": to_json(&OrderView::full(&order)?)?}),
     ))
+}
+
+/// The pharmacist's final check releases a prepared bag (a pharmacist other than the preparer).
+async fn release_preparation(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let prep = s
+        .app
+        .release_preparation(auth.actor(), &id, if_match(&headers)?)
+        .await?;
+    Ok(with_etag(StatusCode::OK, prep.version, to_json(&prep)?))
 }
 
 async fn start_administration(
