@@ -32,6 +32,7 @@ pub mod orders;
 pub mod patients;
 pub mod plans;
 pub mod preparation;
+pub mod recalls;
 pub mod release;
 pub mod returned;
 pub mod roles;

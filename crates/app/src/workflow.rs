@@ -814,6 +814,7 @@ impl App {
                 });
             }
         }
+        self.check_recalls(&input.components).await?;
         let final_volume = input.final_volume;
         let bud = input.beyond_use_at_us;
         if bud <= now {

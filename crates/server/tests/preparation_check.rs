@@ -264,7 +264,81 @@ async fn an_expired_lot_is_a_hard_stop_and_a_second_pharmacist_releases_the_bag(
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
 
+async fn a_lot_on_the_recall_list_is_a_hard_stop() {
+    let h = common::harness().await;
+    let (id, etag) = h.verified().await;
+    let recall = json!({"lot": "LOT-R1", "reason": "particulate matter (manufacturer recall)"});
+    let r = h
+        .call(
+            "POST",
+            "/api/recalls",
+            Some("technician"),
+            Some(recall.clone()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = h
+        .call(
+            "POST",
+            "/api/recalls",
+            Some("pharmacist"),
+            Some(json!({"lot": "LOT-R1", "gtin": "00312345678907", "reason": "x"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "gtin", "{}", r.body);
+    let r = h
+        .call(
+            "POST",
+            "/api/recalls",
+            Some("pharmacist"),
+            Some(recall),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = h
+        .call("GET", "/api/recalls", Some("technician"), None, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body[0]["lot"], "LOT-R1", "{}", r.body);
+    let path = format!("/api/orders/{id}/preparations");
+    let with_lot = |lot: &str| {
+        json!({"components": [{"product": "infliximab 100 mg vial", "lot": lot, "expiry_date": "2099-12-31", "quantity": "350 mg"}],
+               "final_volume": "250 mL", "beyond_use_at": "2099-01-01T00:00:00Z"})
+    };
+    let r = h
+        .call(
+            "POST",
+            &path,
+            Some("technician"),
+            Some(with_lot("lot-r1")),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["code"], "preparation.recalled_lot", "{}", r.body);
+    assert!(
+        r.body.to_string().contains("particulate matter"),
+        "{}",
+        r.body
+    );
+    let r = h
+        .call(
+            "POST",
+            &path,
+            Some("technician"),
+            Some(with_lot("LOT-R2")),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
 on_both_backends!(
     a_preparation_that_differs_from_the_verified_order_is_refused_with_the_difference,
     an_expired_lot_is_a_hard_stop_and_a_second_pharmacist_releases_the_bag,
+    a_lot_on_the_recall_list_is_a_hard_stop,
 );
