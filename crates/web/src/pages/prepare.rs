@@ -395,7 +395,9 @@ fn rate_and_duration(v: &OrderView, final_volume_ml: f64) -> String {
 }
 
 /// The Code 128 symbol of the bag id, drawn with `html!` from the bars' geometry in modules
-/// (`infusio_core::barcode::code128`): a scanner or a test reads the bars back.
+/// (`infusio_core::barcode::code128`): a scanner or a test reads the bars back. The symbol
+/// stretches to the label's width (vector bars keep their proportions horizontally, so the
+/// module widths stay in ratio at any print size).
 fn bag_barcode(bag_id: &str) -> Markup {
     let Ok((total, bars)) = infusio_core::barcode::code128::bars(bag_id) else {
         return html! { p.small { "(no barcode: the bag id is outside Code 128 set B)" } };
@@ -403,7 +405,7 @@ fn bag_barcode(bag_id: &str) -> Markup {
     let height = 50;
     html! {
         svg.barcode xmlns="http://www.w3.org/2000/svg" data-barcode="code128" data-bag-barcode=(bag_id)
-            viewBox={ "0 0 " (total) " " (height) } width=(total * 2) height=(height * 2)
+            viewBox={ "0 0 " (total) " " (height) } width="100%" height="64" preserveAspectRatio="none"
             role="img" aria-label={ "Code 128 barcode of bag " (bag_id) } shape-rendering="crispEdges" {
             rect.background x="0" y="0" width=(total) height=(height) fill="white" {}
             @for (x, w) in bars {
