@@ -110,6 +110,51 @@ pub fn explain(expected: &ExpectedBag, scan: &str, scanned: Option<&ScannedBag>)
     vec![finding]
 }
 
+impl crate::App {
+    /// The hard stops for the bag scanned at the start of `order`, whose current preparation
+    /// is `prep` (see [`explain`]): looks the scanned identifier up as a preparation.
+    pub(crate) async fn bag_identity(
+        &self,
+        order: &infusio_store::Stored<infusio_store::records::Order>,
+        prep: &infusio_store::Stored<infusio_store::records::Preparation>,
+        component_gtins: &[String],
+        scan: &str,
+    ) -> Result<Vec<Finding>, crate::AppError> {
+        use infusio_store::records::{Order, Preparation};
+        let expected = ExpectedBag {
+            order_id: order.id.clone(),
+            patient_id: order.data.patient_id.clone(),
+            order_signed_at_us: order.data.signed_at_us,
+            preparation_id: prep.id.clone(),
+            prepared_at_us: prep.data.prepared_at_us,
+            component_gtins: component_gtins.to_vec(),
+        };
+        let trimmed = scan.trim();
+        let mut scanned = None;
+        if trimmed != prep.id && !trimmed.is_empty() && trimmed.len() <= 64 {
+            let mut tx = self.store().begin_snapshot().await?;
+            if let Some(p) = tx.get::<Preparation>(trimmed).await? {
+                let o = tx.get::<Order>(&p.data.order_id).await?;
+                scanned = o.map(|o| ScannedBag {
+                    preparation_id: p.id.clone(),
+                    order_id: o.id.clone(),
+                    patient_id: o.data.patient_id.clone(),
+                    status: p.data.status.as_str().to_string(),
+                    prepared_at_us: p.data.prepared_at_us,
+                    drug_id: o.data.drug_id.clone(),
+                });
+            }
+            tx.rollback().await?;
+        }
+        let mut found = explain(&expected, scan, scanned.as_ref());
+        if self.config().preparation_release_required {
+            let required = crate::release::release_required(self.library(), &order.data);
+            found.extend(crate::release::release_findings(required, &prep.data));
+        }
+        Ok(found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,50 +218,5 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].code, "bag.earlier_order_version");
         assert!(found[0].message.contains("earlier version"), "{found:?}");
-    }
-}
-
-impl crate::App {
-    /// The hard stops for the bag scanned at the start of `order`, whose current preparation
-    /// is `prep` (see [`explain`]): looks the scanned identifier up as a preparation.
-    pub(crate) async fn bag_identity(
-        &self,
-        order: &infusio_store::Stored<infusio_store::records::Order>,
-        prep: &infusio_store::Stored<infusio_store::records::Preparation>,
-        component_gtins: &[String],
-        scan: &str,
-    ) -> Result<Vec<Finding>, crate::AppError> {
-        use infusio_store::records::{Order, Preparation};
-        let expected = ExpectedBag {
-            order_id: order.id.clone(),
-            patient_id: order.data.patient_id.clone(),
-            order_signed_at_us: order.data.signed_at_us,
-            preparation_id: prep.id.clone(),
-            prepared_at_us: prep.data.prepared_at_us,
-            component_gtins: component_gtins.to_vec(),
-        };
-        let trimmed = scan.trim();
-        let mut scanned = None;
-        if trimmed != prep.id && !trimmed.is_empty() && trimmed.len() <= 64 {
-            let mut tx = self.store().begin_snapshot().await?;
-            if let Some(p) = tx.get::<Preparation>(trimmed).await? {
-                let o = tx.get::<Order>(&p.data.order_id).await?;
-                scanned = o.map(|o| ScannedBag {
-                    preparation_id: p.id.clone(),
-                    order_id: o.id.clone(),
-                    patient_id: o.data.patient_id.clone(),
-                    status: p.data.status.as_str().to_string(),
-                    prepared_at_us: p.data.prepared_at_us,
-                    drug_id: o.data.drug_id.clone(),
-                });
-            }
-            tx.rollback().await?;
-        }
-        let mut found = explain(&expected, scan, scanned.as_ref());
-        if self.config().preparation_release_required {
-            let required = crate::release::release_required(self.library(), &order.data);
-            found.extend(crate::release::release_findings(required, &prep.data));
-        }
-        Ok(found)
     }
 }

@@ -97,7 +97,7 @@ fn value_of(six: &[u32]) -> Option<usize> {
 /// start character, the check character and the stop pattern.
 pub fn decode_widths(widths: &[u32]) -> Result<String, Code128Error> {
     let fail = |why: &str| Err(Code128Error::Decode(why.to_string()));
-    if widths.len() < 6 * 3 + 7 || (widths.len() - 7) % 6 != 0 {
+    if widths.len() < 6 * 3 + 7 || !(widths.len() - 7).is_multiple_of(6) {
         return fail("the number of bars and spaces does not fit start, data, check and stop");
     }
     let (body, stop) = widths.split_at(widths.len() - 7);

@@ -391,7 +391,7 @@ mod tests {
 
     #[test]
     fn malformed_strings_are_refused_by_name() {
-        let e = |s: &str| parse(s, 2026).unwrap_err().to_string();
+        let e = |s: &str| parse(s, 2026).expect_err(s).to_string();
         assert!(e("(01)09506000134353").contains("check digit 3, expected 2"));
         assert!(e("(01)0950600013435").contains("expected 14 digits"));
         assert!(e("(99)ABC").contains("AI (99)"));
