@@ -325,12 +325,28 @@ async fn a_lot_on_the_recall_list_is_a_hard_stop() {
         "{}",
         r.body
     );
+    // A scanned product barcode whose lot is not the lot recorded is refused, naming it.
+    let mut scanned = with_lot("LOT-R2");
+    scanned["components"][0]["gtin"] = json!("(01)00312345678906(10)LOT-OTHER");
     let r = h
         .call(
             "POST",
             &path,
             Some("technician"),
-            Some(with_lot("LOT-R2")),
+            Some(scanned.clone()),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "components[0].gtin", "{}", r.body);
+    assert!(r.body.to_string().contains("LOT-OTHER"), "{}", r.body);
+    scanned["components"][0]["gtin"] = json!("(01)00312345678906(10)LOT-R2");
+    let r = h
+        .call(
+            "POST",
+            &path,
+            Some("technician"),
+            Some(scanned),
             &[("if-match", &etag)],
         )
         .await;
