@@ -183,7 +183,10 @@ pub fn five_rights(facts: &BedsideFacts, scan: &BedsideScan) -> Result<Vec<Findi
             ),
         ));
     }
-    let bag_ok = scan.bag == facts.preparation_id || facts.component_gtins.contains(&scan.bag);
+    // Only the bag id on the pharmacy label identifies the bag; a product GTIN does not (it
+    // is the same on every bag made from that product). `crate::bag_identity` says what
+    // else was scanned.
+    let bag_ok = scan.bag.trim() == facts.preparation_id;
     if !bag_ok {
         out.push(hard_stop(
             "five_rights.drug",
@@ -336,9 +339,9 @@ mod tests {
                 &["five_rights.drug"],
             ),
             (
-                "component GTIN",
+                "a component's GTIN in place of the bag id",
                 |_, s| s.bag = "05012345678900".into(),
-                &[],
+                &["five_rights.drug"],
             ),
             (
                 "beyond use",

@@ -407,10 +407,16 @@ fn read_component(path: &str, item: &Json) -> Result<PreparedComponent, AppError
             .ok_or_else(|| AppError::invalid(p, "", format!("required: {what}")))
     };
     let product = req(&mut c, "product", "the product name")?;
-    let gtin = c.opt_string("gtin")?;
+    let gtin = c.opt_string("gtin")?.filter(|g| !g.trim().is_empty());
     let lot = req(&mut c, "lot", "the lot number")?;
     let expiry_date = req(&mut c, "expiry_date", "the expiry date YYYY-MM-DD")?;
     parse_date(&format!("{path}.expiry_date"), &expiry_date)?;
+    // A GTIN or a scanned GS1 barcode: check digit, and its lot and expiry agree with these.
+    let gtin = gtin
+        .map(|g| {
+            crate::preparation::read_product_scan(&format!("{path}.gtin"), &g, &lot, &expiry_date)
+        })
+        .transpose()?;
     let quantity_text = req(&mut c, "quantity", "the quantity used, e.g. '350 mg'")?;
     let quantity = parse_quantity(&quantity_text).map_err(|e| {
         AppError::invalid(

@@ -19,6 +19,7 @@
 
 pub mod auth;
 mod backfill;
+pub mod bag_identity;
 pub mod bedside;
 pub mod commands;
 mod db;
@@ -33,6 +34,8 @@ pub mod patients;
 pub mod plans;
 pub mod pn_order;
 pub mod preparation;
+pub mod recalls;
+pub mod release;
 pub mod returned;
 pub mod roles;
 pub mod steps;
@@ -84,6 +87,11 @@ pub struct AppConfig {
     /// and the verified order that is still accepted. Default 5: an institutional setting
     /// (the drug library states no compounding tolerance), not a figure from a label.
     pub preparation_tolerance_percent: f64,
+    /// Whether the bedside accepts a bag of a high-alert or hazardous drug only once a
+    /// pharmacist other than the preparer has released it ([`release`]). Default `false`
+    /// while the pharmacy screens have no release step yet; the API's release works either
+    /// way, and a released bag is always accepted.
+    pub preparation_release_required: bool,
     /// The bedside scan must fall within this many minutes of the appointment's start.
     /// Default 60.
     pub administration_window_min: i64,
@@ -148,6 +156,7 @@ impl Default for AppConfig {
             argon2_iterations: 2,
             verification_tolerance_percent: 5.0,
             preparation_tolerance_percent: 5.0,
+            preparation_release_required: false,
             administration_window_min: 60,
             care_area: "adult-infusion".to_string(),
             clock: Clock::system(),

@@ -79,7 +79,57 @@ fn is_diluent(entry: &DrugEntry, product: &str) -> bool {
 
 /// Whether the component is the ordered drug.
 fn is_drug(entry: &DrugEntry, c: &PreparedComponent) -> bool {
-    drug_names(entry).iter().any(|n| has_words(&c.product, n))
+    is_drug_product(entry, &c.product)
+}
+
+/// Whether a product name names the drug of `entry` (its generic name, id, a brand, a synonym
+/// or one of its library products), as whole words. The label lists the other components as
+/// the diluent.
+pub fn is_drug_product(entry: &DrugEntry, product: &str) -> bool {
+    drug_names(entry).iter().any(|n| has_words(product, n))
+}
+
+/// Reads a component's product barcode as scanned or typed into `gtin`: a bare GTIN (8, 12,
+/// 13 or 14 digits) or a GS1 element string (`(01)…(17)…(10)…`, or the raw form with group
+/// separators). The GTIN's check digit must hold; a lot or expiry date in the barcode must be
+/// the lot and expiry recorded for the component (a barcode from another carton is refused).
+/// Returns the GTIN-14.
+///
+/// The expiry's two-digit year is read in the century of the recorded expiry date (GS1
+/// General Specifications section 7.12 with the recorded year as reference), so a barcode
+/// agrees with the record exactly when its `YYMMDD` names the recorded date (day `00`: the
+/// month's last day).
+pub fn read_product_scan(
+    field: &str,
+    scan: &str,
+    lot: &str,
+    expiry_date: &str,
+) -> Result<String, crate::AppError> {
+    use infusio_core::barcode::gs1;
+    let bad = |why: String| crate::AppError::invalid(field, scan, why);
+    let t = scan.trim();
+    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+        return gs1::validate_gtin(t).map_err(|e| bad(e.to_string()));
+    }
+    let reference_year = expiry_date
+        .get(..4)
+        .and_then(|y| y.parse::<i64>().ok())
+        .unwrap_or(2000);
+    let data = gs1::parse(t, reference_year).map_err(|e| bad(e.to_string()))?;
+    let gtin = data
+        .gtin
+        .ok_or_else(|| bad("the barcode holds no GTIN, AI (01)".into()))?;
+    if let Some(scanned) = data.lot.filter(|l| !l.eq_ignore_ascii_case(lot.trim())) {
+        return Err(bad(format!(
+            "the barcode's lot {scanned} is not the lot recorded, {lot}"
+        )));
+    }
+    if let Some(scanned) = data.expiry_date.filter(|d| d != expiry_date) {
+        return Err(bad(format!(
+            "the barcode's expiry {scanned} is not the expiry date recorded, {expiry_date}"
+        )));
+    }
+    Ok(gtin)
 }
 
 fn fmt(value: f64) -> String {
@@ -226,6 +276,33 @@ mod tests {
                 &fields, expected,
                 "{components:?} in {volume} mL: {found:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_product_barcode_must_agree_with_the_recorded_lot_and_expiry() {
+        let read = |scan: &str| {
+            read_product_scan("components[0].gtin", scan, "AB12", "2027-05-31")
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(read("9506000134352").as_deref(), Ok("09506000134352"));
+        assert_eq!(
+            read("(01)09506000134352(17)270500(10)ab12").as_deref(),
+            Ok("09506000134352")
+        );
+        assert_eq!(
+            read("]d2010950600013435217270531\u{1d}10AB12").as_deref(),
+            Ok("09506000134352")
+        );
+        for (scan, why) in [
+            ("9506000134353", "check digit"),
+            ("(01)09506000134352(10)ZZ9", "lot ZZ9"),
+            ("(01)09506000134352(17)270430", "expiry 2027-04-30"),
+            ("(10)AB12", "no GTIN"),
+            ("(99)X", "AI (99)"),
+        ] {
+            let e = read(scan).expect_err(scan);
+            assert!(e.to_string().contains(why), "{scan}: {e}");
         }
     }
 

@@ -817,6 +817,7 @@ impl App {
                 });
             }
         }
+        self.check_recalls(&input.components).await?;
         let final_volume = input.final_volume;
         let bud = input.beyond_use_at_us;
         if bud <= now {
@@ -1051,6 +1052,10 @@ impl App {
             .iter()
             .map(finding_json)
             .collect();
+        let bag = self
+            .bag_identity(o, &prep, &bedside.component_gtins, &scan.bag)
+            .await?;
+        problems.extend(bag.iter().map(finding_json));
         // The safety checks again, with the day's labs and weight.
         problems.extend(self.recheck(o).await?.hard_stops().iter().map(finding_json));
         let second_nurse_id = self.double_check(actor, o, scan, &mut problems).await?;
@@ -1115,7 +1120,7 @@ impl App {
         let preparation = preps
             .into_iter()
             .rev()
-            .find(|p| p.data.status == "prepared");
+            .find(|p| p.data.status == "prepared" || p.data.status == "released");
         let mut component_gtins = Vec::new();
         if let Some(p) = &preparation {
             component_gtins = tx

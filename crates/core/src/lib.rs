@@ -7,6 +7,7 @@
 //! accepted.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+pub mod barcode;
 pub mod calc;
 pub mod check;
 pub mod codes;

@@ -31,6 +31,7 @@ fn infliximab(dose: f64) -> PreparationRequest {
             concentration_min: Some(0.4),
             concentration_max: Some(4.0),
             mode: BagMode::ReplaceVolume,
+            bag_overfill_ml: None,
         }),
         category: UspCategory::Category1,
         storage: Storage::Refrigerated,
@@ -68,6 +69,7 @@ fn rituximab(dose: f64, bags: Vec<f64>) -> PreparationRequest {
             concentration_min: Some(1.0),
             concentration_max: Some(4.0),
             mode: BagMode::AddToBag,
+            bag_overfill_ml: None,
         }),
         category: UspCategory::Category1,
         storage: Storage::Refrigerated,
@@ -288,4 +290,50 @@ proptest! {
             }
         }
     }
+}
+
+/// Rituximab 800 mg ordered in 500 mL (1.6 mg/mL): 80 mL of drug from 10 mg/mL vials. The
+/// RITUXAN label says to withdraw the necessary amount and dilute into an infusion bag to 1–4
+/// mg/mL; to hold the ordered final volume, 80 mL of diluent is removed from the 500 mL bag
+/// first (the plan used to say "remove 0 mL" and hand over 580 mL at 1.38 mg/mL).
+#[test]
+fn rituximab_in_a_fixed_final_volume_removes_the_drug_volume_and_the_overfill() {
+    let mut r = rituximab(800.0, vec![100.0, 250.0, 500.0]);
+    if let Some(d) = r.dilution.as_mut() {
+        d.final_volume_ml = Some(500.0);
+    }
+    let p = prepare(&r).expect("plan");
+    assert!((p.withdraw_volume_ml - 80.0).abs() < 1e-9);
+    let bag = p.bag.as_ref().expect("bag");
+    assert_eq!(bag.size_ml, 500.0);
+    assert!((bag.remove_ml - 80.0).abs() < 1e-9, "{bag:?}");
+    assert!((p.final_volume_ml - 500.0).abs() < 1e-9);
+    assert!((p.final_concentration - 1.6).abs() < 1e-12);
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| f.code == "preparation.overfill_unknown" && f.severity == Severity::Info)
+    );
+    // A known overfill of 30 mL is removed too: 500 + 30 − (500 − 80) = 110 mL.
+    if let Some(d) = r.dilution.as_mut() {
+        d.bag_overfill_ml = Some(30.0);
+    }
+    let p = prepare(&r).expect("plan");
+    assert!((p.bag.as_ref().expect("bag").remove_ml - 110.0).abs() < 1e-9);
+    assert!(
+        !p.findings
+            .iter()
+            .any(|f| f.code == "preparation.overfill_unknown")
+    );
+    // 400 mL ordered: the 500 mL bag is the smallest that holds it; 500 − (400 − 80) = 180 mL.
+    if let Some(d) = r.dilution.as_mut() {
+        d.final_volume_ml = Some(400.0);
+        d.bag_overfill_ml = None;
+    }
+    let p = prepare(&r).expect("plan");
+    let bag = p.bag.as_ref().expect("bag");
+    assert_eq!(bag.size_ml, 500.0);
+    assert!((bag.remove_ml - 180.0).abs() < 1e-9, "{bag:?}");
+    assert!((p.final_volume_ml - 400.0).abs() < 1e-9);
+    assert!((p.final_concentration - 2.0).abs() < 1e-12);
 }

@@ -56,6 +56,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/orders/{id}/cancel", post(cancel))
         .route("/api/orders/{id}/discontinue", post(discontinue))
         .route("/api/orders/{id}/preparations", post(prepare))
+        .route("/api/preparations/{id}/release", post(release_preparation))
+        .route("/api/recalls", get(list_recalls).post(record_recall))
         .route(
             "/api/orders/{id}/administrations",
             post(start_administration),
@@ -684,6 +686,36 @@ async fn prepare(
         order.version,
         json!({"preparation": to_json(&prep)?, "order": to_json(&OrderView::full(&order)?)?}),
     ))
+}
+
+/// The pharmacist's final check releases a prepared bag (a pharmacist other than the preparer).
+async fn release_preparation(
+    State(s): State<AppState>,
+    auth: Authed,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let prep = s
+        .app
+        .release_preparation(auth.actor(), &id, if_match(&headers)?)
+        .await?;
+    Ok(with_etag(StatusCode::OK, prep.version, to_json(&prep)?))
+}
+
+/// The pharmacy's recall list.
+async fn list_recalls(State(s): State<AppState>, auth: Authed) -> ApiResult {
+    let all = s.app.recalls(auth.actor()).await?;
+    Ok((StatusCode::OK, Json(to_json(&all)?)).into_response())
+}
+
+/// Records a recalled lot: `{"lot", ["gtin"], ["product"], "reason"}` (pharmacists).
+async fn record_recall(State(s): State<AppState>, auth: Authed, bytes: Bytes) -> ApiResult {
+    // Recording a recall is a pharmacist's step, like verification: refused before the body
+    // is read for anyone else.
+    let input: infusio_app::recalls::NewRecall =
+        read_as(auth.actor(), Action::VerifyOrder, &bytes)?;
+    let row = s.app.record_recall(auth.actor(), &input).await?;
+    Ok(with_etag(StatusCode::CREATED, row.version, to_json(&row)?))
 }
 
 async fn start_administration(

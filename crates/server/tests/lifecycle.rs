@@ -203,9 +203,26 @@ async fn infliximab_order_from_prescription_to_completed_administration() {
         codes.contains(&"five_rights.patient") && codes.contains(&"pump.rate_mismatch"),
         "{codes:?}"
     );
-    // The commercial product's GTIN is accepted as the bag barcode too.
-    let mut good = scan("MRN42", "125 mL/h");
-    good["bag"] = json!("00312345678906");
+    // The commercial product's GTIN does not identify the bag: every bag made from that
+    // product carries it. Only the bag id on the pharmacy label does.
+    let mut gtin = scan("MRN42", "125 mL/h");
+    gtin["bag"] = json!("00312345678906");
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/administrations"),
+            Some("nurse"),
+            Some(gtin),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.to_string().contains("bag.product_barcode"),
+        "{}",
+        r.body
+    );
+    let good = scan("MRN42", "125 mL/h");
     let r = h
         .call(
             "POST",

@@ -238,6 +238,18 @@ records! {
         quantity_unit: String,
     }
 
+    /// A lot the pharmacy has recalled: a preparation that uses it is refused. `gtin`, when
+    /// given, narrows the recall to that product's lot.
+    LotRecall in "lot_recalls" {
+        lot: String,
+        gtin: Option<String>,
+        product: Option<String>,
+        reason: String,
+        recalled_by: String,
+        /// A recall lifted by the pharmacy stays on record, inactive.
+        active: bool,
+    }
+
     /// A booked chair slot.
     Appointment in "appointments" {
         patient_id: String,

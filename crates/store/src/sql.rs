@@ -7,13 +7,14 @@ use sqlx::{AssertSqlSafe, Row, SqlSafeStr};
 use crate::{Backend, Kind, TxInner, Val};
 
 /// The schema version a fully migrated database is at.
-pub const LATEST_SCHEMA_VERSION: i64 = 4;
+pub const LATEST_SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = include_str!("../migrations/0001_schema.sql");
 const APPEND_ONLY_SQLITE: &str = include_str!("../migrations/0002_append_only.sqlite.sql");
 const APPEND_ONLY_POSTGRES: &str = include_str!("../migrations/0002_append_only.postgres.sql");
 const APP_TABLES: &str = include_str!("../migrations/0003_app_tables.sql");
 const INTERFACE_TABLES: &str = include_str!("../migrations/0004_interface_inbound.sql");
+const LOT_RECALLS: &str = include_str!("../migrations/0006_prep16b_lot_recalls.sql");
 
 /// Migration 1 (the tables) is the same SQL on both backends, so the tables and columns cannot
 /// differ; migration 2 (the append-only triggers) is written in each backend's dialect;
@@ -51,6 +52,13 @@ pub fn migrator(backend: Backend) -> Migrator {
             "interface inbound message log".into(),
             MigrationType::Simple,
             INTERFACE_TABLES.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            6,
+            "recalled lots".into(),
+            MigrationType::Simple,
+            LOT_RECALLS.into_sql_str(),
             false,
         ),
     ])

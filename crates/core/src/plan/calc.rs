@@ -852,6 +852,8 @@ struct PreparationInput<'a> {
     /// Bag sizes in stock (mL), replacing the library's.
     bag_sizes_ml: Option<Vec<f64>>,
     final_volume: Option<Volume>,
+    /// The bag's overfill above its nominal volume, when known.
+    bag_overfill: Option<Volume>,
 }
 
 /// Reads the preparation calculator's fields in their documented order.
@@ -918,6 +920,23 @@ fn read_preparation_input<'a>(
             "mL",
         )?;
     }
+    let overfill_path = f.path_of("bag_overfill");
+    let overfill_given = f.raw("bag_overfill").map(as_given);
+    let bag_overfill = f.opt_quantity(
+        "bag_overfill",
+        "the bag's overfill above its nominal volume, such as '25 mL'",
+        Volume::from_quantity,
+    )?;
+    if let Some(v) = bag_overfill {
+        check_range(
+            &overfill_path,
+            overfill_given.as_deref().unwrap_or(""),
+            v.value(),
+            0.0,
+            VOLUME_ML_MAX,
+            "mL",
+        )?;
+    }
     Ok(PreparationInput {
         entry,
         product,
@@ -926,6 +945,7 @@ fn read_preparation_input<'a>(
         storage_name,
         bag_sizes_ml,
         final_volume,
+        bag_overfill,
     })
 }
 
@@ -1029,6 +1049,7 @@ fn dilution(input: &PreparationInput) -> Result<Option<Dilution>, InputError> {
         concentration_min: range.and_then(|r| r.0),
         concentration_max: range.and_then(|r| r.1),
         mode,
+        bag_overfill_ml: input.bag_overfill.map(|v| v.value()),
     }))
 }
 

@@ -56,6 +56,10 @@ pub struct Dilution {
     pub concentration_min: Option<f64>,
     pub concentration_max: Option<f64>,
     pub mode: BagMode,
+    /// Overfill of the bags in stock (mL above the nominal volume), when known from the
+    /// manufacturer or measured. `None`: not known, the plan works on the nominal volume and
+    /// says so.
+    pub bag_overfill_ml: Option<f64>,
 }
 
 /// USP <797> (2023) compounded sterile preparation categories.
@@ -659,45 +663,81 @@ fn closest_bag(d: &Dilution, sizes: &[f64], dose: f64, drug_ml: f64) -> Option<f
     })
 }
 
-/// A label's fixed final volume: an equal volume of diluent is removed first; a drug volume
-/// above it is a hard stop.
+/// A fixed final volume (the label's, such as infliximab's 250 mL, or the order's, such as
+/// rituximab in 500 mL): the smallest bag in stock that holds it is chosen and diluent is
+/// withdrawn from it so that, once the drug is added, the bag holds exactly the final volume:
+/// remove = bag nominal volume + overfill − (final volume − drug volume). Without a bag that
+/// holds the final volume, a bag of the final volume itself is assumed. A drug volume above the
+/// final volume is a hard stop; an unknown overfill is an info finding (the final volume is
+/// then exact only for the nominal fill).
+///
+/// Source: the labels' preparation instructions — REMICADE PI section 2 ("withdraw a volume of
+/// 0.9% sodium chloride equal to the volume of reconstituted REMICADE … to a final volume of
+/// 250 mL"); RITUXAN PI, Dosage and Administration, Preparation for Administration ("withdraw
+/// the necessary amount … and dilute to a final concentration of 1 mg/mL to 4 mg/mL into an
+/// infusion bag"). The withdraw arithmetic is volume conservation.
 fn fixed_volume_bag(
     d: &Dilution,
-    fixed_ml: f64,
+    final_ml: f64,
     drug_ml: f64,
     steps: &mut Vec<Step>,
     findings: &mut Vec<Finding>,
 ) -> (Option<BagChoice>, f64) {
-    let fin = fixed_ml.max(drug_ml);
-    steps.push(
-        Step::new(
+    let mut sizes: Vec<f64> = d
+        .bag_sizes_ml
+        .iter()
+        .copied()
+        .filter(|s| s.is_finite() && *s >= final_ml)
+        .collect();
+    sizes.sort_by(f64::total_cmp);
+    let bag_ml = sizes.first().copied().unwrap_or(final_ml);
+    let overfill = d.bag_overfill_ml.filter(|o| o.is_finite() && *o >= 0.0);
+    let diluent_kept = final_ml - drug_ml;
+    let remove = (bag_ml + overfill.unwrap_or(0.0) - diluent_kept).max(0.0);
+    let fin = final_ml.max(drug_ml);
+    let mut step = Step::new(
+        format!(
+            "Dilute to the final volume of {} mL with {}: from the {} mL bag remove {} mL, then add the drug",
+            fmt(final_ml),
+            d.diluent,
+            fmt(bag_ml),
+            fmt(remove)
+        ),
+        "remove = bag volume + overfill − (final volume − drug volume)",
+        Qty::new(remove, "mL"),
+    )
+    .input("bag volume", Qty::new(bag_ml, "mL"))
+    .input("overfill", Qty::new(overfill.unwrap_or(0.0), "mL"))
+    .input("final volume", Qty::new(final_ml, "mL"))
+    .input("drug volume", Qty::new(drug_ml, "mL"));
+    step = step.input("final volume after adding the drug", Qty::new(fin, "mL"));
+    steps.push(step);
+    if overfill.is_none() {
+        findings.push(Finding::new(
+            "preparation.overfill_unknown",
+            Severity::Info,
             format!(
-                "Dilute to the label's final volume with {}: remove {} mL from the {} mL bag, add the drug",
-                d.diluent,
-                fmt(remove_ml(d, fixed_ml, drug_ml)),
-                fmt(fixed_ml)
+                "the overfill of the {} mL bag is not known: the withdraw volume assumes the nominal fill; measure or use the manufacturer's overfill (give bag_overfill) for an exact final volume",
+                fmt(bag_ml)
             ),
-            "final volume = bag volume (an equal volume of diluent removed first)",
-            Qty::new(fin, "mL"),
-        )
-        .input("drug volume", Qty::new(drug_ml, "mL")),
-    );
-    if drug_ml > fixed_ml {
+        ));
+    }
+    if drug_ml > final_ml {
         findings.push(Finding::new(
             "preparation.drug_volume_exceeds_bag",
             Severity::HardStop,
             format!(
                 "the drug volume {} mL exceeds the {} mL final volume",
                 fmt(drug_ml),
-                fmt(fixed_ml)
+                fmt(final_ml)
             ),
         ));
     }
     (
         Some(BagChoice {
-            size_ml: fixed_ml,
+            size_ml: bag_ml,
             diluent: d.diluent.clone(),
-            remove_ml: remove_ml(d, fixed_ml, drug_ml),
+            remove_ml: remove,
         }),
         fin,
     )

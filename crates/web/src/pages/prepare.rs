@@ -324,7 +324,6 @@ pub async fn post(
 
 pub async fn label(State(s): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
     let title = "Label";
-    let lib = s.app.library();
     let (v, _) = match crate::pages::order_shown(&s.app, viewer.actor(), &id).await {
         Ok(x) => x,
         Err(err) => return page_with_error(title, &viewer, "pharmacy", &err, html! {}),
@@ -346,38 +345,151 @@ pub async fn label(State(s): State<AppState>, viewer: Viewer, Path(id): Path<Str
         );
     };
     let patient = match s.app.chart(viewer.actor(), &v.patient_id).await {
-        Ok(c) => format!(
-            "{}, {} · {} · born {}",
-            c.patient.data.family_name,
-            c.patient.data.given_name,
-            c.patient.data.mrn,
-            c.patient.data.birth_date
-        ),
-        Err(_) => v.patient_id.clone(),
+        Ok(c) => Some(c.patient.data),
+        Err(_) => None,
+    };
+    let names = s.app.user_names(viewer.actor()).await.unwrap_or_default();
+    let name_of = |user: &str| names.get(user).cloned().unwrap_or_else(|| user.to_string());
+    let people = LabelPeople {
+        preparer: name_of(&p.data.prepared_by),
+        checker: p.data.checked_by.as_deref().map(name_of),
     };
     let body = html! {
         p.noprint {
             button type="button" data-print { "Print label" } " "
             a.button href={ "/ui/orders/" (id) } { "Back to the order" }
         }
-        article.label aria-label="Preparation label" {
-            p.lp { (patient) }
-            p.ld { strong { (drug_name(lib, &v.medication)) } " " (v.dose.as_ref().map(|d| qty(&d.quantity)).unwrap_or_default()) }
-            p {
-                "in " (q(number(&p.data.final_volume_ml), "mL")) " final volume · "
-                (q(number(&p.data.concentration), &p.data.concentration_unit)) " · route " (v.route.to_uppercase())
+        (label_markup(&s, &v, patient.as_ref(), p, comps, &people))
+    };
+    page(title, &viewer, "pharmacy", body)
+}
+
+/// Who prepared the bag and who checked it, by name.
+struct LabelPeople {
+    preparer: String,
+    checker: Option<String>,
+}
+
+/// The infusion's duration and rate as the label prints them: "titrate per schedule" for a
+/// titrated infusion, otherwise the rate and the duration (final volume ÷ rate).
+fn rate_and_duration(v: &OrderView, final_volume_ml: f64) -> String {
+    let titrated = v
+        .pump_programme
+        .as_ref()
+        .is_some_and(|p| p.titration_schedule.is_some());
+    if titrated {
+        return "titrate per schedule (see the pump programme)".into();
+    }
+    match v.rate_ml_per_h.filter(|r| *r > 0.0) {
+        Some(rate) => {
+            let minutes = final_volume_ml / rate * 60.0;
+            let duration = if minutes >= 120.0 {
+                q(minutes / 60.0, "h")
+            } else {
+                q(minutes.round(), "min")
+            };
+            format!("{} over {duration}", q(rate, "mL/h"))
+        }
+        None => "—".into(),
+    }
+}
+
+/// The Code 128 symbol of the bag id, drawn with `html!` from the bars' geometry in modules
+/// (`infusio_core::barcode::code128`): a scanner or a test reads the bars back. The symbol
+/// stretches to the label's width (vector bars keep their proportions horizontally, so the
+/// module widths stay in ratio at any print size).
+fn bag_barcode(bag_id: &str) -> Markup {
+    let Ok((total, bars)) = infusio_core::barcode::code128::bars(bag_id) else {
+        return html! { p.small { "(no barcode: the bag id is outside Code 128 set B)" } };
+    };
+    let height = 50;
+    html! {
+        svg.barcode xmlns="http://www.w3.org/2000/svg" data-barcode="code128" data-bag-barcode=(bag_id)
+            viewBox={ "0 0 " (total) " " (height) } width="100%" height="64" preserveAspectRatio="none"
+            role="img" aria-label={ "Code 128 barcode of bag " (bag_id) } shape-rendering="crispEdges" {
+            rect.background x="0" y="0" width=(total) height=(height) fill="white" {}
+            @for (x, w) in bars {
+                rect.bar x=(x) y="0" width=(w) height=(height) fill="black" {}
             }
-            p { "Rate " (v.rate_ml_per_h.map(|r| q(r, "mL/h")).unwrap_or_else(|| "—".into())) }
-            @if v.high_alert {
+        }
+    }
+}
+
+/// The compounding label: patient, drug (tall-man), dose, volumes and concentration, diluent,
+/// rate and duration, route and line, in-line filter, beyond use, storage, hazard warnings,
+/// preparer and checker, the bag barcode.
+fn label_markup(
+    s: &AppState,
+    v: &OrderView,
+    patient: Option<&infusio_store::records::Patient>,
+    p: &infusio_store::Stored<infusio_store::records::Preparation>,
+    comps: &[infusio_store::Stored<infusio_store::records::PreparationComponent>],
+    people: &LabelPeople,
+) -> Markup {
+    let lib = s.app.library();
+    let entry = lib.get(&v.medication);
+    let final_ml = number(&p.data.final_volume_ml);
+    let diluent: Vec<String> = comps
+        .iter()
+        .filter(|c| {
+            entry.is_some_and(|e| !infusio_app::preparation::is_drug_product(e, &c.data.product))
+        })
+        .map(|c| c.data.product.clone())
+        .collect();
+    let product = entry.and_then(|e| {
+        v.request
+            .product
+            .as_deref()
+            .and_then(|id| e.products.iter().find(|x| x.id == id))
+            .or_else(|| e.products.first())
+    });
+    let planned_diluent = product.and_then(|x| x.diluents.first().cloned());
+    let admin = entry.map(|e| &e.administration);
+    let flags = entry.map(|e| e.flags.clone()).unwrap_or_default();
+    html! {
+        article.label aria-label="Preparation label" {
+            @match patient {
+                Some(pt) => p.lp data-label="patient" {
+                    strong { (pt.family_name) ", " (pt.given_name) } " · MRN " span data-label="mrn" { (pt.mrn) }
+                    " · DOB " span data-label="birth_date" { (pt.birth_date) }
+                },
+                None => p.lp data-label="patient" { (v.patient_id) },
+            }
+            p.ld { strong data-label="drug" { (drug_name(lib, &v.medication)) } " "
+                span data-label="dose" { (v.dose.as_ref().map(|d| qty(&d.quantity)).unwrap_or_default()) } }
+            p {
+                "in " span data-label="final_volume" { (q(final_ml, "mL")) } " total volume · "
+                span data-label="concentration" { (q(number(&p.data.concentration), &p.data.concentration_unit)) }
+            }
+            p data-label="diluent" { "Diluent: "
+                @if diluent.is_empty() { (planned_diluent.unwrap_or_else(|| "none recorded".into())) }
+                @else { (diluent.join(" + ")) } }
+            p data-label="rate" { "Rate: " (rate_and_duration(v, final_ml)) }
+            p data-label="route" { "Route " (v.route.to_uppercase())
+                @if let Some(line) = &v.request.line { " · " (line) " line" } }
+            @if let Some(filter) = admin.and_then(|a| a.filter.as_deref()) {
+                p data-label="filter" { "In-line filter: " (filter) }
+            }
+            p { strong data-label="beyond_use" { "Beyond use: " (when_us(p.data.beyond_use_at_us)) } }
+            p data-label="storage" { "Storage: "
+                @if let Some(x) = product.and_then(|x| x.stability.as_deref()) { (x) } @else { "as the product label says" }
+                @if admin.is_some_and(|a| a.light_protection) { " · " strong { "Protect from light" } } }
+            @if v.high_alert || flags.high_alert {
                 p.badge.high-alert { "HIGH-ALERT — independent double check" }
+            }
+            @if flags.hazardous {
+                p.badge.hazardous data-label="hazardous" { "HAZARDOUS DRUG — handle and dispose of per NIOSH/USP <800>" }
+            }
+            @if flags.vesicant {
+                p.badge.vesicant data-label="vesicant" { "VESICANT — monitor the site; stop at the first sign of extravasation" }
             }
             @for c in comps {
                 p.small { (c.data.product) " lot " (c.data.lot) " exp " (c.data.expiry_date) }
             }
-            p { strong { "Beyond use: " (when_us(p.data.beyond_use_at_us)) } }
-            p { "Prepared " (when_us(p.data.prepared_at_us)) }
+            p data-label="people" { "Prepared " (when_us(p.data.prepared_at_us)) " by " (people.preparer)
+                " · checked by " (people.checker.clone().unwrap_or_else(|| "— (not yet checked)".into())) }
+            div.barcode { (bag_barcode(&p.id)) }
             p.barcode { "Bag " code data-bag { (p.id) } }
         }
-    };
-    page(title, &viewer, "pharmacy", body)
+    }
 }
