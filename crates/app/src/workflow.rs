@@ -1044,8 +1044,16 @@ impl App {
         let prep = bedside.preparation.clone().ok_or_else(|| {
             AppError::state("preparation.missing", "no prepared product for this order")
         })?;
-        let mut problems: Vec<Json> = five_rights(&bedside.facts(&prep), scan)?
+        let rights = five_rights(&bedside.facts(&prep), scan)?;
+        // A warning (a start outside the time window with a reason) is recorded, not blocking.
+        let overridden: Vec<String> = rights
             .iter()
+            .filter(|f| f.severity != infusio_core::derivation::Severity::HardStop)
+            .map(|f| f.message.clone())
+            .collect();
+        let mut problems: Vec<Json> = rights
+            .iter()
+            .filter(|f| f.severity == infusio_core::derivation::Severity::HardStop)
             .map(finding_json)
             .collect();
         // The safety checks again, with the day's labs and weight.
@@ -1066,6 +1074,11 @@ impl App {
             });
         }
         let booked = bedside.booked.clone();
+        let change = if overridden.is_empty() {
+            change
+        } else {
+            change.reason(overridden.join("; "))
+        };
         let mut tx = self.store().begin().await?;
         let o = load_order(&mut tx, order_id).await?;
         check_version(&o, version)?;
@@ -1282,6 +1295,7 @@ impl BedsideRecord {
             ordered_vtbi: o.final_volume_ml.as_ref().map(|v| Volume::new(number(v))),
             appointment_start_at_us: self.booked.as_ref().map(|a| a.data.start_at_us),
             window_min: self.window_min,
+            order_signed_at_us: o.signed_at_us,
             now_us: self.now_us,
         }
     }

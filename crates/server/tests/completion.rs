@@ -37,6 +37,31 @@ fn text(v: &Value) -> String {
 /// Prepares the verified infliximab order and starts it at 125 mL/h; returns (order id,
 /// administration id).
 async fn started(h: &common::Harness) -> (String, String) {
+    let (id, bag, etag) = prepared(h).await;
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/orders/{id}/administrations"),
+            Some("nurse"),
+            Some(scan(&bag, None)),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    (id, text(&r.body["administration"]["id"]))
+}
+
+fn scan(bag: &str, time_override_reason: Option<&str>) -> Value {
+    let mut s = json!({"wristband": "MRN42", "bag": bag, "dose": "350 mg", "route": "iv",
+                       "pump": {"rate": "125 mL/h", "vtbi": "250 mL"}});
+    if let Some(r) = time_override_reason {
+        s["time_override_reason"] = json!(r);
+    }
+    s
+}
+
+/// The verified infliximab order prepared: (order id, bag id, etag).
+async fn prepared(h: &common::Harness) -> (String, String, String) {
     let (id, etag) = h.verified().await;
     let r = h
         .call(
@@ -50,20 +75,7 @@ async fn started(h: &common::Harness) -> (String, String) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let bag = text(&r.body["preparation"]["id"]);
-    let r = h
-        .call(
-            "POST",
-            &format!("/api/orders/{id}/administrations"),
-            Some("nurse"),
-            Some(
-                json!({"wristband": "MRN42", "bag": bag, "dose": "350 mg", "route": "iv",
-                        "pump": {"rate": "125 mL/h", "vtbi": "250 mL"}}),
-            ),
-            &[("if-match", &r.etag())],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    (id, text(&r.body["administration"]["id"]))
+    (id, bag, r.etag())
 }
 
 async fn finish(h: &common::Harness, admin: &str, body: Value) -> common::Reply {
@@ -228,7 +240,62 @@ async fn the_pump_reported_volume_is_used_when_the_nurse_gives_none() {
     assert_eq!(given["dose_given"], 343.0, "{given}");
 }
 
+/// Without an appointment the order's own window applies (24 h from its signature,
+/// institutional); outside it a start needs a reason, which the audit keeps.
+async fn a_start_outside_the_orders_own_window_needs_a_reason() {
+    let (mut h, clock) = harness().await;
+    let (id, bag, etag) = prepared(&h).await;
+    clock.fetch_add(25 * 60 * MIN_US, Ordering::SeqCst);
+    // A day later the nurse signs in again (the harness's session has expired).
+    let r = h
+        .call(
+            "POST",
+            "/api/auth/sign-in",
+            None,
+            Some(json!({"username": "nurse", "password": common::PASSWORD, "mode": "token"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let token = text(&r.body["token"]);
+    h.tokens.retain(|(n, _)| n != "nurse");
+    h.tokens.push(("nurse".into(), token));
+    let start = |body: Value, etag: String| {
+        let h = &h;
+        let id = id.clone();
+        async move {
+            h.call(
+                "POST",
+                &format!("/api/orders/{id}/administrations"),
+                Some("nurse"),
+                Some(body),
+                &[("if-match", &etag)],
+            )
+            .await
+        }
+    };
+    let r = start(scan(&bag, None), etag.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let codes: Vec<String> = r.body["findings"]
+        .as_array()
+        .map(|f| f.iter().map(|x| text(&x["code"])).collect())
+        .unwrap_or_default();
+    assert_eq!(codes, ["five_rights.time"], "{}", r.body);
+    let reason = "patient arrived a day late; prescriber confirmed the dose";
+    let r = start(scan(&bag, Some(reason)), etag).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let admin = text(&r.body["administration"]["id"]);
+    let mut tx = h.app.store().begin_snapshot().await.expect("tx");
+    let rows = tx.audit_events_of(&admin).await.expect("audit rows");
+    assert!(
+        rows.iter()
+            .any(|e| e.reason.as_deref().is_some_and(|r| r.contains(reason))),
+        "{rows:?}"
+    );
+}
+
 on_both_backends!(
+    a_start_outside_the_orders_own_window_needs_a_reason,
     a_full_bag_over_its_time_is_the_ordered_dose,
     completing_a_two_hour_infusion_after_four_minutes_is_refused_without_a_plausible_volume,
     stopping_the_infusion_records_a_partial_dose_and_keeps_the_order,
