@@ -369,6 +369,16 @@ fn rate_events(
     out
 }
 
+/// Where a running administration stands on its order's programme now, from its recorded
+/// steps and holds (what the bedside timer shows).
+pub fn schedule_now(
+    a: &Stored<Administration>,
+    events: &[Stored<AdministrationEvent>],
+    programme: &PumpProgramme,
+) -> Option<ScheduleState> {
+    schedule_state(&programme_steps(programme), &rate_events(a, events))
+}
+
 impl App {
     /// Records an event of a running administration. A rate change, titration step or bolus
     /// is checked first: the library's rate limits ([`App::bedside_rate_findings`]) and, for
