@@ -21,7 +21,7 @@ use infusio_core::units::Qty;
 use infusio_store::records::{
     Administration, AdministrationEvent, Appointment, Order, Preparation,
 };
-use infusio_store::{AdministrationStatus, AppointmentStatus, Change, OrderStatus, Stored};
+use infusio_store::{AdministrationStatus, AppointmentStatus, Change, OrderStatus, Stored, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -247,6 +247,64 @@ fn max_rate(
         .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))))
 }
 
+/// The order's status and the audit actions of an ending.
+fn ending(
+    outcome: AdministrationStatus,
+    discontinue_order: bool,
+) -> (OrderStatus, &'static str, &'static str) {
+    match (outcome, discontinue_order) {
+        (AdministrationStatus::Completed, _) => (
+            OrderStatus::Completed,
+            "order.completed",
+            "administration.finish",
+        ),
+        (_, true) => (
+            OrderStatus::Discontinued,
+            "order.discontinued",
+            "administration.stop",
+        ),
+        _ => (
+            OrderStatus::Verified,
+            "order.infusion_stopped",
+            "administration.stop",
+        ),
+    }
+}
+
+/// What the record says at the end of administration `a` of order `o`.
+async fn facts_of(
+    tx: &mut Tx,
+    a: &Stored<Administration>,
+    o: &Stored<Order>,
+    now: i64,
+) -> Result<CompletionFacts, AppError> {
+    let prep = tx.get::<Preparation>(&a.data.preparation_id).await?;
+    let events = tx
+        .find_by::<AdministrationEvent>("administration_id", text(&a.id))
+        .await?;
+    let programme: PumpProgramme =
+        serde_json::from_value(o.data.pump_programme_json.clone()).unwrap_or_default();
+    let pump_volume_ml = events.iter().rev().find_map(|e| {
+        e.data
+            .detail_json
+            .get("volume_infused_ml")
+            .and_then(Json::as_f64)
+    });
+    Ok(CompletionFacts {
+        ordered_dose: number(&o.data.dose),
+        dose_unit: o.data.dose_unit.clone(),
+        bag_volume_ml: prep.map(|p| number(&p.data.final_volume_ml)).or(o
+            .data
+            .final_volume_ml
+            .as_ref()
+            .map(number)),
+        started_at_us: a.data.started_at_us,
+        now_us: now,
+        max_rate_ml_per_h: max_rate(&programme, &a.data.pump_programme_json, &events),
+        pump_volume_ml,
+    })
+}
+
 impl App {
     /// Ends an administration recording what was given (see the module documentation).
     pub(crate) async fn finish_recording_given(
@@ -276,50 +334,10 @@ impl App {
             ));
         }
         let o = tx.get_for_update::<Order>(&a.data.order_id).await?;
-        let prep = tx.get::<Preparation>(&a.data.preparation_id).await?;
-        let events = tx
-            .find_by::<AdministrationEvent>("administration_id", text(administration_id))
-            .await?;
-        let programme: PumpProgramme =
-            serde_json::from_value(o.data.pump_programme_json.clone()).unwrap_or_default();
-        let pump_volume_ml = events.iter().rev().find_map(|e| {
-            e.data
-                .detail_json
-                .get("volume_infused_ml")
-                .and_then(Json::as_f64)
-        });
-        let facts = CompletionFacts {
-            ordered_dose: number(&o.data.dose),
-            dose_unit: o.data.dose_unit.clone(),
-            bag_volume_ml: prep.map(|p| number(&p.data.final_volume_ml)).or(o
-                .data
-                .final_volume_ml
-                .as_ref()
-                .map(number)),
-            started_at_us: a.data.started_at_us,
-            now_us: now,
-            max_rate_ml_per_h: max_rate(&programme, &a.data.pump_programme_json, &events),
-            pump_volume_ml,
-        };
+        let facts = facts_of(&mut tx, &a, &o, now).await?;
         let given = dose_given(&facts, finish.volume_infused.map(|v| v.value()))?;
         let derivation = json!({"completion": given});
-        let (order_status, order_action, admin_action) = match (outcome, finish.discontinue_order) {
-            (AdministrationStatus::Completed, _) => (
-                OrderStatus::Completed,
-                "order.completed",
-                "administration.finish",
-            ),
-            (_, true) => (
-                OrderStatus::Discontinued,
-                "order.discontinued",
-                "administration.stop",
-            ),
-            _ => (
-                OrderStatus::Verified,
-                "order.infusion_stopped",
-                "administration.stop",
-            ),
-        };
+        let (order_status, order_action, admin_action) = ending(outcome, finish.discontinue_order);
         let with_reason = |c: Change| match &finish.reason {
             Some(r) => c.reason(r.clone()),
             None => c,
