@@ -219,6 +219,14 @@ fn status_section(
                 " · wristband " code { (a.data.wristband_scan) } " · bag " code { (a.data.bag_scan) }
             }
             @if let Some(r) = &a.data.stop_reason { p { "Stop reason: " (r) } }
+            @if let Some(g) = infusio_app::completion::given_of(&a.data) {
+                p.given data-dose-given=(g.dose_given) {
+                    "Given: " (q(g.dose_given, &g.dose_unit))
+                    @if let Some(v) = g.volume_infused_ml { " from " (q(v, "mL")) " infused (" (g.volume_source) ")" }
+                    @if g.partial { " · " strong { "partial infusion" } }
+                }
+                details { summary { "Derivation of the dose given" } (steps(&json!({"steps": g.steps}))) }
+            }
         }
     }
 }
