@@ -37,6 +37,7 @@ pub mod returned;
 pub mod roles;
 pub mod steps;
 pub mod time;
+pub mod titrated;
 pub mod ui_support;
 pub mod vitals;
 pub mod workflow;

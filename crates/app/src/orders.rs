@@ -44,6 +44,10 @@ pub struct OrderParams {
     /// (`order.off_library` of the check contract); permitted by `roles::permit_off_library`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_library: Option<Json>,
+    /// A titrated drug's schedule, by its library id (`first-infusion`); without it,
+    /// verification uses the library's schedule for the infusion number (`crate::titrated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub titration: Option<String>,
 }
 
 /// A soft-limit override: the warning's code and the prescriber's (or pharmacist's) reason.
@@ -103,6 +107,10 @@ impl OrderParams {
         let product = f.opt_string("product")?;
         let indication = f.opt_string("indication")?;
         let off_library = f.raw("off_library").cloned();
+        let titration = f
+            .opt_string("titration")?
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
         Ok(OrderParams {
             medication: medication.trim().to_string(),
             dose_per,
@@ -119,6 +127,7 @@ impl OrderParams {
             product,
             indication,
             off_library,
+            titration,
         })
     }
 }
@@ -225,6 +234,7 @@ impl App {
         at_us: i64,
         fixed_dose: Option<(f64, &str)>,
     ) -> Result<Computed, AppError> {
+        crate::titrated::ordered_schedule(self.library(), params)?;
         let mut findings: Vec<Finding> = Vec::new();
         let mut body = serde_json::Map::new();
         if let Some((w, _)) = ctx.weight_kg {

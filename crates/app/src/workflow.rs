@@ -684,7 +684,10 @@ impl App {
             "medication": o.data.drug_id,
             "dose": format!("{} {}", o.data.dose, o.data.dose_unit),
         });
-        let chosen = choose_schedule(&entry.titration, product.as_deref(), params.infusion_number);
+        let chosen = match crate::titrated::ordered_schedule(self.library(), &params)? {
+            Some(ordered) => Some(ordered),
+            None => choose_schedule(&entry.titration, product.as_deref(), params.infusion_number),
+        };
         if let Some(p) = product {
             input["product"] = json!(p);
         }

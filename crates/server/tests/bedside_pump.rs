@@ -393,7 +393,50 @@ fn common_infliximab() -> Value {
            "duration": "2 h", "line": "peripheral", "frequency": "q8w", "infusion_number": 4})
 }
 
+/// A titrated order names its schedule among the library's for its infusion number; the
+/// verified programme is that schedule's, and the bedside starts at its first step
+/// (RITUXAN label: later infusions 100 mg/h, +100 mg/h every 30 min to 400 mg/h).
+async fn a_titrated_order_names_its_schedule_and_the_bedside_uses_it() {
+    let (h, _) = harness().await;
+    let mut order = rituximab_first();
+    order["infusion_number"] = json!(2);
+    order["titration"] = json!("first-infusion");
+    order["patient_id"] = json!(h.patient_id);
+    let r = h
+        .call(
+            "POST",
+            "/api/orders/preview",
+            Some("prescriber"),
+            Some(order.clone()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["field"], "titration");
+    assert!(
+        text(&r.body["detail"]).contains("subsequent-infusions"),
+        "{}",
+        r.body
+    );
+    order["titration"] = json!("subsequent-infusions");
+    let (_, _, programme) = running(&h, order, "rituximab 500 mg vial").await;
+    assert_eq!(
+        programme["titration_schedule"]["id"],
+        "subsequent-infusions"
+    );
+    assert!(
+        text(&programme["titration_schedule"]["chosen_by"])
+            .starts_with("ordered by the prescriber"),
+        "{programme}"
+    );
+    assert_eq!(
+        programme["titration"]["pump_steps"][0]["dose_rate"]["value"],
+        100.0
+    );
+}
+
 on_both_backends!(
+    a_titrated_order_names_its_schedule_and_the_bedside_uses_it,
     rituximab_first_infusion_starts_at_the_labelled_rate_and_climbs_step_by_step,
     a_step_taken_early_needs_a_reason_and_a_reaction_hold_pauses_the_schedule,
     potassium_chloride_rates_follow_the_line,

@@ -72,6 +72,7 @@ pub(crate) fn shown(seen: OrderSeen) -> OrderView {
                     product: b.request.product,
                     indication: b.request.indication,
                     off_library: None,
+                    titration: None,
                 },
                 findings: Vec::new(),
                 overrides: b.overrides,
