@@ -64,6 +64,10 @@ pub struct BedsideScan {
     /// The volume to be infused keyed on the pump.
     pub pump_vtbi: Volume,
     pub second_nurse: Option<SecondNurse>,
+    /// Why the infusion starts outside its time window (the appointment's, or the order's own
+    /// without one): with a reason the time is an override recorded in the audit, not a
+    /// hard stop.
+    pub time_override_reason: Option<String>,
 }
 
 fn required_text(f: &mut Fields, key: &str, what: &str) -> Result<String, AppError> {
@@ -112,6 +116,10 @@ impl TryFrom<&Json> for BedsideScan {
             }
             None => None,
         };
+        let time_override_reason = f
+            .opt_string("time_override_reason")?
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
         f.finish()?;
         Ok(BedsideScan {
             wristband,
@@ -121,6 +129,7 @@ impl TryFrom<&Json> for BedsideScan {
             pump_rate,
             pump_vtbi,
             second_nurse,
+            time_override_reason,
         })
     }
 }
@@ -147,6 +156,9 @@ pub struct BedsideFacts {
     pub appointment_start_at_us: Option<i64>,
     /// The scan must fall within this many minutes of the appointment's start.
     pub window_min: i64,
+    /// When the order was signed: without an appointment, the order's own window runs from
+    /// here for [`ORDER_WINDOW_HOURS`].
+    pub order_signed_at_us: Option<i64>,
     /// The time of the scan.
     pub now_us: i64,
 }
@@ -224,21 +236,53 @@ pub fn five_rights(facts: &BedsideFacts, scan: &BedsideScan) -> Result<Vec<Findi
             ),
         ));
     }
-    if let Some(start) = facts.appointment_start_at_us {
-        let window_us = facts.window_min * 60 * 1_000_000;
-        if (facts.now_us - start).abs() > window_us {
-            out.push(hard_stop(
-                "five_rights.time",
-                format!(
-                    "now is outside ±{} min of the appointment at {}",
-                    facts.window_min,
-                    iso_from_us(start)
-                ),
-            ));
-        }
-    }
+    out.extend(time_window(facts, scan));
     out.extend(pump_mismatches(facts, scan));
     Ok(out)
+}
+
+/// Without an appointment, an order is due within this many hours of its signature (an
+/// institutional default: a one-off order not given within a day is reviewed, not given
+/// silently).
+pub const ORDER_WINDOW_HOURS: i64 = 24;
+
+/// The time against the appointment's window (± `window_min` of its start) or, without an
+/// appointment, the order's own (from its signature for [`ORDER_WINDOW_HOURS`]). Outside it,
+/// a hard stop (`five_rights.time`) unless the scan gives a reason, then a warning
+/// (`five_rights.time_overridden`) that the start records with the reason.
+fn time_window(facts: &BedsideFacts, scan: &BedsideScan) -> Option<Finding> {
+    let outside = if let Some(start) = facts.appointment_start_at_us {
+        let window_us = facts.window_min * 60 * 1_000_000;
+        ((facts.now_us - start).abs() > window_us).then(|| {
+            format!(
+                "now is outside ±{} min of the appointment at {}",
+                facts.window_min,
+                iso_from_us(start)
+            )
+        })
+    } else {
+        let signed = facts.order_signed_at_us?;
+        let end = signed + ORDER_WINDOW_HOURS * 3_600 * 1_000_000;
+        (facts.now_us > end).then(|| {
+            format!(
+                "no appointment is booked and the order's own window ({} h from its signature at {}) ended at {}",
+                ORDER_WINDOW_HOURS,
+                iso_from_us(signed),
+                iso_from_us(end)
+            )
+        })
+    }?;
+    Some(match &scan.time_override_reason {
+        Some(reason) => Finding::new(
+            "five_rights.time_overridden",
+            Severity::Warning,
+            format!("{outside}; started with the reason: {reason}"),
+        ),
+        None => hard_stop(
+            "five_rights.time",
+            format!("{outside}; give a reason to start outside the window"),
+        ),
+    })
 }
 
 /// The pump as keyed against the order's rate and volume.
@@ -293,6 +337,7 @@ mod tests {
             ordered_vtbi: Some(Volume::new(250.0)),
             appointment_start_at_us: Some(T0),
             window_min: 60,
+            order_signed_at_us: Some(T0 - HOUR_US),
             now_us: T0 + 10 * 60 * 1_000_000,
         }
     }
@@ -306,6 +351,7 @@ mod tests {
             pump_rate: VolumeRate::new(125.0),
             pump_vtbi: Volume::new(250.0),
             second_nurse: None,
+            time_override_reason: None,
         }
     }
 
@@ -387,6 +433,22 @@ mod tests {
                     f.now_us = T0 + 5 * HOUR_US;
                 },
                 &[],
+            ),
+            (
+                "no appointment, beyond the order's own window",
+                |f, _| {
+                    f.appointment_start_at_us = None;
+                    f.order_signed_at_us = Some(T0 - 24 * HOUR_US);
+                },
+                &["five_rights.time"],
+            ),
+            (
+                "late, with a reason",
+                |f, s| {
+                    f.now_us = T0 + 3 * HOUR_US;
+                    s.time_override_reason = Some("transport delayed".into());
+                },
+                &["five_rights.time_overridden"],
             ),
             (
                 "pump rate",

@@ -39,8 +39,15 @@ pub struct NewEvent {
     pub rate: Option<VolumeRate>,
     /// Required for a reaction, and only there: a whole CTCAE grade 1–5.
     pub reaction_grade: Option<i64>,
-    /// Free-form details (vital signs as read, a note's text), kept as given.
+    /// Details: vital signs read with their units and plausibility ranges
+    /// ([`crate::vitals::read_vitals`]), a note's text, kept as given otherwise.
     pub detail: Json,
+    /// A bolus (`"kind": "bolus"`, recorded as a rate change whose detail names the bolus):
+    /// its volume; `rate` is the bolus rate.
+    pub bolus: Option<Volume>,
+    /// Reasons for the soft limits a rate raises (`[{"code", "reason"}]`), recorded in the
+    /// audit event.
+    pub overrides: Vec<crate::orders::Override>,
 }
 
 impl TryFrom<&Json> for NewEvent {
@@ -50,24 +57,72 @@ impl TryFrom<&Json> for NewEvent {
         let mut f = Fields::new(input, "")?;
         let kind = f.choice(
             "kind",
-            &["rate_change", "titration", "vitals", "reaction", "note"],
+            &[
+                "rate_change",
+                "titration",
+                "vitals",
+                "reaction",
+                "note",
+                "bolus",
+            ],
         )?;
-        let kind = AdministrationEventKind::parse(&kind)?;
+        let is_bolus = kind == "bolus";
+        let kind = if is_bolus {
+            AdministrationEventKind::RateChange
+        } else {
+            AdministrationEventKind::parse(&kind)?
+        };
+        let bolus = f.opt_quantity(
+            "volume",
+            "the bolus volume, e.g. '50 mL'",
+            Volume::from_quantity,
+        )?;
+        let overrides = read_overrides(&mut f)?;
         let rate = f.opt_quantity(
             "rate",
             "a rate such as '125 mL/h'",
             VolumeRate::from_quantity,
         )?;
         let grade = f.opt_number("grade")?;
-        let detail = f.raw("detail").cloned().unwrap_or(json!({}));
+        let mut detail = f.raw("detail").cloned().unwrap_or(json!({}));
         f.finish()?;
         use AdministrationEventKind as K;
         if matches!(kind, K::RateChange | K::Titration) && rate.is_none() {
             return Err(AppError::invalid(
                 "rate",
                 "",
-                "required for a rate change or titration step",
+                "required for a rate change, titration step or bolus (the bolus rate)",
             ));
+        }
+        match (is_bolus, bolus) {
+            (true, None) => {
+                return Err(AppError::invalid(
+                    "volume",
+                    "",
+                    "required for a bolus: its volume, e.g. '50 mL'",
+                ));
+            }
+            (false, Some(v)) => {
+                return Err(AppError::invalid(
+                    "volume",
+                    format!("{} mL", v.value()),
+                    "only a bolus has a volume",
+                ));
+            }
+            (true, Some(v)) if v.value() <= 0.0 => {
+                return Err(AppError::invalid(
+                    "volume",
+                    format!("{} mL", v.value()),
+                    "a bolus volume above 0 mL",
+                ));
+            }
+            _ => {}
+        }
+        if let (Some(v), Some(d)) = (bolus, detail.as_object_mut()) {
+            d.insert("bolus_volume_ml".into(), json!(v.value()));
+        }
+        if kind == K::Vitals {
+            detail = crate::vitals::read_vitals(&detail)?;
         }
         let reaction_grade = match (kind, grade) {
             (K::Reaction, Some(g)) if (1.0..=5.0).contains(&g) && g.fract() == 0.0 => {
@@ -94,17 +149,27 @@ impl TryFrom<&Json> for NewEvent {
             rate,
             reaction_grade,
             detail,
+            bolus,
+            overrides,
         })
     }
 }
 
-/// The end of an administration: `{"outcome": "completed" | "stopped", ["reason"]}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The end of an administration: `{"outcome": "completed" | "stopped" | "discontinued",
+/// ["volume_infused": "230 mL"], ["reason"]}`. `stopped` stops this infusion (the order stays
+/// and can be given again with a new bag); `discontinued` stops it and discontinues the order.
+/// Both need a reason. The volume infused is the nurse's reading of the pump; without it the
+/// last volume a pump event reported is used (see [`crate::completion`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct FinishAdministration {
     /// Completed or stopped (never in progress).
     pub outcome: AdministrationStatus,
     /// Required when stopped.
     pub reason: Option<String>,
+    /// The volume infused as the nurse read it on the pump.
+    pub volume_infused: Option<Volume>,
+    /// `discontinued`: the order is discontinued as well.
+    pub discontinue_order: bool,
 }
 
 impl TryFrom<&Json> for FinishAdministration {
@@ -112,13 +177,33 @@ impl TryFrom<&Json> for FinishAdministration {
 
     fn try_from(input: &Json) -> Result<Self, AppError> {
         let mut f = Fields::new(input, "")?;
-        let outcome = match f.choice("outcome", &["completed", "stopped"])?.as_str() {
+        let chosen = f.choice("outcome", &["completed", "stopped", "discontinued"])?;
+        let outcome = match chosen.as_str() {
             "completed" => AdministrationStatus::Completed,
             _ => AdministrationStatus::Stopped,
         };
+        let volume_infused = f.opt_quantity(
+            "volume_infused",
+            "the volume infused as read on the pump, e.g. '230 mL'",
+            Volume::from_quantity,
+        )?;
         let reason = reason_of(&mut f, outcome == AdministrationStatus::Stopped)?;
         f.finish()?;
-        Ok(FinishAdministration { outcome, reason })
+        if let Some(v) = volume_infused
+            && !(v.value().is_finite() && v.value() >= 0.0)
+        {
+            return Err(AppError::invalid(
+                "volume_infused",
+                format!("{} mL", v.value()),
+                "a volume of 0 mL or more",
+            ));
+        }
+        Ok(FinishAdministration {
+            outcome,
+            reason,
+            volume_infused,
+            discontinue_order: chosen == "discontinued",
+        })
     }
 }
 

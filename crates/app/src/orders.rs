@@ -56,6 +56,10 @@ pub struct OrderParams {
     /// `{"bag", "dextrose", "amino_acids", "lipid", "electrolytes"}`, see `pn_order`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pn: Option<Json>,
+    /// A titrated drug's schedule, by its library id (`first-infusion`); without it,
+    /// verification uses the library's schedule for the infusion number (`crate::titrated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub titration: Option<String>,
 }
 
 /// A soft-limit override: the warning's code and the prescriber's (or pharmacist's) reason.
@@ -125,6 +129,10 @@ impl OrderParams {
         let off_library = f.raw("off_library").cloned();
         let target_hemoglobin = f.opt_string("target_hemoglobin")?;
         let iron_stores = f.opt_string("iron_stores")?;
+        let titration = f
+            .opt_string("titration")?
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
         Ok(OrderParams {
             medication: medication.trim().to_string(),
             dose_per,
@@ -144,6 +152,7 @@ impl OrderParams {
             target_hemoglobin,
             iron_stores,
             pn,
+            titration,
         })
     }
 }
@@ -250,6 +259,7 @@ impl App {
         at_us: i64,
         fixed_dose: Option<(f64, &str)>,
     ) -> Result<Computed, AppError> {
+        crate::titrated::ordered_schedule(self.library(), params)?;
         if let Some(pn) = &params.pn {
             // One compounded bag: its own calculator and component checks.
             return self.compute_pn(ctx, params, pn, active_orders, at_us);

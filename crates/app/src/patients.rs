@@ -393,7 +393,8 @@ impl App {
         Ok(out)
     }
 
-    /// The total dose given per drug and unit over the patient's completed orders, oldest
+    /// The total dose given per drug and unit (the doses given as recorded at the end of each
+    /// administration; a completed order without that record counts its ordered dose), oldest
     /// drug first by name. Doses are summed as recorded, without converting between units
     /// (a drug ordered in mg and in g appears twice), so every figure can be traced to its
     /// orders. Lifetime limits (e.g. anthracycline equivalents) are the checks' `[cumulative]`
@@ -412,8 +413,17 @@ impl App {
             });
         }
         let orders = tx.find_by::<Order>("patient_id", text(patient_id)).await?;
+        // Doses given, as recorded when each administration ended (a partial infusion is a
+        // partial dose): see `crate::completion::ledger`.
+        let mut administrations = Vec::new();
+        for o in &orders {
+            administrations.extend(
+                tx.find_by::<infusio_store::records::Administration>("order_id", text(&o.id))
+                    .await?,
+            );
+        }
         tx.rollback().await?;
-        Ok(cumulative(&orders))
+        Ok(crate::completion::ledger(&orders, &administrations))
     }
 
     /// The chart of one patient.

@@ -223,6 +223,7 @@ mod tests {
             product: None,
             indication: None,
             off_library: None,
+            titration: None,
         };
         assert!(permit_off_library(&prescriber, &params).is_ok());
         params.off_library = Some(serde_json::json!({"dose_hard_max": "20 mg"}));

@@ -687,7 +687,10 @@ impl App {
             "medication": o.data.drug_id,
             "dose": format!("{} {}", o.data.dose, o.data.dose_unit),
         });
-        let chosen = choose_schedule(&entry.titration, product.as_deref(), params.infusion_number);
+        let chosen = match crate::titrated::ordered_schedule(self.library(), &params)? {
+            Some(ordered) => Some(ordered),
+            None => choose_schedule(&entry.titration, product.as_deref(), params.infusion_number),
+        };
         if let Some(p) = product {
             input["product"] = json!(p);
         }
@@ -1048,8 +1051,16 @@ impl App {
         let prep = bedside.preparation.clone().ok_or_else(|| {
             AppError::state("preparation.missing", "no prepared product for this order")
         })?;
-        let mut problems: Vec<Json> = five_rights(&bedside.facts(&prep), scan)?
+        let rights = five_rights(&bedside.facts(&prep), scan)?;
+        // A warning (a start outside the time window with a reason) is recorded, not blocking.
+        let overridden: Vec<String> = rights
             .iter()
+            .filter(|f| f.severity != infusio_core::derivation::Severity::HardStop)
+            .map(|f| f.message.clone())
+            .collect();
+        let mut problems: Vec<Json> = rights
+            .iter()
+            .filter(|f| f.severity == infusio_core::derivation::Severity::HardStop)
             .map(finding_json)
             .collect();
         let bag = self
@@ -1074,6 +1085,11 @@ impl App {
             });
         }
         let booked = bedside.booked.clone();
+        let change = if overridden.is_empty() {
+            change
+        } else {
+            change.reason(overridden.join("; "))
+        };
         let mut tx = self.store().begin().await?;
         let o = load_order(&mut tx, order_id).await?;
         check_version(&o, version)?;
@@ -1190,115 +1206,31 @@ impl App {
         })
     }
 
-    /// Records a rate change, titration step, vitals, reaction (grade 1–5) or note:
-    /// `{"kind", ["rate": "x mL/h"], ["grade"], ["detail": {...}]}`.
+    /// Records a rate change, titration step, bolus, vitals, reaction (grade 1–5) or note:
+    /// `{"kind", ["rate": "x mL/h"], ["volume"], ["grade"], ["detail": {...}],
+    /// ["overrides"]}`. Rates are checked against the library and the verified schedule
+    /// (see [`crate::pump_checks`]).
     pub async fn record_event(
         &self,
         actor: &Actor,
         administration_id: &str,
         event: &NewEvent,
     ) -> Result<Stored<AdministrationEvent>, AppError> {
-        let (change, _) = change(actor, Action::Administer, "administration.event")?;
-        let mut tx = self.store().begin().await?;
-        let a = tx
-            .get::<Administration>(administration_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                entity: "administration",
-                id: administration_id.into(),
-            })?;
-        if a.data.status != "in_progress" {
-            return Err(AppError::state(
-                "administration.not_running",
-                format!("the administration is {}", a.data.status),
-            ));
-        }
-        let e = tx
-            .insert(
-                &change,
-                AdministrationEvent {
-                    administration_id: administration_id.to_string(),
-                    kind: event.kind,
-                    at_us: self.now_us(),
-                    recorded_by: actor.user_id.clone(),
-                    rate_ml_per_h: event.rate.map(|r| decimal(r.value())).transpose()?,
-                    reaction_grade: event.reaction_grade,
-                    detail_json: event.detail.clone(),
-                },
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(e)
+        self.record_checked_event(actor, administration_id, event)
+            .await
     }
 
-    /// Ends an administration: `{"outcome": "completed" | "stopped", ["reason"]}`. Completed
-    /// completes the order; stopped (reason required) discontinues it.
+    /// Ends an administration recording the volume infused and the dose given:
+    /// `{"outcome": "completed" | "stopped" | "discontinued", ["volume_infused"], ["reason"]}`
+    /// (see [`crate::completion`]).
     pub async fn finish_administration(
         &self,
         actor: &Actor,
         administration_id: &str,
         finish: &FinishAdministration,
     ) -> Result<(Stored<Administration>, Stored<Order>), AppError> {
-        let (change, role) = change(actor, Action::Administer, "administration.finish")?;
-        let (outcome, reason) = (finish.outcome, finish.reason.clone());
-        if outcome == AdministrationStatus::InProgress {
-            return Err(AppError::invalid(
-                "outcome",
-                outcome.as_str(),
-                "completed or stopped",
-            ));
-        }
-        let now = self.now_us();
-        let mut tx = self.store().begin().await?;
-        let a = tx
-            .get_for_update::<Administration>(administration_id)
-            .await?;
-        if a.data.status != "in_progress" {
-            return Err(AppError::state(
-                "administration.not_running",
-                format!("the administration is {}", a.data.status),
-            ));
-        }
-        let mut arow = a.data.clone();
-        arow.status = outcome;
-        arow.stopped_at_us = Some(now);
-        arow.stop_reason = reason.clone();
-        let change = match &reason {
-            Some(r) => change.reason(r.clone()),
-            None => change,
-        };
-        let admin = tx
-            .update(&change, administration_id, a.version, arow)
-            .await?;
-        let o = tx.get_for_update::<Order>(&a.data.order_id).await?;
-        let mut row = o.data.clone();
-        row.status = if outcome == "completed" {
-            S::Completed
-        } else {
-            S::Discontinued
-        };
-        let order = tx
-            .update(
-                &Change::by(&actor.user_id, role.as_str()).action(format!("order.{outcome}")),
-                &o.id,
-                o.version,
-                row,
-            )
-            .await?;
-        if let Some(aid) = &a.data.appointment_id {
-            let ap = tx.get_for_update::<Appointment>(aid).await?;
-            let mut aprow = ap.data.clone();
-            aprow.status = AppointmentStatus::Completed;
-            tx.update(
-                &Change::by(&actor.user_id, role.as_str()).action("appointment.completed"),
-                aid,
-                ap.version,
-                aprow,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok((admin, order))
+        self.finish_recording_given(actor, administration_id, finish)
+            .await
     }
 
     /// Recalls: every patient who received a product of `lot`, with the order and preparation.
@@ -1353,6 +1285,10 @@ struct BedsideRecord {
 }
 
 impl BedsideRecord {
+    fn programme(&self) -> PumpProgramme {
+        serde_json::from_value(self.order.data.pump_programme_json.clone()).unwrap_or_default()
+    }
+
     fn facts(&self, prep: &Stored<Preparation>) -> BedsideFacts {
         let o = &self.order.data;
         BedsideFacts {
@@ -1364,10 +1300,13 @@ impl BedsideRecord {
             dose_text: o.dose.to_string(),
             dose_unit: o.dose_unit.clone(),
             route: o.route.clone(),
-            ordered_rate: o.rate_ml_per_h.as_ref().map(|r| VolumeRate::new(number(r))),
+            // A titrated order starts at its schedule's first step (the labelled start rate).
+            ordered_rate: crate::pump_checks::expected_start_rate(&self.programme())
+                .or_else(|| o.rate_ml_per_h.as_ref().map(|r| VolumeRate::new(number(r)))),
             ordered_vtbi: o.final_volume_ml.as_ref().map(|v| Volume::new(number(v))),
             appointment_start_at_us: self.booked.as_ref().map(|a| a.data.start_at_us),
             window_min: self.window_min,
+            order_signed_at_us: o.signed_at_us,
             now_us: self.now_us,
         }
     }

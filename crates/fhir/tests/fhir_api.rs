@@ -1067,7 +1067,9 @@ async fn orders_administrations_appointments_provenance_and_audit_as_fhir() {
             "POST",
             &format!("/api/administrations/{admin_id}/finish"),
             Some("nurse"),
-            Some(json!({"outcome": "completed"})),
+            // Completed as soon as it started: the pump shows what ran (1 mL), recorded as
+            // given; a full bag cannot have run in that time.
+            Some(json!({"outcome": "completed", "volume_infused": "1 mL"})),
             &[],
         )
         .await;

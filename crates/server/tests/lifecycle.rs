@@ -272,7 +272,9 @@ async fn infliximab_order_from_prescription_to_completed_administration() {
             "POST",
             &format!("/api/administrations/{admin_id}/finish"),
             Some("nurse"),
-            Some(json!({"outcome": "completed"})),
+            // Completed as soon as it started: the pump shows what ran (1 mL), recorded as
+            // given; a full bag cannot have run in that time.
+            Some(json!({"outcome": "completed", "volume_infused": "1 mL"})),
             &[],
         )
         .await;

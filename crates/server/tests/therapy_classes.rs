@@ -372,8 +372,13 @@ async fn run_case(h: &common::Harness, c: &Case) {
         .await;
     assert_eq!(r.body["status"], "scheduled", "{what}");
     let pump = &r.body["pump_programme"];
+    // A titrated order starts at its schedule's first step (the labelled start rate).
+    let start_rate = pump["titration"]["pump_steps"][0]["rate_ml_per_h"]
+        .as_f64()
+        .or(rate)
+        .unwrap_or(0.0);
     let mut scan = json!({"wristband": c.mrn, "bag": bag, "dose": dose, "route": "iv",
-        "pump": {"rate": format!("{} mL/h", rate.unwrap_or(0.0)), "vtbi": format!("{} mL", volume.unwrap_or(0.0))}});
+        "pump": {"rate": format!("{start_rate} mL/h"), "vtbi": format!("{} mL", volume.unwrap_or(0.0))}});
     if high_alert {
         scan["second_nurse"] = json!({"username": "nurse2", "password": common::PASSWORD});
     }
@@ -409,7 +414,9 @@ async fn run_case(h: &common::Harness, c: &Case) {
             "POST",
             &format!("/api/administrations/{admin_id}/finish"),
             Some("nurse"),
-            Some(json!({"outcome": "completed"})),
+            // Completed as soon as it started: the pump shows what ran (1 mL), recorded as
+            // given; a full bag cannot have run in that time.
+            Some(json!({"outcome": "completed", "volume_infused": "1 mL"})),
             &[],
         )
         .await;

@@ -24,7 +24,8 @@ test('IVIG: rate ramp shown and followed, reaction graded, completed', async () 
 
   const nurse = await signIn(env, 'nurse');
   await startAdministration(env, nurse, orderId, {
-    wristband: 'MRN1005', bag, dose: figures.dose, rate: figures.rate, vtbi: figures.volume,
+    // A titrated order starts at its schedule's first step (0.5 mL/kg/h × 55 kg).
+    wristband: 'MRN1005', bag, dose: figures.dose, rate: '27.5 mL/h', vtbi: figures.volume,
   });
   assert.match(await nurse.locator('main').textContent(), /Five rights confirmed/);
   // The ramp: 0.5 mL/kg/h × 55 kg = 27.5 mL/h first, stepping up every 30 min.
@@ -36,6 +37,9 @@ test('IVIG: rate ramp shown and followed, reaction graded, completed', async () 
   const step3 = (await rows.nth(2).locator('td').nth(1).textContent()).trim();
   for (const rate of [step2, step3]) {
     await nurse.locator('#t-rate').fill(rate.replace(/,/g, ''));
+    // Stepped up at once in the test: the schedule's interval has not run, so the step is
+    // a soft limit that needs a reason.
+    await nurse.locator('#t-override_reason').fill('tolerating well, prescriber at the chair');
     await nurse.getByRole('button', { name: 'Record titration step' }).click();
     await nurse.waitForLoadState();
   }

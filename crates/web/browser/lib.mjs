@@ -234,6 +234,9 @@ export async function vitalsAndComplete(page, { screenshots = false, name = 'adm
   await page.waitForLoadState();
   assert.match(await page.locator('table.events').textContent(), /vitals/);
   if (screenshots) await shot(page, `16-${name}-running`);
+  // Completed as soon as it started: the volume infused is what the pump shows (1 mL); the
+  // dose given is computed from it.
+  await page.locator('#c-volume_infused').fill('1 mL');
   await page.getByRole('button', { name: 'Complete infusion' }).click();
   await page.waitForSelector('[data-admin-status="completed"]');
 }

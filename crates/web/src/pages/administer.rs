@@ -8,6 +8,7 @@ use axum::response::Response;
 use infusio_app::AppError;
 use infusio_app::orders::{OrderView, StoredTitration};
 use infusio_app::patients::number;
+use infusio_app::pump_checks::{ScheduleState, expected_start_rate, is_titrated, schedule_now};
 use infusio_server::AppState;
 use infusio_store::Stored;
 use infusio_store::records::{Administration, AdministrationEvent};
@@ -84,6 +85,7 @@ fn start_form(viewer: &Viewer, v: &OrderView, version: i64, f: &FormData) -> Mar
                     }
                 }
             }
+            (input("time_override_reason", "Reason to start outside the time window (only if asked)", f.val("time_override_reason"), "e.g. patient arrived late; prescriber confirmed"))
             div.actions { button type="submit" class="primary" { "Check five rights and start" } }
         }
     }
@@ -110,6 +112,14 @@ async fn render_start(
         section {
             h2 { "Pump programme to key" }
             (pump_table(v.pump_programme.as_ref()))
+            @if let Some(p) = v.pump_programme.as_ref().filter(|p| is_titrated(p)) {
+                @if let Some(r) = expected_start_rate(p) {
+                    p.start-rate data-start-rate=(r.value()) {
+                        "Titrated: key the schedule’s first step, " strong { (q(r.value(), "mL/h")) }
+                        ", with the bag’s full volume as VTBI; step up as the schedule below says."
+                    }
+                }
+            }
         }
         (start_form(viewer, &v, version, f))
     };
@@ -138,7 +148,7 @@ pub async fn start(
         viewer.check_csrf(&f)?;
         let version = version_of(&f)?;
         let mut body = json!({});
-        for k in ["wristband", "bag", "dose", "route"] {
+        for k in ["wristband", "bag", "dose", "route", "time_override_reason"] {
             if let Some(v) = f.get(k) {
                 body[k] = json!(v);
             }
@@ -209,21 +219,25 @@ fn status_section(
                 " · wristband " code { (a.data.wristband_scan) } " · bag " code { (a.data.bag_scan) }
             }
             @if let Some(r) = &a.data.stop_reason { p { "Stop reason: " (r) } }
+            @if let Some(g) = infusio_app::completion::given_of(&a.data) {
+                p.given data-dose-given=(g.dose_given) {
+                    "Given: " (q(g.dose_given, &g.dose_unit))
+                    @if let Some(v) = g.volume_infused_ml { " from " (q(v, "mL")) " infused (" (g.volume_source) ")" }
+                    @if g.partial { " · " strong { "partial infusion" } }
+                }
+                details { summary { "Derivation of the dose given" } (steps(&json!({"steps": g.steps}))) }
+            }
         }
     }
 }
 
-/// The titration schedule for this patient and bag, the next step's timer while running,
-/// and the derivation.
-fn titration_section(a: &Stored<Administration>, c: &Json, running: bool, now_us: i64) -> Markup {
+/// The titration schedule for this patient and bag, the next step's timer while running
+/// (from the recorded steps and holds: a hold pauses it, the resumed rate restarts it), and
+/// the derivation.
+fn titration_section(c: &Json, running: bool, state: Option<&ScheduleState>) -> Markup {
     let pump_steps = c["pump_steps"].as_array().cloned().unwrap_or_default();
     let qty =
         |st: &Json, k: &str, unit: &str| st[k].as_f64().map(|r| q(r, unit)).unwrap_or_default();
-    // The next step: by minutes from the start, the first step after the elapsed time.
-    let elapsed_min = (now_us - a.data.started_at_us) as f64 / 60_000_000.0;
-    let next = pump_steps
-        .iter()
-        .find(|st| st["start_minute"].as_f64().unwrap_or(0.0) > elapsed_min);
     html! {
         table.pump {
             thead { tr { th { "From minute" } th { "Rate" } th { "Drug rate" } th { "VTBI" } th { "For" } } }
@@ -240,15 +254,17 @@ fn titration_section(a: &Stored<Administration>, c: &Json, running: bool, now_us
             }
         }
         @if running {
-            @if let Some(n) = next {
-                @let due_us = a.data.started_at_us
-                    + (n["start_minute"].as_f64().unwrap_or(0.0) * 60_000_000.0) as i64;
-                p.timer data-due-ms=(due_us / 1000) {
-                    "Next step to " (qty(n, "rate_ml_per_h", "mL/h")) " due at " (hhmm_us(due_us)) " UTC "
-                    span data-countdown {}
+            @match state {
+                Some(st) if st.held => {
+                    p.timer data-held { "On hold since " (hhmm_us(st.step_started_at_us)) " UTC: the schedule is paused; resume at the re-planned rate." }
                 }
-            } @else {
-                p { "At the final rate of the schedule." }
+                Some(ScheduleState { next_rate: Some(n), next_due_at_us: Some(due), .. }) => {
+                    p.timer data-due-ms=(due / 1000) {
+                        "Next step to " (q(n.value(), "mL/h")) " due at " (hhmm_us(*due)) " UTC "
+                        span data-countdown {}
+                    }
+                }
+                _ => { p { "At the final rate of the schedule." } }
             }
         }
         details { summary { "Derivation" } (steps(c)) }
@@ -269,10 +285,25 @@ fn event_what(ev: &AdministrationEvent) -> String {
 
 /// An event's details as `key: value; …`.
 fn event_detail(ev: &AdministrationEvent) -> String {
+    let overrides: Vec<String> = ev.detail_json["limit_checks"]["overrides"]
+        .as_array()
+        .map(|o| {
+            o.iter()
+                .map(|x| {
+                    format!(
+                        "override {}: {}",
+                        x["code"].as_str().unwrap_or_default(),
+                        x["reason"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     ev.detail_json
         .as_object()
         .map(|m| {
             m.iter()
+                .filter(|(k, _)| k.as_str() != "limit_checks")
                 .map(|(k, v)| {
                     let v = v
                         .as_str()
@@ -280,6 +311,7 @@ fn event_detail(ev: &AdministrationEvent) -> String {
                         .unwrap_or_else(|| v.to_string());
                     format!("{}: {v}", k.replace('_', " "))
                 })
+                .chain(overrides)
                 .collect::<Vec<_>>()
                 .join("; ")
         })
@@ -363,12 +395,26 @@ fn event_forms(viewer: &Viewer, id: &str) -> Markup {
         (select("grade", "Grade", &grades, ""))
         (event_field("r", "symptoms", "Symptoms and action taken", "e.g. flushing; rate halved"))
     };
+    let reason = |key: &str| {
+        event_field(
+            key,
+            "override_reason",
+            "Override reason (for a soft limit shown)",
+            "only when a soft limit asks for one",
+        )
+    };
     html! {
         div.events-forms {
             (event_form(viewer, id, "titration", "Titration step",
-                event_field("t", "rate", "New rate (titration)", "e.g. 110 mL/h"), "Record titration step"))
-            (event_form(viewer, id, "rate_change", "Rate change",
-                event_field("rc", "rate", "New rate", "e.g. 60 mL/h"), "Record rate change"))
+                html! { (event_field("t", "rate", "New rate (titration)", "e.g. 110 mL/h")) (reason("t")) }, "Record titration step"))
+            (event_form(viewer, id, "rate_change", "Rate change (0 mL/h holds the infusion)",
+                html! { (event_field("rc", "rate", "New rate", "e.g. 60 mL/h")) (reason("rc")) }, "Record rate change"))
+            (event_form(viewer, id, "bolus", "Bolus",
+                html! {
+                    (event_field("b", "rate", "Bolus rate", "e.g. 300 mL/h"))
+                    (event_field("b", "volume", "Bolus volume", "e.g. 50 mL"))
+                    (reason("b"))
+                }, "Record bolus"))
             (event_form(viewer, id, "vitals", "Vitals", vitals, "Record vitals"))
             (event_form(viewer, id, "reaction", "Infusion reaction (CTCAE grade)", reaction, "Record reaction"))
             (event_form(viewer, id, "note", "Note", event_field("n", "text", "Note", ""), "Add note"))
@@ -376,21 +422,41 @@ fn event_forms(viewer: &Viewer, id: &str) -> Markup {
     }
 }
 
-/// Complete or stop the infusion (each asks for confirmation; a stop needs a reason).
+/// Complete the infusion, stop this infusion (the order stays, to be given with a new bag),
+/// or discontinue the order: each records the volume infused read on the pump, from which the
+/// dose given is computed; a stop and a discontinuation need a reason.
 fn finish_section(viewer: &Viewer, id: &str, f: &FormData) -> Markup {
+    let volume = |key: &str| {
+        input_with_id(
+            &format!("{key}-volume_infused"),
+            "volume_infused",
+            "Volume infused (read on the pump)",
+            f.val("volume_infused"),
+            "e.g. 250 mL",
+        )
+    };
     html! {
         section.card.finish {
             h2 { "Finish" }
             form method="post" action={ "/ui/administrations/" (id) "/finish" } data-confirm="Mark the infusion complete?" {
                 (viewer.csrf_field())
                 input type="hidden" name="outcome" value="completed";
+                (volume("c"))
                 button type="submit" class="primary" { "Complete infusion" }
             }
-            form method="post" action={ "/ui/administrations/" (id) "/finish" } data-confirm="Stop the infusion? The order will be discontinued." {
+            form method="post" action={ "/ui/administrations/" (id) "/finish" } data-confirm="Stop this infusion? The order stays active and can be given with a new bag." {
                 (viewer.csrf_field())
                 input type="hidden" name="outcome" value="stopped";
-                (input("reason", "Reason to stop", f.val("reason"), "required"))
-                button type="submit" class="danger" { "Stop infusion" }
+                (volume("s"))
+                (input_with_id("s-reason", "reason", "Reason to stop", f.val("reason"), "required"))
+                button type="submit" class="danger" { "Stop this infusion" }
+            }
+            form method="post" action={ "/ui/administrations/" (id) "/finish" } data-confirm="Discontinue the order? The infusion stops and the order ends." {
+                (viewer.csrf_field())
+                input type="hidden" name="outcome" value="discontinued";
+                (volume("d"))
+                (input_with_id("d-reason", "reason", "Reason to discontinue", f.val("reason"), "required"))
+                button type="submit" class="danger" { "Discontinue the order" }
             }
         }
     }
@@ -417,6 +483,10 @@ pub(crate) async fn render_running(
     let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     let running = a.data.status == "in_progress";
     let titration = titration(&v);
+    let schedule = v
+        .pump_programme
+        .as_ref()
+        .and_then(|p| schedule_now(&a, &events, p));
     let body = html! {
         (order_header(s, viewer, &v).await)
         (status_section(&a, &name, started))
@@ -424,7 +494,7 @@ pub(crate) async fn render_running(
             section.card {
                 h2 { "Titration schedule" }
                 @match t {
-                    Ok(c) => { (titration_section(&a, &c, running, s.app.now_us())) }
+                    Ok(c) => { (titration_section(&c, running, schedule.as_ref())) }
                     Err(err) => { (error_box(&err)) }
                 }
             }
@@ -465,6 +535,9 @@ pub async fn event(
         if let Some(r) = f.get("rate") {
             body["rate"] = json!(r);
         }
+        if let Some(v) = f.get("volume") {
+            body["volume"] = json!(v);
+        }
         if let Some(g) = f.get("grade") {
             let n: f64 = g
                 .parse()
@@ -489,7 +562,37 @@ pub async fn event(
             body["detail"] = Json::Object(detail);
         }
         let event = infusio_app::commands::NewEvent::try_from(&body)?;
-        s.app.record_event(viewer.actor(), &id, &event).await
+        match (
+            s.app.record_event(viewer.actor(), &id, &event).await,
+            f.get("override_reason"),
+        ) {
+            // The nurse has seen the soft limits (or gives the reason with the entry): the
+            // reason is recorded for each warning the checks raised.
+            (
+                Err(AppError::Blocked {
+                    code: "pump.override_required",
+                    findings,
+                    ..
+                }),
+                Some(reason),
+            ) => {
+                let mut event = event;
+                event.overrides = findings
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x["code"].as_str())
+                            .map(|code| infusio_app::orders::Override {
+                                code: code.to_string(),
+                                reason: reason.to_string(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                s.app.record_event(viewer.actor(), &id, &event).await
+            }
+            (other, _) => other,
+        }
     }
     .await;
     match result {
@@ -510,6 +613,9 @@ pub async fn finish(
         let mut body = json!({"outcome": f.val("outcome")});
         if let Some(r) = f.get("reason") {
             body["reason"] = json!(r);
+        }
+        if let Some(v) = f.get("volume_infused") {
+            body["volume_infused"] = json!(v);
         }
         let finish = infusio_app::commands::FinishAdministration::try_from(&body)?;
         s.app

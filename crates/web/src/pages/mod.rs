@@ -75,6 +75,7 @@ pub(crate) fn shown(seen: OrderSeen) -> OrderView {
                     target_hemoglobin: b.request.target_hemoglobin,
                     iron_stores: b.request.iron_stores,
                     pn: b.request.pn,
+                    titration: None,
                 },
                 findings: Vec::new(),
                 overrides: b.overrides,
