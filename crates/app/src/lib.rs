@@ -27,6 +27,8 @@ mod error;
 pub mod fhir_support;
 pub mod interface;
 pub mod library;
+pub mod model_dosing;
+pub mod order_origin;
 pub mod orders;
 pub mod patients;
 pub mod plans;
@@ -35,6 +37,7 @@ pub mod returned;
 pub mod roles;
 pub mod steps;
 pub mod time;
+pub mod treatment_day;
 pub mod ui_support;
 pub mod workflow;
 
