@@ -28,7 +28,8 @@ use crate::commands::{NewOrder, SignInput};
 use crate::db::text;
 use crate::order_origin::{OrderLink, OrderOrigin, origin_of};
 use crate::orders::{
-    OrderParams, OrderSeen, Override, apply_overrides, num_text, read_overrides, stored,
+    ActiveOrder, OrderParams, OrderSeen, Override, apply_overrides, num_text, read_overrides,
+    stored,
 };
 use crate::patients::number;
 use crate::plans::{PlannedDay, builtin_protocols};
@@ -59,7 +60,7 @@ pub struct DayLine {
     pub day: u32,
     /// Position of the line in the day (from 1).
     pub line_no: u32,
-    pub kind: LineKind,
+    pub line_kind: LineKind,
     pub medication: String,
     /// Premedication: minutes before the first drug starts.
     pub lead_min: Option<f64>,
@@ -270,7 +271,7 @@ pub fn day_lines(
                 cycle: d.cycle,
                 day: d.day,
                 line_no,
-                kind,
+                line_kind: kind,
                 medication: medication.to_string(),
                 lead_min,
                 hydration_timing: timing,
@@ -358,7 +359,9 @@ pub fn day_lines(
         params.duration = drug.duration_min.map(|m| format!("{} min", num_text(m)));
         params.max_dose.clone_from(&drug.max_dose);
         params.product.clone_from(&drug.product);
-        params.frequency.clone_from(&drug.frequency);
+        // A continuous infusion is described by its duration; the order's frequency is a
+        // repeat interval (`q8h`), so `continuous` is not carried over.
+        params.frequency = drug.frequency.clone().filter(|f| f != "continuous");
         params.infusion_number = Some(infusion_number(planned, index, &drug.medication));
         push(
             LineKind::Drug,
@@ -444,6 +447,10 @@ fn base_params(
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReleaseDay {
     pub day_index: Option<usize>,
+    /// Per line number, the bag volume and infusion time the prescriber chooses where the
+    /// protocol gives none or gives chair time only (`{"4": {"volume": "250 mL", "duration":
+    /// "2 h"}}`).
+    pub adjustments: BTreeMap<u32, LineAdjustment>,
     pub dose_levels: BTreeMap<String, i32>,
     pub overrides: BTreeMap<u32, Vec<Override>>,
     pub lab_override_reason: Option<String>,
@@ -467,6 +474,7 @@ impl TryFrom<&Json> for ReleaseDay {
     fn try_from(input: &Json) -> Result<Self, AppError> {
         let mut f = Fields::new(input, "")?;
         let day_index = whole(&mut f, "day_index", 0.0, 10_000.0)?.map(|n| n as usize);
+        let adjustments = read_adjustments(&mut f, input)?;
         let mut dose_levels = BTreeMap::new();
         if let Some(mut levels) = f.opt_object("dose_levels")? {
             let keys: Vec<String> = input["dose_levels"]
@@ -506,11 +514,51 @@ impl TryFrom<&Json> for ReleaseDay {
         f.finish()?;
         Ok(ReleaseDay {
             day_index,
+            adjustments,
             dose_levels,
             overrides,
             lab_override_reason,
         })
     }
+}
+
+/// A line's volume and infusion time as the prescriber sets them at release.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LineAdjustment {
+    pub volume: Option<String>,
+    pub duration: Option<String>,
+}
+
+fn read_adjustments(
+    f: &mut Fields,
+    input: &Json,
+) -> Result<BTreeMap<u32, LineAdjustment>, AppError> {
+    let mut out = BTreeMap::new();
+    let Some(mut by_line) = f.opt_object("lines")? else {
+        return Ok(out);
+    };
+    let keys: Vec<String> = input["lines"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    for k in keys {
+        let line: u32 = k.parse().map_err(|_| {
+            AppError::invalid(format!("lines.{k}"), k.clone(), "a line number, e.g. \"3\"")
+        })?;
+        let mut a = by_line.opt_object(&k)?.ok_or_else(|| {
+            AppError::invalid(
+                format!("lines.{k}"),
+                "",
+                "an object {\"volume\": \"250 mL\", \"duration\": \"2 h\"}",
+            )
+        })?;
+        let volume = a.opt_string("volume")?;
+        let duration = a.opt_string("duration")?;
+        a.finish()?;
+        out.insert(line, LineAdjustment { volume, duration });
+    }
+    by_line.finish()?;
+    Ok(out)
 }
 
 /// Signing a released day: `{["overrides": {"<order id>": [{"code", "reason"}]}]}`.
@@ -585,6 +633,9 @@ pub struct ReleasedDay {
 #[derive(Debug, Clone, Serialize)]
 pub struct DayLineView {
     pub line: DayLine,
+    /// The order this line becomes (request fields, as `POST /api/orders/preview` takes
+    /// them); `None` for the observation line.
+    pub planned_order: Option<OrderParams>,
     pub order: Option<DayOrder>,
     /// The planned dose for a day not yet released (`175 mg/m2`), the order's dose otherwise.
     pub dose_text: String,
@@ -777,7 +828,26 @@ impl App {
                 format!("day {index} of this plan is already released"),
             ));
         }
-        let lines = day_lines(&p, plan_id, &planned, index, &input.dose_levels)?;
+        let mut lines = day_lines(&p, plan_id, &planned, index, &input.dose_levels)?;
+        for (n, adj) in &input.adjustments {
+            let params = lines
+                .iter_mut()
+                .find(|l| l.line.line_no == *n)
+                .and_then(|l| l.params.as_mut())
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        format!("lines.{n}"),
+                        n.to_string(),
+                        "the number of a medication line of this day",
+                    )
+                })?;
+            if adj.volume.is_some() {
+                params.volume.clone_from(&adj.volume);
+            }
+            if adj.duration.is_some() {
+                params.duration.clone_from(&adj.duration);
+            }
+        }
         let now = self.now_us();
         let ctx = self.context(&plan.data.patient_id, now).await?;
         let labs = evaluate_gates(&p.labs, &ctx.labs, now);
@@ -801,7 +871,10 @@ impl App {
                 ),
             });
         }
-        // Every line is computed and its overrides applied before anything is written.
+        // Every line is computed and its overrides applied before anything is written, with
+        // the patient's active orders and the day's earlier lines as the order path will see
+        // them (a second line of the same drug is a duplicate to confirm, as on any order).
+        let mut active = self.active_orders_of(&plan.data.patient_id, None).await?;
         let mut prepared: Vec<(NewOrder, OrderLink)> = Vec::new();
         for l in &lines {
             let Some(params) = &l.params else { continue };
@@ -816,8 +889,13 @@ impl App {
             };
             crate::roles::permit_off_library(actor, params)?;
             let computed = self
-                .compute(&ctx, params, &[], now, None)
+                .compute(&ctx, params, &active, now, None)
                 .map_err(|e| at_line(e, &l.line))?;
+            active.push(ActiveOrder {
+                medication: params.medication.clone(),
+                dose: format!("{} {}", num_text(computed.dose), computed.dose_unit),
+                route: params.route.clone(),
+            });
             apply_overrides(&computed, &order.overrides, &[], actor, role.as_str(), now)
                 .map_err(|e| at_line(e, &l.line))?;
             prepared.push((
@@ -1007,14 +1085,19 @@ impl App {
             .find_by::<Order>("patient_id", text(plan.data.patient_id.clone()))
             .await?;
         tx.rollback().await?;
+        // The day's orders by line number (an unreadable origin is an internal error, never a
+        // line shown without its order).
+        let mut by_line: BTreeMap<u32, &Stored<Order>> = BTreeMap::new();
+        if let Some(r) = &released {
+            for o in orders.iter().filter(|o| r.order_ids.contains(&o.id)) {
+                if let Some(OrderOrigin::TreatmentDay(x)) = origin_of(o)? {
+                    by_line.insert(x.line_no, o);
+                }
+            }
+        }
         let mut lines = Vec::new();
         for l in planned_lines {
-            let order = released.as_ref().and_then(|r| {
-                orders.iter().find(|o| {
-                    r.order_ids.contains(&o.id)
-                        && matches!(origin_of(o), Ok(Some(OrderOrigin::TreatmentDay(ref x))) if x.line_no == l.line.line_no)
-                })
-            });
+            let order = by_line.get(&l.line.line_no).copied();
             lines.push(line_view(actor, &p, l, order, &orders)?);
         }
         let d = &planned[index];
@@ -1085,7 +1168,7 @@ fn line_view(
     let available_levels = p
         .dose_levels
         .iter()
-        .find(|x| x.medication == l.line.medication && l.line.kind == LineKind::Drug)
+        .find(|x| x.medication == l.line.medication && l.line.line_kind == LineKind::Drug)
         .map(|x| {
             x.levels
                 .iter()
@@ -1135,6 +1218,7 @@ fn line_view(
     Ok(DayLineView {
         dose_text: figures.map_or_else(|| l.line.protocol_dose.clone(), |d| d.text),
         line: l.line,
+        planned_order: l.params,
         order: seen.as_ref().map(DayOrder::of),
         available_levels,
         last_administered: last_text,
@@ -1159,7 +1243,7 @@ mod tests {
     fn kinds(lines: &[PlannedLine]) -> Vec<(LineKind, String)> {
         lines
             .iter()
-            .map(|l| (l.line.kind, l.line.medication.clone()))
+            .map(|l| (l.line.line_kind, l.line.medication.clone()))
             .collect()
     }
 
@@ -1194,7 +1278,11 @@ mod tests {
         assert_eq!(numbers, (1..=8).collect::<Vec<_>>());
         // Day 2 (cycle 2): no observation after later infusions (0 min in the template).
         let later = day_lines(&p, "plan", &planned, 1, &BTreeMap::new()).expect("lines");
-        assert!(later.iter().all(|l| l.line.kind != LineKind::Observation));
+        assert!(
+            later
+                .iter()
+                .all(|l| l.line.line_kind != LineKind::Observation)
+        );
         assert_eq!(
             later[5].params.as_ref().and_then(|x| x.infusion_number),
             Some(2)
@@ -1238,12 +1326,27 @@ mod tests {
         let lines = day_lines(&p, "plan", &planned, 0, &BTreeMap::new()).expect("lines");
         let h = lines
             .iter()
-            .find(|l| l.line.kind == LineKind::Hydration)
+            .find(|l| l.line.line_kind == LineKind::Hydration)
             .expect("hydration");
         assert_eq!(h.line.hydration_timing.as_deref(), Some("with"));
         let params = h.params.as_ref().expect("an order");
         assert_eq!(params.volume.as_deref(), Some("500 mL"));
         assert_eq!(params.duration.as_deref(), Some("60 min"));
+    }
+
+    /// The origin kept in an order's derivation reads back as written (the day line's own
+    /// fields never collide with the origin's tag).
+    #[test]
+    fn a_day_line_origin_reads_back() {
+        let p = protocol("mfolfox6");
+        let planned = plan_dates(&p, (2026, 3, 2), 6);
+        let lines = day_lines(&p, "plan", &planned, 0, &BTreeMap::new()).expect("lines");
+        let origin = OrderOrigin::TreatmentDay(lines[2].line.clone());
+        let json = serde_json::to_value(&origin).expect("serialise");
+        assert_eq!(json["kind"], "treatment_day");
+        assert_eq!(json["line_kind"], "drug");
+        let back: OrderOrigin = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, origin);
     }
 
     fn lab(name: &str, v: f64, unit: &str, at: &str) -> (String, f64, String, String) {

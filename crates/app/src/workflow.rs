@@ -186,7 +186,7 @@ fn diff(
 impl App {
     /// The patient's other active orders, for the duplicate-therapy check. Reads only the
     /// four columns it needs (an order row carries its whole derivation).
-    async fn active_orders_of(
+    pub(crate) async fn active_orders_of(
         &self,
         patient_id: &str,
         except: Option<&str>,
