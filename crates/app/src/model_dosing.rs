@@ -373,6 +373,16 @@ impl App {
         Ok(out.into_iter().map(|(_, d)| d).collect())
     }
 
+    /// The patient's finished vancomycin administrations as the fit uses them, oldest first.
+    pub async fn vancomycin_doses(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+    ) -> Result<Vec<RecordedDose>, AppError> {
+        actor.permit(Action::ReadClinical)?;
+        self.recorded_vancomycin_doses(patient_id).await
+    }
+
     /// Fits the levels on the doses as recorded and ranks the regimens (read only).
     pub async fn vancomycin_assessment(
         &self,
