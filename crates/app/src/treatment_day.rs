@@ -221,6 +221,10 @@ fn dose_at_level(
 /// hydration before, the drugs in the protocol's order (with hydration given with them),
 /// hydration after, then the observation. `levels` picks a dose level per drug;
 /// `infusion_numbers` gives each drug's infusion number within the plan.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one day's line order (premedications, hydration before and with, drugs, hydration after, observation) read top to bottom"
+)]
 pub fn day_lines(
     p: &Protocol,
     plan_id: &str,
@@ -785,6 +789,10 @@ impl App {
     /// normal order path. Every line is computed and checked before any order is written: a
     /// hard stop or a warning without its override on any line refuses the whole day, naming
     /// the line. The plan records the release (`therapy_plan.release_day`).
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the release's order of checks (state, labs, every line, then the writes) kept in one place"
+    )]
     pub async fn release_treatment_day(
         &self,
         actor: &Actor,

@@ -129,7 +129,7 @@ fn kinds(day: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn line<'a>(day: &'a Value, n: usize) -> &'a Value {
+fn line(day: &Value, n: usize) -> &Value {
     &day["lines"][n - 1]
 }
 
