@@ -34,6 +34,8 @@ const DEMO_PLANS: &[(&str, &str, i64)] = &[
     ("MRN1002", "carboplatin-paclitaxel", -21),
     ("MRN1005", "ivig-replacement", -56),
     ("MRN1006", "iron-sucrose-200-x5", -3),
+    // A plan whose first treatment day is today: premedications and four drugs to release.
+    ("MRN1004", "mfolfox6", 0),
 ];
 
 /// What was seeded.

@@ -454,6 +454,7 @@ mod tests {
             target_hemoglobin: None,
             iron_stores: None,
             pn: None,
+            titration: None,
         }
     }
 

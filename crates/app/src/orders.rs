@@ -457,6 +457,7 @@ impl App {
                     "check",
                     &json!({"input": check_input, "verdict": result.verdict, "steps": result.steps, "sources": result.sources, "medication": result.medication}),
                 )?,
+                origin: None,
             },
             findings,
             high_alert,
@@ -918,6 +919,10 @@ pub struct OrderDerivation {
     pub dose_calculation: Option<CalculationRecord>,
     pub rate_calculation: Option<CalculationRecord>,
     pub check: CheckRecord,
+    /// Where the order came from when not typed by hand (a treatment day's line, a regimen
+    /// recommended from levels), with that step's own derivation. Absent on hand-made orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::order_origin::OrderOrigin>,
 }
 
 /// Reads a stored JSON column of order `id` into its type; a row that does not read is an

@@ -35,7 +35,7 @@ pub fn builtin_protocols() -> Result<Vec<Protocol>, Vec<ProtocolError>> {
 }
 
 /// One planned treatment day of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PlannedDay {
     /// `YYYY-MM-DD`.
     pub date: String,

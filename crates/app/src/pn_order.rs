@@ -275,6 +275,7 @@ impl App {
                 dose_calculation: Some(record),
                 rate_calculation: Some(CalculationRecord::of(&rate_calc)?),
                 check: checks,
+                origin: None,
             },
             findings,
             // Parenteral nutrition is on ISMP's list of high-alert medications.

@@ -22,6 +22,7 @@ use crate::commands::{
     NewPreparation, OrderEdit, SignInput, TransitionInput,
 };
 use crate::db::text;
+use crate::order_origin::OrderLink;
 use crate::orders::{
     ActiveOrder, CalculationRecord, ChosenSchedule, Computed, InputProblem, OrderParams, OrderSeen,
     OrderView, OverrideRecord, PumpProgramme, apply_overrides, findings_json, num_text,
@@ -186,7 +187,7 @@ fn diff(
 impl App {
     /// The patient's other active orders, for the duplicate-therapy check. Reads only the
     /// four columns it needs (an order row carries its whole derivation).
-    async fn active_orders_of(
+    pub(crate) async fn active_orders_of(
         &self,
         patient_id: &str,
         except: Option<&str>,
@@ -230,6 +231,19 @@ impl App {
         input: &NewOrder,
         idempotency_key: Option<&str>,
     ) -> Result<Created, AppError> {
+        self.create_order_linked(actor, input, idempotency_key, OrderLink::default())
+            .await
+    }
+
+    /// [`App::create_order`] for an order made from a plan or a recommendation: the same
+    /// checks, with the therapy plan it belongs to and its origin kept in the derivation.
+    pub(crate) async fn create_order_linked(
+        &self,
+        actor: &Actor,
+        input: &NewOrder,
+        idempotency_key: Option<&str>,
+        link: OrderLink,
+    ) -> Result<Created, AppError> {
         let (change, role) = change(actor, Action::CreateOrder, "order.create")?;
         if let Some(k) = idempotency_key
             && (k.is_empty() || k.len() > 200)
@@ -261,12 +275,13 @@ impl App {
         let now = self.now_us();
         let ctx = self.context(patient_id, now).await?;
         let active = self.active_orders_of(patient_id, None).await?;
-        let computed = self.compute(&ctx, params, &active, now, None)?;
+        let mut computed = self.compute(&ctx, params, &active, now, None)?;
+        computed.derivation.origin = link.origin;
         let overrides = apply_overrides(&computed, overrides, &[], actor, role.as_str(), now)?;
         let derivation = to_column(&computed.derivation)?;
         let row = Order {
             patient_id: patient_id.clone(),
-            therapy_plan_id: None,
+            therapy_plan_id: link.therapy_plan_id,
             drug_id: params.medication.clone(),
             dose: decimal(computed.dose)?,
             dose_unit: computed.dose_unit.clone(),
@@ -411,7 +426,8 @@ impl App {
         let active = self
             .active_orders_of(&current.data.patient_id, Some(id))
             .await?;
-        let computed = self.compute(&ctx, params, &active, now, None)?;
+        let mut computed = self.compute(&ctx, params, &active, now, None)?;
+        computed.derivation.origin = crate::order_origin::origin_of(&current)?;
         let overrides = apply_overrides(
             &computed,
             overrides,
@@ -478,7 +494,7 @@ impl App {
     }
 
     /// Re-runs the checks on an order's stored figures with the patient as recorded now.
-    async fn recheck(&self, o: &Stored<Order>) -> Result<Computed, AppError> {
+    pub(crate) async fn recheck(&self, o: &Stored<Order>) -> Result<Computed, AppError> {
         let params = params_of(o)?;
         let now = self.now_us();
         let ctx = self.context(&o.data.patient_id, now).await?;

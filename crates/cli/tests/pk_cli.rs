@@ -271,6 +271,11 @@ fn fit_refusals_name_the_field() {
 fn fit_with_a_recalled_model_warns_that_its_parameters_are_unverified() {
     let mut i = fit_input();
     i["model"] = json!("vancomycin-thomson-2009");
+    // Unverified models are not offered for patient care: refused without the research flag.
+    let (code, out) = pk("fit", &i);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.to_string().contains("research"), "{out}");
+    i["research"] = json!(true);
     let (code, out) = pk("fit", &i);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -337,6 +342,7 @@ fn recommend_without_levels_uses_the_population_prior() {
 fn recommend_for_an_aminoglycoside_by_peak_and_trough() {
     let input = json!({
         "model": "gentamicin-hull-sarubbi-1976",
+        "research": true,
         "covariates": {"weight": "70 kg", "crcl": "90 mL/min", "dialysis": false},
         "doses": [{"time": "0 h", "amount": "120 mg", "duration": "30 min"}, {"time": "8 h", "amount": "120 mg", "duration": "30 min"}],
         "observations": [{"time": "9 h", "concentration": "5.1 mg/L"}, {"time": "15.5 h", "concentration": "1.2 mg/L"}],

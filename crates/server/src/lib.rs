@@ -14,6 +14,7 @@
 pub mod edge;
 pub mod error;
 pub mod json;
+mod plan_routes;
 mod routes;
 
 use std::net::SocketAddr;

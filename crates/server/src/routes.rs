@@ -71,6 +71,32 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/appointments",
             get(appointments).post(book_appointment),
         )
+        .route(
+            "/api/plans/{id}/days/{index}",
+            get(crate::plan_routes::treatment_day),
+        )
+        .route(
+            "/api/plans/{id}/days/{index}/sign",
+            post(crate::plan_routes::sign_day),
+        )
+        .route(
+            "/api/plans/{id}/release",
+            post(crate::plan_routes::release_day),
+        )
+        .route("/api/plans/{id}/hold", post(crate::plan_routes::hold_plan))
+        .route(
+            "/api/plans/{id}/resume",
+            post(crate::plan_routes::resume_plan),
+        )
+        .route("/api/plans/{id}/stop", post(crate::plan_routes::stop_plan))
+        .route(
+            "/api/patients/{id}/vancomycin/assessment",
+            post(crate::plan_routes::vancomycin_assessment),
+        )
+        .route(
+            "/api/patients/{id}/vancomycin/orders",
+            post(crate::plan_routes::vancomycin_order),
+        )
         .route("/api/lots/{lot}", get(lot_trace))
         .route("/api/audit/verify", get(audit_verify))
         .route("/api/audit/head", get(audit_head))
@@ -182,7 +208,7 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
 }
 
 /// `If-Match: "3"` (or `W/"3"`) → 3.
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -198,7 +224,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     })
 }
 
-fn with_etag(status: StatusCode, version: i64, value: Value) -> Response {
+pub(crate) fn with_etag(status: StatusCode, version: i64, value: Value) -> Response {
     let mut res = (status, Json(value)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         res.headers_mut().insert(header::ETAG, v);
@@ -209,7 +235,7 @@ fn with_etag(status: StatusCode, version: i64, value: Value) -> Response {
 /// Reads a typed command from the body after checking that the caller's roles permit
 /// `action` (the app checks again): a caller who may not take the step is refused with 403
 /// before its body is validated, so it learns nothing from the validation.
-fn read_as<T>(actor: &Actor, action: Action, bytes: &Bytes) -> Result<T, ApiError>
+pub(crate) fn read_as<T>(actor: &Actor, action: Action, bytes: &Bytes) -> Result<T, ApiError>
 where
     T: for<'a> TryFrom<&'a Value, Error = AppError>,
 {
@@ -217,7 +243,7 @@ where
     Ok(T::try_from(&body(bytes)?)?)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v)
         .map_err(|e| AppError::Internal(format!("serialising a response: {e}")).into())
 }

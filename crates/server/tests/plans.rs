@@ -200,14 +200,14 @@ async fn the_demo_seeds_therapy_plans() {
     .expect("open");
     let seeded = app.seed_demo().await.expect("seed");
     assert!(seeded.skipped.is_empty(), "{:?}", seeded.skipped);
-    assert_eq!(seeded.plans, 4);
+    assert_eq!(seeded.plans, 5);
     let mut tx = app.store().begin_snapshot().await.expect("tx");
     let plans = tx
         .list::<infusio_store::records::TherapyPlan>()
         .await
         .expect("plans");
     tx.rollback().await.expect("rollback");
-    assert_eq!(plans.len(), 4);
+    assert_eq!(plans.len(), 5);
     assert!(plans.iter().all(|p| {
         p.data.schedule_json["planned"]
             .as_array()

@@ -5,7 +5,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   start, signIn, shot, figure, openNewOrder, preview, createAndSign, verifyPrepareBook,
-  startAdministration, vitalsAndComplete,
+  startAdministration, vitalsAndComplete, overrideAll,
 } from './lib.mjs';
 
 let env;
@@ -58,4 +58,24 @@ test('vancomycin: rounded weight-based dose with its derivation, administered', 
   assert.ok((await rows.count()) >= 1);
   assert.match(await rows.first().textContent(), /✓ yes/);
   await shot(prescriber, '26-vancomycin-pk');
+
+  // From the record: the dose as given (its start, stop and volume) is fitted, and the
+  // recommended regimen becomes a draft order in one click.
+  const recorded = prescriber.locator('table[data-recorded-doses] tbody tr');
+  assert.equal(await recorded.count(), 1);
+  await prescriber.getByLabel('Level 1: hours after the start of the last recorded dose').fill('2');
+  await prescriber.getByLabel('Level 1 measured (mg/L)').fill('28');
+  await prescriber.getByRole('button', { name: 'Fit on the doses as given' }).click();
+  const options = prescriber.locator('table[data-record-regimens] tbody tr');
+  await options.first().waitFor();
+  await options.first().getByRole('button', { name: 'Order this regimen' }).click();
+  await prescriber.locator('main').waitFor();
+  if (!/\/ui\/orders\/[0-9a-f-]+$/.test(prescriber.url())) {
+    await overrideAll(prescriber, 'AUC-guided regimen from the measured level');
+    await prescriber.getByRole('button', { name: 'Order this regimen' }).click();
+  }
+  await prescriber.waitForURL(/\/ui\/orders\/[0-9a-f-]+$/);
+  assert.match(await prescriber.locator('.order-head').textContent(), /draft/);
+  assert.match(await prescriber.locator('main').textContent(), /[Vv]ancomycin/);
+  await shot(prescriber, '27-vancomycin-regimen-ordered');
 });

@@ -88,6 +88,22 @@ pub fn routes() -> Router<AppState> {
             post(pages::administer::finish),
         )
         .route("/ui/pk/vancomycin", get(pages::pk::vancomycin))
+        .route("/ui/pk/vancomycin/order", post(pages::pk_order::order))
+        .route(
+            "/ui/plans/{id}/days/{index}",
+            get(pages::treatment_day::view),
+        )
+        .route(
+            "/ui/plans/{id}/days/{index}/release",
+            post(pages::treatment_day::release),
+        )
+        .route(
+            "/ui/plans/{id}/days/{index}/sign",
+            post(pages::treatment_day::sign),
+        )
+        .route("/ui/plans/{id}/hold", post(pages::treatment_day::hold))
+        .route("/ui/plans/{id}/resume", post(pages::treatment_day::resume))
+        .route("/ui/plans/{id}/stop", post(pages::treatment_day::stop))
         .route("/ui/library", get(pages::library::list))
         .route("/ui/library/{id}", get(pages::library::entry))
         .route("/ui/audit", get(pages::audit::view))

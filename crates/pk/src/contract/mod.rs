@@ -176,10 +176,32 @@ fn items<'a>(
     Ok(list)
 }
 
+/// The model named by `model`. Only models whose parameters were checked against their
+/// publication are offered for patient care; an unverified one (`verified: false`, e.g. a
+/// model written from memory) is refused unless the input says `"research": true`, and then
+/// every output carries `model.parameters_unverified`.
 fn read_model(top: &mut Fields) -> Result<&'static PopulationModel, InputError> {
     let ids: Vec<&str> = population::MODELS.iter().map(|m| m.id).collect();
     let id = top.choice("model", &ids)?;
-    population::model(&id).ok_or_else(|| InputError::new("model", id, "unknown model"))
+    let research = top.opt_bool("research")?.unwrap_or(false);
+    let model =
+        population::model(&id).ok_or_else(|| InputError::new("model", &id, "unknown model"))?;
+    if !model.verified && !research {
+        let verified: Vec<&str> = population::MODELS
+            .iter()
+            .filter(|m| m.verified)
+            .map(|m| m.id)
+            .collect();
+        return Err(InputError::new(
+            "model",
+            id,
+            format!(
+                "a model whose parameters were checked against its publication: {}; this model's parameters are unverified, so it is offered for research only (add \"research\": true)",
+                verified.join(", ")
+            ),
+        ));
+    }
+    Ok(model)
 }
 
 /// `{"dose", "interval", "duration"?}`; without a duration, the model's default infusion

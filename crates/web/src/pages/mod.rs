@@ -8,8 +8,10 @@ pub mod library;
 pub mod order;
 pub mod patients;
 pub mod pk;
+pub mod pk_order;
 pub mod prepare;
 pub mod schedule;
+pub mod treatment_day;
 pub mod verify;
 
 use axum::Form;

@@ -254,6 +254,9 @@ fn plans(c: &Chart, today: &str) -> Markup {
                         (planned.len()) " planned days"
                     }
                     p { "Next: " @if upcoming.is_empty() { "none" } @else { (upcoming.join("; ")) } }
+                    @let released: Vec<u64> = sj["released"].as_array().map(|a| a.iter().filter_map(|r| r["day_index"].as_u64()).collect()).unwrap_or_default();
+                    @let next = (0..planned.len() as u64).find(|i| !released.contains(i)).unwrap_or(0);
+                    p { a href={ "/ui/plans/" (plan.id) "/days/" (next) } data-treatment-day { "Treatment day " (next + 1) " of " (planned.len()) } }
                 }
             }
         }

@@ -476,7 +476,8 @@ pub async fn vancomycin(
         Ok(None) => html! {},
         Err(err) => error_box(&err),
     };
-    let body = html! { (banner) (levels_form(&patient_id, &f)) (answer) };
+    let from_record = super::pk_order::section(&s, &viewer, &patient_id, &f).await;
+    let body = html! { (banner) (levels_form(&patient_id, &f)) (answer) (from_record) };
     page(title, &viewer, "patients", body)
 }
 
