@@ -11,6 +11,7 @@
 //!   logged, never returned.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+mod accounts;
 pub mod edge;
 pub mod error;
 pub mod json;

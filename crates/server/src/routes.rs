@@ -6,7 +6,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use infusio_app::OrderStep;
 use infusio_app::auth::{NewUser, Session, SessionKind};
@@ -35,6 +35,20 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/auth/sign-out", post(sign_out))
         .route("/api/auth/me", get(me))
         .route("/api/users", get(list_users).post(create_user))
+        .route("/api/auth/password", post(crate::accounts::change_password))
+        .route(
+            "/api/users/{id}/deactivate",
+            post(crate::accounts::deactivate),
+        )
+        .route(
+            "/api/users/{id}/password",
+            post(crate::accounts::reset_password),
+        )
+        .route("/api/users/{id}/roles", put(crate::accounts::set_roles))
+        .route(
+            "/api/users/{id}/revoke-sessions",
+            post(crate::accounts::revoke_sessions),
+        )
         .route("/api/patients", get(search_patients).post(create_patient))
         .route("/api/patients/{id}", get(chart))
         .route("/api/patients/{id}/measurements", post(add_measurement))
