@@ -26,6 +26,7 @@ mod db;
 pub mod demo;
 mod error;
 pub mod fhir_support;
+pub mod integrity;
 pub mod interface;
 pub mod library;
 pub mod orders;

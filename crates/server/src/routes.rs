@@ -522,6 +522,10 @@ async fn get_order(State(s): State<AppState>, auth: Authed, Path(id): Path<Strin
     let returned = s.app.order_returned(auth.actor(), &id).await?;
     if let Value::Object(m) = &mut doc {
         m.insert("returned".into(), to_json(&returned)?);
+        // Whether the row still matches its last audit event (`mismatch`: changed outside
+        // the application; every step on it is refused).
+        let integrity = s.app.order_integrity(auth.actor(), &id).await?;
+        m.insert("integrity".into(), to_json(&integrity)?);
     }
     Ok(with_etag(StatusCode::OK, version, doc))
 }

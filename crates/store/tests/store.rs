@@ -20,7 +20,7 @@ async fn migrations_are_idempotent(db: &TestDb) {
         s.migrate().await.expect("second migrate"),
         Store::latest_schema_version()
     );
-    assert_eq!(s.schema_version().await.expect("version"), 4);
+    assert_eq!(s.schema_version().await.expect("version"), 5);
     let head = s.audit_head().await.expect("head");
     assert_eq!((head.seq, head.hash.as_str()), (0, GENESIS_HASH));
     let report = s.verify_audit().await.expect("verify");
