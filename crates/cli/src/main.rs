@@ -2,6 +2,8 @@
 //! work lives in the library crates.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+mod audit;
+mod audit_access;
 mod calc;
 mod check;
 mod common;
@@ -165,13 +167,15 @@ enum Command {
         #[command(subcommand)]
         sub: UsersCommand,
     },
-    /// The audit chain: verify, head.
+    /// The audit chain: verify (chain, rows, `--anchor`), head (`--sign`), keygen, access.
     Audit {
-        /// verify | head
+        /// verify | head | keygen | access
         sub: String,
         /// Print JSON instead of a readable report.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        opts: audit::AuditArgs,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -224,7 +228,12 @@ fn main() -> ExitCode {
         } => serve::run(demo, &listen, mllp_port, &edge, &store),
         Command::PumpSim { args } => pump_sim::run(&args),
         Command::Db { sub, file, store } => db::run_db(&sub, file.as_deref(), &store),
-        Command::Audit { sub, json, store } => db::run_audit(&sub, json, &store),
+        Command::Audit {
+            sub,
+            json,
+            opts,
+            store,
+        } => audit::run(&sub, json, &opts, &store),
         Command::Users { sub } => run_users(sub),
         Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),
         Command::Schedule { sub, io, plot } => run_json(&io, plot, |inv| schedule::run(&sub, inv)),
