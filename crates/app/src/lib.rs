@@ -17,6 +17,7 @@
 //! - Updates to existing records name the version the caller read; a stale one is refused.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+pub mod access;
 pub mod accounts;
 pub mod auth;
 mod backfill;

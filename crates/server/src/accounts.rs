@@ -109,3 +109,18 @@ pub(crate) async fn change_password(
             .await?,
     )
 }
+
+#[derive(serde::Deserialize)]
+pub(crate) struct AccessQuery {
+    patient: String,
+}
+
+/// `GET /api/audit/access?patient=ID`: who read the patient's data, through which view,
+/// when (administrators and pharmacists).
+pub(crate) async fn access_log(
+    State(s): State<AppState>,
+    auth: Authed,
+    axum::extract::Query(q): axum::extract::Query<AccessQuery>,
+) -> ApiResult {
+    json_of(&s.app.access_log(auth.actor(), &q.patient).await?)
+}

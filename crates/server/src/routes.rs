@@ -86,6 +86,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/lots/{lot}", get(lot_trace))
         .route("/api/audit/verify", get(audit_verify))
         .route("/api/audit/head", get(audit_head))
+        .route("/api/audit/access", get(crate::accounts::access_log))
 }
 
 /// The answer to an unknown path: a JSON problem document.

@@ -14,6 +14,7 @@
 //!   (see [`audit`]). This crate knows nothing of HTTP, roles' rules or clinical logic.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+pub mod access;
 pub mod anchor;
 pub mod audit;
 pub mod backup;
