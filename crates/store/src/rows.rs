@@ -117,14 +117,14 @@ pub(crate) async fn refuse_unbound_change(
     id: &str,
     actual: &str,
 ) -> Result<(), StoreError> {
-    if let Some((seq, expected)) = expected_hash(tx, table, id).await? {
-        if expected != actual {
-            return Err(StoreError::RowTampered {
-                table,
-                id: id.to_string(),
-                seq,
-            });
-        }
+    if let Some((seq, expected)) = expected_hash(tx, table, id).await?
+        && expected != actual
+    {
+        return Err(StoreError::RowTampered {
+            table,
+            id: id.to_string(),
+            seq,
+        });
     }
     Ok(())
 }
