@@ -223,7 +223,7 @@ impl HashGate {
 
 /// Runs `work` on one of the gate's dedicated hashing threads while holding `slot` (falling
 /// back to the blocking pool if the threads are gone).
-async fn run_hashing<T: Send + 'static>(
+pub(crate) async fn run_hashing<T: Send + 'static>(
     gate: &HashGate,
     slot: HashSlot,
     work: impl FnOnce() -> T + Send + 'static,
@@ -544,7 +544,7 @@ impl App {
     /// Order: a hashing slot is taken first (a full queue refuses before anything is counted),
     /// then the attempt is counted for the user and the source in one transaction, then a
     /// locked user or source is refused, then the password is checked.
-    async fn check_credentials(
+    pub(crate) async fn check_credentials(
         &self,
         username: &str,
         password: &str,
@@ -664,7 +664,7 @@ impl App {
         Ok(())
     }
 
-    async fn load_actor(&self, user_id: &str) -> Result<Actor, AppError> {
+    pub(crate) async fn load_actor(&self, user_id: &str) -> Result<Actor, AppError> {
         let mut tx = self.store().begin_snapshot().await?;
         let user = tx.get::<User>(user_id).await?;
         let roles = tx.find_by::<UserRole>("user_id", text(user_id)).await?;
@@ -803,7 +803,7 @@ fn new_phc_hash(password: &[u8], salt: &[u8; 16], params: Params) -> Result<Stri
 
 /// Whether `password` matches the PHC string `phc` (any argon2 variant, version and cost the
 /// string names; the comparison of the outputs is constant-time).
-fn phc_matches(phc: &str, password: &[u8]) -> bool {
+pub(crate) fn phc_matches(phc: &str, password: &[u8]) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };

@@ -180,6 +180,10 @@ impl From<StoreError> for AppError {
                 current,
             },
             StoreError::NotFound { table, id } => AppError::NotFound { entity: table, id },
+            e @ StoreError::RowTampered { .. } => AppError::InvalidState {
+                code: "record.tampered",
+                message: e.to_string(),
+            },
             StoreError::Invalid {
                 field,
                 value,

@@ -17,6 +17,8 @@
 //! - Updates to existing records name the version the caller read; a stale one is refused.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+pub mod access;
+pub mod accounts;
 pub mod auth;
 mod backfill;
 pub mod bag_identity;
@@ -28,6 +30,7 @@ pub mod demo;
 pub mod dose_basis;
 mod error;
 pub mod fhir_support;
+pub mod integrity;
 pub mod interface;
 pub mod library;
 pub mod model_dosing;

@@ -429,6 +429,10 @@ impl App {
     /// The chart of one patient.
     pub async fn chart(&self, actor: &Actor, patient_id: &str) -> Result<Chart, AppError> {
         actor.permit(Action::ReadClinical)?;
+        // Every chart read is recorded in the access log (an unknown id reads nothing).
+        if self.store().get::<Patient>(patient_id).await?.is_some() {
+            self.record_access(actor, patient_id, "chart", None).await?;
+        }
         let mut tx = self.store().begin_snapshot().await?;
         let patient = tx
             .get::<Patient>(patient_id)

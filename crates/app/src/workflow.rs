@@ -365,6 +365,8 @@ impl App {
                 entity: "order",
                 id: id.into(),
             })?;
+        self.record_access(actor, &o.data.patient_id, "order", Some(&o.id))
+            .await?;
         Ok((OrderSeen::for_actor(actor, &o)?, o.version))
     }
 

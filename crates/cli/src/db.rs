@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use infusio_store::{Store, StoreError, backup};
-use serde_json::json;
 
 use crate::StoreArgs;
 
@@ -16,7 +15,7 @@ use crate::StoreArgs;
 pub const DEFAULT_DATA_DIR: &str = "infusio-data";
 
 /// Exit status of `audit verify` on a broken chain.
-const EXIT_CHAIN_BROKEN: u8 = 3;
+pub(crate) const EXIT_CHAIN_BROKEN: u8 = 3;
 
 pub fn run_db(sub: &str, file: Option<&Path>, store: &StoreArgs) -> ExitCode {
     let needs_file = matches!(sub, "backup" | "restore");
@@ -86,68 +85,8 @@ pub fn run_db(sub: &str, file: Option<&Path>, store: &StoreArgs) -> ExitCode {
     })
 }
 
-pub fn run_audit(sub: &str, json: bool, store: &StoreArgs) -> ExitCode {
-    if !matches!(sub, "verify" | "head") {
-        return refused(&format!(
-            "unknown audit command {sub:?}: expected verify or head"
-        ));
-    }
-    block_on(async {
-        let s = open(store, false).await?;
-        require_migrated(&s).await?;
-        let code = if sub == "head" {
-            let head = s.audit_head().await?;
-            if json {
-                println!("{}", json!({"seq": head.seq, "hash": head.hash}));
-            } else {
-                println!("seq {}\nsha256 {}", head.seq, head.hash);
-            }
-            ExitCode::SUCCESS
-        } else {
-            let report = s.verify_audit().await?;
-            if json {
-                println!(
-                    "{}",
-                    json!({
-                        "intact": report.intact(),
-                        "events_verified": report.events_verified,
-                        "head": report.head,
-                        "broken": report.broken,
-                    })
-                );
-            } else {
-                match &report.broken {
-                    None => println!(
-                        "Audit chain intact: {} events verified; head seq {} sha256 {}",
-                        report.events_verified, report.head.seq, report.head.hash
-                    ),
-                    Some(b) => println!(
-                        "AUDIT CHAIN BROKEN at event {} ({}): {}\n{} events before it verified; head row: seq {} sha256 {}",
-                        b.seq,
-                        serde_json::to_value(b.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
-                        b.detail,
-                        report.events_verified,
-                        report.head.seq,
-                        report.head.hash
-                    ),
-                }
-            }
-            if report.intact() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_CHAIN_BROKEN)
-            }
-        };
-        s.close().await;
-        Ok(code)
-    })
-}
-
 /// A failure to report: a store error, or a message of this command's own.
-struct Failure(String);
+pub(crate) struct Failure(pub(crate) String);
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Failure {
@@ -155,13 +94,13 @@ impl From<StoreError> for Failure {
     }
 }
 
-fn refused(message: &str) -> ExitCode {
+pub(crate) fn refused(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
 }
 
 /// Runs `f` on a small runtime; an error is printed and exits 1.
-fn block_on(f: impl Future<Output = Result<ExitCode, Failure>>) -> ExitCode {
+pub(crate) fn block_on(f: impl Future<Output = Result<ExitCode, Failure>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -190,7 +129,7 @@ pub fn data_dir(args: &StoreArgs) -> PathBuf {
 
 /// Opens the record named by the arguments. With `create` false a missing SQLite file is an
 /// error rather than a new empty database.
-async fn open(args: &StoreArgs, create: bool) -> Result<Store, Failure> {
+pub(crate) async fn open(args: &StoreArgs, create: bool) -> Result<Store, Failure> {
     if let Some(url) = &args.database_url {
         if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -220,7 +159,7 @@ fn missing(file: &Path) -> Failure {
     ))
 }
 
-async fn require_migrated(s: &Store) -> Result<(), Failure> {
+pub(crate) async fn require_migrated(s: &Store) -> Result<(), Failure> {
     let version = s.schema_version().await.unwrap_or(0);
     if version < Store::latest_schema_version() {
         return Err(Failure(format!(

@@ -2,6 +2,8 @@
 //! work lives in the library crates.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+mod audit;
+mod audit_access;
 mod calc;
 mod check;
 mod common;
@@ -61,6 +63,34 @@ enum UsersCommand {
     Add {
         #[command(flatten)]
         args: users::AddArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Deactivate a user: no more sign-ins; their sessions end at once.
+    Deactivate {
+        #[command(flatten)]
+        args: users::UserArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set a new password (standard input or --password-file, never printed); sessions end.
+    ResetPassword {
+        #[command(flatten)]
+        args: users::ResetArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Replace a user's roles (separation of duties checked); sessions end.
+    Roles {
+        #[command(flatten)]
+        args: users::RolesArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// End every session and API token of a user.
+    RevokeSessions {
+        #[command(flatten)]
+        args: users::UserArgs,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -131,18 +161,21 @@ enum Command {
         store: StoreArgs,
     },
     /// Accounts: `users add USERNAME --role ROLE` (the first administrator of a fresh
-    /// install; the password is read from standard input or --password-file).
+    /// install; the password is read from standard input or --password-file), `deactivate`,
+    /// `reset-password`, `roles`, `revoke-sessions`.
     Users {
         #[command(subcommand)]
         sub: UsersCommand,
     },
-    /// The audit chain: verify, head.
+    /// The audit chain: verify (chain, rows, `--anchor`), head (`--sign`), keygen, access.
     Audit {
-        /// verify | head
+        /// verify | head | keygen | access
         sub: String,
         /// Print JSON instead of a readable report.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        opts: audit::AuditArgs,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -195,13 +228,28 @@ fn main() -> ExitCode {
         } => serve::run(demo, &listen, mllp_port, &edge, &store),
         Command::PumpSim { args } => pump_sim::run(&args),
         Command::Db { sub, file, store } => db::run_db(&sub, file.as_deref(), &store),
-        Command::Audit { sub, json, store } => db::run_audit(&sub, json, &store),
-        Command::Users {
-            sub: UsersCommand::Add { args, store },
-        } => users::run_add(&args, &store),
+        Command::Audit {
+            sub,
+            json,
+            opts,
+            store,
+        } => audit::run(&sub, json, &opts, &store),
+        Command::Users { sub } => run_users(sub),
         Command::Pk { sub, io, plot } => run_json(&io, plot, |inv| pk::run(&sub, inv)),
         Command::Schedule { sub, io, plot } => run_json(&io, plot, |inv| schedule::run(&sub, inv)),
     }
+}
+
+fn run_users(sub: UsersCommand) -> ExitCode {
+    use users::AccountCommand as A;
+    let (command, store) = match sub {
+        UsersCommand::Add { args, store } => return users::run_add(&args, &store),
+        UsersCommand::Deactivate { args, store } => (A::Deactivate(args), store),
+        UsersCommand::ResetPassword { args, store } => (A::ResetPassword(args), store),
+        UsersCommand::Roles { args, store } => (A::Roles(args), store),
+        UsersCommand::RevokeSessions { args, store } => (A::RevokeSessions(args), store),
+    };
+    users::run_account(&command, &store)
 }
 
 /// Reads the input, runs `f`, prints the outcome and maps it to the exit status of the

@@ -11,8 +11,10 @@
 //!   logged, never returned.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+mod accounts;
 pub mod edge;
 pub mod error;
+mod integrity;
 pub mod json;
 mod plan_routes;
 mod routes;
@@ -86,13 +88,18 @@ pub fn router_at_edge(
     for r in extra {
         routes = routes.merge(r);
     }
+    let state = AppState {
+        app,
+        config,
+        edge: std::sync::Arc::clone(&edge),
+    };
     routes
         .fallback(routes::fallback)
-        .with_state(AppState {
-            app,
-            config,
-            edge: std::sync::Arc::clone(&edge),
-        })
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            integrity::refuse_tampered_orders,
+        ))
         .layer(axum::middleware::from_fn(require_json_bodies))
         .layer(axum::middleware::from_fn_with_state(
             edge,

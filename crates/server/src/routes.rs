@@ -6,7 +6,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use infusio_app::OrderStep;
 use infusio_app::auth::{NewUser, Session, SessionKind};
@@ -35,6 +35,20 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/auth/sign-out", post(sign_out))
         .route("/api/auth/me", get(me))
         .route("/api/users", get(list_users).post(create_user))
+        .route("/api/auth/password", post(crate::accounts::change_password))
+        .route(
+            "/api/users/{id}/deactivate",
+            post(crate::accounts::deactivate),
+        )
+        .route(
+            "/api/users/{id}/password",
+            post(crate::accounts::reset_password),
+        )
+        .route("/api/users/{id}/roles", put(crate::accounts::set_roles))
+        .route(
+            "/api/users/{id}/revoke-sessions",
+            post(crate::accounts::revoke_sessions),
+        )
         .route("/api/patients", get(search_patients).post(create_patient))
         .route("/api/patients/{id}", get(chart))
         .route("/api/patients/{id}/measurements", post(add_measurement))
@@ -100,6 +114,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/lots/{lot}", get(lot_trace))
         .route("/api/audit/verify", get(audit_verify))
         .route("/api/audit/head", get(audit_head))
+        .route("/api/audit/access", get(crate::accounts::access_log))
 }
 
 /// The answer to an unknown path: a JSON problem document.
@@ -536,6 +551,10 @@ async fn get_order(State(s): State<AppState>, auth: Authed, Path(id): Path<Strin
     let returned = s.app.order_returned(auth.actor(), &id).await?;
     if let Value::Object(m) = &mut doc {
         m.insert("returned".into(), to_json(&returned)?);
+        // Whether the row still matches its last audit event (`mismatch`: changed outside
+        // the application; every step on it is refused).
+        let integrity = s.app.order_integrity(auth.actor(), &id).await?;
+        m.insert("integrity".into(), to_json(&integrity)?);
     }
     Ok(with_etag(StatusCode::OK, version, doc))
 }

@@ -13,11 +13,22 @@
 //! The bytes hashed for an event are the ASCII line `infusio-audit-v1`, then one line per field
 //! in this fixed order:
 //! `seq`, `at_us`, `actor`, `actor_role`, `action`, `entity_type`, `entity_id`, `before_json`,
-//! `after_json`, `reason`, `derivation_json`, `prev_hash`.
+//! `after_json`, `reason`, `derivation_json`, `row_hash` (only when present), `prev_hash`.
 //! Each line is `name=value\n`, where an integer is written in decimal ASCII, a string as its
 //! UTF-8 byte length, `:`, and its bytes (so no content can imitate a field boundary), and an
 //! absent value as `~`. JSON fields are hashed as the exact text stored (serde_json with sorted
-//! keys, no whitespace). Anyone can re-implement the check from this paragraph.
+//! keys, no whitespace). The `row_hash` line (schema version 5) is written only for events that
+//! carry one, so every event written before it hashes exactly as it did. Anyone can
+//! re-implement the check from this paragraph.
+//!
+//! # Rows bound to the chain
+//! An event written by a row insert or update carries the row's hash ([`row_hash`]): SHA-256
+//! of `infusio-row-v1\n`, the table name, `\n`, and the row version as stored (id, version,
+//! times and every business column) serialised as JSON with sorted keys and no whitespace.
+//! A delete carries `deleted`. [`crate::rows::verify_rows`] recomputes the hash of every
+//! current row and compares it with the row's last such event, so a row changed outside the
+//! application (an `UPDATE orders SET dose = …`) is reported; `Tx::update` and `Tx::delete`
+//! refuse to change such a row ([`crate::StoreError::RowTampered`]).
 //!
 //! # Verification
 //! [`verify`] walks the events in sequence order and reports the **first** broken link:
@@ -69,6 +80,10 @@ pub struct AuditEvent {
     pub derivation_json: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// For an event written by a row insert or update: the [`row_hash`] of the row version it
+    /// wrote; `deleted` for a row delete; absent otherwise (and for events written before
+    /// schema version 5).
+    pub row_hash: Option<String>,
 }
 
 /// The chain head: the last sequence number (0 for an empty chain) and its hash.
@@ -152,6 +167,9 @@ pub fn canonical_bytes(e: &AuditEvent) -> Vec<u8> {
     text(&mut out, "after_json", e.after_json.as_deref());
     text(&mut out, "reason", e.reason.as_deref());
     text(&mut out, "derivation_json", e.derivation_json.as_deref());
+    if let Some(row_hash) = &e.row_hash {
+        text(&mut out, "row_hash", Some(row_hash));
+    }
     text(&mut out, "prev_hash", Some(&e.prev_hash));
     out
 }
@@ -167,10 +185,11 @@ pub fn event_hash(e: &AuditEvent) -> String {
 }
 
 const EVENT_COLUMNS: &str = "seq, at_us, actor, actor_role, action, entity_type, entity_id, \
-     before_json, after_json, reason, derivation_json, prev_hash, hash";
+     before_json, after_json, reason, derivation_json, prev_hash, hash, row_hash";
 const EVENT_KINDS: &[Kind] = &[
     Kind::Int,
     Kind::Int,
+    Kind::Text,
     Kind::Text,
     Kind::Text,
     Kind::Text,
@@ -199,6 +218,7 @@ fn event_values(e: &AuditEvent) -> Vec<Val> {
         Val::Text(e.derivation_json.clone()),
         Val::Text(Some(e.prev_hash.clone())),
         Val::Text(Some(e.hash.clone())),
+        Val::Text(e.row_hash.clone()),
     ]
 }
 
@@ -225,6 +245,7 @@ fn event_from_row(row: Vec<Val>) -> Result<AuditEvent, StoreError> {
         derivation_json: Option::<String>::from_val(next("derivation_json")?, "derivation_json")?,
         prev_hash: String::from_val(next("prev_hash")?, "prev_hash")?,
         hash: String::from_val(next("hash")?, "hash")?,
+        row_hash: Option::<String>::from_val(next("row_hash")?, "row_hash")?,
     })
 }
 
@@ -260,7 +281,7 @@ async fn read_head_inner(tx: &mut Tx, lock: bool) -> Result<AuditHead, StoreErro
 /// Appends `drafts` in order, through the locked head row. Called by [`Tx::commit`].
 pub(crate) async fn append_all(
     tx: &mut Tx,
-    drafts: Vec<AuditDraft>,
+    drafts: Vec<(AuditDraft, Option<String>)>,
 ) -> Result<Vec<AuditEvent>, StoreError> {
     if drafts.is_empty() {
         return Ok(Vec::new());
@@ -269,7 +290,7 @@ pub(crate) async fn append_all(
     let (mut seq, mut prev_hash) = (head.seq, head.hash);
     let mut events = Vec::with_capacity(drafts.len());
     let to_text = |v: &Option<Json>| v.as_ref().map(Json::to_string);
-    for d in drafts {
+    for (d, row_hash) in drafts {
         seq += 1;
         let mut e = AuditEvent {
             seq,
@@ -285,6 +306,7 @@ pub(crate) async fn append_all(
             derivation_json: to_text(&d.derivation),
             prev_hash: prev_hash.clone(),
             hash: String::new(),
+            row_hash,
         };
         e.hash = event_hash(&e);
         insert_event(tx, &e).await?;
@@ -311,7 +333,7 @@ pub(crate) async fn insert_event(tx: &mut Tx, e: &AuditEvent) -> Result<(), Stor
     tx.execute(
         &format!(
             "INSERT INTO audit_event ({EVENT_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ),
         &event_values(e),
     )
@@ -512,6 +534,7 @@ mod tests {
             derivation_json: None,
             prev_hash: "ab".repeat(32),
             hash: String::new(),
+            row_hash: None,
         }
     }
 

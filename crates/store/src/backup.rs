@@ -83,6 +83,7 @@ fn all_tables() -> Vec<(&'static str, Vec<(&'static str, Kind)>)> {
             ("derivation_json", Kind::Text),
             ("prev_hash", Kind::Text),
             ("hash", Kind::Text),
+            ("row_hash", Kind::Text),
         ],
     ));
     out
@@ -134,6 +135,18 @@ const APP_TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("ack_text", Kind::Text),
             ("outcome", Kind::Text),
             ("message_text", Kind::Text),
+        ],
+    ),
+    (
+        "access_log",
+        &[
+            ("id", Kind::Text),
+            ("at_us", Kind::Int),
+            ("actor", Kind::Text),
+            ("actor_role", Kind::Text),
+            ("patient_id", Kind::Text),
+            ("view", Kind::Text),
+            ("detail", Kind::Text),
         ],
     ),
 ];

@@ -16,6 +16,16 @@ pub enum StoreError {
     },
     #[error("{table} {id} not found")]
     NotFound { table: &'static str, id: String },
+    /// The row no longer matches the row version its last audit event wrote: it was changed
+    /// outside the application. Nothing is written on it until the discrepancy is resolved.
+    #[error(
+        "{table} {id} was changed outside the application: its content no longer matches its last audit event (seq {seq})"
+    )]
+    RowTampered {
+        table: &'static str,
+        id: String,
+        seq: i64,
+    },
     /// A uniqueness, foreign-key or CHECK constraint refused the write.
     #[error("refused by the database ({table}): {message}")]
     Conflict {

@@ -14,11 +14,14 @@
 //!   (see [`audit`]). This crate knows nothing of HTTP, roles' rules or clinical logic.
 #![warn(clippy::too_many_lines)] // production functions stay under 100 lines (clippy.toml)
 
+pub mod access;
+pub mod anchor;
 pub mod audit;
 pub mod backup;
 mod error;
 pub mod queries;
 pub mod records;
+pub mod rows;
 mod sql;
 pub mod value;
 
@@ -235,6 +238,8 @@ impl Store {
         Ok(Tx {
             inner,
             pending: Vec::new(),
+            pending_rows: Vec::new(),
+            writable: true,
         })
     }
 
@@ -251,6 +256,8 @@ impl Store {
         Ok(Tx {
             inner,
             pending: Vec::new(),
+            pending_rows: Vec::new(),
+            writable: false,
         })
     }
 
@@ -391,6 +398,13 @@ impl Change {
 pub struct Tx {
     inner: TxInner,
     pending: Vec<AuditDraft>,
+    /// The row hash of each pending event (same index as `pending`): `Some` for the events of
+    /// row writes, `None` for the others.
+    pending_rows: Vec<Option<String>>,
+    /// A read-write transaction: a row it reads by id must still match its last audit event
+    /// (see [`rows`]), so no change is ever derived from a row altered outside the
+    /// application.
+    writable: bool,
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Json, StoreError> {
@@ -418,6 +432,8 @@ impl Tx {
     /// and their events are durable together; on `Err` neither is.
     pub async fn commit(mut self) -> Result<Vec<AuditEvent>, StoreError> {
         let pending = std::mem::take(&mut self.pending);
+        let rows = std::mem::take(&mut self.pending_rows);
+        let pending = pending.into_iter().zip(rows).collect();
         let events = audit::append_all(&mut self, pending).await?;
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
@@ -475,6 +491,13 @@ impl Tx {
     /// appended at [`Tx::commit`].
     pub fn append_audit(&mut self, draft: AuditDraft) {
         self.pending.push(draft);
+        self.pending_rows.push(None);
+    }
+
+    /// Queues the event of a row write with the hash of the row version written.
+    fn append_row_event(&mut self, draft: AuditDraft, row_hash: String) {
+        self.pending.push(draft);
+        self.pending_rows.push(Some(row_hash));
     }
 
     /// Inserts a new row (version 1) and its audit event (`<table>.create`, after = the row).
@@ -510,7 +533,11 @@ impl Tx {
             .await
             .map_err(|e| write_error(T::TABLE, e))?;
         let after = to_json(&stored)?;
-        self.append_audit(change.draft("create", T::TABLE, &stored.id, None, Some(after)));
+        let hash = rows::hash_values(T::TABLE, &columns, &args);
+        self.append_row_event(
+            change.draft("create", T::TABLE, &stored.id, None, Some(after)),
+            hash,
+        );
         Ok(stored)
     }
 
@@ -572,13 +599,11 @@ impl Tx {
             data,
         };
         let (before_json, after_json) = (to_json(&before)?, to_json(&after)?);
-        self.append_audit(change.draft(
-            "update",
-            T::TABLE,
-            id,
-            Some(before_json),
-            Some(after_json),
-        ));
+        let hash = rows::row_hash(&after);
+        self.append_row_event(
+            change.draft("update", T::TABLE, id, Some(before_json), Some(after_json)),
+            hash,
+        );
         Ok(after)
     }
 
@@ -611,28 +636,42 @@ impl Tx {
         .await
         .map_err(|e| write_error(T::TABLE, e))?;
         let before_json = to_json(&before)?;
-        self.append_audit(change.draft("delete", T::TABLE, id, Some(before_json), None));
+        self.append_row_event(
+            change.draft("delete", T::TABLE, id, Some(before_json), None),
+            rows::DELETED.to_string(),
+        );
         Ok(())
     }
 
-    /// Reads row `id`.
+    /// Reads row `id`. In a read-write transaction a row that no longer matches its last
+    /// audit event is refused ([`StoreError::RowTampered`]).
     pub async fn get<T: Record>(&mut self, id: &str) -> Result<Option<Stored<T>>, StoreError> {
-        let mut rows = self
-            .select::<T>("WHERE id = $1", &[Val::Text(Some(id.to_string()))], false)
+        let mut found = self
+            .select_hashed::<T>("WHERE id = $1", &[Val::Text(Some(id.to_string()))], false)
             .await?;
-        Ok(rows.pop())
+        let Some((row, actual)) = found.pop() else {
+            return Ok(None);
+        };
+        if self.writable {
+            rows::refuse_unbound_change(self, T::TABLE, id, &actual).await?;
+        }
+        Ok(Some(row))
     }
 
     /// Reads row `id` and, on PostgreSQL, locks it until the transaction ends (SQLite's
     /// `BEGIN IMMEDIATE` already holds the writer lock).
     pub async fn get_for_update<T: Record>(&mut self, id: &str) -> Result<Stored<T>, StoreError> {
-        let mut rows = self
-            .select::<T>("WHERE id = $1", &[Val::Text(Some(id.to_string()))], true)
+        let mut found = self
+            .select_hashed::<T>("WHERE id = $1", &[Val::Text(Some(id.to_string()))], true)
             .await?;
-        rows.pop().ok_or_else(|| StoreError::NotFound {
+        let (row, actual) = found.pop().ok_or_else(|| StoreError::NotFound {
             table: T::TABLE,
             id: id.to_string(),
-        })
+        })?;
+        if self.writable {
+            rows::refuse_unbound_change(self, T::TABLE, id, &actual).await?;
+        }
+        Ok(row)
     }
 
     /// Rows whose `column` equals `value`, oldest first (keys are UUIDv7). `column` must be one
@@ -664,12 +703,56 @@ impl Tx {
         self.select::<T>("ORDER BY id", &[], false).await
     }
 
+    /// Row `id` with the hash of its stored content ([`rows::hash_values`]), never refused.
+    pub(crate) async fn get_hashed<T: Record>(
+        &mut self,
+        id: &str,
+    ) -> Result<Option<(Stored<T>, String)>, StoreError> {
+        let mut found = self
+            .select_hashed::<T>("WHERE id = $1", &[Val::Text(Some(id.to_string()))], false)
+            .await?;
+        Ok(found.pop())
+    }
+
+    /// Every row with the hash of its stored content, oldest first.
+    pub(crate) async fn list_hashed<T: Record>(
+        &mut self,
+    ) -> Result<Vec<(Stored<T>, String)>, StoreError> {
+        self.select_hashed::<T>("ORDER BY id", &[], false).await
+    }
+
+    async fn select_hashed<T: Record>(
+        &mut self,
+        tail: &str,
+        args: &[Val],
+        lock: bool,
+    ) -> Result<Vec<(Stored<T>, String)>, StoreError> {
+        let columns = all_columns::<T>();
+        let raw = self.select_raw::<T>(tail, args, lock).await?;
+        raw.into_iter()
+            .map(|row| {
+                let hash = rows::hash_values(T::TABLE, &columns, &row);
+                Ok((stored_from_row::<T>(row)?, hash))
+            })
+            .collect()
+    }
+
     async fn select<T: Record>(
         &mut self,
         tail: &str,
         args: &[Val],
         lock: bool,
     ) -> Result<Vec<Stored<T>>, StoreError> {
+        let rows = self.select_raw::<T>(tail, args, lock).await?;
+        rows.into_iter().map(stored_from_row::<T>).collect()
+    }
+
+    async fn select_raw<T: Record>(
+        &mut self,
+        tail: &str,
+        args: &[Val],
+        lock: bool,
+    ) -> Result<Vec<Vec<Val>>, StoreError> {
         let lock = if lock && self.backend() == Backend::Postgres {
             " FOR UPDATE"
         } else {
@@ -685,12 +768,11 @@ impl Tx {
             .map(|(_, k)| *k)
             .chain(T::KINDS.iter().copied())
             .collect();
-        let rows = self.fetch(&statement, args, &kinds).await?;
-        rows.into_iter().map(stored_from_row::<T>).collect()
+        Ok(self.fetch(&statement, args, &kinds).await?)
     }
 }
 
-fn all_columns<T: Record>() -> Vec<&'static str> {
+pub(crate) fn all_columns<T: Record>() -> Vec<&'static str> {
     MANAGED_COLUMNS
         .iter()
         .map(|(c, _)| *c)

@@ -289,6 +289,17 @@ impl Tx {
         Ok(())
     }
 
+    /// Ends every session of one user (deactivation, password change or reset, an
+    /// administrator's revocation). Returns how many ended.
+    pub async fn delete_sessions_of_user(&mut self, user_id: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .execute(
+                "DELETE FROM app_sessions WHERE user_id = $1",
+                &[text(user_id)],
+            )
+            .await?)
+    }
+
     /// Ends every session that expired before `now_us`.
     pub async fn delete_expired_sessions(&mut self, now_us: i64) -> Result<(), StoreError> {
         self.execute(

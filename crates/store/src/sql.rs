@@ -14,16 +14,25 @@ const APPEND_ONLY_SQLITE: &str = include_str!("../migrations/0002_append_only.sq
 const APPEND_ONLY_POSTGRES: &str = include_str!("../migrations/0002_append_only.postgres.sql");
 const APP_TABLES: &str = include_str!("../migrations/0003_app_tables.sql");
 const INTERFACE_TABLES: &str = include_str!("../migrations/0004_interface_inbound.sql");
+const ROWS_AND_ACCESS_SQLITE: &str =
+    include_str!("../migrations/0005_sec19b_row_hash_access_log.sqlite.sql");
+const ROWS_AND_ACCESS_POSTGRES: &str =
+    include_str!("../migrations/0005_sec19b_row_hash_access_log.postgres.sql");
 const LOT_RECALLS: &str = include_str!("../migrations/0006_prep16b_lot_recalls.sql");
 
 /// Migration 1 (the tables) is the same SQL on both backends, so the tables and columns cannot
 /// differ; migration 2 (the append-only triggers) is written in each backend's dialect;
 /// migration 3 (the workflow layer's sessions, sign-in failures and idempotency keys) is again
-/// one file for both; migration 4 (the interface's inbound message log) likewise.
+/// one file for both; migration 4 (the interface's inbound message log) likewise; migration 5
+/// (row hashes in the audit chain, the append-only access log) again per dialect.
 pub fn migrator(backend: Backend) -> Migrator {
     let append_only = match backend {
         Backend::Sqlite => APPEND_ONLY_SQLITE,
         Backend::Postgres => APPEND_ONLY_POSTGRES,
+    };
+    let rows_and_access = match backend {
+        Backend::Sqlite => ROWS_AND_ACCESS_SQLITE,
+        Backend::Postgres => ROWS_AND_ACCESS_POSTGRES,
     };
     Migrator::with_migrations(vec![
         Migration::new(
@@ -52,6 +61,13 @@ pub fn migrator(backend: Backend) -> Migrator {
             "interface inbound message log".into(),
             MigrationType::Simple,
             INTERFACE_TABLES.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            5,
+            "row hashes in the audit chain, access log".into(),
+            MigrationType::Simple,
+            rows_and_access.into_sql_str(),
             false,
         ),
         Migration::new(
