@@ -230,8 +230,11 @@ pub(crate) async fn run_hashing<T: Send + 'static>(
 ) -> Result<T, AppError> {
     let (done, result) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
-        let _slot = slot;
-        let _ = done.send(work());
+        let out = work();
+        // The slot is given back before the answer is sent, so a caller that hashes again at
+        // once (sequential account creation) never meets its own previous hash's slot.
+        drop(slot);
+        let _ = done.send(out);
     });
     let sent = match gate.jobs.lock() {
         Ok(jobs) => jobs.send(job).map_err(|e| e.0),
