@@ -646,32 +646,48 @@ impl Tx {
     /// Reads row `id`. In a read-write transaction a row that no longer matches its last
     /// audit event is refused ([`StoreError::RowTampered`]).
     pub async fn get<T: Record>(&mut self, id: &str) -> Result<Option<Stored<T>>, StoreError> {
-        let mut found = self
-            .select_hashed::<T>("WHERE id = $1", &[Val::Text(Some(id.to_string()))], false)
-            .await?;
-        let Some((row, actual)) = found.pop() else {
-            return Ok(None);
-        };
-        if self.writable {
-            rows::refuse_unbound_change(self, T::TABLE, id, &actual).await?;
+        self.get_checked::<T>(id, false).await
+    }
+
+    /// Reads row `id` (locked when `lock`) and, in a read-write transaction, checks it against
+    /// its last audit event. On PostgreSQL (read committed) the row and its event are read by
+    /// two statements: a writer committing between them makes a newer event meet the older row
+    /// just read. Such a row is read again; only a mismatch that persists on fresh reads is a
+    /// change made outside the application. (The caller's version check then refuses a stale
+    /// expectation as a conflict, as it would have without the race.)
+    async fn get_checked<T: Record>(
+        &mut self,
+        id: &str,
+        lock: bool,
+    ) -> Result<Option<Stored<T>>, StoreError> {
+        let mut rereads = 0;
+        loop {
+            let mut found = self
+                .select_hashed::<T>("WHERE id = $1", &[Val::Text(Some(id.to_string()))], lock)
+                .await?;
+            let Some((row, actual)) = found.pop() else {
+                return Ok(None);
+            };
+            if !self.writable {
+                return Ok(Some(row));
+            }
+            match rows::refuse_unbound_change(self, T::TABLE, id, &actual).await {
+                Ok(()) => return Ok(Some(row)),
+                Err(StoreError::RowTampered { .. }) if rereads < 2 => rereads += 1,
+                Err(e) => return Err(e),
+            }
         }
-        Ok(Some(row))
     }
 
     /// Reads row `id` and, on PostgreSQL, locks it until the transaction ends (SQLite's
     /// `BEGIN IMMEDIATE` already holds the writer lock).
     pub async fn get_for_update<T: Record>(&mut self, id: &str) -> Result<Stored<T>, StoreError> {
-        let mut found = self
-            .select_hashed::<T>("WHERE id = $1", &[Val::Text(Some(id.to_string()))], true)
-            .await?;
-        let (row, actual) = found.pop().ok_or_else(|| StoreError::NotFound {
-            table: T::TABLE,
-            id: id.to_string(),
-        })?;
-        if self.writable {
-            rows::refuse_unbound_change(self, T::TABLE, id, &actual).await?;
-        }
-        Ok(row)
+        self.get_checked::<T>(id, true)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                table: T::TABLE,
+                id: id.to_string(),
+            })
     }
 
     /// Rows whose `column` equals `value`, oldest first (keys are UUIDv7). `column` must be one
