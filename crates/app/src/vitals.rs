@@ -121,7 +121,7 @@ fn read_value(v: &Vital, given: &Json) -> Result<(f64, bool), AppError> {
 /// in its canonical unit (`temperature_c`, `heart_rate_per_min`, `resp_rate_per_min`,
 /// `spo2_percent`, `systolic_mmhg` / `diastolic_mmhg` from `bp` as `120/80`), with the text
 /// as entered under `<key>_as_entered` when converted. Other keys are kept as given.
-pub fn read_vitals(detail: &Json) -> Result<Json, AppError> {
+pub(crate) fn read_vitals(detail: &Json) -> Result<Json, AppError> {
     let Some(given) = detail.as_object() else {
         return Err(AppError::invalid(
             "detail",
