@@ -4,10 +4,9 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use infusio_app::model_dosing::{RegimenOrder, VancomycinLevels};
-use infusio_app::orders::OrderView;
 use infusio_app::treatment_day::{PlanStatusChange, PlanStep, ReleaseDay, SignDay};
 use infusio_app::{Action, AppError};
 
@@ -144,19 +143,5 @@ pub(crate) async fn vancomycin_order(
         .app
         .order_vancomycin_regimen(auth.actor(), &id, &input, key.as_deref())
         .await?;
-    let status = if created.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    let mut res = with_etag(
-        status,
-        created.order.version,
-        to_json(&OrderView::full(&created.order)?)?,
-    );
-    if created.replayed {
-        res.headers_mut()
-            .insert("idempotency-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(res)
+    crate::routes::created_order(&created)
 }

@@ -526,6 +526,14 @@ async fn create_order(
         .app
         .create_order(auth.actor(), &input, key.as_deref())
         .await?;
+    created_order(&created)
+}
+
+/// The answer to an order created (201) or replayed from its idempotency key (200, marked
+/// `idempotency-replayed`), with the order's version as its ETag.
+pub(crate) fn created_order(
+    created: &infusio_app::workflow::Created,
+) -> Result<Response, ApiError> {
     let status = if created.replayed {
         StatusCode::OK
     } else {
