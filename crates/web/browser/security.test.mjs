@@ -17,8 +17,11 @@ test('pages need a session; sign-in is keyboard-only friendly and sets a strict 
   // Wrong password: refused on the page, no session.
   await page.getByLabel('User name').fill('nurse');
   await page.getByLabel('Password').fill('wrong-password');
-  await page.keyboard.press('Enter');
-  await page.waitForLoadState();
+  // The refusal is awaited as the answer to the sign-in post, not by the page's load state.
+  await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/ui/sign-in'),
+    page.keyboard.press('Enter'),
+  ]);
   assert.match(await page.locator('[role="alert"]').textContent(), /not recognised/);
   // Keyboard only: the user name field has focus, Tab to the password, Enter submits. Each
   // key goes out only once the field it is meant for has the focus (autofocus is applied
