@@ -134,10 +134,7 @@ pub(crate) async fn vancomycin_order(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let key = crate::routes::idempotency_key(&headers);
     let input = read_as::<RegimenOrder>(auth.actor(), Action::CreateOrder, &bytes)?;
     let created = s
         .app

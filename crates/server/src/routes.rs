@@ -517,16 +517,21 @@ async fn create_order(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let key = idempotency_key(&headers);
     let input = read_as::<NewOrder>(auth.actor(), Action::CreateOrder, &bytes)?;
     let created = s
         .app
         .create_order(auth.actor(), &input, key.as_deref())
         .await?;
     created_order(&created)
+}
+
+/// The request's `Idempotency-Key`, when it has one.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// The answer to an order created (201) or replayed from its idempotency key (200, marked

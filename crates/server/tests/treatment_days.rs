@@ -55,28 +55,7 @@ async fn overrides_for(h: &common::Harness, day: &Value) -> Value {
                 body[key] = v.clone();
             }
         }
-        // The preview reads the order fields only; drop the absent ones.
-        if let Some(o) = body.as_object_mut() {
-            o.retain(|_, v| !v.is_null());
-        }
-        let r = h
-            .call(
-                "POST",
-                "/api/orders/preview",
-                Some("prescriber"),
-                Some(body),
-                &[],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{line}: {}", r.body);
-        let warnings: Vec<Value> = r.body["computed"]["findings"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|f| f["severity"] == "warning")
-            .map(|f| json!({"code": f["code"], "reason": "reviewed with the protocol"}))
-            .collect();
+        let (r, warnings) = preview_warnings(h, body).await;
         assert!(
             !r.body["computed"]["findings"]
                 .as_array()
@@ -102,6 +81,33 @@ async fn overrides_for(h: &common::Harness, day: &Value) -> Value {
 }
 
 /// At signing, each fluorouracil line sees the other as active: both are confirmed.
+/// Previews one planned order (absent fields dropped: the preview reads the order fields
+/// only) and answers its warnings as overrides with a reason, as the prescriber would.
+async fn preview_warnings(h: &common::Harness, mut body: Value) -> (common::Reply, Vec<Value>) {
+    if let Some(o) = body.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    let r = h
+        .call(
+            "POST",
+            "/api/orders/preview",
+            Some("prescriber"),
+            Some(body),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let warnings = r.body["computed"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| f["severity"] == "warning")
+        .map(|f| json!({"code": f["code"], "reason": "reviewed with the protocol"}))
+        .collect();
+    (r, warnings)
+}
+
 fn sign_overrides(ids: &[String]) -> Value {
     let dup = json!([{"code": "order.duplicate_therapy", "reason": "bolus and 46-hour infusion of one mFOLFOX6 day"}]);
     json!({"overrides": {ids[4].clone(): dup.clone(), ids[5].clone(): dup}})
@@ -530,27 +536,7 @@ async fn a_dose_level_is_released_and_a_held_or_stopped_plan_releases_nothing() 
     reduced["dose_per"] = json!("65 mg/m2");
     reduced["volume"] = json!("500 mL");
     reduced["patient_id"] = json!(h.patient_id);
-    if let Some(o) = reduced.as_object_mut() {
-        o.retain(|_, v| !v.is_null());
-    }
-    let p = h
-        .call(
-            "POST",
-            "/api/orders/preview",
-            Some("prescriber"),
-            Some(reduced),
-            &[],
-        )
-        .await;
-    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
-    let w: Vec<Value> = p.body["computed"]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|f| f["severity"] == "warning")
-        .map(|f| json!({"code": f["code"], "reason": "reviewed with the protocol"}))
-        .collect();
+    let (_, w) = preview_warnings(&h, reduced).await;
     overrides["3"] = Value::Array(w);
     let r = h
         .call(
